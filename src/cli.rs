@@ -1,0 +1,237 @@
+//! The command line of SPEC §3, in clap derive. Flags are parsed here once; commands build their
+//! ready objects from these plain values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps AWS Step Functions state machines and API Gateway integrations in line with YAML manifests.
+#[derive(Debug, Parser)]
+#[command(name = "sfn-operator", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SFN_OPERATOR_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// More log output (repeatable: -v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Report format on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline; no AWS call is made.
+    Validate(ValidateOpts),
+    /// Show what a reconcile would change; exits 2 when changes are pending.
+    Diff(DiffOpts),
+    /// Make AWS match the manifests, once (--once) or continuously (the daemon).
+    Reconcile(ReconcileOpts),
+    /// Run the local AWS-compatible Step Functions and API Gateway endpoint.
+    Sandbox(SandboxOpts),
+}
+
+/// Where manifests come from and how placeholders resolve.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestOpts {
+    /// Manifest files or directories (walked recursively).
+    #[arg(value_name = "PATH", default_value = "manifests")]
+    pub paths: Vec<PathBuf>,
+    /// A value for a `${NAME}` placeholder (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// A YAML map of placeholder values.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+/// How to reach AWS (or the sandbox).
+#[derive(Debug, Clone, Args)]
+pub struct AwsOpts {
+    /// AWS region; overrides AWS_REGION and the profile.
+    #[arg(long, env = "SFN_OPERATOR_REGION")]
+    pub region: Option<String>,
+    /// Endpoint URL for both services; overrides AWS_ENDPOINT_URL*.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Account id used for `${AWS::AccountId}` and ARNs; default: the caller identity.
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// Start the built-in sandbox in this process (state in .sfn-operator/sandbox.json) and use it instead of AWS.
+    #[arg(long, conflicts_with = "endpoint_url")]
+    pub sandbox: bool,
+}
+
+/// `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateOpts {
+    #[command(flatten)]
+    pub manifests: ManifestOpts,
+    /// Region to resolve `${AWS::Region}` with (offline; otherwise accepted as resolvable).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Account id to resolve `${AWS::AccountId}` with (offline; otherwise accepted as resolvable).
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+}
+
+/// `diff`.
+#[derive(Debug, Args)]
+pub struct DiffOpts {
+    #[command(flatten)]
+    pub manifests: ManifestOpts,
+    #[command(flatten)]
+    pub aws: AwsOpts,
+    /// Report format on stdout.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// `reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileOpts {
+    #[command(flatten)]
+    pub manifests: ManifestOpts,
+    #[command(flatten)]
+    pub aws: AwsOpts,
+    /// Run one pass and exit (CI mode); without it, run as a daemon.
+    #[arg(long)]
+    pub once: bool,
+    /// Delete owned resources whose manifest is gone and whose deletionPolicy was Delete.
+    #[arg(long)]
+    pub prune: bool,
+    /// `--once`: give up retrying transient failures after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub timeout: Duration,
+    /// Resources reconciled at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Report format on stdout (`--once`).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Daemon: how often live state is re-read to correct drift (±10 % jitter).
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub resync_interval: Duration,
+    /// Daemon: quiet time after a file event before reconciling.
+    #[arg(long, value_parser = parse_duration, default_value = "500ms")]
+    pub debounce: Duration,
+    /// Daemon: address of /healthz, /readyz, /metrics and /status.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub listen: SocketAddr,
+    /// Daemon: the exclusive lock that keeps one daemon per manifest set.
+    #[arg(long, default_value = ".sfn-operator/lock")]
+    pub lock_file: PathBuf,
+}
+
+/// `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxOpts {
+    /// Address to listen on; loopback unless --allow-remote is given.
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    pub listen: SocketAddr,
+    /// Keep state in this JSON file (written atomically after every change).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Account id the sandbox reports.
+    #[arg(long, value_name = "ID", default_value = "123456789012")]
+    pub account_id: String,
+    /// Fault injection, as JSON: {"throttle":0.2,"error":0.05,"latencyMs":30,"seed":1,"operations":["DescribeStateMachine"]}.
+    #[arg(long, value_name = "JSON")]
+    pub faults: Option<String>,
+    /// Allow a non-loopback --listen address (the sandbox accepts any credentials).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {s:?}")),
+    }
+}
+
+/// Parses durations like `500ms`, `30s`, `5m`, `1h`, `1m30s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("invalid duration {s:?} (examples: 500ms, 30s, 5m, 1h)");
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(err)?),
+            "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(err)?),
+            _ => return Err(err()),
+        };
+        total = total.checked_add(part).ok_or_else(err)?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5 days").is_err());
+    }
+
+    #[test]
+    fn vars_parse() {
+        assert_eq!(parse_var("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert!(parse_var("=x").is_err());
+        assert!(parse_var("novalue").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,12 @@
+//! One module per subcommand; each owns its `run` and returns the process exit code.
+
+use crate::cli::{Cli, Command};
+
+/// Runs a parsed command line; `Ok` carries the exit code, `Err` is an unexpected failure (exit 1).
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Validate(_) | Command::Diff(_) | Command::Reconcile(_) | Command::Sandbox(_) => {
+            anyhow::bail!("not implemented yet")
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Desired state: manifests with substitutions done, references resolved and defaults applied.
+//!
+//! This is the contract between `manifest` (which builds it) and the reconciler (which makes AWS
+//! match it). Fields that AWS fills with defaults are `Option`: `None` means "the manifest does not
+//! care", so an adopted or AWS-defaulted value never makes a change.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The three manifest kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    StateMachine,
+    RestApi,
+    ApiIntegration,
+}
+
+impl Kind {
+    /// The kind as written in manifests and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::StateMachine => "StateMachine",
+            Kind::RestApi => "RestApi",
+            Kind::ApiIntegration => "ApiIntegration",
+        }
+    }
+
+    /// Parses a manifest `kind`.
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "StateMachine" => Some(Kind::StateMachine),
+            "RestApi" => Some(Kind::RestApi),
+            "ApiIntegration" => Some(Kind::ApiIntegration),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Identifies one managed resource: `Kind/metadata.name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResourceKey {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl ResourceKey {
+    /// Builds a key.
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        ResourceKey { kind, name: name.into() }
+    }
+
+    /// Parses `Kind/name`, the form used in the `sfn-operator.dev/manifest` tag.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (kind, name) = s.split_once('/')?;
+        Some(ResourceKey::new(Kind::parse(kind)?, name))
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
+/// Where a document came from: the file and the position of its first line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// `metadata`, plus where the document was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub source: SourceRef,
+}
+
+/// What pruning does once the manifest is gone (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+}
+
+/// Step Functions workflow type; immutable in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MachineType {
+    #[default]
+    Standard,
+    Express,
+}
+
+impl MachineType {
+    /// As AWS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineType::Standard => "STANDARD",
+            MachineType::Express => "EXPRESS",
+        }
+    }
+}
+
+/// `loggingConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggingConfiguration {
+    /// `OFF`, `ALL`, `ERROR` or `FATAL`.
+    pub level: String,
+    pub include_execution_data: bool,
+    /// CloudWatch Logs log group ARNs.
+    pub destinations: Vec<String>,
+}
+
+/// A desired state machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachine {
+    pub meta: Meta,
+    /// The AWS name.
+    pub name: String,
+    pub machine_type: MachineType,
+    pub role_arn: String,
+    /// The ASL definition as data (substitutions done).
+    pub definition: serde_json::Value,
+    /// `None`: AWS's default (level OFF) is fine.
+    pub logging: Option<LoggingConfiguration>,
+    /// `None`: AWS's default (disabled) is fine.
+    pub tracing_enabled: Option<bool>,
+    /// The manifest's tags, without the operator's own (those are added by the reconciler).
+    pub tags: BTreeMap<String, String>,
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// API Gateway endpoint type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EndpointType {
+    Edge,
+    Regional,
+    Private,
+}
+
+impl EndpointType {
+    /// As AWS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointType::Edge => "EDGE",
+            EndpointType::Regional => "REGIONAL",
+            EndpointType::Private => "PRIVATE",
+        }
+    }
+}
+
+/// A desired REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestApi {
+    pub meta: Meta,
+    /// The AWS name (what adoption matches on).
+    pub name: String,
+    /// `None`: leave whatever is live.
+    pub description: Option<String>,
+    /// `None`: `EDGE` at creation, and leave an adopted API's types alone.
+    pub endpoint_types: Option<Vec<EndpointType>>,
+    pub tags: BTreeMap<String, String>,
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Which REST API an integration belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestApiTarget {
+    /// A `RestApi` manifest's `metadata.name`.
+    Ref(String),
+    /// The name of a live API that no manifest manages.
+    Name(String),
+    /// The id of a live API that no manifest manages.
+    Id(String),
+}
+
+/// One method response plus its integration response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub status_code: String,
+    pub selection_pattern: Option<String>,
+    /// Content type → Velocity template (never substituted).
+    pub response_templates: BTreeMap<String, String>,
+}
+
+/// The integration of a method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integration {
+    /// Always `AWS` for now.
+    pub integration_type: String,
+    /// `arn:aws:apigateway:{region}:{service}:action/{action}` or the manifest's `uri`.
+    pub uri: String,
+    pub integration_http_method: String,
+    pub credentials: Option<String>,
+    /// Content type → Velocity template (never substituted). Filled from `stateMachineRef` when
+    /// the manifest gives none.
+    pub request_templates: BTreeMap<String, String>,
+    /// `WHEN_NO_MATCH`, `WHEN_NO_TEMPLATES` or `NEVER`.
+    pub passthrough_behavior: String,
+    pub timeout_in_millis: i32,
+}
+
+/// A desired method + integration on a REST API resource path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiIntegration {
+    pub meta: Meta,
+    pub rest_api: RestApiTarget,
+    /// Normalised: starts with `/`, no trailing `/` (except the root itself).
+    pub path: String,
+    /// `GET POST PUT PATCH DELETE HEAD OPTIONS ANY`.
+    pub http_method: String,
+    /// `NONE` or `AWS_IAM`.
+    pub authorization_type: String,
+    pub integration: Integration,
+    /// A `StateMachine` manifest's `metadata.name`; reconciled first.
+    pub state_machine_ref: Option<String>,
+    /// At least one (default: a `200` with no templates).
+    pub responses: Vec<Response>,
+    /// Deploy to this stage after any change to the API.
+    pub stage: Option<String>,
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// One desired resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Resource {
+    StateMachine(StateMachine),
+    RestApi(RestApi),
+    ApiIntegration(ApiIntegration),
+}
+
+impl Resource {
+    /// The resource's key.
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey::new(self.kind(), self.meta().name.clone())
+    }
+
+    /// The resource's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Resource::StateMachine(_) => Kind::StateMachine,
+            Resource::RestApi(_) => Kind::RestApi,
+            Resource::ApiIntegration(_) => Kind::ApiIntegration,
+        }
+    }
+
+    /// `metadata` and source.
+    pub fn meta(&self) -> &Meta {
+        match self {
+            Resource::StateMachine(r) => &r.meta,
+            Resource::RestApi(r) => &r.meta,
+            Resource::ApiIntegration(r) => &r.meta,
+        }
+    }
+
+    /// The manifest's `deletionPolicy`.
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        match self {
+            Resource::StateMachine(r) => r.deletion_policy,
+            Resource::RestApi(r) => r.deletion_policy,
+            Resource::ApiIntegration(r) => r.deletion_policy,
+        }
+    }
+
+    /// Keys this resource must wait for (SPEC §4 ordering).
+    pub fn dependencies(&self) -> Vec<ResourceKey> {
+        match self {
+            Resource::ApiIntegration(i) => {
+                let mut deps = Vec::new();
+                if let RestApiTarget::Ref(name) = &i.rest_api {
+                    deps.push(ResourceKey::new(Kind::RestApi, name.clone()));
+                }
+                if let Some(sm) = &i.state_machine_ref {
+                    deps.push(ResourceKey::new(Kind::StateMachine, sm.clone()));
+                }
+                deps
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Every valid desired resource, in manifest order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesiredSet {
+    /// The region placeholders were resolved with (`None` only for offline `validate`).
+    pub region: Option<String>,
+    /// The account placeholders were resolved with (`None` only for offline `validate`).
+    pub account_id: Option<String>,
+    pub resources: Vec<Resource>,
+}
+
+impl DesiredSet {
+    /// Looks a resource up by key.
+    pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.kind() == key.kind && r.meta().name == key.name)
+    }
+}

@@ -1,0 +1,86 @@
+//! The report of SPEC §3: one entry per resource and a summary, as JSON (`-o json`) or as text
+//! for people. The JSON shape is a contract that users' scripts rely on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::desired::Kind;
+
+/// What a pass did, or would do, to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Noop,
+}
+
+/// Where a resource stands after the pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Synced,
+    Pending,
+    Failed,
+    Skipped,
+    Invalid,
+}
+
+/// One changed field: a readable path with its live and desired values (`null` when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub path: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// One resource's line in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceReport {
+    pub kind: Kind,
+    pub name: String,
+    pub action: Action,
+    pub status: Status,
+    pub changes: Vec<Change>,
+    /// ARN or API id, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The error, when any (with the AWS error code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Counts by action, plus failures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub noop: usize,
+    pub failed: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub resources: Vec<ResourceReport>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Builds a report and its summary from resource entries.
+    pub fn new(resources: Vec<ResourceReport>) -> Self {
+        let mut summary = Summary::default();
+        for r in &resources {
+            match r.action {
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Delete => summary.delete += 1,
+                Action::Noop => summary.noop += 1,
+            }
+            if matches!(r.status, Status::Failed | Status::Invalid) {
+                summary.failed += 1;
+            }
+        }
+        Report { resources, summary }
+    }
+}
