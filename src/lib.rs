@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod desired;
 pub mod manifest;
+pub mod path;
 pub mod report;
 pub mod sandbox;
 
@@ -23,3 +24,21 @@ pub mod exit {
     /// Usage error (BSD `EX_USAGE`).
     pub const USAGE: u8 = 64;
 }
+
+/// Errors that end a command (per-resource failures are reported, not raised).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command-line value that parsed but cannot be used.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

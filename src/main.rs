@@ -20,8 +20,12 @@ fn main() -> ExitCode {
     match sfn_operator::commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("error: {err:#}");
+            eprintln!("error: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
             ExitCode::from(exit::FAILURE)
         }
     }

@@ -3,10 +3,10 @@
 use crate::cli::{Cli, Command};
 
 /// Runs a parsed command line; `Ok` carries the exit code, `Err` is an unexpected failure (exit 1).
-pub fn run(cli: Cli) -> anyhow::Result<u8> {
+pub fn run(cli: Cli) -> crate::Result<u8> {
     match cli.command {
         Command::Validate(_) | Command::Diff(_) | Command::Reconcile(_) | Command::Sandbox(_) => {
-            anyhow::bail!("not implemented yet")
+            Err(crate::Error::Usage("not implemented yet".into()))
         }
     }
 }
