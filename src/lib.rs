@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod desired;
 pub mod manifest;
+pub mod metrics;
 pub mod path;
 pub mod report;
 pub mod sandbox;

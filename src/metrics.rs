@@ -1,0 +1,133 @@
+//! Prometheus metrics of SPEC §6, one process-wide registry. The reconciler and the AWS layer
+//! record into it; the daemon serves it on `/metrics`. Recording is cheap and never fails.
+
+use std::sync::OnceLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    kind: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AwsLabels {
+    service: String,
+    operation: String,
+    outcome: String,
+}
+
+/// The operator's metrics.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_total: Family<ReconcileLabels, Counter>,
+    reconcile_duration: Histogram,
+    drift_corrected: Family<KindLabels, Counter>,
+    aws_requests: Family<AwsLabels, Counter>,
+    queue_depth: Gauge,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::default();
+        let reconcile_total = Family::<ReconcileLabels, Counter>::default();
+        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        let drift_corrected = Family::<KindLabels, Counter>::default();
+        let aws_requests = Family::<AwsLabels, Counter>::default();
+        let queue_depth = Gauge::default();
+        registry.register(
+            "sfn_operator_reconcile",
+            "Resource reconciles by kind and result",
+            reconcile_total.clone(),
+        );
+        registry.register(
+            "sfn_operator_reconcile_duration_seconds",
+            "Time to reconcile one resource",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "sfn_operator_drift_corrected",
+            "Out-of-band changes found on a resync and corrected",
+            drift_corrected.clone(),
+        );
+        registry.register(
+            "sfn_operator_aws_requests",
+            "AWS API calls by service, operation and outcome",
+            aws_requests.clone(),
+        );
+        registry.register("sfn_operator_queue_depth", "Resources waiting in the work queue", queue_depth.clone());
+        Metrics { registry, reconcile_total, reconcile_duration, drift_corrected, aws_requests, queue_depth }
+    }
+
+    /// Counts one finished reconcile of a resource (`result`: `synced`, `failed`, `skipped`, ...).
+    pub fn reconcile(&self, kind: &str, result: &str, seconds: f64) {
+        self.reconcile_total.get_or_create(&ReconcileLabels { kind: kind.into(), result: result.into() }).inc();
+        self.reconcile_duration.observe(seconds);
+    }
+
+    /// Counts one corrected drift.
+    pub fn drift_corrected(&self, kind: &str) {
+        self.drift_corrected.get_or_create(&KindLabels { kind: kind.into() }).inc();
+    }
+
+    /// Counts one AWS call (`outcome`: `success` or the AWS error code).
+    pub fn aws_request(&self, service: &str, operation: &str, outcome: &str) {
+        self.aws_requests
+            .get_or_create(&AwsLabels { service: service.into(), operation: operation.into(), outcome: outcome.into() })
+            .inc();
+    }
+
+    /// Sets the work queue depth.
+    pub fn set_queue_depth(&self, depth: usize) {
+        self.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// The Prometheus/OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The process-wide metrics.
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_the_spec_metric_names() {
+        let m = Metrics::new();
+        m.reconcile("StateMachine", "synced", 0.2);
+        m.drift_corrected("RestApi");
+        m.aws_request("sfn", "DescribeStateMachine", "success");
+        m.set_queue_depth(3);
+        let text = m.encode();
+        for needle in [
+            "sfn_operator_reconcile_total{kind=\"StateMachine\",result=\"synced\"} 1",
+            "sfn_operator_reconcile_duration_seconds_count 1",
+            "sfn_operator_drift_corrected_total{kind=\"RestApi\"} 1",
+            "sfn_operator_aws_requests_total{service=\"sfn\",operation=\"DescribeStateMachine\",outcome=\"success\"} 1",
+            "sfn_operator_queue_depth 3",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in:\n{text}");
+        }
+    }
+}
