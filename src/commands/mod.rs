@@ -2,15 +2,17 @@
 
 pub mod diff;
 pub mod reconcile;
+pub mod validate;
 
 use crate::cli::{Cli, Command};
 
 /// Runs a parsed command line; `Ok` carries the exit code, `Err` is an unexpected failure (exit 1).
 pub fn run(cli: Cli) -> crate::Result<u8> {
     match cli.command {
+        Command::Validate(opts) => validate::run(&opts),
         Command::Diff(opts) => runtime()?.block_on(diff::run(opts)),
         Command::Reconcile(opts) => runtime()?.block_on(reconcile::run(opts)),
-        Command::Validate(_) | Command::Sandbox(_) => Err(crate::Error::Usage("not implemented yet".into())),
+        Command::Sandbox(_) => Err(crate::Error::Usage("not implemented yet".into())),
     }
 }
 
