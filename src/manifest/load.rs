@@ -68,7 +68,7 @@ struct Doc {
 enum Spec {
     Machine(StateMachine),
     Api(RestApi),
-    Integration(ApiIntegration, Option<(String, Pos)>, Option<(String, Pos)>),
+    Integration(Box<ApiIntegration>, Option<(String, Pos)>, Option<(String, Pos)>),
 }
 
 /// Loads and validates every manifest under `opts.paths`.
@@ -184,7 +184,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         match (d.valid, d.spec) {
             (true, Some(Spec::Machine(m))) => desired.resources.push(Resource::StateMachine(m)),
             (true, Some(Spec::Api(a))) => desired.resources.push(Resource::RestApi(a)),
-            (true, Some(Spec::Integration(i, _, _))) => desired.resources.push(Resource::ApiIntegration(i)),
+            (true, Some(Spec::Integration(i, _, _))) => desired.resources.push(Resource::ApiIntegration(*i)),
             _ => {
                 if !invalid.contains(&d.key) {
                     invalid.push(d.key)
@@ -992,7 +992,7 @@ fn load_integration(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diags<'
     let deletion_policy = deletion_policy(spec, ds);
     let state_machine_ref = sm_ref.as_ref().map(|(s, _)| s.clone());
     Some(Spec::Integration(
-        ApiIntegration {
+        Box::new(ApiIntegration {
             meta,
             rest_api: rest_api?,
             path,
@@ -1003,7 +1003,7 @@ fn load_integration(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diags<'
             responses,
             stage,
             deletion_policy,
-        },
+        }),
         api_ref,
         sm_ref,
     ))

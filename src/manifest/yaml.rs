@@ -144,9 +144,17 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut total_nodes = 0usize;
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| YamlError {
-            pos: pos_of(e.marker()),
-            message: format!("invalid YAML: {}", e.info()),
+        let (event, span) = event.map_err(|e| {
+            let info = e.info();
+            let message = if info.contains("recursion limit") {
+                format!("nesting too deep: {info}")
+            } else {
+                format!("invalid YAML: {info}")
+            };
+            YamlError {
+                pos: pos_of(e.marker()),
+                message,
+            }
         })?;
         let pos = pos_of(&span.start);
         let complete: Option<(Node, usize)> = match event {
@@ -277,7 +285,7 @@ fn check_depth(depth: usize, pos: Pos) -> Result<(), YamlError> {
     if depth > MAX_DEPTH {
         return Err(YamlError {
             pos,
-            message: format!("nesting deeper than {MAX_DEPTH} levels"),
+            message: format!("nesting too deep: more than {MAX_DEPTH} levels"),
         });
     }
     Ok(())
@@ -379,7 +387,10 @@ mod tests {
     fn deep_nesting_is_refused() {
         let text = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         let err = parse_documents(&text).unwrap_err();
-        assert!(err.message.contains("nesting deeper than 256"), "{}", err.message);
+        assert!(err.message.contains("nesting too deep"), "{}", err.message);
+        let text = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("nesting too deep"), "{}", err.message);
     }
 
     #[test]
