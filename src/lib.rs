@@ -7,6 +7,7 @@
 pub mod asl;
 pub mod cli;
 pub mod commands;
+pub mod controller;
 pub mod desired;
 pub mod manifest;
 pub mod metrics;
