@@ -4,7 +4,7 @@ use crate::cli::SandboxOpts;
 use crate::sandbox::{self, FaultConfig, SandboxConfig};
 
 /// Starts the sandbox, prints its URL, and serves until interrupted.
-pub fn run(opts: SandboxOpts) -> crate::Result<u8> {
+pub async fn run(opts: SandboxOpts) -> crate::Result<u8> {
     let faults = match opts.faults.as_deref() {
         Some(text) => FaultConfig::parse(text).map_err(crate::Error::Usage)?,
         None => None,
@@ -16,20 +16,11 @@ pub fn run(opts: SandboxOpts) -> crate::Result<u8> {
         faults,
         allow_remote: opts.allow_remote,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| crate::Error::Io {
-            context: "starting the async runtime".into(),
-            source,
-        })?;
-    runtime.block_on(async move {
-        let handle = sandbox::start(config).await?;
-        println!("{}", handle.endpoint_url());
-        shutdown_signal().await;
-        handle.shutdown().await;
-        Ok(crate::exit::OK)
-    })
+    let handle = sandbox::start(config).await?;
+    println!("{}", handle.endpoint_url());
+    shutdown_signal().await;
+    handle.shutdown().await;
+    Ok(crate::exit::OK)
 }
 
 async fn shutdown_signal() {
