@@ -55,7 +55,10 @@ pub struct ResourceKey {
 impl ResourceKey {
     /// Builds a key.
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        ResourceKey { kind, name: name.into() }
+        ResourceKey {
+            kind,
+            name: name.into(),
+        }
     }
 
     /// Parses `Kind/name`, the form used in the `sfn-operator.dev/manifest` tag.
@@ -315,6 +318,8 @@ pub struct DesiredSet {
 impl DesiredSet {
     /// Looks a resource up by key.
     pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.kind() == key.kind && r.meta().name == key.name)
+        self.resources
+            .iter()
+            .find(|r| r.kind() == key.kind && r.meta().name == key.name)
     }
 }

@@ -41,7 +41,9 @@ fn init_tracing(global: &GlobalOpts) {
     };
     let filter = EnvFilter::try_from_env("SFN_OPERATOR_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("sfn_operator={default},warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

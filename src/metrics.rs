@@ -66,25 +66,47 @@ impl Metrics {
             "AWS API calls by service, operation and outcome",
             aws_requests.clone(),
         );
-        registry.register("sfn_operator_queue_depth", "Resources waiting in the work queue", queue_depth.clone());
-        Metrics { registry, reconcile_total, reconcile_duration, drift_corrected, aws_requests, queue_depth }
+        registry.register(
+            "sfn_operator_queue_depth",
+            "Resources waiting in the work queue",
+            queue_depth.clone(),
+        );
+        Metrics {
+            registry,
+            reconcile_total,
+            reconcile_duration,
+            drift_corrected,
+            aws_requests,
+            queue_depth,
+        }
     }
 
     /// Counts one finished reconcile of a resource (`result`: `synced`, `failed`, `skipped`, ...).
     pub fn reconcile(&self, kind: &str, result: &str, seconds: f64) {
-        self.reconcile_total.get_or_create(&ReconcileLabels { kind: kind.into(), result: result.into() }).inc();
+        self.reconcile_total
+            .get_or_create(&ReconcileLabels {
+                kind: kind.into(),
+                result: result.into(),
+            })
+            .inc();
         self.reconcile_duration.observe(seconds);
     }
 
     /// Counts one corrected drift.
     pub fn drift_corrected(&self, kind: &str) {
-        self.drift_corrected.get_or_create(&KindLabels { kind: kind.into() }).inc();
+        self.drift_corrected
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
     }
 
     /// Counts one AWS call (`outcome`: `success` or the AWS error code).
     pub fn aws_request(&self, service: &str, operation: &str, outcome: &str) {
         self.aws_requests
-            .get_or_create(&AwsLabels { service: service.into(), operation: operation.into(), outcome: outcome.into() })
+            .get_or_create(&AwsLabels {
+                service: service.into(),
+                operation: operation.into(),
+                outcome: outcome.into(),
+            })
             .inc();
     }
 

@@ -50,7 +50,10 @@ impl Path {
 }
 
 fn is_plain(key: &str) -> bool {
-    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
 }
 
 impl fmt::Display for Path {
@@ -77,17 +80,31 @@ mod tests {
 
     #[test]
     fn displays_readably() {
-        let p = Path::root().key("States").key("Parallel").key("Branches").index(1).key("Next");
+        let p = Path::root()
+            .key("States")
+            .key("Parallel")
+            .key("Branches")
+            .index(1)
+            .key("Next");
         assert_eq!(p.to_string(), "States.Parallel.Branches[1].Next");
         let q = Path::root().key("States").key("Step 1").key("Next");
         assert_eq!(q.to_string(), "States[\"Step 1\"].Next");
-        assert_eq!(Path::root().key("a").prefixed(&Path::root().key("definition")).to_string(), "definition.a");
+        assert_eq!(
+            Path::root()
+                .key("a")
+                .prefixed(&Path::root().key("definition"))
+                .to_string(),
+            "definition.a"
+        );
     }
 
     #[test]
     fn looks_up_values() {
         let v = serde_json::json!({"a": [{"b": 1}]});
-        assert_eq!(Path::root().key("a").index(0).key("b").lookup(&v), Some(&serde_json::json!(1)));
+        assert_eq!(
+            Path::root().key("a").index(0).key("b").lookup(&v),
+            Some(&serde_json::json!(1))
+        );
         assert_eq!(Path::root().key("x").lookup(&v), None);
     }
 }

@@ -2,11 +2,18 @@
 //! placeholders, resolve `definitionFile`, validate every definition, and build the desired set.
 //! Every problem becomes a [`Diagnostic`] naming `FILE:LINE:COLUMN`; nothing here talks to AWS.
 
+mod load;
+mod subst;
+mod walk;
+pub mod yaml;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use crate::desired::{DesiredSet, ResourceKey};
+
+pub use load::load;
 
 /// One problem found in the manifests, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +26,14 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }
 
@@ -48,10 +62,4 @@ pub struct Loaded {
     pub invalid: Vec<ResourceKey>,
     /// Every problem, in file order. Empty means all manifests are valid.
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Loads and validates every manifest under `opts.paths`.
-pub fn load(opts: &LoadOptions) -> Loaded {
-    let _ = opts;
-    Loaded::default()
 }

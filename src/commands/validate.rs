@@ -1,0 +1,39 @@
+//! `sfn-operator validate`: offline checks of every manifest; no AWS call.
+
+use std::collections::BTreeSet;
+
+use crate::cli::ValidateOpts;
+use crate::manifest::{self, LoadOptions};
+
+/// Builds the loader options from the command line.
+pub fn load_options(opts: &ValidateOpts) -> LoadOptions {
+    LoadOptions {
+        paths: opts.manifests.paths.clone(),
+        vars: opts.manifests.vars.iter().cloned().collect(),
+        var_files: opts.manifests.var_files.clone(),
+        region: opts.region.clone(),
+        account_id: opts.account_id.clone(),
+    }
+}
+
+/// Prints every diagnostic to stderr and a one-line summary; exit 0 when all is valid, else 1.
+pub fn run(opts: &ValidateOpts) -> crate::Result<u8> {
+    let loaded = manifest::load(&load_options(opts));
+    if loaded.diagnostics.is_empty() {
+        let n = loaded.desired.resources.len();
+        println!("{n} manifest{} valid", if n == 1 { "" } else { "s" });
+        return Ok(crate::exit::OK);
+    }
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    let files: BTreeSet<_> = loaded.diagnostics.iter().map(|d| &d.file).collect();
+    let n = loaded.diagnostics.len();
+    eprintln!(
+        "{n} error{} in {} file{}",
+        if n == 1 { "" } else { "s" },
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
+    Ok(crate::exit::FAILURE)
+}

@@ -1,0 +1,216 @@
+//! What the daemon knows about every resource, for `/status` and `/readyz`: the SPEC §3 report
+//! entry of its last reconcile, when that was, its outcome, and the next retry of a failing one.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::desired::ResourceKey;
+use crate::report::{ResourceReport, Status, Summary};
+
+/// One resource in `/status`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    #[serde(flatten)]
+    pub report: ResourceReport,
+    /// RFC 3339 time the last reconcile of this resource finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reconcile_time: Option<String>,
+    /// `synced`, `failed`, `skipped`, `invalid`, or `pending` before the first reconcile.
+    pub last_result: String,
+    /// Consecutive failed reconciles.
+    pub failures: u32,
+    /// RFC 3339 time of the next retry of a failing resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_retry_time: Option<String>,
+}
+
+/// The `/status` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub resources: Vec<ResourceStatus>,
+    pub summary: Summary,
+    /// Whether the first full pass has finished.
+    pub ready: bool,
+}
+
+/// Shared daemon state read by the HTTP server.
+#[derive(Debug, Default)]
+pub struct Shared {
+    ready: AtomicBool,
+    resources: RwLock<BTreeMap<ResourceKey, ResourceStatus>>,
+}
+
+impl Shared {
+    /// Marks the first full pass done.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the first full pass is done.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Records the outcome of one reconcile of a resource.
+    pub fn record(
+        &self,
+        report: ResourceReport,
+        at: SystemTime,
+        failures: u32,
+        next_retry: Option<SystemTime>,
+    ) {
+        let key = ResourceKey::new(report.kind, report.name.clone());
+        let last_result = result_name(report.status).to_owned();
+        let entry = ResourceStatus {
+            report,
+            last_reconcile_time: Some(rfc3339(at)),
+            last_result,
+            failures,
+            next_retry_time: next_retry.map(rfc3339),
+        };
+        self.write().insert(key, entry);
+    }
+
+    /// Marks a resource `Invalid` (its manifest no longer validates), keeping its last times.
+    pub fn mark_invalid(&self, key: &ResourceKey, message: String) {
+        let mut map = self.write();
+        if let Some(e) = map.get_mut(key) {
+            e.report.status = Status::Invalid;
+            e.report.message = Some(message);
+            e.next_retry_time = None;
+        }
+    }
+
+    /// Adds a resource not reconciled yet, or replaces one unless it has an outcome already.
+    pub fn ensure(&self, report: ResourceReport) {
+        let key = ResourceKey::new(report.kind, report.name.clone());
+        self.write().entry(key).or_insert(ResourceStatus {
+            report,
+            last_reconcile_time: None,
+            last_result: "pending".into(),
+            failures: 0,
+            next_retry_time: None,
+        });
+    }
+
+    /// Drops a resource that is no longer managed.
+    pub fn remove(&self, key: &ResourceKey) {
+        self.write().remove(key);
+    }
+
+    /// The status of one resource.
+    pub fn get(&self, key: &ResourceKey) -> Option<ResourceStatus> {
+        self.read().get(key).cloned()
+    }
+
+    /// The `/status` document.
+    pub fn snapshot(&self) -> StatusReport {
+        let resources: Vec<ResourceStatus> = self.read().values().cloned().collect();
+        let summary =
+            crate::report::Report::new(resources.iter().map(|r| r.report.clone()).collect()).summary;
+        StatusReport {
+            resources,
+            summary,
+            ready: self.is_ready(),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<ResourceKey, ResourceStatus>> {
+        self.resources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<ResourceKey, ResourceStatus>> {
+        self.resources
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The `result` label and `lastResult` of a status.
+pub fn result_name(status: Status) -> &'static str {
+    match status {
+        Status::Synced => "synced",
+        Status::Pending => "pending",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+        Status::Invalid => "invalid",
+    }
+}
+
+/// Formats a time as RFC 3339 UTC with millisecond precision (`2026-11-24T19:14:16.123Z`).
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::Kind;
+    use crate::report::Action;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_979_656_123);
+        assert_eq!(rfc3339(t), "2026-11-29T19:14:16.123Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn status_json_carries_the_report_and_the_times() {
+        let shared = Shared::default();
+        let report = ResourceReport {
+            kind: Kind::StateMachine,
+            name: "m".into(),
+            action: Action::Update,
+            status: Status::Failed,
+            changes: vec![],
+            id: None,
+            message: Some("boom".into()),
+        };
+        shared.record(
+            report,
+            SystemTime::UNIX_EPOCH,
+            2,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(2)),
+        );
+        shared.mark_invalid(&ResourceKey::new(Kind::StateMachine, "m"), "bad".into());
+        let json = serde_json::to_value(shared.snapshot()).unwrap_or_default();
+        let r = &json["resources"][0];
+        assert_eq!(r["kind"], "StateMachine");
+        assert_eq!(r["status"], "Invalid");
+        assert_eq!(r["lastReconcileTime"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(r["lastResult"], "failed");
+        assert_eq!(r["failures"], 2);
+        assert_eq!(json["ready"], false);
+    }
+}
