@@ -41,6 +41,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The sandbox could not start or keep its state.
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::Error),
     /// A command-line value that parsed but cannot be used.
     #[error("{0}")]
     Usage(String),

@@ -2,6 +2,7 @@
 
 pub mod diff;
 pub mod reconcile;
+pub mod sandbox;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -12,7 +13,7 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
         Command::Validate(opts) => validate::run(&opts),
         Command::Diff(opts) => runtime()?.block_on(diff::run(opts)),
         Command::Reconcile(opts) => runtime()?.block_on(reconcile::run(opts)),
-        Command::Sandbox(_) => Err(crate::Error::Usage("not implemented yet".into())),
+        Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
     }
 }
 
