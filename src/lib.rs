@@ -4,14 +4,18 @@
 //! Data flows one way: manifests → desired state → (read live) → plan → apply → report. The
 //! daemon is only a loop around that same pass.
 
+pub mod apply;
 pub mod asl;
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod controller;
 pub mod desired;
 pub mod manifest;
 pub mod metrics;
+pub mod ownership;
 pub mod path;
+pub mod plan;
 pub mod report;
 pub mod sandbox;
 
@@ -37,6 +41,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The sandbox could not start or keep its state.
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::Error),
     /// A command-line value that parsed but cannot be used.
     #[error("{0}")]
     Usage(String),

@@ -84,3 +84,81 @@ impl Report {
         Report { resources, summary }
     }
 }
+
+impl Report {
+    /// The text form for people: one line per resource (`~ StateMachine/x update Pending`), its
+    /// message if any, its changed paths with before → after, then the summary.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        for r in &self.resources {
+            let sign = match r.action {
+                Action::Create => '+',
+                Action::Update => '~',
+                Action::Delete => '-',
+                Action::Noop => '=',
+            };
+            let action = serde_json::to_value(r.action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(s, "{sign} {}/{} {action} {:?}", r.kind, r.name, r.status);
+            if let Some(m) = &r.message {
+                let _ = writeln!(s, "    ! {m}");
+            }
+            for c in &r.changes {
+                let _ = writeln!(
+                    s,
+                    "    {}: {} → {}",
+                    c.path,
+                    compact(&c.before),
+                    compact(&c.after)
+                );
+            }
+        }
+        let m = &self.summary;
+        let _ = writeln!(
+            s,
+            "{} to create, {} to update, {} to delete, {} unchanged, {} failed",
+            m.create, m.update, m.delete, m.noop, m.failed
+        );
+        s
+    }
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 200 {
+        format!("{}…", text.chars().take(200).collect::<String>())
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_names_each_path() {
+        let r = Report::new(vec![ResourceReport {
+            kind: Kind::StateMachine,
+            name: "parallel-processing".into(),
+            action: Action::Update,
+            status: Status::Pending,
+            changes: vec![Change {
+                path: "roleArn".into(),
+                before: "a".into(),
+                after: "b".into(),
+            }],
+            id: None,
+            message: None,
+        }]);
+        let t = r.to_text();
+        assert!(
+            t.starts_with("~ StateMachine/parallel-processing update Pending\n    roleArn: \"a\" → \"b\"\n"),
+            "{t}"
+        );
+        assert!(t.contains("1 to update"));
+    }
+}

@@ -1,5 +1,8 @@
 //! One module per subcommand; each owns its `run` and returns the process exit code.
 
+pub mod diff;
+pub mod reconcile;
+pub mod sandbox;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -8,8 +11,19 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> crate::Result<u8> {
     match cli.command {
         Command::Validate(opts) => validate::run(&opts),
-        Command::Diff(_) | Command::Reconcile(_) | Command::Sandbox(_) => {
-            Err(crate::Error::Usage("not implemented yet".into()))
-        }
+        Command::Diff(opts) => runtime()?.block_on(diff::run(opts)),
+        Command::Reconcile(opts) => runtime()?.block_on(reconcile::run(opts)),
+        Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
     }
+}
+
+/// The tokio runtime the async commands run on.
+pub fn runtime() -> crate::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| crate::Error::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })
 }

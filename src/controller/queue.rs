@@ -178,16 +178,18 @@ impl<K: Hash + Eq + Clone> Queue<K> {
         }
     }
 
-    /// Marks `key` finished. A failure schedules a retry after the backoff unless it was
+    /// Marks `key` finished (also for a key reconciled outside the queue, by a full pass). A failure schedules a retry after the backoff unless it was
     /// scheduled again meanwhile (then that earlier run wins); a success resets the backoff.
     /// Returns the retry time after a failure.
     pub fn done(&self, key: &K, ok: bool) -> Option<Instant> {
         let retry = {
             let mut st = self.lock();
-            let e = st.entries.get_mut(key)?;
-            if !e.running {
-                return None;
-            }
+            let e = st.entries.entry(key.clone()).or_insert(Entry {
+                due: None,
+                running: false,
+                failures: 0,
+            });
+            let was_running = e.running;
             e.running = false;
             let retry = if ok {
                 e.failures = 0;
@@ -201,7 +203,9 @@ impl<K: Hash + Eq + Clone> Queue<K> {
                 });
                 Some(at)
             };
-            st.running = st.running.saturating_sub(1);
+            if was_running {
+                st.running = st.running.saturating_sub(1);
+            }
             retry
         };
         self.changed.notify_waiters();

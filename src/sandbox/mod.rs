@@ -4,6 +4,16 @@
 //! service modules (`sfn`, `apigw`) are pure handlers over their part of the state.
 
 pub mod apigw;
+pub mod faults;
+mod server;
+pub mod sfn;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use faults::FaultConfig;
+pub use server::{SandboxHandle, start};
 
 /// Who is calling: taken from the request's SigV4 signature and the sandbox's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,4 +22,69 @@ pub struct RequestContext {
     pub region: String,
     /// The account the sandbox reports.
     pub account_id: String,
+}
+
+/// How to run a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Keep state in this JSON file.
+    pub state_file: Option<PathBuf>,
+    /// The account id reported in ARNs and by STS.
+    pub account_id: String,
+    /// Faults injected from the start.
+    pub faults: Option<FaultConfig>,
+    /// Allow a non-loopback listen address.
+    pub allow_remote: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_file: None,
+            account_id: "123456789012".into(),
+            faults: None,
+            allow_remote: false,
+        }
+    }
+}
+
+/// Why the sandbox could not start or persist.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listen address is not loopback and `allow_remote` is off.
+    #[error(
+        "refusing to listen on non-loopback address {0} without --allow-remote (the sandbox accepts any credentials)"
+    )]
+    RemoteNotAllowed(SocketAddr),
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file cannot be read or written.
+    #[error("state file {}: {source}", path.display())]
+    StateFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file is not a sandbox state (left untouched).
+    #[error("state file {} is not valid sandbox state (left untouched): {source}", path.display())]
+    CorruptState {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// Whether retrying could help (a busy port could free up; the rest needs a fix).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Bind { .. })
+    }
 }

@@ -1,0 +1,261 @@
+//! AWS access: clients built from the standard configuration chain with our overrides, thin
+//! wrappers that return our own types, and one error type that knows whether a failure is
+//! transient. Nothing here decides what to change; `live`, `plan` and `apply` do.
+//!
+//! Retries: the SDK's own retries are disabled (`RetryConfig::disabled()`), so the backoff in
+//! [`retry`] (backon, exponential with jitter, bounded by the pass deadline) is the one policy.
+
+mod sfn;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_sfn::config::http::HttpResponse;
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
+use backon::{ExponentialBuilder, Retryable};
+use tokio::time::Instant;
+
+pub use sfn::LiveMachine;
+
+/// How to reach AWS: plain values from the command line, resolved once by [`Aws::connect`].
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `--region`; else the standard chain.
+    pub region: Option<String>,
+    /// `--endpoint-url`; else `AWS_ENDPOINT_URL*` or AWS.
+    pub endpoint_url: Option<String>,
+    /// `--account-id`; else STS `GetCallerIdentity`.
+    pub account_id: Option<String>,
+    /// Client-side rate limits (off against the sandbox).
+    pub rate_limits: bool,
+}
+
+/// A failed AWS call: the service's error code and message, and whether retrying may help.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AwsError {
+    /// `states`, `apigateway` or `sts`.
+    pub service: &'static str,
+    /// The API operation, e.g. `DescribeStateMachine`.
+    pub operation: &'static str,
+    /// The AWS error code (`AccessDeniedException`), or a transport category (`Timeout`).
+    pub code: String,
+    /// The AWS message.
+    pub message: String,
+    transient: bool,
+}
+
+impl AwsError {
+    /// Throttling, 5xx, timeouts, connection failures and `ConflictException` are transient.
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// Builds an error by hand (configuration problems, unexpected responses).
+    pub fn permanent(
+        service: &'static str,
+        operation: &'static str,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            service,
+            operation,
+            code: code.into(),
+            message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// Classifies an SDK error.
+    pub fn from_sdk<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let (code, message, transient) = match &err {
+            SdkError::TimeoutError(_) => ("Timeout".to_owned(), "request timed out".to_owned(), true),
+            SdkError::DispatchFailure(f) => (
+                "ConnectionFailure".to_owned(),
+                format!("{:?}", f.as_connector_error()),
+                true,
+            ),
+            SdkError::ResponseError(_) => {
+                ("ResponseError".to_owned(), "unreadable response".to_owned(), true)
+            }
+            SdkError::ServiceError(se) => {
+                let status = se.raw().status().as_u16();
+                let code = se.err().code().unwrap_or("Unknown").to_owned();
+                let message = se.err().message().unwrap_or("").to_owned();
+                let transient = status >= 500 || status == 429 || is_transient_code(&code);
+                (code, message, transient)
+            }
+            _ => ("ClientError".to_owned(), err.to_string(), false),
+        };
+        AwsError {
+            service,
+            operation,
+            code,
+            message,
+            transient,
+        }
+    }
+}
+
+fn is_transient_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ThrottlingException"
+            | "Throttling"
+            | "ThrottledException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "ConflictException"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "InternalServerError"
+            | "InternalFailure"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+    )
+}
+
+/// Records a finished call in the metrics and turns SDK errors into [`AwsError`].
+pub(crate) fn record<T, E>(
+    service: &'static str,
+    operation: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<T, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(v) => {
+            crate::metrics::global().aws_request(service, operation, "success");
+            Ok(v)
+        }
+        Err(e) => {
+            let e = AwsError::from_sdk(service, operation, e);
+            crate::metrics::global().aws_request(service, operation, &e.code);
+            Err(e)
+        }
+    }
+}
+
+/// Runs `op` until it succeeds, fails permanently, or `deadline` passes (then the last transient
+/// error is returned). Exponential backoff from 50 ms to 5 s with jitter.
+pub async fn retry<T, F, Fut>(deadline: Instant, op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let policy = ExponentialBuilder::default()
+        .with_jitter()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times();
+    op.retry(policy)
+        .when(|e: &AwsError| e.is_transient() && Instant::now() < deadline)
+        .await
+}
+
+/// Connected clients plus the region, partition and account they act in.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub sfn: aws_sdk_sfn::Client,
+    pub apigw: aws_sdk_apigateway::Client,
+    pub region: String,
+    pub partition: String,
+    pub account_id: String,
+}
+
+impl Aws {
+    /// Loads the standard configuration chain with our overrides and resolves the account.
+    pub async fn connect(settings: &Settings) -> Result<Aws, AwsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(region) = &settings.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url.clone());
+        }
+        let config = loader.load().await;
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+            AwsError::permanent(
+                "sts",
+                "Config",
+                "NoRegion",
+                "no AWS region: set AWS_REGION or --region",
+            )
+        })?;
+        let account_id = match &settings.account_id {
+            Some(id) => id.clone(),
+            None => {
+                let sts = aws_sdk_sts::Client::new(&config);
+                let out = record("sts", "GetCallerIdentity", sts.get_caller_identity().send().await)?;
+                out.account().map(str::to_owned).ok_or_else(|| {
+                    AwsError::permanent(
+                        "sts",
+                        "GetCallerIdentity",
+                        "NoAccount",
+                        "caller identity has no account",
+                    )
+                })?
+            }
+        };
+        Ok(Aws {
+            sfn: aws_sdk_sfn::Client::new(&config),
+            apigw: aws_sdk_apigateway::Client::new(&config),
+            partition: partition_of(&region).to_owned(),
+            region,
+            account_id,
+        })
+    }
+
+    /// The deterministic ARN of a state machine named `name` (no list call needed).
+    pub fn state_machine_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:states:{}:{}:stateMachine:{}",
+            self.partition, self.region, self.account_id, name
+        )
+    }
+}
+
+/// The AWS partition of a region.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition_of("us-east-1"), "aws");
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+    }
+
+    #[test]
+    fn codes_classify() {
+        assert!(is_transient_code("ThrottlingException"));
+        assert!(is_transient_code("ConflictException"));
+        assert!(!is_transient_code("AccessDeniedException"));
+        assert!(!AwsError::permanent("states", "X", "AccessDeniedException", "no").is_transient());
+    }
+}

@@ -1,0 +1,238 @@
+//! Step Functions calls, returning our own types.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sfn::types::{
+    CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration as SdkLogging, StateMachineType,
+    Tag, TracingConfiguration,
+};
+
+use super::{Aws, AwsError, record};
+use crate::desired::{LoggingConfiguration, StateMachine};
+
+const SVC: &str = "states";
+
+/// A state machine as it is live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveMachine {
+    pub arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub machine_type: String,
+    pub role_arn: String,
+    /// The definition parsed as data (`Value::String` of the raw text if it is not JSON).
+    pub definition: serde_json::Value,
+    pub logging: LoggingConfiguration,
+    pub tracing_enabled: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+fn tags_of(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn sdk_logging(l: &LoggingConfiguration) -> SdkLogging {
+    SdkLogging::builder()
+        .level(LogLevel::from(l.level.as_str()))
+        .include_execution_data(l.include_execution_data)
+        .set_destinations(Some(
+            l.destinations
+                .iter()
+                .map(|arn| {
+                    LogDestination::builder()
+                        .cloud_watch_logs_log_group(
+                            CloudWatchLogsLogGroup::builder().log_group_arn(arn).build(),
+                        )
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+impl Aws {
+    /// DescribeStateMachine + ListTagsForResource; `None` when it does not exist.
+    pub async fn describe_machine(&self, arn: &str) -> Result<Option<LiveMachine>, AwsError> {
+        let out = match record(
+            SVC,
+            "DescribeStateMachine",
+            self.sfn
+                .describe_state_machine()
+                .state_machine_arn(arn)
+                .send()
+                .await,
+        ) {
+            Ok(out) => out,
+            Err(e) if e.code == "StateMachineDoesNotExist" => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let definition = serde_json::from_str(out.definition())
+            .unwrap_or_else(|_| serde_json::Value::String(out.definition().to_owned()));
+        let logging = match out.logging_configuration() {
+            Some(l) => LoggingConfiguration {
+                level: l
+                    .level()
+                    .map(|x| x.as_str().to_owned())
+                    .unwrap_or_else(|| "OFF".into()),
+                include_execution_data: l.include_execution_data(),
+                destinations: l
+                    .destinations()
+                    .iter()
+                    .filter_map(|d| {
+                        d.cloud_watch_logs_log_group()
+                            .and_then(|g| g.log_group_arn())
+                            .map(str::to_owned)
+                    })
+                    .collect(),
+            },
+            None => LoggingConfiguration {
+                level: "OFF".into(),
+                include_execution_data: false,
+                destinations: vec![],
+            },
+        };
+        let tracing_enabled = out.tracing_configuration().map(|t| t.enabled()).unwrap_or(false);
+        let tags = self.machine_tags(arn).await?;
+        Ok(Some(LiveMachine {
+            arn: out.state_machine_arn().to_owned(),
+            machine_type: out.r#type().as_str().to_owned(),
+            role_arn: out.role_arn().to_owned(),
+            definition,
+            logging,
+            tracing_enabled,
+            tags,
+        }))
+    }
+
+    /// ListTagsForResource.
+    pub async fn machine_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let out = record(
+            SVC,
+            "ListTagsForResource",
+            self.sfn.list_tags_for_resource().resource_arn(arn).send().await,
+        )?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+            .collect())
+    }
+
+    /// CreateStateMachine with every tag (ownership included); returns the ARN.
+    pub async fn create_machine(
+        &self,
+        sm: &StateMachine,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let definition = serde_json::to_string(&sm.definition).map_err(|e| {
+            AwsError::permanent(SVC, "CreateStateMachine", "InvalidDefinition", e.to_string())
+        })?;
+        let mut req = self
+            .sfn
+            .create_state_machine()
+            .name(&sm.name)
+            .definition(definition)
+            .role_arn(&sm.role_arn)
+            .r#type(StateMachineType::from(sm.machine_type.as_str()))
+            .set_tags(Some(tags_of(tags)));
+        if let Some(l) = &sm.logging {
+            req = req.logging_configuration(sdk_logging(l));
+        }
+        if let Some(t) = sm.tracing_enabled {
+            req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
+        }
+        let out = record(SVC, "CreateStateMachine", req.send().await)?;
+        Ok(out.state_machine_arn().to_owned())
+    }
+
+    /// UpdateStateMachine with the fields the manifest sets.
+    pub async fn update_machine(&self, arn: &str, sm: &StateMachine) -> Result<(), AwsError> {
+        let definition = serde_json::to_string(&sm.definition).map_err(|e| {
+            AwsError::permanent(SVC, "UpdateStateMachine", "InvalidDefinition", e.to_string())
+        })?;
+        let mut req = self
+            .sfn
+            .update_state_machine()
+            .state_machine_arn(arn)
+            .definition(definition)
+            .role_arn(&sm.role_arn);
+        if let Some(l) = &sm.logging {
+            req = req.logging_configuration(sdk_logging(l));
+        }
+        if let Some(t) = sm.tracing_enabled {
+            req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
+        }
+        record(SVC, "UpdateStateMachine", req.send().await).map(|_| ())
+    }
+
+    /// TagResource.
+    pub async fn tag_machine(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "TagResource",
+            self.sfn
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags_of(tags)))
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// UntagResource.
+    pub async fn untag_machine(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "UntagResource",
+            self.sfn
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// DeleteStateMachine.
+    pub async fn delete_machine(&self, arn: &str) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "DeleteStateMachine",
+            self.sfn
+                .delete_state_machine()
+                .state_machine_arn(arn)
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// ListStateMachines, every page: (name, arn).
+    pub async fn list_machines(&self) -> Result<Vec<(String, String)>, AwsError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = record(
+                SVC,
+                "ListStateMachines",
+                self.sfn
+                    .list_state_machines()
+                    .set_next_token(token.take())
+                    .send()
+                    .await,
+            )?;
+            all.extend(
+                out.state_machines()
+                    .iter()
+                    .map(|m| (m.name().to_owned(), m.state_machine_arn().to_owned())),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(all),
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! `sfn-operator diff`: what a reconcile would change. Never writes. Exit 0 in sync, 2 pending,
+//! 1 on any error.
+
+use crate::apply::Mode;
+use crate::cli::DiffOpts;
+use crate::report::Status;
+
+/// Runs `diff`.
+pub async fn run(opts: DiffOpts) -> crate::Result<u8> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+    let outcome = super::reconcile::pass(&opts.manifests, &opts.aws, Mode::Diff, false, deadline, 8).await?;
+    let Some(report) = outcome else {
+        return Ok(crate::exit::FAILURE);
+    };
+    super::reconcile::print(&report, opts.output)?;
+    if report
+        .resources
+        .iter()
+        .any(|r| matches!(r.status, Status::Failed | Status::Invalid | Status::Skipped))
+    {
+        Ok(crate::exit::FAILURE)
+    } else if report.resources.iter().any(|r| r.status == Status::Pending) {
+        Ok(crate::exit::CHANGES_PENDING)
+    } else {
+        Ok(crate::exit::OK)
+    }
+}

@@ -1,0 +1,115 @@
+//! `sfn-operator reconcile --once`: one pass that makes live match the manifests. Manifests are
+//! validated completely (offline) before any AWS call; if any is invalid nothing is written.
+
+use std::io::Write as _;
+
+use tokio::time::Instant;
+
+use crate::apply::{Engine, Mode, PassScope};
+use crate::aws::Settings;
+use crate::cli::{AwsOpts, ManifestOpts, OutputFormat, ReconcileOpts};
+use crate::manifest::{self, LoadOptions};
+use crate::report::{Report, Status};
+
+/// Runs `reconcile --once` (the daemon lives elsewhere).
+pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
+    if !opts.once {
+        return Err(crate::Error::Usage(
+            "reconcile without --once (the daemon) is not available in this build".into(),
+        ));
+    }
+    let deadline = Instant::now() + opts.timeout;
+    let outcome = pass(
+        &opts.manifests,
+        &opts.aws,
+        Mode::Apply,
+        opts.prune,
+        deadline,
+        usize::from(opts.concurrency),
+    )
+    .await?;
+    let Some(report) = outcome else {
+        return Ok(crate::exit::FAILURE);
+    };
+    print(&report, opts.output)?;
+    let ok = report.resources.iter().all(|r| r.status == Status::Synced);
+    Ok(if ok { crate::exit::OK } else { crate::exit::FAILURE })
+}
+
+/// Loads manifests (offline first), connects, and runs one pass. `None`: manifests were invalid
+/// or AWS could not be reached (already told on stderr).
+pub(crate) async fn pass(
+    manifests: &ManifestOpts,
+    aws: &AwsOpts,
+    mode: Mode,
+    prune: bool,
+    deadline: Instant,
+    concurrency: usize,
+) -> crate::Result<Option<Report>> {
+    let mut load = LoadOptions {
+        paths: manifests.paths.clone(),
+        vars: manifests.vars.iter().cloned().collect(),
+        var_files: manifests.var_files.clone(),
+        region: None,
+        account_id: None,
+    };
+    // Offline validation before any AWS call: nothing is read or written when a manifest is bad.
+    let offline = manifest::load(&load);
+    if !offline.diagnostics.is_empty() {
+        for d in &offline.diagnostics {
+            eprintln!("{d}");
+        }
+        eprintln!("error: manifests are invalid; nothing was changed");
+        return Ok(None);
+    }
+    if aws.sandbox {
+        return Err(crate::Error::Usage(
+            "--sandbox is not available in this build yet; use --endpoint-url".into(),
+        ));
+    }
+    let settings = Settings {
+        region: aws.region.clone(),
+        endpoint_url: aws.endpoint_url.clone(),
+        account_id: aws.account_id.clone(),
+        rate_limits: true,
+    };
+    let engine = match Engine::connect(&settings, concurrency).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot reach AWS: {e}");
+            return Ok(None);
+        }
+    };
+    load.region = Some(engine.aws().region.clone());
+    load.account_id = Some(engine.aws().account_id.clone());
+    let loaded = manifest::load(&load);
+    if !loaded.diagnostics.is_empty() {
+        for d in &loaded.diagnostics {
+            eprintln!("{d}");
+        }
+        eprintln!("error: manifests are invalid; nothing was changed");
+        return Ok(None);
+    }
+    let mut scope = PassScope::new(mode, deadline);
+    scope.prune = prune;
+    Ok(Some(engine.pass(&loaded.desired, &scope).await))
+}
+
+/// Prints a report on stdout in the chosen format.
+pub(crate) fn print(report: &Report, format: OutputFormat) -> crate::Result<()> {
+    let text = match format {
+        OutputFormat::Text => report.to_text(),
+        OutputFormat::Json => {
+            let mut s =
+                serde_json::to_string_pretty(report).map_err(|e| crate::Error::Usage(e.to_string()))?;
+            s.push('\n');
+            s
+        }
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|source| crate::Error::Io {
+            context: "writing the report".into(),
+            source,
+        })
+}

@@ -1,0 +1,493 @@
+//! The daemon loop: load → first full pass → ready; file changes → reload → queue the keys whose
+//! desired state changed (the pass adds their dependants); resync → a full pass that reads
+//! everything and corrects drift; failures → per-key backoff. Every reconcile is the same pass as
+//! `reconcile --once`, handed in as [`PassFn`]; this module only decides when and what.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{RwLock, mpsc};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::queue::Queue;
+use super::status::{Shared, result_name};
+use super::watcher::Change;
+use crate::desired::{DesiredSet, Resource, ResourceKey};
+use crate::manifest::Loaded;
+use crate::report::{Report, Status};
+
+/// What one pass covers, in the daemon's terms (the wiring turns it into the engine's scope).
+#[derive(Debug, Clone)]
+pub struct PassRequest {
+    /// Only these keys (plus dependants); `None` for a full pass (the only kind that may prune).
+    pub only: Option<BTreeSet<ResourceKey>>,
+    /// Keys whose manifests are invalid now: reported `Invalid`, never touched.
+    pub invalid: Vec<ResourceKey>,
+    /// False when any manifest failed to load or validate (pruning is then off, SPEC §5).
+    pub manifests_valid: bool,
+}
+
+/// A boxed future of a pass report.
+pub type PassFuture = Pin<Box<dyn Future<Output = Report> + Send>>;
+/// Runs one pass (the very pass of `--once`) over a desired set.
+pub type PassFn = Arc<dyn Fn(Arc<DesiredSet>, PassRequest) -> PassFuture + Send + Sync>;
+/// Loads every manifest (blocking file I/O; run off the async threads).
+pub type LoadFn = Arc<dyn Fn() -> Loaded + Send + Sync>;
+
+/// Loop settings.
+#[derive(Debug, Clone)]
+pub struct LoopConfig {
+    pub resync_interval: Duration,
+    pub concurrency: usize,
+    /// How long in-flight work may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// One queued unit of work.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Work {
+    /// Reconcile one resource (and its dependants).
+    Key(ResourceKey),
+    /// A full pass: resync, or pruning after a manifest disappeared.
+    Full,
+}
+
+/// The desired state the daemon works from: the last *valid* state of every resource.
+#[derive(Debug, Default)]
+struct Desired {
+    set: Arc<DesiredSet>,
+    invalid: Vec<ResourceKey>,
+    manifests_valid: bool,
+}
+
+/// Merges a fresh load into the current desired state. Returns the keys whose desired state
+/// changed (added or modified) and whether any resource disappeared.
+fn merge(current: &Desired, loaded: Loaded) -> (Desired, BTreeSet<ResourceKey>, bool) {
+    let old: BTreeMap<ResourceKey, &Resource> = current.set.resources.iter().map(|r| (r.key(), r)).collect();
+    let mut resources: Vec<Resource> = loaded.desired.resources;
+    let mut changed = BTreeSet::new();
+    for r in &resources {
+        if old.get(&r.key()).is_none_or(|o| *o != r) {
+            changed.insert(r.key());
+        }
+    }
+    // An invalid manifest keeps its last valid desired state.
+    let present: BTreeSet<ResourceKey> = resources.iter().map(Resource::key).collect();
+    for k in &loaded.invalid {
+        if !present.contains(k)
+            && let Some(r) = old.get(k)
+        {
+            resources.push((*r).clone());
+        }
+    }
+    let now: BTreeSet<ResourceKey> = resources.iter().map(Resource::key).collect();
+    let removed = old.keys().any(|k| !now.contains(k));
+    let manifests_valid = loaded.diagnostics.is_empty() && loaded.invalid.is_empty();
+    let set = DesiredSet {
+        region: loaded.desired.region,
+        account_id: loaded.desired.account_id,
+        resources,
+    };
+    (
+        Desired {
+            set: Arc::new(set),
+            invalid: loaded.invalid,
+            manifests_valid,
+        },
+        changed,
+        removed,
+    )
+}
+
+struct Ctx {
+    queue: Queue<Work>,
+    shared: Arc<Shared>,
+    desired: std::sync::Mutex<Arc<Desired>>,
+    /// Full passes take it exclusively, per-key passes shared: no resource runs in both at once.
+    full: RwLock<()>,
+    pass: PassFn,
+}
+
+impl Ctx {
+    fn desired(&self) -> Arc<Desired> {
+        Arc::clone(
+            &self
+                .desired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    fn set_desired(&self, d: Desired) {
+        *self
+            .desired
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(d);
+    }
+
+    fn depth(&self) {
+        crate::metrics::global().set_queue_depth(self.queue.pending());
+    }
+
+    /// Runs one unit of work and records its outcome.
+    async fn run(&self, work: &Work) {
+        let desired = self.desired();
+        let request = PassRequest {
+            only: match work {
+                Work::Key(k) => Some(BTreeSet::from([k.clone()])),
+                Work::Full => None,
+            },
+            invalid: desired.invalid.clone(),
+            manifests_valid: desired.manifests_valid,
+        };
+        let started = std::time::Instant::now();
+        let report = match work {
+            Work::Key(k) => {
+                let _shared = self.full.read().await;
+                let span = tracing::info_span!("reconcile", kind = %k.kind, name = %k.name);
+                (self.pass)(Arc::clone(&desired.set), request)
+                    .instrument(span)
+                    .await
+            }
+            Work::Full => {
+                let _exclusive = self.full.write().await;
+                let span = tracing::info_span!("resync");
+                (self.pass)(Arc::clone(&desired.set), request)
+                    .instrument(span)
+                    .await
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        self.record(&report, seconds);
+        if let Work::Key(k) = work
+            && !report
+                .resources
+                .iter()
+                .any(|r| r.kind == k.kind && r.name == k.name)
+        {
+            // Not in the set any more (deleted meanwhile): nothing to retry.
+            self.queue.done(&Work::Key(k.clone()), true);
+        }
+        if matches!(work, Work::Full) {
+            self.queue.done(&Work::Full, true);
+        }
+    }
+
+    fn record(&self, report: &Report, seconds: f64) {
+        let now = SystemTime::now();
+        for r in &report.resources {
+            let key = ResourceKey::new(r.kind, r.name.clone());
+            crate::metrics::global().reconcile(r.kind.as_str(), result_name(r.status), seconds);
+            let ok = matches!(r.status, Status::Synced | Status::Invalid);
+            // Invalid resources are never retried by backoff: fixing the manifest queues them.
+            let retry = self.queue.done(&Work::Key(key.clone()), ok);
+            let failures = self.queue.key_state(&Work::Key(key)).map_or(0, |s| s.failures);
+            let next_retry = retry.map(|at| now + at.saturating_duration_since(tokio::time::Instant::now()));
+            match r.status {
+                Status::Failed | Status::Skipped => {
+                    tracing::warn!(kind = %r.kind, name = %r.name, message = r.message.as_deref().unwrap_or(""), failures, "reconcile failed; will retry");
+                }
+                _ => tracing::debug!(kind = %r.kind, name = %r.name, status = ?r.status, "reconciled"),
+            }
+            self.shared.record(r.clone(), now, failures, next_retry);
+        }
+        self.depth();
+    }
+}
+
+/// Runs the daemon loop until `shutdown` resolves; returns after in-flight work finished (or the
+/// grace period ran out).
+pub async fn run_loop(
+    cfg: LoopConfig,
+    shared: Arc<Shared>,
+    load: LoadFn,
+    pass: PassFn,
+    mut changes: mpsc::Receiver<Change>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let ctx = Arc::new(Ctx {
+        queue: Queue::new(cfg.concurrency),
+        shared: Arc::clone(&shared),
+        desired: std::sync::Mutex::new(Arc::new(Desired::default())),
+        full: RwLock::new(()),
+        pass,
+    });
+    tokio::pin!(shutdown);
+
+    // Load and the first full pass; ready after it.
+    let first = async {
+        let loaded = load_blocking(&load).await;
+        report_diagnostics(&loaded);
+        let (d, _, _) = merge(&Desired::default(), loaded);
+        ctx.set_desired(d);
+        ctx.run(&Work::Full).await;
+    };
+    tokio::select! {
+        () = first => {}
+        () = &mut shutdown => {
+            tracing::info!("shutdown during the first pass");
+            return;
+        }
+    }
+    shared.set_ready();
+    tracing::info!("first full pass done; ready");
+
+    let mut workers = JoinSet::new();
+    for _ in 0..cfg.concurrency.max(1) {
+        let ctx = Arc::clone(&ctx);
+        workers.spawn(async move {
+            while let Some(work) = ctx.queue.next().await {
+                ctx.depth();
+                ctx.run(&work).await;
+            }
+        });
+    }
+
+    let mut next_resync = tokio::time::Instant::now() + jitter(cfg.resync_interval);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep_until(next_resync) => {
+                tracing::info!("resync");
+                ctx.queue.schedule(Work::Full);
+                ctx.depth();
+                next_resync = tokio::time::Instant::now() + jitter(cfg.resync_interval);
+            }
+            change = changes.recv() => {
+                let Some(change) = change else {
+                    tracing::warn!("file watcher stopped");
+                    // Keep resyncing; only the watcher is gone.
+                    changes = mpsc::channel(1).1;
+                    continue;
+                };
+                let loaded = load_blocking(&load).await;
+                report_diagnostics(&loaded);
+                let current = ctx.desired();
+                let invalid: Vec<ResourceKey> = loaded.invalid.clone();
+                let (d, changed, removed) = merge(&current, loaded);
+                let removed_keys: Vec<ResourceKey> = current.set.resources.iter().map(Resource::key)
+                    .filter(|k| d.set.get(k).is_none()).collect();
+                ctx.set_desired(d);
+                for k in &invalid {
+                    shared.mark_invalid(k, "manifest is invalid; keeping its last valid desired state".into());
+                }
+                for k in removed_keys {
+                    ctx.queue.forget(&Work::Key(k.clone()));
+                    shared.remove(&k);
+                }
+                tracing::info!(?change, changed = changed.len(), removed, "manifests reloaded");
+                for k in changed {
+                    ctx.queue.retry_now(Work::Key(k));
+                }
+                if removed || change == Change::Rebuilt {
+                    ctx.queue.schedule(Work::Full);
+                }
+                ctx.depth();
+            }
+        }
+    }
+
+    tracing::info!("shutting down: no new work; waiting for in-flight reconciles");
+    ctx.queue.close();
+    let drained = tokio::time::timeout(cfg.shutdown_grace, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight reconciles did not finish within the grace period; stopping them");
+        workers.abort_all();
+    }
+}
+
+async fn load_blocking(load: &LoadFn) -> Loaded {
+    let load = Arc::clone(load);
+    tokio::task::spawn_blocking(move || load())
+        .await
+        .unwrap_or_default()
+}
+
+fn report_diagnostics(loaded: &Loaded) {
+    for d in &loaded.diagnostics {
+        tracing::error!(diagnostic = %d, "invalid manifest");
+    }
+}
+
+/// `d` with ±10 % jitter.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.9 + fastrand::f64() * 0.2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{DeletionPolicy, Kind, MachineType, Meta, SourceRef, StateMachine};
+    use crate::report::{Action, ResourceReport};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn machine(name: &str, version: u64) -> Resource {
+        Resource::StateMachine(StateMachine {
+            meta: Meta {
+                name: name.into(),
+                labels: Default::default(),
+                annotations: Default::default(),
+                source: SourceRef {
+                    file: format!("{name}.yaml").into(),
+                    line: 1,
+                    column: 1,
+                },
+            },
+            name: name.into(),
+            machine_type: MachineType::Standard,
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            definition: serde_json::json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Result": version, "End": true}}}),
+            logging: None,
+            tracing_enabled: None,
+            tags: Default::default(),
+            deletion_policy: DeletionPolicy::Retain,
+        })
+    }
+
+    fn loaded(resources: Vec<Resource>) -> Loaded {
+        Loaded {
+            desired: DesiredSet {
+                region: None,
+                account_id: None,
+                resources,
+            },
+            ..Default::default()
+        }
+    }
+
+    async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+        for _ in 0..100_000 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition never held: {what}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_resource_backs_off_while_others_converge_and_a_fix_retries_at_once() {
+        let source = Arc::new(Mutex::new(loaded(vec![machine("a", 1), machine("b", 1)])));
+        let fail_b = Arc::new(AtomicBool::new(true));
+        let calls: Arc<Mutex<Vec<Option<BTreeSet<ResourceKey>>>>> = Arc::default();
+        let load: LoadFn = {
+            let source = Arc::clone(&source);
+            Arc::new(move || source.lock().map(|l| l.clone()).unwrap_or_default())
+        };
+        let pass: PassFn = {
+            let (fail_b, calls) = (Arc::clone(&fail_b), Arc::clone(&calls));
+            Arc::new(move |set: Arc<DesiredSet>, req: PassRequest| {
+                let (fail_b, calls) = (Arc::clone(&fail_b), Arc::clone(&calls));
+                Box::pin(async move {
+                    if let Ok(mut c) = calls.lock() {
+                        c.push(req.only.clone());
+                    }
+                    let resources = set
+                        .resources
+                        .iter()
+                        .filter(|r| req.only.as_ref().is_none_or(|o| o.contains(&r.key())))
+                        .map(|r| {
+                            let failing = r.meta().name == "b" && fail_b.load(Ordering::SeqCst);
+                            ResourceReport {
+                                kind: r.kind(),
+                                name: r.meta().name.clone(),
+                                action: Action::Noop,
+                                status: if failing { Status::Failed } else { Status::Synced },
+                                changes: vec![],
+                                id: None,
+                                message: failing.then(|| "ThrottlingException: slow down".into()),
+                            }
+                        })
+                        .collect();
+                    Report::new(resources)
+                }) as PassFuture
+            })
+        };
+        let shared = Arc::new(Shared::default());
+        let (change_tx, change_rx) = mpsc::channel(4);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let cfg = LoopConfig {
+            resync_interval: Duration::from_secs(3600),
+            concurrency: 2,
+            shutdown_grace: Duration::from_secs(9),
+        };
+        let daemon = tokio::spawn(run_loop(cfg, Arc::clone(&shared), load, pass, change_rx, async {
+            let _ = stop_rx.await;
+        }));
+
+        until("ready", || shared.is_ready()).await;
+        let a = ResourceKey::new(Kind::StateMachine, "a");
+        let b = ResourceKey::new(Kind::StateMachine, "b");
+        assert_eq!(shared.get(&a).map(|s| s.report.status), Some(Status::Synced));
+        until("b retried with growing backoff", || {
+            shared.get(&b).is_some_and(|s| s.failures >= 4)
+        })
+        .await;
+        let only_b = calls.lock().map(|c| {
+            c.iter()
+                .filter(|o| o.as_ref() == Some(&BTreeSet::from([b.clone()])))
+                .count()
+        });
+        assert!(only_b.is_ok_and(|n| n >= 3), "retries are per key");
+        let only_a = calls.lock().map(|c| {
+            c.iter()
+                .filter(|o| o.as_ref() == Some(&BTreeSet::from([a.clone()])))
+                .count()
+        });
+        assert_eq!(only_a.ok(), Some(0), "a converged; never retried");
+        assert!(shared.get(&b).is_some_and(|s| s.next_retry_time.is_some()));
+
+        // Fix b's manifest: it is retried at once (not after its multi-second backoff).
+        fail_b.store(false, Ordering::SeqCst);
+        if let Ok(mut s) = source.lock() {
+            *s = loaded(vec![machine("a", 1), machine("b", 2)]);
+        }
+        let before = tokio::time::Instant::now();
+        let _ = change_tx.send(Change::Files).await;
+        until("b synced after the fix", || {
+            shared.get(&b).is_some_and(|s| s.report.status == Status::Synced)
+        })
+        .await;
+        assert!(
+            before.elapsed() < Duration::from_secs(1),
+            "retried at once, not after the backoff"
+        );
+        assert_eq!(shared.get(&b).map(|s| s.failures), Some(0));
+
+        let _ = stop_tx.send(());
+        assert!(daemon.await.is_ok());
+    }
+
+    #[test]
+    fn merge_keeps_the_last_valid_state_of_an_invalid_manifest() {
+        let (d, changed, removed) = merge(
+            &Desired::default(),
+            loaded(vec![machine("a", 1), machine("b", 1)]),
+        );
+        assert_eq!(changed.len(), 2);
+        assert!(!removed);
+        let mut l = loaded(vec![machine("a", 2)]);
+        l.invalid = vec![ResourceKey::new(Kind::StateMachine, "b")];
+        let (d2, changed, removed) = merge(&d, l);
+        assert_eq!(
+            changed,
+            BTreeSet::from([ResourceKey::new(Kind::StateMachine, "a")])
+        );
+        assert!(!removed, "b is invalid, not gone");
+        assert_eq!(
+            d2.set.get(&ResourceKey::new(Kind::StateMachine, "b")),
+            Some(&machine("b", 1))
+        );
+        assert!(!d2.manifests_valid);
+        let (_, _, removed) = merge(&d2, loaded(vec![machine("a", 2)]));
+        assert!(removed);
+    }
+}

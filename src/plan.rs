@@ -1,0 +1,273 @@
+//! Pure: desired vs live → what to do, per resource, with readable change paths. No I/O.
+//!
+//! Definitions are compared as data and changes descend to the smallest differing node
+//! (`definition.States.Parallel.Branches[0].States.SumValues.ResultSelector`). Fields the manifest
+//! leaves unset (`None`) are never compared, so AWS defaults make no change.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::aws::LiveMachine;
+use crate::desired::StateMachine;
+use crate::path::Path;
+use crate::report::{Action, Change};
+
+/// What to do to one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourcePlan {
+    pub action: Action,
+    pub changes: Vec<Change>,
+    /// A change that must not be applied (e.g. the immutable `type`).
+    pub error: Option<String>,
+}
+
+/// Appends the differences between `before` and `after` under `path`, descending into objects and
+/// same-length arrays.
+pub fn diff_values(path: &Path, before: &Value, after: &Value, out: &mut Vec<Change>) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            for (k, av) in a {
+                diff_values(&path.key(k.clone()), b.get(k).unwrap_or(&Value::Null), av, out);
+            }
+            for (k, bv) in b {
+                if !a.contains_key(k) {
+                    out.push(Change {
+                        path: path.key(k.clone()).to_string(),
+                        before: bv.clone(),
+                        after: Value::Null,
+                    });
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(a)) if a.len() == b.len() => {
+            for (i, (bv, av)) in b.iter().zip(a).enumerate() {
+                diff_values(&path.index(i), bv, av, out);
+            }
+        }
+        _ if before == after => {}
+        _ => out.push(Change {
+            path: path.to_string(),
+            before: before.clone(),
+            after: after.clone(),
+        }),
+    }
+}
+
+/// Tag changes: desired keys must match; live keys outside the desired set are left alone unless
+/// they are the operator's own (`sfn-operator.dev/...`), so adopting never strips others' tags.
+pub fn diff_tags(live: &BTreeMap<String, String>, desired: &BTreeMap<String, String>, out: &mut Vec<Change>) {
+    let root = Path::root().key("tags");
+    for (k, v) in desired {
+        if live.get(k) != Some(v) {
+            out.push(Change {
+                path: root.key(k.clone()).to_string(),
+                before: live
+                    .get(k)
+                    .map(|s| Value::String(s.clone()))
+                    .unwrap_or(Value::Null),
+                after: Value::String(v.clone()),
+            });
+        }
+    }
+    for (k, v) in live {
+        if k.starts_with("sfn-operator.dev/") && !desired.contains_key(k) {
+            out.push(Change {
+                path: root.key(k.clone()).to_string(),
+                before: Value::String(v.clone()),
+                after: Value::Null,
+            });
+        }
+    }
+}
+
+/// Plans a state machine. `tags` are the full desired tags (manifest + ownership).
+pub fn plan_state_machine(
+    desired: &StateMachine,
+    tags: &BTreeMap<String, String>,
+    live: Option<&LiveMachine>,
+) -> ResourcePlan {
+    let Some(live) = live else {
+        let mut changes = Vec::new();
+        diff_values(
+            &Path::root().key("definition"),
+            &Value::Null,
+            &desired.definition,
+            &mut changes,
+        );
+        return ResourcePlan {
+            action: Action::Create,
+            changes,
+            error: None,
+        };
+    };
+    let mut changes = Vec::new();
+    let mut error = None;
+    if live.machine_type != desired.machine_type.as_str() {
+        changes.push(Change {
+            path: "type".into(),
+            before: Value::String(live.machine_type.clone()),
+            after: Value::String(desired.machine_type.as_str().into()),
+        });
+        error = Some(format!(
+            "field `type` is immutable in AWS: live {}, manifest {}; the machine is not deleted to change it",
+            live.machine_type,
+            desired.machine_type.as_str()
+        ));
+    }
+    if live.role_arn != desired.role_arn {
+        changes.push(Change {
+            path: "roleArn".into(),
+            before: live.role_arn.clone().into(),
+            after: desired.role_arn.clone().into(),
+        });
+    }
+    diff_values(
+        &Path::root().key("definition"),
+        &live.definition,
+        &desired.definition,
+        &mut changes,
+    );
+    if let Some(l) = &desired.logging {
+        let to_value =
+            |l: &crate::desired::LoggingConfiguration| serde_json::to_value(l).unwrap_or(Value::Null);
+        diff_values(
+            &Path::root().key("loggingConfiguration"),
+            &to_value(&live.logging),
+            &to_value(l),
+            &mut changes,
+        );
+    }
+    if let Some(t) = desired.tracing_enabled
+        && t != live.tracing_enabled
+    {
+        changes.push(Change {
+            path: "tracingConfiguration.enabled".into(),
+            before: live.tracing_enabled.into(),
+            after: t.into(),
+        });
+    }
+    diff_tags(&live.tags, tags, &mut changes);
+    let action = if changes.is_empty() {
+        Action::Noop
+    } else {
+        Action::Update
+    };
+    ResourcePlan {
+        action,
+        changes,
+        error,
+    }
+}
+
+/// Whether any change needs UpdateStateMachine (as opposed to tags only).
+pub fn needs_machine_update(plan: &ResourcePlan) -> bool {
+    plan.changes.iter().any(|c| !c.path.starts_with("tags"))
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Builders for desired resources in tests.
+    use std::collections::BTreeMap;
+
+    use crate::desired::{DeletionPolicy, MachineType, Meta, SourceRef, StateMachine};
+
+    /// A minimal state machine named `name` with a one-state definition.
+    pub fn machine(name: &str) -> StateMachine {
+        StateMachine {
+            meta: Meta {
+                name: name.into(),
+                labels: BTreeMap::new(),
+                annotations: BTreeMap::new(),
+                source: SourceRef {
+                    file: "test.yaml".into(),
+                    line: 1,
+                    column: 1,
+                },
+            },
+            name: name.into(),
+            machine_type: MachineType::Express,
+            role_arn: "arn:aws:iam::123456789012:role/StepFunctionsIamRole".into(),
+            definition: serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}),
+            logging: None,
+            tracing_enabled: None,
+            tags: BTreeMap::new(),
+            deletion_policy: DeletionPolicy::Retain,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::desired::LoggingConfiguration;
+
+    fn live_of(sm: &StateMachine, tags: &BTreeMap<String, String>) -> LiveMachine {
+        LiveMachine {
+            arn: "arn".into(),
+            machine_type: sm.machine_type.as_str().into(),
+            role_arn: sm.role_arn.clone(),
+            definition: sm.definition.clone(),
+            logging: LoggingConfiguration {
+                level: "OFF".into(),
+                include_execution_data: false,
+                destinations: vec![],
+            },
+            tracing_enabled: false,
+            tags: tags.clone(),
+        }
+    }
+
+    #[test]
+    fn in_sync_is_noop_and_defaults_make_no_change() {
+        let sm = fixtures::machine("a");
+        let tags = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        let mut live = live_of(&sm, &tags);
+        live.tags.insert("someone-else".into(), "x".into());
+        let p = plan_state_machine(&sm, &tags, Some(&live));
+        assert_eq!(p.action, Action::Noop, "{:?}", p.changes);
+    }
+
+    #[test]
+    fn definition_change_descends_to_smallest_node() {
+        let mut sm = fixtures::machine("a");
+        sm.definition = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "SumValues", "States": {"SumValues": {"Type": "Task", "End": true, "ResultSelector": {"sum.$": "$.Payload.sum"}}}}]}}});
+        let mut live = live_of(&sm, &BTreeMap::new());
+        live.definition["States"]["P"]["Branches"][0]["States"]["SumValues"]["ResultSelector"] =
+            json!({"sum.$": "$.x"});
+        live.role_arn = "arn:other".into();
+        let p = plan_state_machine(&sm, &BTreeMap::new(), Some(&live));
+        let paths: Vec<_> = p.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "roleArn",
+                "definition.States.P.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]"
+            ]
+        );
+        assert!(needs_machine_update(&p));
+    }
+
+    #[test]
+    fn type_change_is_an_error_naming_the_field() {
+        let sm = fixtures::machine("a");
+        let mut live = live_of(&sm, &BTreeMap::new());
+        live.machine_type = "STANDARD".into();
+        let p = plan_state_machine(&sm, &BTreeMap::new(), Some(&live));
+        assert!(p.error.as_deref().is_some_and(|e| e.contains("`type`")));
+    }
+
+    #[test]
+    fn tag_drift_is_named() {
+        let sm = fixtures::machine("a");
+        let tags = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        let mut live = live_of(&sm, &tags);
+        live.tags.insert("owner".into(), "you".into());
+        let p = plan_state_machine(&sm, &tags, Some(&live));
+        assert_eq!(p.changes[0].path, "tags.owner");
+        assert!(!needs_machine_update(&p));
+    }
+}

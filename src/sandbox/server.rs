@@ -1,0 +1,420 @@
+//! The HTTP side of the sandbox: one port, dispatch by protocol, request counts, faults and
+//! persistence. Handlers are pure and cheap; reads take a shared lock and never touch the disk.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::faults::{Fault, FaultConfig, Faults};
+use super::state::{self, SandboxState};
+use super::{Error, RequestContext, SandboxConfig, apigw, sfn};
+
+/// Largest request body accepted (AWS-shaped 413 beyond).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// A running sandbox; dropping it leaves the server running until the runtime ends.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl SandboxHandle {
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT`, for `endpoint_url`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests and waits for in-flight ones to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    by_op: BTreeMap<(&'static str, String), u64>,
+    reads: u64,
+    writes: u64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: RwLock<SandboxState>,
+    state_file: Option<PathBuf>,
+    account_id: String,
+    counts: Mutex<Counts>,
+    faults: Mutex<Option<Faults>>,
+}
+
+/// Starts a sandbox on the caller's tokio runtime.
+pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
+    if !config.listen.ip().is_loopback() {
+        if !config.allow_remote {
+            return Err(Error::RemoteNotAllowed(config.listen));
+        }
+        tracing::warn!(listen = %config.listen, "sandbox listening on a non-loopback address; it accepts any credentials");
+    }
+    let initial = match &config.state_file {
+        Some(path) => state::load(path)?,
+        None => SandboxState::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let shared = Arc::new(Shared {
+        state: RwLock::new(initial),
+        state_file: config.state_file,
+        account_id: config.account_id,
+        counts: Mutex::new(Counts::default()),
+        faults: Mutex::new(config.faults.map(Faults::new)),
+    });
+    let app = axum::Router::new().fallback(dispatch).with_state(shared);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "sandbox server failed");
+        }
+    });
+    tracing::info!(%addr, "sandbox listening");
+    Ok(SandboxHandle { addr, stop, task })
+}
+
+/// Which service a request is for, decided before reading the body.
+enum Route {
+    Sfn(String),
+    Sts,
+    Apigw,
+    Requests,
+    ResetRequests,
+    SetFaults,
+    GetFaults,
+    NotFound,
+}
+
+fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
+    if let Some(rest) = path.strip_prefix("/_sandbox/") {
+        return match (method, rest) {
+            (&Method::GET, "requests") => Route::Requests,
+            (&Method::POST, "requests/reset") => Route::ResetRequests,
+            (&Method::POST, "faults") => Route::SetFaults,
+            (&Method::GET, "faults") => Route::GetFaults,
+            _ => Route::NotFound,
+        };
+    }
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        if let Some(op) = target.strip_prefix("AWSStepFunctions.") {
+            return Route::Sfn(op.to_string());
+        }
+        return Route::NotFound;
+    }
+    if method == Method::POST && path == "/" {
+        return Route::Sts;
+    }
+    Route::Apigw
+}
+
+fn region_of(headers: &HeaderMap) -> String {
+    // Authorization: AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/states/aws4_request, ...
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|cred| cred.split('/').nth(2))
+        .filter(|region| !region.is_empty())
+        .unwrap_or("us-east-1")
+        .to_string()
+}
+
+fn now() -> f64 {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    millis as f64 / 1000.0
+}
+
+fn json_response(
+    status: u16,
+    body: &Value,
+    content_type: &'static str,
+    error_type: Option<&str>,
+) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(kind) = error_type.and_then(|k| HeaderValue::from_str(k).ok()) {
+        response.headers_mut().insert("x-amzn-errortype", kind);
+    }
+    response
+}
+
+const SFN_JSON: &str = "application/x-amz-json-1.0";
+const REST_JSON: &str = "application/json";
+
+fn sfn_error(status: u16, code: &str, message: &str) -> Response {
+    json_response(
+        status,
+        &json!({"__type": code, "message": message}),
+        SFN_JSON,
+        Some(code),
+    )
+}
+
+async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let route = route(&parts.method, &path, &parts.headers);
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            let message = format!("Request body larger than {BODY_LIMIT} bytes");
+            return match route {
+                Route::Sfn(_) => sfn_error(413, "RequestEntityTooLargeException", &message),
+                _ => json_response(
+                    413,
+                    &json!({"message": message}),
+                    REST_JSON,
+                    Some("RequestEntityTooLargeException"),
+                ),
+            };
+        }
+    };
+    let ctx = RequestContext {
+        region: region_of(&parts.headers),
+        account_id: shared.account_id.clone(),
+    };
+    match route {
+        Route::Requests => json_response(200, &shared.counts_json(), REST_JSON, None),
+        Route::ResetRequests => {
+            if let Ok(mut counts) = shared.counts.lock() {
+                *counts = Counts::default();
+            }
+            json_response(200, &json!({}), REST_JSON, None)
+        }
+        Route::SetFaults => match FaultConfig::parse(&String::from_utf8_lossy(&body)) {
+            Ok(config) => {
+                if let Ok(mut faults) = shared.faults.lock() {
+                    *faults = config.map(Faults::new);
+                }
+                json_response(200, &json!({}), REST_JSON, None)
+            }
+            Err(message) => json_response(
+                400,
+                &json!({"message": message}),
+                REST_JSON,
+                Some("BadRequestException"),
+            ),
+        },
+        Route::GetFaults => {
+            let config = shared
+                .faults
+                .lock()
+                .ok()
+                .and_then(|f| f.as_ref().map(|f| f.config.clone()));
+            let body = config
+                .and_then(|c| serde_json::to_value(c).ok())
+                .unwrap_or_else(|| json!({}));
+            json_response(200, &body, REST_JSON, None)
+        }
+        Route::NotFound => {
+            let message = format!("Unknown sandbox endpoint {} {path}", parts.method);
+            json_response(
+                404,
+                &json!({"message": message}),
+                REST_JSON,
+                Some("UnknownOperationException"),
+            )
+        }
+        Route::Sfn(op) => {
+            let operation = sfn::operation(&op);
+            let write = operation == "Unknown" || sfn::is_write(operation);
+            shared.count("sfn", if operation == "Unknown" { &op } else { operation }, write);
+            match shared.inject(operation).await {
+                Some(Fault::Throttle) => return sfn_error(400, "ThrottlingException", "Rate exceeded"),
+                Some(Fault::Error) => return sfn_error(500, "ServiceUnavailable", "Injected fault"),
+                None => {}
+            }
+            let response = shared.sfn(&op, &body, &ctx);
+            let error_type = response.body.get("__type").and_then(Value::as_str);
+            json_response(response.status, &response.body, SFN_JSON, error_type)
+        }
+        Route::Sts => {
+            let text = String::from_utf8_lossy(&body);
+            let is_caller_identity = text.split('&').any(|kv| kv == "Action=GetCallerIdentity");
+            let operation = if is_caller_identity {
+                "GetCallerIdentity"
+            } else {
+                "Unknown"
+            };
+            shared.count("sts", operation, false);
+            if !is_caller_identity {
+                return sts_error(
+                    "InvalidAction",
+                    "Only GetCallerIdentity is supported by the sandbox",
+                );
+            }
+            let account = &shared.account_id;
+            let xml = format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+                 <GetCallerIdentityResult><Arn>arn:aws:iam::{account}:user/sandbox</Arn>\
+                 <UserId>AIDASANDBOXUSER</UserId><Account>{account}</Account></GetCallerIdentityResult>\
+                 <ResponseMetadata><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ResponseMetadata>\
+                 </GetCallerIdentityResponse>"
+            );
+            ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+        }
+        Route::Apigw => {
+            let method = parts.method.as_str();
+            let operation = apigw::operation(method, &path);
+            let write = !matches!(parts.method, Method::GET | Method::HEAD);
+            shared.count("apigateway", operation, write);
+            match shared.inject(operation).await {
+                Some(Fault::Throttle) => {
+                    let body = json!({"message": "Too Many Requests"});
+                    return json_response(429, &body, REST_JSON, Some("TooManyRequestsException"));
+                }
+                Some(Fault::Error) => {
+                    let body = json!({"message": "Injected fault"});
+                    return json_response(500, &body, REST_JSON, Some("ServiceUnavailableException"));
+                }
+                None => {}
+            }
+            let query: Vec<(String, String)> = axum::extract::Query::try_from_uri(&parts.uri)
+                .map(|axum::extract::Query(q)| q)
+                .unwrap_or_default();
+            let req = apigw::ApigwRequest {
+                method,
+                path: &path,
+                query: &query,
+                body: &body,
+                ctx: &ctx,
+            };
+            shared.apigw(&req)
+        }
+    }
+}
+
+fn sts_error(code: &str, message: &str) -> Response {
+    let xml = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+         <Code>{code}</Code><Message>{message}</Message></Error><RequestId>0</RequestId></ErrorResponse>"
+    );
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+}
+
+impl Shared {
+    fn count(&self, service: &'static str, operation: &str, write: bool) {
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.by_op.entry((service, operation.to_string())).or_insert(0) += 1;
+            if write {
+                counts.writes += 1;
+            } else {
+                counts.reads += 1;
+            }
+        }
+    }
+
+    fn counts_json(&self) -> Value {
+        let Ok(counts) = self.counts.lock() else {
+            return json!({});
+        };
+        let mut out = json!({"sfn": {}, "apigateway": {}, "sts": {}});
+        for ((service, operation), n) in &counts.by_op {
+            out[*service][operation.as_str()] = json!(n);
+        }
+        out["reads"] = json!(counts.reads);
+        out["writes"] = json!(counts.writes);
+        out["total"] = json!(counts.reads + counts.writes);
+        out
+    }
+
+    /// Applies the configured faults to one AWS request: sleeps for the latency, returns the fault.
+    async fn inject(&self, operation: &str) -> Option<Fault> {
+        let (latency, fault) = match self.faults.lock() {
+            Ok(mut faults) => faults.as_mut().map(|f| f.roll(operation)).unwrap_or((0, None)),
+            Err(_) => (0, None),
+        };
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        fault
+    }
+
+    fn sfn(&self, op: &str, body: &Bytes, ctx: &RequestContext) -> sfn::SfnResponse {
+        if let Ok(state) = self.state.read()
+            && let Some(response) = sfn::read(&state.sfn, op, body, ctx)
+        {
+            return response;
+        }
+        let Ok(mut state) = self.state.write() else {
+            return sfn::error(500, "InternalFailure", "sandbox state lock poisoned");
+        };
+        let response = sfn::handle(&mut state.sfn, op, body, ctx, now());
+        if response.mutated
+            && let Err(error) = self.persist(&state)
+        {
+            return sfn::error(500, "InternalFailure", error.to_string());
+        }
+        response
+    }
+
+    fn apigw(&self, req: &apigw::ApigwRequest<'_>) -> Response {
+        let Ok(mut state) = self.state.write() else {
+            return json_response(
+                500,
+                &json!({"message": "sandbox state lock poisoned"}),
+                REST_JSON,
+                Some("InternalFailure"),
+            );
+        };
+        let response = apigw::handle(&mut state.apigw, req);
+        if response.mutated
+            && let Err(error) = self.persist(&state)
+        {
+            let body = json!({"message": error.to_string()});
+            return json_response(500, &body, REST_JSON, Some("InternalFailure"));
+        }
+        drop(state);
+        let body = response.body.unwrap_or_else(|| json!({}));
+        json_response(response.status, &body, REST_JSON, response.error_type)
+    }
+
+    /// Makes the state durable before the response goes out; called with the write lock held,
+    /// so snapshots reach the disk in the order their changes happened.
+    fn persist(&self, state: &SandboxState) -> Result<(), Error> {
+        match &self.state_file {
+            Some(path) => state::save(path, state),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,723 @@
+//! Step Functions in the sandbox, `awsJson1_0`: a pure handler over [`SfnState`].
+//! It never touches the network or the disk; the server persists the state when `mutated` is set.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::RequestContext;
+
+/// Every state machine, keyed by ARN (sorted, which gives a stable listing order).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SfnState {
+    pub machines: BTreeMap<String, StateMachine>,
+    /// Source of revision ids.
+    pub next_revision: u64,
+}
+
+/// One state machine as AWS describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachine {
+    pub arn: String,
+    pub name: String,
+    pub definition: String,
+    pub role_arn: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub creation_date: f64,
+    pub logging: Value,
+    pub tracing: Value,
+    pub tags: IndexMap<String, String>,
+    pub revision_id: String,
+}
+
+/// The answer to one request: HTTP status and JSON body (errors carry `__type`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SfnResponse {
+    pub status: u16,
+    pub body: Value,
+    /// Whether the state changed (the server then persists it).
+    pub mutated: bool,
+}
+
+/// Whether an operation changes state (used for request counts and fault targeting).
+pub fn is_write(operation: &str) -> bool {
+    !(operation.starts_with("Describe")
+        || operation.starts_with("List")
+        || operation.starts_with("Get")
+        || operation == "ValidateStateMachineDefinition")
+}
+
+/// Known operations, so an unknown target counts as `Unknown` and answers `UnknownOperationException`.
+pub fn operation(target_op: &str) -> &'static str {
+    const OPS: &[&str] = &[
+        "CreateStateMachine",
+        "DescribeStateMachine",
+        "UpdateStateMachine",
+        "DeleteStateMachine",
+        "ListStateMachines",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+        "ValidateStateMachineDefinition",
+    ];
+    OPS.iter()
+        .find(|op| **op == target_op)
+        .copied()
+        .unwrap_or("Unknown")
+}
+
+/// An AWS-shaped error (HTTP 400 unless given).
+pub fn error(status: u16, code: &str, message: impl Into<String>) -> SfnResponse {
+    SfnResponse {
+        status,
+        body: json!({"__type": code, "message": message.into()}),
+        mutated: false,
+    }
+}
+
+fn ok(body: Value) -> SfnResponse {
+    SfnResponse {
+        status: 200,
+        body,
+        mutated: false,
+    }
+}
+
+fn changed(body: Value) -> SfnResponse {
+    SfnResponse {
+        status: 200,
+        body,
+        mutated: true,
+    }
+}
+
+type Fail = Box<SfnResponse>;
+
+fn validation(message: impl Into<String>) -> Fail {
+    Box::new(error(400, "ValidationException", message))
+}
+
+/// Handles a read-only operation under a shared borrow; `None` when `op` is not one.
+pub fn read(state: &SfnState, op: &str, body: &[u8], ctx: &RequestContext) -> Option<SfnResponse> {
+    if is_write(op) || operation(op) == "Unknown" {
+        return None;
+    }
+    let input = match parse_input(body) {
+        Ok(input) => input,
+        Err(fail) => return Some(*fail),
+    };
+    let result = match op {
+        "DescribeStateMachine" => describe(state, &input),
+        "ListStateMachines" => list(state, &input, ctx),
+        "ListTagsForResource" => list_tags(state, &input),
+        _ => validate_definition(&input),
+    };
+    Some(result.unwrap_or_else(|fail| *fail))
+}
+
+fn parse_input(body: &[u8]) -> Result<Map<String, Value>, Fail> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(validation("Request body must be a JSON object")),
+        Err(err) => Err(Box::new(error(
+            400,
+            "SerializationException",
+            format!("Malformed JSON: {err}"),
+        ))),
+    }
+}
+
+/// Handles one request for operation `op` (the part after `AWSStepFunctions.`).
+pub fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext, now: f64) -> SfnResponse {
+    let input = match parse_input(body) {
+        Ok(input) => input,
+        Err(fail) => return *fail,
+    };
+    let result = match operation(op) {
+        "CreateStateMachine" => create(state, &input, ctx, now),
+        "DescribeStateMachine" => describe(state, &input),
+        "UpdateStateMachine" => update(state, &input, now),
+        "DeleteStateMachine" => delete(state, &input),
+        "ListStateMachines" => list(state, &input, ctx),
+        "TagResource" => tag(state, &input),
+        "UntagResource" => untag(state, &input),
+        "ListTagsForResource" => list_tags(state, &input),
+        "ValidateStateMachineDefinition" => validate_definition(&input),
+        _ => Err(Box::new(error(
+            400,
+            "UnknownOperationException",
+            format!("Unknown operation {op}"),
+        ))),
+    };
+    result.unwrap_or_else(|fail| *fail)
+}
+
+fn string<'a>(input: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, Fail> {
+    match input.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(validation(format!("{key} must be a string"))),
+    }
+}
+
+fn required<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a str, Fail> {
+    string(input, key)?.ok_or_else(|| {
+        validation(format!(
+            "1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
+}
+
+fn check_name(name: &str) -> Result<(), Fail> {
+    let ok = (1..=80).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Box::new(error(
+            400,
+            "InvalidName",
+            format!("Invalid Name: '{name}'"),
+        )))
+    }
+}
+
+fn check_role_arn(arn: &str) -> Result<(), Fail> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == "iam"
+        && parts[5].starts_with("role/")
+        && parts[5].len() > 5;
+    if ok {
+        Ok(())
+    } else {
+        Err(Box::new(error(
+            400,
+            "InvalidArn",
+            format!("Invalid Role Arn: '{arn}'"),
+        )))
+    }
+}
+
+/// Checks a state machine ARN's shape (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
+fn check_machine_arn(arn: &str) -> Result<(), Fail> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ok = parts.len() == 7
+        && parts[0] == "arn"
+        && parts[2] == "states"
+        && !parts[3].is_empty()
+        && !parts[4].is_empty()
+        && parts[5] == "stateMachine"
+        && !parts[6].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(Box::new(error(
+            400,
+            "InvalidArn",
+            format!("Invalid Arn: '{arn}'"),
+        )))
+    }
+}
+
+fn definition_problems(definition: &str) -> Vec<(String, Option<String>)> {
+    match serde_json::from_str::<Value>(definition) {
+        Err(err) => vec![(
+            format!("Invalid State Machine Definition: 'JSON parse error: {err}'"),
+            None,
+        )],
+        Ok(value) => crate::asl::validate(&value)
+            .into_iter()
+            .map(|e| (e.message, Some(e.path.to_string())))
+            .collect(),
+    }
+}
+
+fn check_definition(definition: &str) -> Result<(), Fail> {
+    let problems = definition_problems(definition);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let text: Vec<String> = problems
+        .iter()
+        .map(|(message, path)| match path {
+            Some(path) if !path.is_empty() => format!("{message} at /{path}"),
+            _ => message.clone(),
+        })
+        .collect();
+    Err(Box::new(error(
+        400,
+        "InvalidDefinition",
+        format!("Invalid State Machine Definition: '{}'", text.join(", ")),
+    )))
+}
+
+fn check_logging(value: Option<&Value>) -> Result<Value, Fail> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(json!({"level": "OFF", "includeExecutionData": false}));
+    };
+    let Value::Object(map) = value else {
+        return Err(validation("loggingConfiguration must be an object"));
+    };
+    let level = match map.get("level") {
+        None => "OFF",
+        Some(Value::String(level)) if ["ALL", "ERROR", "FATAL", "OFF"].contains(&level.as_str()) => level,
+        Some(other) => return Err(validation(format!("Invalid logging level {other}"))),
+    };
+    let include = match map.get("includeExecutionData") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(validation("includeExecutionData must be a boolean")),
+    };
+    let mut out = json!({"level": level, "includeExecutionData": include});
+    if let Some(destinations) = map.get("destinations") {
+        if !destinations.is_array() {
+            return Err(validation("destinations must be a list"));
+        }
+        if destinations.as_array().is_some_and(|d| !d.is_empty()) {
+            out["destinations"] = destinations.clone();
+        }
+    }
+    if level != "OFF" && out.get("destinations").is_none() {
+        return Err(Box::new(error(
+            400,
+            "InvalidLoggingConfiguration",
+            "Invalid Logging Configuration: Must specify exactly one Log Destination.",
+        )));
+    }
+    Ok(out)
+}
+
+fn check_tracing(value: Option<&Value>) -> Result<Value, Fail> {
+    match value.filter(|v| !v.is_null()) {
+        None => Ok(json!({"enabled": false})),
+        Some(Value::Object(map)) => match map.get("enabled") {
+            None => Ok(json!({"enabled": false})),
+            Some(Value::Bool(b)) => Ok(json!({"enabled": b})),
+            Some(_) => Err(validation("tracingConfiguration.enabled must be a boolean")),
+        },
+        Some(_) => Err(validation("tracingConfiguration must be an object")),
+    }
+}
+
+fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, Fail> {
+    let mut tags = IndexMap::new();
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(tags);
+    };
+    let Value::Array(items) = value else {
+        return Err(validation("tags must be a list"));
+    };
+    for item in items {
+        let key = item.get("key").and_then(Value::as_str);
+        let val = item.get("value").and_then(Value::as_str).unwrap_or("");
+        match key {
+            Some(key) if (1..=128).contains(&key.chars().count()) && val.chars().count() <= 256 => {
+                tags.insert(key.to_string(), val.to_string());
+            }
+            _ => {
+                return Err(validation(
+                    "Each tag needs a key of 1-128 characters and a value of at most 256",
+                ));
+            }
+        }
+    }
+    if tags.len() > 50 {
+        return Err(Box::new(error(400, "TooManyTags", "Too many tags (at most 50)")));
+    }
+    Ok(tags)
+}
+
+fn tags_json(tags: &IndexMap<String, String>) -> Value {
+    Value::Array(tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+}
+
+fn new_revision(state: &mut SfnState) -> String {
+    state.next_revision += 1;
+    // Revision ids look like AWS's (a UUID); only uniqueness matters.
+    format!("00000000-0000-4000-8000-{:012x}", state.next_revision)
+}
+
+fn create(
+    state: &mut SfnState,
+    input: &Map<String, Value>,
+    ctx: &RequestContext,
+    now: f64,
+) -> Result<SfnResponse, Fail> {
+    let name = required(input, "name")?;
+    let definition = required(input, "definition")?;
+    let role_arn = required(input, "roleArn")?;
+    check_name(name)?;
+    check_role_arn(role_arn)?;
+    let kind = string(input, "type")?.unwrap_or("STANDARD");
+    if kind != "STANDARD" && kind != "EXPRESS" {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+        )));
+    }
+    check_definition(definition)?;
+    let logging = check_logging(input.get("loggingConfiguration"))?;
+    let tracing = check_tracing(input.get("tracingConfiguration"))?;
+    let tags = parse_tags(input.get("tags"))?;
+    let arn = format!(
+        "arn:aws:states:{}:{}:stateMachine:{name}",
+        ctx.region, ctx.account_id
+    );
+    if let Some(existing) = state.machines.get(&arn) {
+        let same = existing.definition == definition
+            && existing.role_arn == role_arn
+            && existing.kind == kind
+            && existing.logging == logging
+            && existing.tracing == tracing;
+        if same {
+            return Ok(ok(
+                json!({"stateMachineArn": arn, "creationDate": existing.creation_date}),
+            ));
+        }
+        return Err(Box::new(error(
+            400,
+            "StateMachineAlreadyExists",
+            format!("State Machine Already Exists: '{arn}'"),
+        )));
+    }
+    let revision_id = new_revision(state);
+    state.machines.insert(
+        arn.clone(),
+        StateMachine {
+            arn: arn.clone(),
+            name: name.to_string(),
+            definition: definition.to_string(),
+            role_arn: role_arn.to_string(),
+            kind: kind.to_string(),
+            creation_date: now,
+            logging,
+            tracing,
+            tags,
+            revision_id,
+        },
+    );
+    Ok(changed(json!({"stateMachineArn": arn, "creationDate": now})))
+}
+
+fn lookup<'a>(state: &'a SfnState, input: &Map<String, Value>) -> Result<&'a StateMachine, Fail> {
+    let arn = required(input, "stateMachineArn")?;
+    check_machine_arn(arn)?;
+    state.machines.get(arn).ok_or_else(|| {
+        Box::new(error(
+            400,
+            "StateMachineDoesNotExist",
+            format!("State Machine Does Not Exist: '{arn}'"),
+        ))
+    })
+}
+
+fn describe(state: &SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+    let m = lookup(state, input)?;
+    Ok(ok(json!({
+        "stateMachineArn": m.arn,
+        "name": m.name,
+        "status": "ACTIVE",
+        "definition": m.definition,
+        "roleArn": m.role_arn,
+        "type": m.kind,
+        "creationDate": m.creation_date,
+        "loggingConfiguration": m.logging,
+        "tracingConfiguration": m.tracing,
+        "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
+        "revisionId": m.revision_id,
+    })))
+}
+
+fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Result<SfnResponse, Fail> {
+    let arn = lookup(state, input)?.arn.clone();
+    let definition = string(input, "definition")?;
+    let role_arn = string(input, "roleArn")?;
+    let logging = input.get("loggingConfiguration").filter(|v| !v.is_null());
+    let tracing = input.get("tracingConfiguration").filter(|v| !v.is_null());
+    if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing.is_none() {
+        return Err(Box::new(error(
+            400,
+            "MissingRequiredParameter",
+            "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
+        )));
+    }
+    if let Some(definition) = definition {
+        check_definition(definition)?;
+    }
+    if let Some(role_arn) = role_arn {
+        check_role_arn(role_arn)?;
+    }
+    let logging = logging.map(|l| check_logging(Some(l))).transpose()?;
+    let tracing = tracing.map(|t| check_tracing(Some(t))).transpose()?;
+    let revision_id = new_revision(state);
+    let Some(m) = state.machines.get_mut(&arn) else {
+        return Err(Box::new(error(
+            400,
+            "StateMachineDoesNotExist",
+            format!("State Machine Does Not Exist: '{arn}'"),
+        )));
+    };
+    if let Some(definition) = definition {
+        m.definition = definition.to_string();
+    }
+    if let Some(role_arn) = role_arn {
+        m.role_arn = role_arn.to_string();
+    }
+    if let Some(logging) = logging {
+        m.logging = logging;
+    }
+    if let Some(tracing) = tracing {
+        m.tracing = tracing;
+    }
+    m.revision_id = revision_id.clone();
+    Ok(changed(json!({"updateDate": now, "revisionId": revision_id})))
+}
+
+fn delete(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+    let arn = required(input, "stateMachineArn")?;
+    check_machine_arn(arn)?;
+    // AWS answers success for a machine that does not exist (deletion is idempotent).
+    let removed = state.machines.remove(arn).is_some();
+    Ok(SfnResponse {
+        status: 200,
+        body: json!({}),
+        mutated: removed,
+    })
+}
+
+fn list(state: &SfnState, input: &Map<String, Value>, ctx: &RequestContext) -> Result<SfnResponse, Fail> {
+    let max = match input.get("maxResults") {
+        None | Some(Value::Null) => 100,
+        Some(v) => match v.as_u64() {
+            // AWS treats 0 as "the default".
+            Some(0) => 100,
+            Some(n) if n <= 1000 => n as usize,
+            _ => return Err(validation("maxResults must be between 0 and 1000")),
+        },
+    };
+    let prefix = format!("arn:aws:states:{}:{}:stateMachine:", ctx.region, ctx.account_id);
+    let start = match string(input, "nextToken")? {
+        None => None,
+        Some(token) => match decode_token(token) {
+            Some(after) if after.starts_with(&prefix) => Some(after),
+            _ => {
+                return Err(Box::new(error(
+                    400,
+                    "InvalidToken",
+                    format!("Invalid Token: '{token}'"),
+                )));
+            }
+        },
+    };
+    let range = match &start {
+        Some(after) => state
+            .machines
+            .range::<String, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+        None => state.machines.range::<String, _>(..),
+    };
+    let mut items = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    for (arn, m) in range.filter(|(arn, _)| arn.starts_with(&prefix)) {
+        if items.len() == max {
+            more = true;
+            break;
+        }
+        items.push(json!({
+            "stateMachineArn": arn,
+            "name": m.name,
+            "type": m.kind,
+            "creationDate": m.creation_date,
+        }));
+        last = Some(arn);
+    }
+    let mut body = json!({"stateMachines": items});
+    if let (true, Some(last)) = (more, last) {
+        body["nextToken"] = Value::String(encode_token(last));
+    }
+    Ok(ok(body))
+}
+
+/// Tokens are opaque to clients: the hex of the last ARN returned.
+fn encode_token(arn: &str) -> String {
+    arn.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_token(token: &str) -> Option<String> {
+    if !token.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn resource<'a>(state: &'a mut SfnState, input: &Map<String, Value>) -> Result<&'a mut StateMachine, Fail> {
+    let arn = required(input, "resourceArn")?;
+    check_machine_arn(arn)?;
+    state.machines.get_mut(arn).ok_or_else(|| {
+        Box::new(error(
+            400,
+            "ResourceNotFound",
+            format!("Resource not found: '{arn}'"),
+        ))
+    })
+}
+
+fn tag(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+    let tags = parse_tags(input.get("tags"))?;
+    if input.get("tags").is_none_or(Value::is_null) {
+        return Err(validation("tags must not be null"));
+    }
+    let m = resource(state, input)?;
+    let mut merged = m.tags.clone();
+    merged.extend(tags);
+    if merged.len() > 50 {
+        return Err(Box::new(error(400, "TooManyTags", "Too many tags (at most 50)")));
+    }
+    m.tags = merged;
+    Ok(changed(json!({})))
+}
+
+fn untag(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+    let keys: Vec<String> = match input.get("tagKeys") {
+        Some(Value::Array(keys)) => keys
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect(),
+        _ => return Err(validation("tagKeys must be a list of strings")),
+    };
+    let m = resource(state, input)?;
+    let before = m.tags.len();
+    m.tags.retain(|k, _| !keys.contains(k));
+    let mutated = m.tags.len() != before;
+    Ok(SfnResponse {
+        status: 200,
+        body: json!({}),
+        mutated,
+    })
+}
+
+fn list_tags(state: &SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+    let arn = required(input, "resourceArn")?;
+    check_machine_arn(arn)?;
+    let m = state.machines.get(arn).ok_or_else(|| {
+        Box::new(error(
+            400,
+            "ResourceNotFound",
+            format!("Resource not found: '{arn}'"),
+        ))
+    })?;
+    Ok(ok(json!({"tags": tags_json(&m.tags)})))
+}
+
+fn validate_definition(input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+    let definition = required(input, "definition")?;
+    let problems = definition_problems(definition);
+    let diagnostics: Vec<Value> = problems
+        .iter()
+        .map(|(message, path)| {
+            let mut d = json!({"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": message});
+            if let Some(path) = path {
+                d["location"] = Value::String(format!("/{path}"));
+            }
+            d
+        })
+        .collect();
+    let result = if diagnostics.is_empty() { "OK" } else { "FAIL" };
+    Ok(ok(
+        json!({"result": result, "diagnostics": diagnostics, "truncated": false}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+        }
+    }
+
+    const DEF: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#;
+
+    fn create_body(name: &str) -> Vec<u8> {
+        serde_json::to_vec(
+            &json!({"name": name, "definition": DEF, "roleArn": "arn:aws:iam::123456789012:role/r"}),
+        )
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn create_is_idempotent_and_conflicts_on_change() {
+        let mut s = SfnState::default();
+        let a = handle(&mut s, "CreateStateMachine", &create_body("m"), &ctx(), 1.0);
+        assert!(a.mutated);
+        let b = handle(&mut s, "CreateStateMachine", &create_body("m"), &ctx(), 2.0);
+        assert_eq!(a.body, b.body);
+        assert!(!b.mutated);
+        let other =
+            json!({"name": "m", "definition": DEF, "roleArn": "arn:aws:iam::123456789012:role/other"});
+        let c = handle(
+            &mut s,
+            "CreateStateMachine",
+            other.to_string().as_bytes(),
+            &ctx(),
+            3.0,
+        );
+        assert_eq!(c.body["__type"], "StateMachineAlreadyExists");
+    }
+
+    #[test]
+    fn pagination_walks_every_machine_once() {
+        let mut s = SfnState::default();
+        for i in 0..5 {
+            handle(
+                &mut s,
+                "CreateStateMachine",
+                &create_body(&format!("m{i}")),
+                &ctx(),
+                1.0,
+            );
+        }
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = json!({"maxResults": 2});
+            if let Some(t) = &token {
+                req["nextToken"] = json!(t);
+            }
+            let r = handle(
+                &mut s,
+                "ListStateMachines",
+                req.to_string().as_bytes(),
+                &ctx(),
+                1.0,
+            );
+            for m in r.body["stateMachines"].as_array().into_iter().flatten() {
+                seen.push(m["name"].as_str().unwrap_or_default().to_string());
+            }
+            match r.body.get("nextToken").and_then(Value::as_str) {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["m0", "m1", "m2", "m3", "m4"]);
+        let bad = handle(&mut s, "ListStateMachines", br#"{"nextToken":"zz"}"#, &ctx(), 1.0);
+        assert_eq!(bad.body["__type"], "InvalidToken");
+    }
+}
