@@ -414,6 +414,17 @@ fn is_dns_label(s: &str) -> bool {
 }
 
 fn load_doc(root: &mut Node, found: &Found, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -> Option<Doc> {
+    if matches!(root.value, Value::Map(_))
+        && ["apiVersion", "kind", "metadata"]
+            .iter()
+            .all(|k| root.get(k).is_none())
+    {
+        ds.at(
+            root.pos,
+            "not a manifest: expected apiVersion, kind, metadata and spec",
+        );
+        return None;
+    }
     if !check_keys(root, "document", &["apiVersion", "kind", "metadata", "spec"], ds) {
         return None;
     }
@@ -1091,4 +1102,90 @@ fn load_integration_block(i: &Node, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -> Option
 fn normalize_path(p: &str) -> String {
     let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
     format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn load_text(text: &[u8]) -> Loaded {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.yaml"), text).unwrap();
+        std::fs::write(
+            dir.path().join("d.asl.json"),
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#,
+        )
+        .unwrap();
+        load(&LoadOptions {
+            paths: vec![dir.path().to_path_buf()],
+            ..LoadOptions::default()
+        })
+    }
+
+    const GOOD: &str = include_str!("../../manifests/api.yaml");
+
+    #[test]
+    fn defaults_and_default_template() {
+        let sm = "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: state-machine}\nspec:\n  name: Machine\n  roleArn: arn:aws:iam::1:role/r\n  definitionFile: d.asl.json\n---\n";
+        let loaded = load_text(
+            format!("{sm}{GOOD}")
+                .replace("parallel-processing", "state-machine")
+                .as_bytes(),
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let Some(Resource::ApiIntegration(i)) = loaded.desired.resources.get(2) else {
+            panic!("no integration")
+        };
+        assert_eq!(
+            i.integration.uri,
+            "arn:aws:apigateway:${AWS::Region}:states:action/StartExecution"
+        );
+        assert_eq!(i.integration.timeout_in_millis, 29000);
+        assert_eq!(i.integration.passthrough_behavior, "WHEN_NO_MATCH");
+        assert_eq!(i.responses.len(), 1);
+        assert_eq!(
+            i.integration
+                .request_templates
+                .get("application/json")
+                .map(String::as_str),
+            Some(default_template("${AWS::Region}", "${AWS::AccountId}", "Machine").as_str())
+        );
+        let Some(Resource::StateMachine(m)) = loaded.desired.resources.first() else {
+            panic!("no machine")
+        };
+        assert_eq!(
+            (m.machine_type, m.deletion_policy, m.logging.is_none()),
+            (MachineType::Standard, DeletionPolicy::Retain, true)
+        );
+    }
+
+    #[test]
+    fn invalid_documents_are_listed_by_key() {
+        let text =
+            "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata: {name: api}\nspec: {bogus: 1}\n";
+        let loaded = load_text(text.as_bytes());
+        assert_eq!(loaded.invalid, vec![ResourceKey::new(Kind::RestApi, "api")]);
+        assert!(loaded.desired.resources.is_empty());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64), ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = load_text(&bytes);
+        }
+
+        #[test]
+        fn mutated_manifests_never_panic(at in 0usize..2000, len in 0usize..8, insert in "[-:{}\\[\\]&*!|>'\"#%@` \n\ta-z0-9$]{0,12}") {
+            let mut text = GOOD.to_string();
+            let start = at.min(text.len());
+            let start = (0..=start).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let end = (start + len).min(text.len());
+            let end = (end..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+            text.replace_range(start..end, &insert);
+            let _ = load_text(text.as_bytes());
+        }
+    }
 }
