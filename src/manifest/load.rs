@@ -1161,6 +1161,25 @@ mod tests {
     }
 
     #[test]
+    fn asl_paths_map_to_the_nearest_node() {
+        let docs = super::super::yaml::parse_documents(
+            "StartAt: A\nStates:\n  A:\n    Type: Parallel\n    Branches:\n      - StartAt: B\n        States:\n          B: {Type: Pass, Next: Ghost}\n",
+        )
+        .unwrap();
+        let path = AslPath::root()
+            .key("States")
+            .key("A")
+            .key("Branches")
+            .index(0)
+            .key("States")
+            .key("B")
+            .key("Next");
+        assert_eq!(locate(&docs[0], &path), Pos { line: 8, column: 33 });
+        let missing = AslPath::root().key("States").key("A").key("Nope").key("Deeper");
+        assert_eq!(locate(&docs[0], &missing), Pos { line: 4, column: 5 });
+    }
+
+    #[test]
     fn invalid_documents_are_listed_by_key() {
         let text =
             "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata: {name: api}\nspec: {bogus: 1}\n";
