@@ -47,6 +47,12 @@ pub enum Error {
     /// A command-line value that parsed but cannot be used.
     #[error("{0}")]
     Usage(String),
+    /// The daemon's lock is held by another process, or cannot be taken.
+    #[error(transparent)]
+    Lock(#[from] controller::lock::Error),
+    /// The daemon cannot watch its manifest paths.
+    #[error(transparent)]
+    Watch(#[from] controller::watcher::Error),
 }
 
 /// The crate's result type.

@@ -271,3 +271,80 @@ mod tests {
         assert!(!needs_machine_update(&p));
     }
 }
+
+/// The comparable form of an integration's method, integration and responses (the same shape
+/// `aws::LiveResource::methods` holds).
+pub fn integration_value(ai: &crate::desired::ApiIntegration) -> Value {
+    let i = &ai.integration;
+    let templates = |m: &BTreeMap<String, String>| {
+        Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    };
+    let responses: serde_json::Map<String, Value> = ai
+        .responses
+        .iter()
+        .map(|r| {
+            (
+                r.status_code.clone(),
+                serde_json::json!({
+                    "integrationResponse": true,
+                    "selectionPattern": r.selection_pattern,
+                    "responseTemplates": templates(&r.response_templates),
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "authorizationType": ai.authorization_type,
+        "integration": {
+            "type": i.integration_type,
+            "uri": i.uri,
+            "integrationHttpMethod": i.integration_http_method,
+            "credentials": i.credentials,
+            "requestTemplates": templates(&i.request_templates),
+            "passthroughBehavior": i.passthrough_behavior,
+            "timeoutInMillis": i.timeout_in_millis,
+        },
+        "responses": Value::Object(responses),
+    })
+}
+
+/// Plans an integration against the live method (`None`: method or path missing). Live responses
+/// the manifest does not name are left alone.
+pub fn plan_integration(desired: &crate::desired::ApiIntegration, live: Option<&Value>) -> ResourcePlan {
+    let want = integration_value(desired);
+    let mut changes = Vec::new();
+    match live {
+        None => {
+            diff_values(&Path::root(), &Value::Null, &want, &mut changes);
+            ResourcePlan {
+                action: Action::Create,
+                changes,
+                error: None,
+            }
+        }
+        Some(live) => {
+            let mut live = live.clone();
+            if let (Some(l), Some(w)) = (
+                live.get_mut("responses").and_then(Value::as_object_mut),
+                want["responses"].as_object(),
+            ) {
+                l.retain(|k, _| w.contains_key(k));
+            }
+            diff_values(&Path::root(), &live, &want, &mut changes);
+            let action = if changes.is_empty() {
+                Action::Noop
+            } else {
+                Action::Update
+            };
+            ResourcePlan {
+                action,
+                changes,
+                error: None,
+            }
+        }
+    }
+}

@@ -79,8 +79,8 @@ fn report(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON report on stdout")
 }
 
-fn paths(report: &serde_json::Value) -> Vec<String> {
-    report["resources"][0]["changes"]
+fn paths(report: &serde_json::Value, i: usize) -> Vec<String> {
+    report["resources"][i]["changes"]
         .as_array()
         .unwrap()
         .iter()
@@ -88,12 +88,22 @@ fn paths(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+fn entry<'a>(report: &'a serde_json::Value, kind: &str) -> (usize, &'a serde_json::Value) {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r["kind"] == kind)
+        .expect("resource in report")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn create_in_sync_drift_restore_against_moto() {
     let moto = start_moto();
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
-    for f in ["state-machine.yaml", "parallel-processing.asl.yaml"] {
+    for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
         std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
     }
 
@@ -101,13 +111,21 @@ async fn create_in_sync_drift_restore_against_moto() {
     let out = run(dir.path(), &moto.url, &["reconcile", "--once"]);
     assert_eq!(out.status.code(), Some(0));
     let r = report(&out);
-    assert_eq!(r["resources"][0]["action"], "create");
-    assert_eq!(r["resources"][0]["status"], "Synced");
+    assert_eq!(r["summary"]["create"], 3, "{r}");
+    assert!(
+        r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "Synced"),
+        "{r}"
+    );
+    let api_id = entry(&r, "RestApi").1["id"].as_str().unwrap().to_owned();
 
     // In sync.
     let out = run(dir.path(), &moto.url, &["diff"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(report(&out)["summary"]["noop"], 1);
+    assert_eq!(report(&out)["summary"]["noop"], 3);
 
     // Out-of-band changes with the SDK.
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -149,11 +167,51 @@ async fn create_in_sync_drift_restore_against_moto() {
         .await
         .unwrap();
 
+    let apigw = aws_sdk_apigateway::Client::new(&conf);
+    let resources = apigw.get_resources().rest_api_id(&api_id).send().await.unwrap();
+    let res_id = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/execution"))
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let integration = apigw
+        .get_integration()
+        .rest_api_id(&api_id)
+        .resource_id(&res_id)
+        .http_method("POST")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(&api_id)
+        .resource_id(&res_id)
+        .http_method("POST")
+        .r#type(aws_sdk_apigateway::types::IntegrationType::Aws)
+        .uri(integration.uri().unwrap())
+        .integration_http_method("POST")
+        .credentials("arn:aws:iam::123456789012:role/Other")
+        .request_templates("application/json", "{}")
+        .send()
+        .await
+        .unwrap();
+
     let out = run(dir.path(), &moto.url, &["diff"]);
     assert_eq!(out.status.code(), Some(2));
     let r = report(&out);
-    assert_eq!(r["resources"][0]["status"], "Pending");
-    let p = paths(&r);
+    let (i, sm) = entry(&r, "StateMachine");
+    assert_eq!(sm["status"], "Pending");
+    let (ii, _) = entry(&r, "ApiIntegration");
+    let ip = paths(&r, ii);
+    assert!(ip.contains(&"integration.credentials".to_owned()), "{ip:?}");
+    assert!(
+        ip.contains(&"integration.requestTemplates[\"application/json\"]".to_owned()),
+        "{ip:?}"
+    );
+    let p = paths(&r, i);
     assert!(p.contains(&"roleArn".to_owned()), "{p:?}");
     assert!(
         p.contains(&format!(
@@ -169,7 +227,9 @@ async fn create_in_sync_drift_restore_against_moto() {
     // Restore, then in sync again.
     let out = run(dir.path(), &moto.url, &["reconcile", "--once"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(report(&out)["resources"][0]["action"], "update");
+    let r = report(&out);
+    assert_eq!(entry(&r, "StateMachine").1["action"], "update");
+    assert_eq!(entry(&r, "ApiIntegration").1["action"], "update");
     let out = run(dir.path(), &moto.url, &["diff"]);
     assert_eq!(out.status.code(), Some(0));
 }

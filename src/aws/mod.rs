@@ -5,6 +5,7 @@
 //! Retries: the SDK's own retries are disabled (`RetryConfig::disabled()`), so the backoff in
 //! [`retry`] (backon, exponential with jitter, bounded by the pass deadline) is the one policy.
 
+mod apigw;
 mod sfn;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
+pub use apigw::{LiveApi, LiveResource};
 pub use sfn::LiveMachine;
 
 /// How to reach AWS: plain values from the command line, resolved once by [`Aws::connect`].

@@ -14,9 +14,7 @@ use crate::report::{Report, Status};
 /// Runs `reconcile --once` (the daemon lives elsewhere).
 pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
     if !opts.once {
-        return Err(crate::Error::Usage(
-            "reconcile without --once (the daemon) is not available in this build".into(),
-        ));
+        return crate::controller::run_daemon(&opts).await;
     }
     let deadline = Instant::now() + opts.timeout;
     let outcome = pass(

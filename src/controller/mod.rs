@@ -7,3 +7,116 @@ pub mod lock;
 pub mod queue;
 pub mod status;
 pub mod watcher;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::apply::{Engine, Mode, PassScope};
+use crate::aws::Settings;
+use crate::cli::ReconcileOpts;
+use crate::manifest::{self, LoadOptions};
+
+/// How long in-flight reconciles may take to finish after SIGINT/SIGTERM (SPEC §6: exit within 10 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// `sfn-operator reconcile` without `--once`: runs until SIGINT/SIGTERM, then exits 0.
+pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
+    if opts.aws.sandbox {
+        return Err(crate::Error::Usage(
+            "--sandbox is not available in this build yet; use --endpoint-url".into(),
+        ));
+    }
+    // One daemon per manifest set, before anything else happens.
+    let lock = lock::acquire(&opts.lock_file)?;
+    tracing::info!(lock = %lock.path().display(), "lock taken");
+
+    let settings = Settings {
+        region: opts.aws.region.clone(),
+        endpoint_url: opts.aws.endpoint_url.clone(),
+        account_id: opts.aws.account_id.clone(),
+        rate_limits: true,
+    };
+    let engine = match Engine::connect(&settings, usize::from(opts.concurrency)).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot reach AWS: {e}");
+            return Ok(crate::exit::FAILURE);
+        }
+    };
+    let load_opts = LoadOptions {
+        paths: opts.manifests.paths.clone(),
+        vars: opts.manifests.vars.iter().cloned().collect(),
+        var_files: opts.manifests.var_files.clone(),
+        region: Some(engine.aws().region.clone()),
+        account_id: Some(engine.aws().account_id.clone()),
+    };
+    let load: daemon::LoadFn = Arc::new(move || manifest::load(&load_opts));
+    let prune = opts.prune;
+    let timeout = opts.timeout;
+    let pass: daemon::PassFn = Arc::new(move |desired, req: daemon::PassRequest| {
+        let engine = engine.clone();
+        Box::pin(async move {
+            // The very pass of `--once`, scoped to what the daemon asks for.
+            let mut scope = PassScope::new(Mode::Apply, Instant::now() + timeout);
+            scope.prune = prune;
+            scope.only = req.only;
+            scope.invalid = req.invalid;
+            scope.manifests_valid = req.manifests_valid;
+            engine.pass(&desired, &scope).await
+        })
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let shared = Arc::new(status::Shared::default());
+    let (addr, server) = http::bind(opts.listen, Arc::clone(&shared), stopped()).await?;
+    tracing::info!(%addr, "serving /healthz /readyz /metrics /status");
+    let server = tokio::spawn(server);
+    let changes = watcher::spawn(&opts.manifests.paths, opts.debounce)?;
+
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received; stopping");
+        let _ = stop_tx.send(true);
+    });
+    let cfg = daemon::LoopConfig {
+        resync_interval: opts.resync_interval,
+        concurrency: usize::from(opts.concurrency),
+        shutdown_grace: SHUTDOWN_GRACE,
+    };
+    daemon::run_loop(cfg, shared, load, pass, changes, stopped()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    drop(lock);
+    tracing::info!("stopped");
+    Ok(crate::exit::OK)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -60,9 +60,7 @@ impl Root {
 
     /// Whether an event path concerns this root.
     fn concerns(&self, event_path: &Path) -> bool {
-        let Some(file) = &self.file else {
-            return event_path.starts_with(&self.dir);
-        };
+        let Some(file) = &self.file else { return true };
         let name = event_path.file_name();
         // The file itself, or a `..data`-style entry whose swap changes what the file points to.
         name == file.file_name() || name.is_some_and(|n| n.to_string_lossy().starts_with(".."))

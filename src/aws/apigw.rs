@@ -1,0 +1,391 @@
+//! API Gateway (REST, v1) calls, returning our own types.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation};
+use serde_json::{Map, Value, json};
+
+use super::{Aws, AwsError, record};
+use crate::desired::RestApi;
+
+const SVC: &str = "apigateway";
+
+/// A REST API as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveApi {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A resource path with its methods, each as comparable data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveResource {
+    pub id: String,
+    pub path: String,
+    /// HTTP method → `{authorizationType, integration{...}, responses{code: {...}}}`.
+    pub methods: BTreeMap<String, Value>,
+}
+
+fn opt(v: Option<&str>) -> Value {
+    v.map(|s| Value::String(s.to_owned())).unwrap_or(Value::Null)
+}
+
+fn map_value(m: Option<&HashMap<String, String>>) -> Value {
+    let mut out = Map::new();
+    let mut keys: Vec<_> = m.map(|m| m.iter().collect()).unwrap_or_default();
+    keys.sort();
+    for (k, v) in keys {
+        out.insert(k.clone(), Value::String(v.clone()));
+    }
+    Value::Object(out)
+}
+
+impl Aws {
+    /// The ARN API Gateway tags a REST API by.
+    pub fn rest_api_arn(&self, id: &str) -> String {
+        format!(
+            "arn:{}:apigateway:{}::/restapis/{}",
+            self.partition, self.region, id
+        )
+    }
+
+    /// GetRestApis, every page.
+    pub async fn list_apis(&self) -> Result<Vec<LiveApi>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let out = record(
+                SVC,
+                "GetRestApis",
+                self.apigw
+                    .get_rest_apis()
+                    .limit(500)
+                    .set_position(position.take())
+                    .send()
+                    .await,
+            )?;
+            all.extend(out.items().iter().map(|a| {
+                LiveApi {
+                    id: a.id().unwrap_or_default().to_owned(),
+                    name: a.name().unwrap_or_default().to_owned(),
+                    description: a.description().map(str::to_owned),
+                    tags: a
+                        .tags()
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                }
+            }));
+            match out.position() {
+                Some(p) if !p.is_empty() => position = Some(p.to_owned()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// CreateRestApi with every tag; returns the id.
+    pub async fn create_api(
+        &self,
+        api: &RestApi,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let types = api
+            .endpoint_types
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|t| EndpointType::from(t.as_str()))
+            .collect::<Vec<_>>();
+        let mut req = self
+            .apigw
+            .create_rest_api()
+            .name(&api.name)
+            .set_description(api.description.clone())
+            .set_tags(Some(tags.clone().into_iter().collect()));
+        if !types.is_empty() {
+            req = req.endpoint_configuration(EndpointConfiguration::builder().set_types(Some(types)).build());
+        }
+        let out = record(SVC, "CreateRestApi", req.send().await)?;
+        Ok(out.id().unwrap_or_default().to_owned())
+    }
+
+    /// UpdateRestApi: replace the description.
+    pub async fn set_api_description(&self, id: &str, description: &str) -> Result<(), AwsError> {
+        let op = PatchOperation::builder()
+            .op(Op::Replace)
+            .path("/description")
+            .value(description)
+            .build();
+        record(
+            SVC,
+            "UpdateRestApi",
+            self.apigw
+                .update_rest_api()
+                .rest_api_id(id)
+                .patch_operations(op)
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// TagResource on a REST API.
+    pub async fn tag_api(&self, id: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "TagResource",
+            self.apigw
+                .tag_resource()
+                .resource_arn(self.rest_api_arn(id))
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// GetResources with methods embedded, every page.
+    pub async fn resources(&self, api_id: &str) -> Result<Vec<LiveResource>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let out = record(
+                SVC,
+                "GetResources",
+                self.apigw
+                    .get_resources()
+                    .rest_api_id(api_id)
+                    .embed("methods")
+                    .limit(500)
+                    .set_position(position.take())
+                    .send()
+                    .await,
+            )?;
+            for r in out.items() {
+                let mut methods = BTreeMap::new();
+                for (verb, m) in r.resource_methods().into_iter().flatten() {
+                    let integration = m.method_integration().map(|i| {
+                        json!({
+                            "type": opt(i.r#type().map(|t| t.as_str())),
+                            "uri": opt(i.uri()),
+                            "integrationHttpMethod": opt(i.http_method()),
+                            "credentials": opt(i.credentials()),
+                            "requestTemplates": map_value(i.request_templates()),
+                            "passthroughBehavior": opt(i.passthrough_behavior()),
+                            "timeoutInMillis": i.timeout_in_millis(),
+                        })
+                    });
+                    let mut responses = Map::new();
+                    for code in m
+                        .method_responses()
+                        .map(|r| r.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default()
+                    {
+                        let ir = m
+                            .method_integration()
+                            .and_then(|i| i.integration_responses())
+                            .and_then(|r| r.get(&code));
+                        responses.insert(
+                            code.clone(),
+                            json!({
+                                "integrationResponse": ir.is_some(),
+                                "selectionPattern": opt(ir.and_then(|r| r.selection_pattern())),
+                                "responseTemplates": map_value(ir.and_then(|r| r.response_templates())),
+                            }),
+                        );
+                    }
+                    methods.insert(
+                        verb.clone(),
+                        json!({
+                            "authorizationType": opt(m.authorization_type()),
+                            "integration": integration.unwrap_or(Value::Null),
+                            "responses": Value::Object(responses),
+                        }),
+                    );
+                }
+                all.push(LiveResource {
+                    id: r.id().unwrap_or_default().to_owned(),
+                    path: r.path().unwrap_or_default().to_owned(),
+                    methods,
+                });
+            }
+            match out.position() {
+                Some(p) if !p.is_empty() => position = Some(p.to_owned()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// CreateResource; returns the id.
+    pub async fn create_resource(
+        &self,
+        api_id: &str,
+        parent_id: &str,
+        part: &str,
+    ) -> Result<String, AwsError> {
+        let out = record(
+            SVC,
+            "CreateResource",
+            self.apigw
+                .create_resource()
+                .rest_api_id(api_id)
+                .parent_id(parent_id)
+                .path_part(part)
+                .send()
+                .await,
+        )?;
+        Ok(out.id().unwrap_or_default().to_owned())
+    }
+
+    /// PutMethod.
+    pub async fn put_method(&self, api_id: &str, res: &str, verb: &str, auth: &str) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "PutMethod",
+            self.apigw
+                .put_method()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
+                .authorization_type(auth)
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// UpdateMethod: replace the authorization type.
+    pub async fn set_method_auth(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        auth: &str,
+    ) -> Result<(), AwsError> {
+        let op = PatchOperation::builder()
+            .op(Op::Replace)
+            .path("/authorizationType")
+            .value(auth)
+            .build();
+        record(
+            SVC,
+            "UpdateMethod",
+            self.apigw
+                .update_method()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
+                .patch_operations(op)
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// PutIntegration.
+    pub async fn put_integration(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        i: &crate::desired::Integration,
+    ) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "PutIntegration",
+            self.apigw
+                .put_integration()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
+                .r#type(IntegrationType::from(i.integration_type.as_str()))
+                .uri(&i.uri)
+                .integration_http_method(&i.integration_http_method)
+                .set_credentials(i.credentials.clone())
+                .set_request_templates(Some(i.request_templates.clone().into_iter().collect()))
+                .passthrough_behavior(&i.passthrough_behavior)
+                .timeout_in_millis(i.timeout_in_millis)
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// PutMethodResponse.
+    pub async fn put_method_response(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        code: &str,
+    ) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "PutMethodResponse",
+            self.apigw
+                .put_method_response()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
+                .status_code(code)
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// PutIntegrationResponse.
+    pub async fn put_integration_response(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        r: &crate::desired::Response,
+    ) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "PutIntegrationResponse",
+            self.apigw
+                .put_integration_response()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
+                .status_code(&r.status_code)
+                .set_selection_pattern(r.selection_pattern.clone())
+                .set_response_templates(Some(r.response_templates.clone().into_iter().collect()))
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// GetStages: the stage names of an API.
+    pub async fn stages(&self, api_id: &str) -> Result<Vec<String>, AwsError> {
+        let out = record(
+            SVC,
+            "GetStages",
+            self.apigw.get_stages().rest_api_id(api_id).send().await,
+        )?;
+        Ok(out
+            .item()
+            .iter()
+            .filter_map(|s| s.stage_name().map(str::to_owned))
+            .collect())
+    }
+
+    /// CreateDeployment to a stage (creating the stage if needed).
+    pub async fn deploy(&self, api_id: &str, stage: &str) -> Result<(), AwsError> {
+        record(
+            SVC,
+            "CreateDeployment",
+            self.apigw
+                .create_deployment()
+                .rest_api_id(api_id)
+                .stage_name(stage)
+                .send()
+                .await,
+        )
+        .map(|_| ())
+    }
+}
