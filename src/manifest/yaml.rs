@@ -409,3 +409,13 @@ mod tests {
         assert_eq!(docs[0].to_json(), serde_json::json!({"StartAt": "A", "n": 1.5}));
     }
 }
+
+#[cfg(test)]
+mod plain_tests {
+    #[test]
+    fn placeholder_scalars_are_plain() {
+        let docs = super::parse_documents("a: ${T}\nb: '${T}'\n").unwrap();
+        assert!(docs[0].get("a").unwrap().plain);
+        assert!(!docs[0].get("b").unwrap().plain);
+    }
+}
