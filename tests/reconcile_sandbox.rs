@@ -253,3 +253,130 @@ async fn create_in_sync_drift_restore() {
     let out = run(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 }
+
+async fn sandbox() -> (tempfile::TempDir, sfn_operator::sandbox::SandboxHandle) {
+    let state = tempfile::tempdir().unwrap();
+    let h = start(SandboxConfig {
+        state_file: Some(state.path().join("s.json")),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (state, h)
+}
+
+fn machine_yaml(name: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata:\n  name: {name}\nspec:\n  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole\n  deletionPolicy: {policy}\n  definition:\n    StartAt: A\n    States:\n      A:\n        Type: Pass\n        End: true\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_and_server_errors_still_converge() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
+        std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
+    }
+    for i in 0..10 {
+        std::fs::write(
+            dir.path().join(format!("m{i}.yaml")),
+            machine_yaml(&format!("m{i}"), "Retain"),
+        )
+        .unwrap();
+    }
+    let faults = serde_json::json!({"throttle": 0.3, "error": 0.05, "seed": 7});
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let out = run(dir.path(), &url, &["reconcile", "--once", "--timeout", "2m"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report(&out)["summary"]["create"], 13);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    reset(&url).await;
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0), "converged to the right state");
+    assert_eq!(report(&out)["summary"]["noop"], 13);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_manifest_writes_nothing_and_prune_matrix() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, policy) in [
+        ("keep", "Retain"),
+        ("owned-retain", "Retain"),
+        ("owned-delete", "Delete"),
+    ] {
+        std::fs::write(d.join(format!("{name}.yaml")), machine_yaml(name, policy)).unwrap();
+    }
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    // An unowned machine, made by hand.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&url)
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let sfn = aws_sdk_sfn::Client::new(&conf);
+    sfn.create_state_machine()
+        .name("unowned")
+        .role_arn("arn:aws:iam::123456789012:role/StepFunctionsIamRole")
+        .definition(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#)
+        .send()
+        .await
+        .unwrap();
+    std::fs::remove_file(d.join("owned-retain.yaml")).unwrap();
+    std::fs::remove_file(d.join("owned-delete.yaml")).unwrap();
+    let names = || async {
+        let l = sfn.list_state_machines().send().await.unwrap();
+        let mut n: Vec<String> = l.state_machines().iter().map(|m| m.name().to_owned()).collect();
+        n.sort();
+        n
+    };
+
+    // An invalid manifest: exit 1, not a single AWS call.
+    std::fs::write(
+        d.join("bad.yaml"),
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata:\n  name: Bad_Name\nspec: {}\n",
+    )
+    .unwrap();
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        counts(&url).await.iter().map(|(_, n)| n).sum::<u64>(),
+        0,
+        "no AWS call with invalid manifests"
+    );
+    std::fs::remove_file(d.join("bad.yaml")).unwrap();
+
+    // Without --prune nothing is deleted.
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(names().await, ["keep", "owned-delete", "owned-retain", "unowned"]);
+
+    // With --prune only owned ∧ Delete goes.
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let r = report(&out);
+    assert_eq!(r["summary"]["delete"], 1, "{r}");
+    assert_eq!(names().await, ["keep", "owned-retain", "unowned"]);
+}
