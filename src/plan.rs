@@ -319,7 +319,9 @@ pub fn plan_integration(desired: &crate::desired::ApiIntegration, live: Option<&
     let mut changes = Vec::new();
     match live {
         None => {
-            diff_values(&Path::root(), &Value::Null, &want, &mut changes);
+            for (k, v) in want.as_object().into_iter().flatten() {
+                diff_values(&Path::root().key(k.clone()), &Value::Null, v, &mut changes);
+            }
             ResourcePlan {
                 action: Action::Create,
                 changes,

@@ -44,7 +44,7 @@ pub(crate) async fn pass(
     deadline: Instant,
     concurrency: usize,
 ) -> crate::Result<Option<Report>> {
-    let mut load = LoadOptions {
+    let load = LoadOptions {
         paths: manifests.paths.clone(),
         vars: manifests.vars.iter().cloned().collect(),
         var_files: manifests.var_files.clone(),
@@ -60,22 +60,59 @@ pub(crate) async fn pass(
         eprintln!("error: manifests are invalid; nothing was changed");
         return Ok(None);
     }
-    if aws.sandbox {
-        return Err(crate::Error::Usage(
-            "--sandbox is not available in this build yet; use --endpoint-url".into(),
-        ));
-    }
-    let settings = Settings {
+    let mut settings = Settings {
         region: aws.region.clone(),
         endpoint_url: aws.endpoint_url.clone(),
         account_id: aws.account_id.clone(),
-        rate_limits: true,
+        rate_limits: !aws.sandbox,
+        sandbox: aws.sandbox,
     };
-    let engine = match Engine::connect(&settings, concurrency).await {
+    // `--sandbox`: the built-in endpoint, its state kept in `.sfn-operator/sandbox.json` so
+    // consecutive runs see the same "live" state.
+    let sandbox = if aws.sandbox {
+        let dir = std::path::Path::new(".sfn-operator");
+        std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
+        let config = crate::sandbox::SandboxConfig {
+            state_file: Some(dir.join("sandbox.json")),
+            account_id: "123456789012".into(),
+            ..Default::default()
+        };
+        let handle = match crate::sandbox::start(config).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: cannot start the sandbox: {e}");
+                return Ok(None);
+            }
+        };
+        settings.endpoint_url = Some(handle.endpoint_url());
+        settings.account_id = Some("123456789012".into());
+        Some(handle)
+    } else {
+        None
+    };
+    let report = connect_and_pass(load, &settings, mode, prune, deadline, concurrency).await;
+    if let Some(handle) = sandbox {
+        handle.shutdown().await;
+    }
+    Ok(report)
+}
+
+async fn connect_and_pass(
+    mut load: LoadOptions,
+    settings: &Settings,
+    mode: Mode,
+    prune: bool,
+    deadline: Instant,
+    concurrency: usize,
+) -> Option<Report> {
+    let engine = match Engine::connect(settings, concurrency).await {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: cannot reach AWS: {e}");
-            return Ok(None);
+            return None;
         }
     };
     load.region = Some(engine.aws().region.clone());
@@ -86,11 +123,11 @@ pub(crate) async fn pass(
             eprintln!("{d}");
         }
         eprintln!("error: manifests are invalid; nothing was changed");
-        return Ok(None);
+        return None;
     }
     let mut scope = PassScope::new(mode, deadline);
     scope.prune = prune;
-    Ok(Some(engine.pass(&loaded.desired, &scope).await))
+    Some(engine.pass(&loaded.desired, &scope).await)
 }
 
 /// Prints a report on stdout in the chosen format.

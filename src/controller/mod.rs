@@ -37,6 +37,7 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         endpoint_url: opts.aws.endpoint_url.clone(),
         account_id: opts.aws.account_id.clone(),
         rate_limits: true,
+        sandbox: false,
     };
     let engine = match Engine::connect(&settings, usize::from(opts.concurrency)).await {
         Ok(e) => e,

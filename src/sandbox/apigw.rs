@@ -262,6 +262,125 @@ pub fn handle(state: &mut ApiGatewayState, req: &ApigwRequest<'_>) -> ApigwRespo
             message: "Unknown operation".to_owned(),
         }),
     };
+    into_response(result)
+}
+
+/// Answers a read-only operation (`Get*`) from a shared borrow of the state.
+fn dispatch_read(state: &ApiGatewayState, req: &ApigwRequest<'_>, op: &str, r: Route) -> Res {
+    let q = Query(req.query);
+    match (op, r) {
+        ("GetRestApis", _) => {
+            let items: Vec<Value> = state.rest_apis.iter().map(api_json).collect();
+            page(items, &q)
+        }
+        ("GetRestApi", Route::RestApi(a)) => ok(200, api_json(find_api(state, &a)?), false),
+        ("GetResources", Route::Resources(a)) => {
+            let api = find_api(state, &a)?;
+            let embed = q.all("embed").any(|e| e.split(',').any(|x| x == "methods"));
+            let items = api.resources.iter().map(|r| resource_json(r, embed)).collect();
+            page(items, &q)
+        }
+        ("GetResource", Route::Resource(a, r)) => {
+            let api = find_api(state, &a)?;
+            let embed = q.all("embed").any(|e| e.split(',').any(|x| x == "methods"));
+            ok(200, resource_json(find_resource(api, &r)?, embed), false)
+        }
+        ("GetMethod", Route::Method(a, r, m)) => {
+            let api = find_api(state, &a)?;
+            let method = find_resource(api, &r)?
+                .methods
+                .get(&m)
+                .ok_or_else(|| not_found(NO_METHOD))?;
+            ok(200, method.clone(), false)
+        }
+        ("GetMethodResponse", Route::MethodResponse(a, r, m, c)) => {
+            let api = find_api(state, &a)?;
+            let method = find_resource(api, &r)?
+                .methods
+                .get(&m)
+                .ok_or_else(|| not_found(NO_METHOD))?;
+            let resp = method.get("methodResponses").and_then(|x| x.get(&c));
+            ok(200, resp.cloned().ok_or_else(|| not_found(NO_RESPONSE))?, false)
+        }
+        ("GetIntegration", Route::Integration(a, r, m)) => {
+            let api = find_api(state, &a)?;
+            let method = find_resource(api, &r)?
+                .methods
+                .get(&m)
+                .ok_or_else(|| not_found(NO_METHOD))?;
+            let integ = method.get("methodIntegration").cloned();
+            ok(200, integ.ok_or_else(|| not_found(NO_INTEGRATION))?, false)
+        }
+        ("GetIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
+            let api = find_api(state, &a)?;
+            let method = find_resource(api, &r)?
+                .methods
+                .get(&m)
+                .ok_or_else(|| not_found(NO_METHOD))?;
+            let integ = method
+                .get("methodIntegration")
+                .ok_or_else(|| not_found(NO_INTEGRATION))?;
+            let resp = integ.get("integrationResponses").and_then(|x| x.get(&c));
+            ok(200, resp.cloned().ok_or_else(|| not_found(NO_RESPONSE))?, false)
+        }
+        ("GetDeployments", Route::Deployments(a)) => {
+            let api = find_api(state, &a)?;
+            page(api.deployments.iter().cloned().map(Value::Object).collect(), &q)
+        }
+        ("GetDeployment", Route::Deployment(a, d)) => {
+            let api = find_api(state, &a)?;
+            let dep = api.deployments.iter().find(|x| str_of(x, "id") == d);
+            ok(
+                200,
+                Value::Object(dep.cloned().ok_or_else(|| not_found(NO_DEPLOYMENT))?),
+                false,
+            )
+        }
+        ("GetStages", Route::Stages(a)) => {
+            let api = find_api(state, &a)?;
+            let dep = q.first("deploymentId");
+            let items: Vec<Value> = api
+                .stages
+                .iter()
+                .filter(|s| dep.is_none_or(|d| str_of(s, "deploymentId") == d))
+                .cloned()
+                .map(Value::Object)
+                .collect();
+            ok(200, json!({ "item": items }), false)
+        }
+        ("GetStage", Route::Stage(a, n)) => {
+            let api = find_api(state, &a)?;
+            let stage = api.stages.iter().find(|s| str_of(s, "stageName") == n);
+            ok(
+                200,
+                Value::Object(stage.cloned().ok_or_else(|| not_found(NO_STAGE))?),
+                false,
+            )
+        }
+        ("GetTags", Route::Tags(arn)) => {
+            let tags = tags_ref(state, &arn)?;
+            ok(200, json!({ "tags": tags.clone() }), false)
+        }
+        _ => Err(ApiError {
+            status: 404,
+            kind: "UnknownOperationException",
+            message: format!("Unknown operation {} {}", req.method, req.path),
+        }),
+    }
+}
+
+/// Answers a read-only request without a write lock: `None` when the request is not a read
+/// (then call [`handle`]). Reads never change the state, so `mutated` is always `false`.
+pub fn read(state: &ApiGatewayState, req: &ApigwRequest<'_>) -> Option<ApigwResponse> {
+    let r = route(req.path)?;
+    let op = op_name(req.method, &r);
+    if is_write(op) || op == "Unknown" {
+        return None;
+    }
+    Some(into_response(dispatch_read(state, req, op, r)))
+}
+
+fn into_response(result: Res) -> ApigwResponse {
     match result {
         Ok(resp) => resp,
         Err(e) => ApigwResponse {
@@ -275,6 +394,9 @@ pub fn handle(state: &mut ApiGatewayState, req: &ApigwRequest<'_>) -> ApigwRespo
 
 fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Res {
     let op = op_name(req.method, &r);
+    if !is_write(op) && op != "Unknown" {
+        return dispatch_read(state, req, op, r);
+    }
     let body = if is_write(op) && !req.body.is_empty() {
         serde_json::from_slice::<Value>(req.body)
             .map_err(|e| bad_request(format!("Invalid JSON body: {e}")))?
@@ -283,12 +405,7 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
     };
     let q = Query(req.query);
     match (op, r) {
-        ("GetRestApis", _) => {
-            let items: Vec<Value> = state.rest_apis.iter().map(api_json).collect();
-            page(items, &q)
-        }
         ("CreateRestApi", _) => create_rest_api(state, &body),
-        ("GetRestApi", Route::RestApi(a)) => ok(200, api_json(find_api(state, &a)?), false),
         ("UpdateRestApi", Route::RestApi(a)) => {
             let api = find_api_mut(state, &a)?;
             apply_patches(&mut api.info, &body, REST_API_PATCH)?;
@@ -302,29 +419,10 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             }
             empty(202)
         }
-        ("GetResources", Route::Resources(a)) => {
-            let api = find_api(state, &a)?;
-            let embed = q.all("embed").any(|e| e.split(',').any(|x| x == "methods"));
-            let items = api.resources.iter().map(|r| resource_json(r, embed)).collect();
-            page(items, &q)
-        }
-        ("GetResource", Route::Resource(a, r)) => {
-            let api = find_api(state, &a)?;
-            let embed = q.all("embed").any(|e| e.split(',').any(|x| x == "methods"));
-            ok(200, resource_json(find_resource(api, &r)?, embed), false)
-        }
         ("CreateResource", Route::Resource(a, parent)) => create_resource(state, &a, &parent, &body),
         ("UpdateResource", Route::Resource(a, r)) => update_resource(state, &a, &r, &body),
         ("DeleteResource", Route::Resource(a, r)) => delete_resource(state, &a, &r),
         ("PutMethod", Route::Method(a, r, m)) => put_method(state, &a, &r, &m, &body),
-        ("GetMethod", Route::Method(a, r, m)) => {
-            let api = find_api(state, &a)?;
-            let method = find_resource(api, &r)?
-                .methods
-                .get(&m)
-                .ok_or_else(|| not_found(NO_METHOD))?;
-            ok(200, method.clone(), false)
-        }
         ("UpdateMethod", Route::Method(a, r, m)) => {
             let method = method_mut(state, &a, &r, &m)?;
             apply_patches(method, &body, METHOD_PATCH)?;
@@ -344,15 +442,6 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             sub_map(method, "methodResponses")?.insert(c, Value::Object(out.clone()));
             ok(201, Value::Object(out), true)
         }
-        ("GetMethodResponse", Route::MethodResponse(a, r, m, c)) => {
-            let api = find_api(state, &a)?;
-            let method = find_resource(api, &r)?
-                .methods
-                .get(&m)
-                .ok_or_else(|| not_found(NO_METHOD))?;
-            let resp = method.get("methodResponses").and_then(|x| x.get(&c));
-            ok(200, resp.cloned().ok_or_else(|| not_found(NO_RESPONSE))?, false)
-        }
         ("UpdateMethodResponse", Route::MethodResponse(a, r, m, c)) => {
             let method = method_mut(state, &a, &r, &m)?;
             let resp = existing_sub(method, "methodResponses", &c, NO_RESPONSE)?;
@@ -369,15 +458,6 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             empty(204)
         }
         ("PutIntegration", Route::Integration(a, r, m)) => put_integration(state, &a, &r, &m, &body),
-        ("GetIntegration", Route::Integration(a, r, m)) => {
-            let api = find_api(state, &a)?;
-            let method = find_resource(api, &r)?
-                .methods
-                .get(&m)
-                .ok_or_else(|| not_found(NO_METHOD))?;
-            let integ = method.get("methodIntegration").cloned();
-            ok(200, integ.ok_or_else(|| not_found(NO_INTEGRATION))?, false)
-        }
         ("UpdateIntegration", Route::Integration(a, r, m)) => {
             let integ = integration_mut(state, &a, &r, &m)?;
             apply_patches(integ, &body, INTEGRATION_PATCH)?;
@@ -407,18 +487,6 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             sub_map(integ, "integrationResponses")?.insert(c, Value::Object(out.clone()));
             ok(201, Value::Object(out), true)
         }
-        ("GetIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
-            let api = find_api(state, &a)?;
-            let method = find_resource(api, &r)?
-                .methods
-                .get(&m)
-                .ok_or_else(|| not_found(NO_METHOD))?;
-            let integ = method
-                .get("methodIntegration")
-                .ok_or_else(|| not_found(NO_INTEGRATION))?;
-            let resp = integ.get("integrationResponses").and_then(|x| x.get(&c));
-            ok(200, resp.cloned().ok_or_else(|| not_found(NO_RESPONSE))?, false)
-        }
         ("UpdateIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
             let integ = integration_mut(state, &a, &r, &m)?;
             let resp = existing_sub(integ, "integrationResponses", &c, NO_RESPONSE)?;
@@ -434,20 +502,7 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             removed.ok_or_else(|| not_found(NO_RESPONSE))?;
             empty(204)
         }
-        ("GetDeployments", Route::Deployments(a)) => {
-            let api = find_api(state, &a)?;
-            page(api.deployments.iter().cloned().map(Value::Object).collect(), &q)
-        }
         ("CreateDeployment", Route::Deployments(a)) => create_deployment(state, &a, &body),
-        ("GetDeployment", Route::Deployment(a, d)) => {
-            let api = find_api(state, &a)?;
-            let dep = api.deployments.iter().find(|x| str_of(x, "id") == d);
-            ok(
-                200,
-                Value::Object(dep.cloned().ok_or_else(|| not_found(NO_DEPLOYMENT))?),
-                false,
-            )
-        }
         ("UpdateDeployment", Route::Deployment(a, d)) => {
             let api = find_api_mut(state, &a)?;
             let dep = api.deployments.iter_mut().find(|x| str_of(x, "id") == d);
@@ -468,28 +523,7 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             api.deployments.retain(|x| str_of(x, "id") != d);
             empty(202)
         }
-        ("GetStages", Route::Stages(a)) => {
-            let api = find_api(state, &a)?;
-            let dep = q.first("deploymentId");
-            let items: Vec<Value> = api
-                .stages
-                .iter()
-                .filter(|s| dep.is_none_or(|d| str_of(s, "deploymentId") == d))
-                .cloned()
-                .map(Value::Object)
-                .collect();
-            ok(200, json!({ "item": items }), false)
-        }
         ("CreateStage", Route::Stages(a)) => create_stage(state, &a, &body),
-        ("GetStage", Route::Stage(a, n)) => {
-            let api = find_api(state, &a)?;
-            let stage = api.stages.iter().find(|s| str_of(s, "stageName") == n);
-            ok(
-                200,
-                Value::Object(stage.cloned().ok_or_else(|| not_found(NO_STAGE))?),
-                false,
-            )
-        }
         ("UpdateStage", Route::Stage(a, n)) => {
             let api = find_api_mut(state, &a)?;
             let deployments: Vec<String> = api
@@ -516,10 +550,6 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
                 return Err(not_found(NO_STAGE));
             }
             empty(202)
-        }
-        ("GetTags", Route::Tags(arn)) => {
-            let tags = tags_mut(state, &arn)?;
-            ok(200, json!({ "tags": tags.clone() }), false)
         }
         ("TagResource", Route::Tags(arn)) => {
             let new = body
@@ -1127,6 +1157,31 @@ fn create_stage(state: &mut ApiGatewayState, a: &str, body: &Value) -> Res {
     let stage = new_stage(body);
     api.stages.push(stage.clone());
     ok(201, Value::Object(stage), true)
+}
+
+/// The tags of a REST API or stage ARN, read-only.
+fn tags_ref<'s>(state: &'s ApiGatewayState, arn: &str) -> Result<Map<String, Value>, ApiError> {
+    const INVALID: &str = "Invalid resource identifier specified";
+    let rest = arn
+        .strip_prefix("arn:aws:apigateway:")
+        .and_then(|r| r.split_once("::"))
+        .map(|(_, p)| p)
+        .ok_or_else(|| bad_request(format!("Invalid ARN specified in the request: {arn}")))?;
+    let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let owner: &'s Map<String, Value> = match segs.as_slice() {
+        ["restapis", a] => &find_api(state, a).map_err(|_| not_found(INVALID))?.info,
+        ["restapis", a, "stages", n] => {
+            let api = find_api(state, a).map_err(|_| not_found(INVALID))?;
+            let stage = api.stages.iter().find(|s| str_of(s, "stageName") == *n);
+            stage.ok_or_else(|| not_found(INVALID))?
+        }
+        _ => return Err(not_found(INVALID)),
+    };
+    Ok(owner
+        .get("tags")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// The tag map of a REST API or stage ARN: `arn:aws:apigateway:{region}::/restapis/{id}[/stages/{name}]`.

@@ -936,3 +936,68 @@ fn unknown_routes_and_state_round_trip() {
 fn percent_decoding() {
     assert_eq!(percent_decode("a%2Fb%3a%zz%4"), "a/b:%zz%4");
 }
+
+#[test]
+fn read_answers_reads_like_handle_and_declines_writes() {
+    let mut s = ApiGatewayState::default();
+    let (id, _, rid) = api_with_method(&mut s);
+    let ctx = ctx();
+    let path = format!("/restapis/{id}/resources/{rid}/methods/GET/integration");
+    let get = ApigwRequest {
+        method: "GET",
+        path: &path,
+        query: &[],
+        body: b"",
+        ctx: &ctx,
+    };
+    let via_read = read(&s, &get).expect("GetIntegration is a read");
+    assert_eq!(via_read, handle(&mut s, &get));
+    assert_eq!(via_read.body.unwrap()["type"], "MOCK");
+    let missing = format!("/restapis/{id}/resources/nope/methods/GET/integration");
+    let miss = read(
+        &s,
+        &ApigwRequest {
+            method: "GET",
+            path: &missing,
+            query: &[],
+            body: b"",
+            ctx: &ctx,
+        },
+    )
+    .unwrap();
+    assert_eq!(err(&miss), (404, "NotFoundException"));
+    let arn = format!("/tags/arn:aws:apigateway:us-east-1::/restapis/{id}");
+    let tags = read(
+        &s,
+        &ApigwRequest {
+            method: "GET",
+            path: &arn,
+            query: &[],
+            body: b"",
+            ctx: &ctx,
+        },
+    )
+    .unwrap();
+    assert_eq!(tags.body.unwrap()["tags"], json!({}));
+    let put = ApigwRequest {
+        method: "PUT",
+        path: &path,
+        query: &[],
+        body: b"{}",
+        ctx: &ctx,
+    };
+    assert!(read(&s, &put).is_none());
+    assert!(
+        read(
+            &s,
+            &ApigwRequest {
+                method: "GET",
+                path: "/nope",
+                query: &[],
+                body: b"",
+                ctx: &ctx
+            }
+        )
+        .is_none()
+    );
+}

@@ -1,0 +1,382 @@
+//! create → in sync (zero writes) → drift → diff names each path → restore with exactly one
+//! deployment, against the in-process sandbox, driving the real binary and counting calls with
+//! `GET /_sandbox/requests`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sfn_operator::sandbox::{SandboxConfig, start};
+
+async fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let (dir, url) = (dir.to_owned(), url.to_owned());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+            .args(&args)
+            .arg(&dir)
+            .args([
+                "--endpoint-url",
+                &url,
+                "--region",
+                "us-east-1",
+                "-o",
+                "json",
+                "-q",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("run sfn-operator");
+        eprintln!(
+            "{args:?}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    })
+    .await
+    .unwrap()
+}
+
+/// Every (operation, count) in the requests document, whatever its nesting.
+fn ops(v: &Value, out: &mut Vec<(String, u64)>) {
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            match x {
+                Value::Number(n) => out.push((k.clone(), n.as_u64().unwrap_or(0))),
+                other => ops(other, out),
+            }
+        }
+    }
+}
+
+async fn counts(url: &str) -> Vec<(String, u64)> {
+    let v: Value = reqwest::get(format!("{url}/_sandbox/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    ops(&v, &mut out);
+    out
+}
+
+fn count(c: &[(String, u64)], op: &str) -> u64 {
+    c.iter().filter(|(k, _)| k == op).map(|(_, n)| n).sum()
+}
+
+fn writes(c: &[(String, u64)]) -> Vec<(String, u64)> {
+    const WRITE: [&str; 7] = ["Create", "Update", "Put", "Tag", "Untag", "Delete", "Start"];
+    c.iter()
+        .filter(|(k, n)| *n > 0 && WRITE.iter().any(|w| k.starts_with(w)))
+        .cloned()
+        .collect()
+}
+
+async fn reset(url: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/requests/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+fn entry<'a>(r: &'a Value, kind: &str) -> &'a Value {
+    r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == kind)
+        .expect("resource in report")
+}
+
+fn paths(e: &Value) -> Vec<String> {
+    e["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn create_in_sync_drift_restore() {
+    let state = tempfile::tempdir().unwrap();
+    let sandbox = start(SandboxConfig {
+        state_file: Some(state.path().join("s.json")),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = sandbox.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
+        std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
+    }
+
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report(&out)["summary"]["create"], 3);
+    assert_eq!(
+        count(&counts(&url).await, "CreateDeployment"),
+        1,
+        "the missing stage is deployed once"
+    );
+
+    // A pass right after a successful one: no write call, the fewest reads.
+    reset(&url).await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let c = counts(&url).await;
+    assert_eq!(writes(&c), vec![], "in-sync pass wrote: {c:?}");
+    for op in [
+        "DescribeStateMachine",
+        "ListTagsForResource",
+        "GetRestApis",
+        "GetResources",
+        "GetStages",
+    ] {
+        assert_eq!(count(&c, op), 1, "{op}: {c:?}");
+    }
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
+
+    // Out-of-band changes with the SDK.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&url)
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let sfn = aws_sdk_sfn::Client::new(&conf);
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:ParallelProcessingMachine";
+    let live = sfn
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut def: Value = serde_json::from_str(live.definition()).unwrap();
+    def["States"]["Parallel"]["Branches"][0]["States"]["SumValues"]["ResultSelector"] =
+        serde_json::json!({"sum.$": "$.wrong"});
+    sfn.update_state_machine()
+        .state_machine_arn(arn)
+        .definition(def.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/Other")
+        .send()
+        .await
+        .unwrap();
+    sfn.tag_resource()
+        .resource_arn(arn)
+        .tags(
+            aws_sdk_sfn::types::Tag::builder()
+                .key("sfn-operator.dev/manifest")
+                .value("StateMachine/x")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let apigw = aws_sdk_apigateway::Client::new(&conf);
+    let api = apigw.get_rest_apis().send().await.unwrap();
+    let api_id = api.items()[0].id().unwrap().to_owned();
+    let res = apigw.get_resources().rest_api_id(&api_id).send().await.unwrap();
+    let res_id = res
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/execution"))
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let i = apigw
+        .get_integration()
+        .rest_api_id(&api_id)
+        .resource_id(&res_id)
+        .http_method("POST")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(&api_id)
+        .resource_id(&res_id)
+        .http_method("POST")
+        .r#type(aws_sdk_apigateway::types::IntegrationType::Aws)
+        .uri(i.uri().unwrap())
+        .integration_http_method("POST")
+        .credentials("arn:aws:iam::123456789012:role/Other")
+        .request_templates("application/json", "{}")
+        .send()
+        .await
+        .unwrap();
+
+    reset(&url).await;
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(writes(&counts(&url).await), vec![], "diff never writes");
+    let r = report(&out);
+    let sm = paths(entry(&r, "StateMachine"));
+    for p in [
+        "roleArn",
+        "definition.States.Parallel.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]",
+        "tags[\"sfn-operator.dev/manifest\"]",
+    ] {
+        assert!(sm.iter().any(|x| x == p), "{p} not in {sm:?}");
+    }
+    let ip = paths(entry(&r, "ApiIntegration"));
+    for p in [
+        "integration.credentials",
+        "integration.requestTemplates[\"application/json\"]",
+    ] {
+        assert!(ip.iter().any(|x| x == p), "{p} not in {ip:?}");
+    }
+
+    reset(&url).await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let c = counts(&url).await;
+    assert_eq!(count(&c, "CreateDeployment"), 1, "{c:?}");
+    assert_eq!(count(&c, "UpdateStateMachine"), 1, "{c:?}");
+    assert_eq!(count(&c, "PutIntegration"), 1, "{c:?}");
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
+}
+
+async fn sandbox() -> (tempfile::TempDir, sfn_operator::sandbox::SandboxHandle) {
+    let state = tempfile::tempdir().unwrap();
+    let h = start(SandboxConfig {
+        state_file: Some(state.path().join("s.json")),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (state, h)
+}
+
+fn machine_yaml(name: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata:\n  name: {name}\nspec:\n  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole\n  deletionPolicy: {policy}\n  definition:\n    StartAt: A\n    States:\n      A:\n        Type: Pass\n        End: true\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_and_server_errors_still_converge() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
+        std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
+    }
+    for i in 0..10 {
+        std::fs::write(
+            dir.path().join(format!("m{i}.yaml")),
+            machine_yaml(&format!("m{i}"), "Retain"),
+        )
+        .unwrap();
+    }
+    let faults = serde_json::json!({"throttle": 0.3, "error": 0.05, "seed": 7});
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let out = run(dir.path(), &url, &["reconcile", "--once", "--timeout", "2m"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report(&out)["summary"]["create"], 13);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    reset(&url).await;
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0), "converged to the right state");
+    assert_eq!(report(&out)["summary"]["noop"], 13);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_manifest_writes_nothing_and_prune_matrix() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, policy) in [
+        ("keep", "Retain"),
+        ("owned-retain", "Retain"),
+        ("owned-delete", "Delete"),
+    ] {
+        std::fs::write(d.join(format!("{name}.yaml")), machine_yaml(name, policy)).unwrap();
+    }
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    // An unowned machine, made by hand.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&url)
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let sfn = aws_sdk_sfn::Client::new(&conf);
+    sfn.create_state_machine()
+        .name("unowned")
+        .role_arn("arn:aws:iam::123456789012:role/StepFunctionsIamRole")
+        .definition(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#)
+        .send()
+        .await
+        .unwrap();
+    std::fs::remove_file(d.join("owned-retain.yaml")).unwrap();
+    std::fs::remove_file(d.join("owned-delete.yaml")).unwrap();
+    let names = || async {
+        let l = sfn.list_state_machines().send().await.unwrap();
+        let mut n: Vec<String> = l.state_machines().iter().map(|m| m.name().to_owned()).collect();
+        n.sort();
+        n
+    };
+
+    // An invalid manifest: exit 1, not a single AWS call.
+    std::fs::write(
+        d.join("bad.yaml"),
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata:\n  name: Bad_Name\nspec: {}\n",
+    )
+    .unwrap();
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        counts(&url).await.iter().map(|(_, n)| n).sum::<u64>(),
+        0,
+        "no AWS call with invalid manifests"
+    );
+    std::fs::remove_file(d.join("bad.yaml")).unwrap();
+
+    // Without --prune nothing is deleted.
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(names().await, ["keep", "owned-delete", "owned-retain", "unowned"]);
+
+    // With --prune only owned ∧ Delete goes.
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let r = report(&out);
+    assert_eq!(r["summary"]["delete"], 1, "{r}");
+    assert_eq!(names().await, ["keep", "owned-retain", "unowned"]);
+}
