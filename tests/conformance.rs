@@ -193,6 +193,9 @@ where
     Ok((m, s))
 }
 
+/// Builds a step's CLI arguments from one peer's REST API id and resource id.
+type ArgsFor<'a> = Box<dyn Fn(&str, &str) -> Vec<String> + 'a>;
+
 fn text(v: &Value, key: &str) -> Result<String, String> {
     v.get(key)
         .and_then(Value::as_str)
@@ -478,7 +481,7 @@ async fn api_gateway_cli_script_matches_moto() -> TestResult {
     );
     let (mres, sres) = (text(&om, "id")?, text(&os, "id")?);
 
-    let steps: Vec<(&str, Box<dyn Fn(&str, &str) -> Vec<String>>, &[&str])> = vec![
+    let steps: Vec<(&str, ArgsFor<'_>, &[&str])> = vec![
         (
             "put-method",
             Box::new(|id, res| {
