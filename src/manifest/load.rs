@@ -1204,6 +1204,16 @@ mod tests {
     }
 
     #[test]
+    fn whole_placeholder_scalars_take_their_type() {
+        let text = "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: m}\nspec:\n  roleArn: arn:aws:iam::1:role/r\n  definitionSubstitutions: {T: \"60\"}\n  definition:\n    StartAt: W\n    States:\n      W:\n        Type: Wait\n        Seconds: ${T}\n        End: true\n";
+        let loaded = load_text(text.as_bytes());
+        let Some(Resource::StateMachine(m)) = loaded.desired.resources.first() else {
+            panic!("{:?}", loaded.diagnostics)
+        };
+        assert_eq!(m.definition["States"]["W"]["Seconds"], serde_json::json!(60));
+    }
+
+    #[test]
     fn invalid_documents_are_listed_by_key() {
         let text =
             "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata: {name: api}\nspec: {bogus: 1}\n";
