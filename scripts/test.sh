@@ -9,4 +9,4 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/peers-requirements.txt
 fi
 export SFN_OPERATOR_PEERS_VENV="$venv"
-cargo test --locked --all-targets "$@"
+cargo test --locked --all-targets --no-fail-fast "$@"

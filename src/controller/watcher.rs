@@ -37,14 +37,19 @@ pub enum Error {
 struct Root {
     dir: PathBuf,
     file: Option<PathBuf>,
+    /// A directory `PATH` that is a symlink (git-sync's `--link`): its parent is watched too,
+    /// and a swap of the link rebuilds the watch so it follows the new target.
+    link: Option<PathBuf>,
 }
 
 impl Root {
     fn from_path(path: &Path) -> Root {
         if path.is_dir() {
+            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
             Root {
                 dir: path.to_path_buf(),
                 file: None,
+                link: is_link.then(|| path.to_path_buf()),
             }
         } else {
             let parent = match path.parent() {
@@ -54,6 +59,7 @@ impl Root {
             Root {
                 dir: parent,
                 file: Some(path.to_path_buf()),
+                link: None,
             }
         }
     }
@@ -93,6 +99,18 @@ fn build(
             path: root.dir.display().to_string(),
             source,
         })?;
+        if let Some(link) = &root.link {
+            let parent = match link.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            watcher
+                .watch(&parent, RecursiveMode::NonRecursive)
+                .map_err(|source| Error::Watch {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+        }
     }
     Ok(watcher)
 }
@@ -172,7 +190,15 @@ fn classify(roots: &[Root], ev: notify::Result<notify::Event>) -> Option<Change>
                 .paths
                 .iter()
                 .any(|p| roots.iter().any(|r| r.file.is_none() && p == &r.dir));
-            if root_gone || ev.need_rescan() {
+            // A symlinked directory PATH swapped to a new target: watch the new target.
+            let link_swapped = ev.paths.iter().any(|p| {
+                roots.iter().any(|r| {
+                    r.link
+                        .as_ref()
+                        .is_some_and(|l| p.file_name().is_some() && p.file_name() == l.file_name())
+                })
+            });
+            if root_gone || link_swapped || ev.need_rescan() {
                 return Some(Change::Rebuilt);
             }
             if ev.paths.is_empty() || ev.paths.iter().any(|p| roots.iter().any(|r| r.concerns(p))) {
@@ -257,6 +283,30 @@ mod tests {
             fs::read_to_string(root.join("m.yaml")).ok().as_deref(),
             Some("v: 2\n")
         );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn follows_a_git_sync_style_symlinked_directory_path() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let root = dir.path();
+        let ok = |r: std::io::Result<()>| r.unwrap_or_else(|e| panic!("{e}"));
+        ok(fs::create_dir_all(root.join(".worktrees/one")));
+        ok(fs::write(root.join(".worktrees/one/m.yaml"), "v: 1\n"));
+        ok(symlink(".worktrees/one", root.join("manifests")));
+        let mut rx =
+            spawn(&[root.join("manifests")], Duration::from_millis(50)).unwrap_or_else(|e| panic!("{e}"));
+
+        ok(fs::create_dir_all(root.join(".worktrees/two")));
+        ok(fs::write(root.join(".worktrees/two/m.yaml"), "v: 2\n"));
+        ok(symlink(".worktrees/two", root.join("manifests.tmp")));
+        ok(fs::rename(root.join("manifests.tmp"), root.join("manifests")));
+        expect_change(&mut rx, "link swap").await;
+        settle(&mut rx).await;
+        // The rebuilt watch follows the new target.
+        ok(fs::write(root.join(".worktrees/two/m.yaml"), "v: 3\n"));
+        expect_change(&mut rx, "edit in the new target").await;
     }
 
     #[tokio::test]

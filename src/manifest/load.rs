@@ -513,20 +513,44 @@ fn spec_mut(root: &mut Node) -> Option<&mut Node> {
 
 /// Substitutes every string of `node`, except under the keys in `skip`.
 fn substitute_tree(node: &mut Node, vars: &Vars<'_>, skip: &[&str], ds: &mut Diags<'_>) {
+    substitute_node(node, vars, skip, false, ds)
+}
+
+/// Substitutes a definition: an unquoted YAML scalar that is exactly one placeholder takes the type
+/// of its value (`Seconds: ${Timeout}` with `Timeout: "60"` is the number 60), as the text
+/// substitution of SAM/CloudFormation `DefinitionSubstitutions` does. Quoted strings stay strings.
+fn substitute_definition(node: &mut Node, vars: &Vars<'_>, ds: &mut Diags<'_>) {
+    substitute_node(node, vars, &[], true, ds)
+}
+
+fn is_single_placeholder(s: &str) -> bool {
+    s.starts_with("${") && s.ends_with('}') && s[2..].find('}') == Some(s.len() - 3)
+}
+
+fn substitute_node(node: &mut Node, vars: &Vars<'_>, skip: &[&str], typed: bool, ds: &mut Diags<'_>) {
+    let retype = typed && node.plain && node.as_str().is_some_and(is_single_placeholder);
     match &mut node.value {
         Value::String(s) => match substitute(s, vars) {
-            Ok(v) => *s = v,
+            Ok(v) => {
+                if retype && !v.contains("${") {
+                    node.value = super::yaml::scalar(&v, true);
+                } else {
+                    *s = v;
+                }
+            }
             Err(names) => {
                 for n in names {
                     ds.at(node.pos, format!("unresolved placeholder {n}"));
                 }
             }
         },
-        Value::Seq(items) => items.iter_mut().for_each(|n| substitute_tree(n, vars, skip, ds)),
+        Value::Seq(items) => items
+            .iter_mut()
+            .for_each(|n| substitute_node(n, vars, skip, typed, ds)),
         Value::Map(entries) => {
             for (k, n) in entries.iter_mut() {
                 if !skip.contains(&k.name.as_str()) {
-                    substitute_tree(n, vars, skip, ds);
+                    substitute_node(n, vars, skip, typed, ds);
                 }
             }
         }
@@ -581,7 +605,7 @@ fn load_machine(
         for (k, n) in entries.iter_mut() {
             match k.name.as_str() {
                 "definitionSubstitutions" => {}
-                "definition" => substitute_tree(n, &ctx.vars(Some(&local)), &[], ds),
+                "definition" => substitute_definition(n, &ctx.vars(Some(&local)), ds),
                 _ => substitute_tree(n, &ctx.vars(None), &[], ds),
             }
         }
@@ -754,7 +778,7 @@ fn load_definition_file(
         Ok(docs) if docs.len() == 1 => {
             let mut def = docs.into_iter().next()?;
             if matches!(def.value, Value::Map(_)) {
-                substitute_tree(&mut def, &ctx.vars(Some(local)), &[], &mut fds);
+                substitute_definition(&mut def, &ctx.vars(Some(local)), &mut fds);
                 check_asl(&def, "", &mut fds);
                 Some(def.to_json())
             } else {
@@ -1158,6 +1182,35 @@ mod tests {
             (m.machine_type, m.deletion_policy, m.logging.is_none()),
             (MachineType::Standard, DeletionPolicy::Retain, true)
         );
+    }
+
+    #[test]
+    fn asl_paths_map_to_the_nearest_node() {
+        let docs = super::super::yaml::parse_documents(
+            "StartAt: A\nStates:\n  A:\n    Type: Parallel\n    Branches:\n      - StartAt: B\n        States:\n          B: {Type: Pass, Next: Ghost}\n",
+        )
+        .unwrap();
+        let path = AslPath::root()
+            .key("States")
+            .key("A")
+            .key("Branches")
+            .index(0)
+            .key("States")
+            .key("B")
+            .key("Next");
+        assert_eq!(locate(&docs[0], &path), Pos { line: 8, column: 33 });
+        let missing = AslPath::root().key("States").key("A").key("Nope").key("Deeper");
+        assert_eq!(locate(&docs[0], &missing), Pos { line: 4, column: 5 });
+    }
+
+    #[test]
+    fn whole_placeholder_scalars_take_their_type() {
+        let text = "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: m}\nspec:\n  roleArn: arn:aws:iam::1:role/r\n  definitionSubstitutions: {T: \"60\"}\n  definition:\n    StartAt: W\n    States:\n      W:\n        Type: Wait\n        Seconds: ${T}\n        End: true\n";
+        let loaded = load_text(text.as_bytes());
+        let Some(Resource::StateMachine(m)) = loaded.desired.resources.first() else {
+            panic!("{:?}", loaded.diagnostics)
+        };
+        assert_eq!(m.definition["States"]["W"]["Seconds"], serde_json::json!(60));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Node {
     pub value: Value,
     /// Nodes in this subtree, itself included (the alias-expansion budget).
     size: usize,
+    /// A plain (unquoted) scalar: a placeholder filling all of it is typed after substitution.
+    pub plain: bool,
 }
 
 /// The data of a node.
@@ -61,7 +63,12 @@ impl Node {
             Value::Map(entries) => entries.iter().map(|(_, n)| n.size).sum(),
             _ => 0,
         };
-        Node { pos, value, size }
+        Node {
+            pos,
+            value,
+            size,
+            plain: false,
+        }
     }
 
     /// Looks a mapping entry up.
@@ -187,7 +194,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == ScalarStyle::Plain;
                 let forced_str = tag.as_ref().is_some_and(|t| t.suffix() == "str");
-                Some((Node::new(pos, scalar(&text, plain && !forced_str)), anchor))
+                let mut node = Node::new(pos, scalar(&text, plain && !forced_str));
+                node.plain = plain && !forced_str;
+                Some((node, anchor))
             }
             Event::SequenceStart(_, anchor, _) => {
                 stack.push(Frame::Seq {
@@ -292,7 +301,7 @@ fn check_depth(depth: usize, pos: Pos) -> Result<(), YamlError> {
 }
 
 /// YAML 1.2 core schema resolution of a plain scalar (quoted scalars are always strings).
-fn scalar(text: &str, plain: bool) -> Value {
+pub fn scalar(text: &str, plain: bool) -> Value {
     if !plain {
         return Value::String(text.to_string());
     }
@@ -398,5 +407,15 @@ mod tests {
         let docs = parse_documents("{\n  \"StartAt\": \"A\",\n  \"n\": 1.5\n}").unwrap();
         assert_eq!(docs[0].get("StartAt").unwrap().pos, Pos { line: 2, column: 14 });
         assert_eq!(docs[0].to_json(), serde_json::json!({"StartAt": "A", "n": 1.5}));
+    }
+}
+
+#[cfg(test)]
+mod plain_tests {
+    #[test]
+    fn placeholder_scalars_are_plain() {
+        let docs = super::parse_documents("a: ${T}\nb: '${T}'\n").unwrap();
+        assert!(docs[0].get("a").unwrap().plain);
+        assert!(!docs[0].get("b").unwrap().plain);
     }
 }
