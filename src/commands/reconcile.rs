@@ -70,17 +70,7 @@ pub(crate) async fn pass(
     // `--sandbox`: the built-in endpoint, its state kept in `.sfn-operator/sandbox.json` so
     // consecutive runs see the same "live" state.
     let sandbox = if aws.sandbox {
-        let dir = std::path::Path::new(".sfn-operator");
-        std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
-        let config = crate::sandbox::SandboxConfig {
-            state_file: Some(dir.join("sandbox.json")),
-            account_id: "123456789012".into(),
-            ..Default::default()
-        };
-        let handle = match crate::sandbox::start(config).await {
+        let handle = match start_local_sandbox().await {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("error: cannot start the sandbox: {e}");
@@ -88,7 +78,7 @@ pub(crate) async fn pass(
             }
         };
         settings.endpoint_url = Some(handle.endpoint_url());
-        settings.account_id = Some("123456789012".into());
+        settings.account_id = Some(crate::sandbox::DEFAULT_ACCOUNT_ID.into());
         Some(handle)
     } else {
         None
@@ -147,4 +137,20 @@ pub(crate) fn print(report: &Report, format: OutputFormat) -> crate::Result<()> 
             context: "writing the report".into(),
             source,
         })
+}
+
+/// `--sandbox`: starts the built-in endpoint in this process, its state kept in
+/// `.sfn-operator/sandbox.json` so consecutive runs (and the daemon) see the same "live" state.
+pub(crate) async fn start_local_sandbox() -> crate::Result<crate::sandbox::SandboxHandle> {
+    let dir = std::path::Path::new(".sfn-operator");
+    std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
+        context: format!("creating {}", dir.display()),
+        source,
+    })?;
+    let config = crate::sandbox::SandboxConfig {
+        state_file: Some(dir.join("sandbox.json")),
+        account_id: crate::sandbox::DEFAULT_ACCOUNT_ID.into(),
+        ..Default::default()
+    };
+    Ok(crate::sandbox::start(config).await?)
 }

@@ -23,21 +23,26 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// `sfn-operator reconcile` without `--once`: runs until SIGINT/SIGTERM, then exits 0.
 pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
-    if opts.aws.sandbox {
-        return Err(crate::Error::Usage(
-            "--sandbox is not available in this build yet; use --endpoint-url".into(),
-        ));
-    }
     // One daemon per manifest set, before anything else happens.
     let lock = lock::acquire(&opts.lock_file)?;
     tracing::info!(lock = %lock.path().display(), "lock taken");
 
-    let settings = Settings {
+    let mut settings = Settings {
         region: opts.aws.region.clone(),
         endpoint_url: opts.aws.endpoint_url.clone(),
         account_id: opts.aws.account_id.clone(),
-        rate_limits: true,
-        sandbox: false,
+        rate_limits: !opts.aws.sandbox,
+        sandbox: opts.aws.sandbox,
+    };
+    // `--sandbox`: the same in-process sandbox as `--once`, alive as long as the daemon.
+    let _sandbox = if opts.aws.sandbox {
+        let handle = crate::commands::reconcile::start_local_sandbox().await?;
+        tracing::info!(endpoint = %handle.endpoint_url(), "sandbox started");
+        settings.endpoint_url = Some(handle.endpoint_url());
+        settings.account_id = Some(crate::sandbox::DEFAULT_ACCOUNT_ID.into());
+        Some(handle)
+    } else {
+        None
     };
     let engine = match Engine::connect(&settings, usize::from(opts.concurrency)).await {
         Ok(e) => e,

@@ -39,12 +39,15 @@ pub struct SandboxConfig {
     pub allow_remote: bool,
 }
 
+/// The account the sandbox reports unless told otherwise (SPEC §7).
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_file: None,
-            account_id: "123456789012".into(),
+            account_id: DEFAULT_ACCOUNT_ID.into(),
             faults: None,
             allow_remote: false,
         }
