@@ -189,30 +189,14 @@ impl Engine {
         for r in &desired.resources {
             let key = r.key();
             if invalid.contains(&key) {
-                out.push(ResourceReport {
-                    kind: key.kind,
-                    name: key.name.clone(),
-                    action: Action::Noop,
-                    status: Status::Invalid,
-                    changes: Vec::new(),
-                    id: None,
-                    message: Some("manifest is invalid; nothing was changed".into()),
-                });
+                out.push(invalid_report(&key));
             } else if let Some(rep) = results.remove(&key) {
                 out.push(rep);
             }
         }
         for key in &scope.invalid {
             if desired.get(key).is_none() && scope.only.as_ref().is_none_or(|o| o.contains(key)) {
-                out.push(ResourceReport {
-                    kind: key.kind,
-                    name: key.name.clone(),
-                    action: Action::Noop,
-                    status: Status::Invalid,
-                    changes: Vec::new(),
-                    id: None,
-                    message: Some("manifest is invalid; nothing was changed".into()),
-                });
+                out.push(invalid_report(key));
             }
         }
         if scope.prune && scope.manifests_valid && scope.only.is_none() {
@@ -782,5 +766,18 @@ fn failed(key: ResourceKey, message: String) -> ResourceReport {
         changes: Vec::new(),
         id: None,
         message: Some(message),
+    }
+}
+
+/// The report of a resource whose manifest is invalid: untouched, marked `Invalid`.
+fn invalid_report(key: &ResourceKey) -> ResourceReport {
+    ResourceReport {
+        kind: key.kind,
+        name: key.name.clone(),
+        action: Action::Noop,
+        status: Status::Invalid,
+        changes: Vec::new(),
+        id: None,
+        message: Some("manifest is invalid; nothing was changed".into()),
     }
 }

@@ -380,3 +380,68 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
     assert_eq!(r["summary"]["delete"], 1, "{r}");
     assert_eq!(names().await, ["keep", "owned-retain", "unowned"]);
 }
+
+/// Issue 4: an injected AccessDenied on one resource fails only that resource and its
+/// dependants, with the code in the report, and fast: one attempt, no retry loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn access_denied_fails_one_resource_and_its_dependants_once() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("alpha.yaml"), machine_yaml("alpha", "Retain")).unwrap();
+    std::fs::write(d.join("beta.yaml"), machine_yaml("beta", "Retain")).unwrap();
+    let api = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/api.yaml"))
+        .unwrap()
+        .replace("stateMachineRef: parallel-processing", "stateMachineRef: alpha");
+    assert!(api.contains("stateMachineRef: alpha"));
+    std::fs::write(d.join("api.yaml"), api).unwrap();
+
+    let faults = serde_json::json!({
+        "errorCode": "AccessDeniedException",
+        "operations": ["CreateStateMachine"],
+        "match": "\"name\":\"alpha\"",
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    reset(&url).await;
+
+    let started = std::time::Instant::now();
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    let by_name = |name: &str| {
+        r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {r}"))
+    };
+    let alpha = by_name("alpha");
+    assert_eq!(alpha["status"], "Failed", "{alpha}");
+    assert!(
+        alpha["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("AccessDeniedException"),
+        "{alpha}"
+    );
+    let integration = by_name("start-execution");
+    assert_eq!(integration["status"], "Skipped", "{integration}");
+    assert_eq!(by_name("beta")["status"], "Synced", "{r}");
+    assert_eq!(by_name("state-machine-api")["status"], "Synced", "{r}");
+    assert_eq!(r["summary"]["failed"], 1, "{r}");
+
+    // Fast: exactly one CreateStateMachine each for alpha and beta — no retry of a permanent
+    // error — and well within the pass deadline.
+    let c = counts(&url).await;
+    assert_eq!(count(&c, "CreateStateMachine"), 2, "{c:?}");
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+}

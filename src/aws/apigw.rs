@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation};
 use serde_json::{Map, Value, json};
 
-use super::{Aws, AwsError, record};
+use super::{Aws, AwsError};
 use crate::desired::RestApi;
 
 const SVC: &str = "apigateway";
@@ -56,16 +56,17 @@ impl Aws {
         let mut all = Vec::new();
         let mut position: Option<String> = None;
         loop {
-            let out = record(
-                SVC,
-                "GetRestApis",
-                self.apigw
-                    .get_rest_apis()
-                    .limit(500)
-                    .set_position(position.take())
-                    .send()
-                    .await,
-            )?;
+            let out = self
+                .call(
+                    SVC,
+                    "GetRestApis",
+                    self.apigw
+                        .get_rest_apis()
+                        .limit(500)
+                        .set_position(position.take())
+                        .send(),
+                )
+                .await?;
             all.extend(out.items().iter().map(|a| {
                 LiveApi {
                     id: a.id().unwrap_or_default().to_owned(),
@@ -106,7 +107,7 @@ impl Aws {
         if !types.is_empty() {
             req = req.endpoint_configuration(EndpointConfiguration::builder().set_types(Some(types)).build());
         }
-        let out = record(SVC, "CreateRestApi", req.send().await)?;
+        let out = self.call(SVC, "CreateRestApi", req.send()).await?;
         Ok(out.id().unwrap_or_default().to_owned())
     }
 
@@ -117,31 +118,31 @@ impl Aws {
             .path("/description")
             .value(description)
             .build();
-        record(
+        self.call(
             SVC,
             "UpdateRestApi",
             self.apigw
                 .update_rest_api()
                 .rest_api_id(id)
                 .patch_operations(op)
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
     /// TagResource on a REST API.
     pub async fn tag_api(&self, id: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "TagResource",
             self.apigw
                 .tag_resource()
                 .resource_arn(self.rest_api_arn(id))
                 .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
@@ -150,18 +151,19 @@ impl Aws {
         let mut all = Vec::new();
         let mut position: Option<String> = None;
         loop {
-            let out = record(
-                SVC,
-                "GetResources",
-                self.apigw
-                    .get_resources()
-                    .rest_api_id(api_id)
-                    .embed("methods")
-                    .limit(500)
-                    .set_position(position.take())
-                    .send()
-                    .await,
-            )?;
+            let out = self
+                .call(
+                    SVC,
+                    "GetResources",
+                    self.apigw
+                        .get_resources()
+                        .rest_api_id(api_id)
+                        .embed("methods")
+                        .limit(500)
+                        .set_position(position.take())
+                        .send(),
+                )
+                .await?;
             for r in out.items() {
                 let mut methods = BTreeMap::new();
                 for (verb, m) in r.resource_methods().into_iter().flatten() {
@@ -224,23 +226,24 @@ impl Aws {
         parent_id: &str,
         part: &str,
     ) -> Result<String, AwsError> {
-        let out = record(
-            SVC,
-            "CreateResource",
-            self.apigw
-                .create_resource()
-                .rest_api_id(api_id)
-                .parent_id(parent_id)
-                .path_part(part)
-                .send()
-                .await,
-        )?;
+        let out = self
+            .call(
+                SVC,
+                "CreateResource",
+                self.apigw
+                    .create_resource()
+                    .rest_api_id(api_id)
+                    .parent_id(parent_id)
+                    .path_part(part)
+                    .send(),
+            )
+            .await?;
         Ok(out.id().unwrap_or_default().to_owned())
     }
 
     /// PutMethod.
     pub async fn put_method(&self, api_id: &str, res: &str, verb: &str, auth: &str) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "PutMethod",
             self.apigw
@@ -249,9 +252,9 @@ impl Aws {
                 .resource_id(res)
                 .http_method(verb)
                 .authorization_type(auth)
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
@@ -268,7 +271,7 @@ impl Aws {
             .path("/authorizationType")
             .value(auth)
             .build();
-        record(
+        self.call(
             SVC,
             "UpdateMethod",
             self.apigw
@@ -277,9 +280,9 @@ impl Aws {
                 .resource_id(res)
                 .http_method(verb)
                 .patch_operations(op)
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
@@ -291,7 +294,7 @@ impl Aws {
         verb: &str,
         i: &crate::desired::Integration,
     ) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "PutIntegration",
             self.apigw
@@ -306,9 +309,9 @@ impl Aws {
                 .set_request_templates(Some(i.request_templates.clone().into_iter().collect()))
                 .passthrough_behavior(&i.passthrough_behavior)
                 .timeout_in_millis(i.timeout_in_millis)
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
@@ -320,7 +323,7 @@ impl Aws {
         verb: &str,
         code: &str,
     ) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "PutMethodResponse",
             self.apigw
@@ -329,9 +332,9 @@ impl Aws {
                 .resource_id(res)
                 .http_method(verb)
                 .status_code(code)
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
@@ -343,7 +346,7 @@ impl Aws {
         verb: &str,
         r: &crate::desired::Response,
     ) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "PutIntegrationResponse",
             self.apigw
@@ -354,19 +357,21 @@ impl Aws {
                 .status_code(&r.status_code)
                 .set_selection_pattern(r.selection_pattern.clone())
                 .set_response_templates(Some(r.response_templates.clone().into_iter().collect()))
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
     /// GetStages: the stage names of an API.
     pub async fn stages(&self, api_id: &str) -> Result<Vec<String>, AwsError> {
-        let out = record(
-            SVC,
-            "GetStages",
-            self.apigw.get_stages().rest_api_id(api_id).send().await,
-        )?;
+        let out = self
+            .call(
+                SVC,
+                "GetStages",
+                self.apigw.get_stages().rest_api_id(api_id).send(),
+            )
+            .await?;
         Ok(out
             .item()
             .iter()
@@ -376,16 +381,16 @@ impl Aws {
 
     /// CreateDeployment to a stage (creating the stage if needed).
     pub async fn deploy(&self, api_id: &str, stage: &str) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "CreateDeployment",
             self.apigw
                 .create_deployment()
                 .rest_api_id(api_id)
                 .stage_name(stage)
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 }

@@ -6,8 +6,10 @@
 //! [`retry`] (backon, exponential with jitter, bounded by the pass deadline) is the one policy.
 
 mod apigw;
+pub mod ratelimit;
 mod sfn;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -172,6 +174,8 @@ pub struct Aws {
     pub region: String,
     pub partition: String,
     pub account_id: String,
+    /// Client-side rate limits; `None` when `Settings.rate_limits` is off (the sandbox).
+    limits: Option<Arc<ratelimit::RateLimits>>,
 }
 
 impl Aws {
@@ -228,7 +232,33 @@ impl Aws {
             partition: partition_of(&region).to_owned(),
             region,
             account_id,
+            limits: settings
+                .rate_limits
+                .then(|| Arc::new(ratelimit::RateLimits::aws_defaults())),
         })
+    }
+
+    /// Whether calls wait for client-side rate-limit tokens.
+    pub fn rate_limited(&self) -> bool {
+        self.limits.is_some()
+    }
+
+    /// Sends one request: waits for its rate-limit token (when limits are on), then awaits
+    /// `send` (an SDK `send()` future, which does nothing until polled) and records the result.
+    pub(crate) async fn call<T, E, F>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        send: F,
+    ) -> Result<T, AwsError>
+    where
+        F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        if let Some(limits) = &self.limits {
+            limits.acquire(service, operation).await;
+        }
+        record(service, operation, send.await)
     }
 
     /// The deterministic ARN of a state machine named `name` (no list call needed).

@@ -7,7 +7,7 @@ use aws_sdk_sfn::types::{
     Tag, TracingConfiguration,
 };
 
-use super::{Aws, AwsError, record};
+use super::{Aws, AwsError};
 use crate::desired::{LoggingConfiguration, StateMachine};
 
 const SVC: &str = "states";
@@ -54,15 +54,14 @@ fn sdk_logging(l: &LoggingConfiguration) -> SdkLogging {
 impl Aws {
     /// DescribeStateMachine + ListTagsForResource; `None` when it does not exist.
     pub async fn describe_machine(&self, arn: &str) -> Result<Option<LiveMachine>, AwsError> {
-        let out = match record(
-            SVC,
-            "DescribeStateMachine",
-            self.sfn
-                .describe_state_machine()
-                .state_machine_arn(arn)
-                .send()
-                .await,
-        ) {
+        let out = match self
+            .call(
+                SVC,
+                "DescribeStateMachine",
+                self.sfn.describe_state_machine().state_machine_arn(arn).send(),
+            )
+            .await
+        {
             Ok(out) => out,
             Err(e) if e.code == "StateMachineDoesNotExist" => return Ok(None),
             Err(e) => return Err(e),
@@ -107,11 +106,13 @@ impl Aws {
 
     /// ListTagsForResource.
     pub async fn machine_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
-        let out = record(
-            SVC,
-            "ListTagsForResource",
-            self.sfn.list_tags_for_resource().resource_arn(arn).send().await,
-        )?;
+        let out = self
+            .call(
+                SVC,
+                "ListTagsForResource",
+                self.sfn.list_tags_for_resource().resource_arn(arn).send(),
+            )
+            .await?;
         Ok(out
             .tags()
             .iter()
@@ -142,7 +143,7 @@ impl Aws {
         if let Some(t) = sm.tracing_enabled {
             req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
         }
-        let out = record(SVC, "CreateStateMachine", req.send().await)?;
+        let out = self.call(SVC, "CreateStateMachine", req.send()).await?;
         Ok(out.state_machine_arn().to_owned())
     }
 
@@ -163,50 +164,47 @@ impl Aws {
         if let Some(t) = sm.tracing_enabled {
             req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
         }
-        record(SVC, "UpdateStateMachine", req.send().await).map(|_| ())
+        self.call(SVC, "UpdateStateMachine", req.send()).await.map(|_| ())
     }
 
     /// TagResource.
     pub async fn tag_machine(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "TagResource",
             self.sfn
                 .tag_resource()
                 .resource_arn(arn)
                 .set_tags(Some(tags_of(tags)))
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
     /// UntagResource.
     pub async fn untag_machine(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "UntagResource",
             self.sfn
                 .untag_resource()
                 .resource_arn(arn)
                 .set_tag_keys(Some(keys.to_vec()))
-                .send()
-                .await,
+                .send(),
         )
+        .await
         .map(|_| ())
     }
 
     /// DeleteStateMachine.
     pub async fn delete_machine(&self, arn: &str) -> Result<(), AwsError> {
-        record(
+        self.call(
             SVC,
             "DeleteStateMachine",
-            self.sfn
-                .delete_state_machine()
-                .state_machine_arn(arn)
-                .send()
-                .await,
+            self.sfn.delete_state_machine().state_machine_arn(arn).send(),
         )
+        .await
         .map(|_| ())
     }
 
@@ -215,15 +213,13 @@ impl Aws {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = record(
-                SVC,
-                "ListStateMachines",
-                self.sfn
-                    .list_state_machines()
-                    .set_next_token(token.take())
-                    .send()
-                    .await,
-            )?;
+            let out = self
+                .call(
+                    SVC,
+                    "ListStateMachines",
+                    self.sfn.list_state_machines().set_next_token(token.take()).send(),
+                )
+                .await?;
             all.extend(
                 out.state_machines()
                     .iter()

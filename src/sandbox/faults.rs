@@ -1,4 +1,5 @@
-//! Fault injection: throttling, server errors and latency, decided by a seeded RNG so a run repeats.
+//! Fault injection: throttling, server errors and latency, decided by a seeded RNG so a run repeats;
+//! and permanent AWS errors (`errorCode`, e.g. `AccessDeniedException`) for chosen requests.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,14 @@ pub struct FaultConfig {
     /// Only these operations are affected (all AWS operations when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<String>,
+    /// Every affected request fails with this AWS error code (e.g. `AccessDeniedException`),
+    /// deterministically, instead of the random throttle/error draw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Only requests whose path or body contains this text are affected (e.g. one state
+    /// machine's name), so a fault can target a single resource.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_text: Option<String>,
 }
 
 impl FaultConfig {
@@ -36,6 +45,12 @@ impl FaultConfig {
                 return Err(format!("faults.{name} must be between 0 and 1, got {p}"));
             }
         }
+        if config.error_code.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err("faults.errorCode must not be empty".into());
+        }
+        if config.match_text.as_deref().is_some_and(str::is_empty) {
+            return Err("faults.match must not be empty".into());
+        }
         if config == FaultConfig::default() {
             Ok(None)
         } else {
@@ -45,10 +60,12 @@ impl FaultConfig {
 }
 
 /// The fault to apply to one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     Throttle,
     Error,
+    /// A permanent AWS error with this code.
+    Code(String),
 }
 
 /// A configuration with its RNG.
@@ -64,10 +81,19 @@ impl Faults {
         Faults { config, rng }
     }
 
-    /// Decides the fate of one request for `operation`: the latency to add and the fault, if any.
-    pub fn roll(&mut self, operation: &str) -> (u64, Option<Fault>) {
+    /// Decides the fate of one request for `operation` whose path and body are in `target`:
+    /// the latency to add and the fault, if any.
+    pub fn roll(&mut self, operation: &str, target: &str) -> (u64, Option<Fault>) {
         if !self.config.operations.is_empty() && !self.config.operations.iter().any(|o| o == operation) {
             return (0, None);
+        }
+        if let Some(text) = &self.config.match_text
+            && !target.contains(text.as_str())
+        {
+            return (0, None);
+        }
+        if let Some(code) = &self.config.error_code {
+            return (self.config.latency_ms, Some(Fault::Code(code.clone())));
         }
         let draw = self.rng.f64();
         let fault = if draw < self.config.throttle {
@@ -95,8 +121,8 @@ mod tests {
         };
         let mut a = Faults::new(config.clone());
         let mut b = Faults::new(config);
-        let xs: Vec<_> = (0..50).map(|_| a.roll("X")).collect();
-        let ys: Vec<_> = (0..50).map(|_| b.roll("X")).collect();
+        let xs: Vec<_> = (0..50).map(|_| a.roll("X", "")).collect();
+        let ys: Vec<_> = (0..50).map(|_| b.roll("X", "")).collect();
         assert_eq!(xs, ys);
         assert!(xs.iter().any(|(_, f)| f.is_some()) && xs.iter().any(|(_, f)| f.is_none()));
         let mut only = Faults::new(FaultConfig {
@@ -104,9 +130,44 @@ mod tests {
             operations: vec!["A".into()],
             ..FaultConfig::default()
         });
-        assert_eq!(only.roll("B"), (0, None));
-        assert_eq!(only.roll("A"), (0, Some(Fault::Throttle)));
+        assert_eq!(only.roll("B", ""), (0, None));
+        assert_eq!(only.roll("A", ""), (0, Some(Fault::Throttle)));
         assert_eq!(FaultConfig::parse("{}"), Ok(None));
         assert!(FaultConfig::parse(r#"{"throttle": 2}"#).is_err());
+    }
+
+    #[test]
+    fn error_code_targets_matching_requests_only() {
+        let config = FaultConfig::parse(
+            r#"{"errorCode": "AccessDeniedException", "operations": ["CreateStateMachine"], "match": "\"name\":\"a\""}"#,
+        );
+        let Ok(Some(config)) = config else {
+            panic!("parse: {config:?}");
+        };
+        assert_eq!(config.error_code.as_deref(), Some("AccessDeniedException"));
+        let mut f = Faults::new(config);
+        let denied = (0, Some(Fault::Code("AccessDeniedException".into())));
+        // Every matching request, every time (permanent, not random).
+        for _ in 0..5 {
+            assert_eq!(
+                f.roll("CreateStateMachine", r#"/ {"name":"a","definition":"{}"}"#),
+                denied
+            );
+        }
+        assert_eq!(f.roll("CreateStateMachine", r#"/ {"name":"b"}"#), (0, None));
+        assert_eq!(f.roll("DescribeStateMachine", r#"/ {"name":"a"}"#), (0, None));
+        assert!(FaultConfig::parse(r#"{"errorCode": ""}"#).is_err());
+        assert!(FaultConfig::parse(r#"{"match": ""}"#).is_err());
+        let round = serde_json::to_value(FaultConfig {
+            error_code: Some("X".into()),
+            match_text: Some("m".into()),
+            ..FaultConfig::default()
+        });
+        assert_eq!(
+            round.ok(),
+            Some(
+                serde_json::json!({"throttle":0.0,"error":0.0,"latencyMs":0,"seed":0,"errorCode":"X","match":"m"})
+            )
+        );
     }
 }

@@ -259,9 +259,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             let operation = sfn::operation(&op);
             let write = operation == "Unknown" || sfn::is_write(operation);
             shared.count("sfn", if operation == "Unknown" { &op } else { operation }, write);
-            match shared.inject(operation).await {
+            match shared.inject(operation, &path, &body).await {
                 Some(Fault::Throttle) => return sfn_error(400, "ThrottlingException", "Rate exceeded"),
                 Some(Fault::Error) => return sfn_error(500, "ServiceUnavailable", "Injected fault"),
+                Some(Fault::Code(code)) => return sfn_error(400, &code, &injected_message(&code)),
                 None => {}
             }
             let response = shared.sfn(&op, &body, &ctx);
@@ -298,7 +299,12 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             let operation = apigw::operation(method, &path);
             let write = !matches!(parts.method, Method::GET | Method::HEAD);
             shared.count("apigateway", operation, write);
-            match shared.inject(operation).await {
+            match shared.inject(operation, &path, &body).await {
+                Some(Fault::Code(code)) => {
+                    let status = if code == "AccessDeniedException" { 403 } else { 400 };
+                    let body = json!({"message": injected_message(&code)});
+                    return json_response(status, &body, REST_JSON, Some(&code));
+                }
                 Some(Fault::Throttle) => {
                     let body = json!({"message": "Too Many Requests"});
                     return json_response(429, &body, REST_JSON, Some("TooManyRequestsException"));
@@ -321,6 +327,15 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             };
             shared.apigw(&req)
         }
+    }
+}
+
+/// The message of an injected `errorCode` fault.
+fn injected_message(code: &str) -> String {
+    if code == "AccessDeniedException" {
+        "Injected fault: the caller is not authorized to perform this action".to_owned()
+    } else {
+        format!("Injected fault: {code}")
     }
 }
 
@@ -359,9 +374,15 @@ impl Shared {
     }
 
     /// Applies the configured faults to one AWS request: sleeps for the latency, returns the fault.
-    async fn inject(&self, operation: &str) -> Option<Fault> {
+    async fn inject(&self, operation: &str, path: &str, body: &Bytes) -> Option<Fault> {
         let (latency, fault) = match self.faults.lock() {
-            Ok(mut faults) => faults.as_mut().map(|f| f.roll(operation)).unwrap_or((0, None)),
+            Ok(mut faults) => match faults.as_mut() {
+                Some(f) => {
+                    let target = format!("{path} {}", String::from_utf8_lossy(body));
+                    f.roll(operation, &target)
+                }
+                None => (0, None),
+            },
             Err(_) => (0, None),
         };
         if latency > 0 {
