@@ -135,6 +135,15 @@ pub struct LoggingConfiguration {
     pub destinations: Vec<String>,
 }
 
+/// Whether `name` is a valid Step Functions state machine name: 1–80 of `[A-Za-z0-9_-]` (the rule the
+/// manifest loader enforces and the sandbox answers `InvalidName` for).
+pub fn is_valid_machine_name(name: &str) -> bool {
+    (1..=80).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A desired state machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateMachine {

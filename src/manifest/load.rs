@@ -558,12 +558,6 @@ fn substitute_node(node: &mut Node, vars: &Vars<'_>, skip: &[&str], typed: bool,
     }
 }
 
-fn is_aws_name(s: &str) -> bool {
-    (1..=80).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 fn load_machine(
     spec: &mut Node,
     meta: Meta,
@@ -611,7 +605,7 @@ fn load_machine(
         }
     }
     let name = string_field(spec, "name", "spec", ds).unwrap_or_else(|| meta.name.clone());
-    if !is_aws_name(&name) {
+    if !crate::desired::is_valid_machine_name(&name) {
         let pos = spec.get("name").map(|n| n.pos).unwrap_or(spec.pos);
         ds.at(
             pos,

@@ -175,11 +175,7 @@ fn required<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a str, Fai
 }
 
 fn check_name(name: &str) -> Result<(), Fail> {
-    let ok = (1..=80).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if crate::desired::is_valid_machine_name(name) {
         Ok(())
     } else {
         Err(Box::new(error(
