@@ -156,7 +156,7 @@ pub struct SandboxOpts {
     /// Address to listen on; loopback unless --allow-remote is given.
     #[arg(long, default_value = "127.0.0.1:4566")]
     pub listen: SocketAddr,
-    /// Keep state in this JSON file (written atomically after every change).
+    /// Keep state in this JSON file (replaced atomically; a change is on disk before its response).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Account id the sandbox reports.

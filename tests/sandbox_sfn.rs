@@ -430,7 +430,7 @@ async fn state_survives_restart_and_corrupt_file_is_refused() -> TestResult {
 }
 
 #[test]
-fn killed_mid_writes_leaves_a_parsable_state() -> TestResult {
+fn killed_mid_writes_leaves_a_parsable_state_with_every_acknowledged_write() -> TestResult {
     use std::io::BufRead;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.json");
@@ -447,6 +447,7 @@ fn killed_mid_writes_leaves_a_parsable_state() -> TestResult {
     std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut url)?;
     let url = url.trim().to_string();
     let runtime = tokio::runtime::Runtime::new()?;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     runtime.block_on(async {
         let config = aws_sdk_sfn::Config::builder()
             .endpoint_url(&url)
@@ -458,11 +459,15 @@ fn killed_mid_writes_leaves_a_parsable_state() -> TestResult {
         let sfn = aws_sdk_sfn::Client::from_conf(config);
         // Writers keep creating until the process dies under them.
         for w in 0..4 {
-            let sfn = sfn.clone();
+            let (sfn, acknowledged) = (sfn.clone(), acknowledged.clone());
             tokio::spawn(async move {
                 for i in 0.. {
-                    if create(&sfn, &format!("k{w}-{i}")).await.is_err() {
+                    let name = format!("k{w}-{i}");
+                    if create(&sfn, &name).await.is_err() {
                         break;
+                    }
+                    if let Ok(mut names) = acknowledged.lock() {
+                        names.push(name);
                     }
                 }
             });
@@ -485,8 +490,17 @@ fn killed_mid_writes_leaves_a_parsable_state() -> TestResult {
     drop(runtime);
     let text = std::fs::read(&path)?;
     let state: serde_json::Value = serde_json::from_slice(&text)?;
-    let machines = state["sfn"]["machines"].as_object().map(|m| m.len()).unwrap_or(0);
-    assert!(machines >= 20, "only {machines} machines durable");
+    let machines = state["sfn"]["machines"].as_object().ok_or("no machines")?;
+    assert!(machines.len() >= 20, "only {} machines durable", machines.len());
+    // Acknowledged ⇒ durable: every create that got its answer before the kill is in the file.
+    let acknowledged = acknowledged.lock().map_err(|_| "poisoned")?.clone();
+    assert!(acknowledged.len() >= 20, "{} acknowledged", acknowledged.len());
+    let saved: Vec<String> = machines
+        .values()
+        .filter_map(|m| m["name"].as_str().map(str::to_owned))
+        .collect();
+    let lost: Vec<&String> = acknowledged.iter().filter(|n| !saved.contains(n)).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
 
     // A restarted sandbox loads it.
     let mut child = spawn()?;

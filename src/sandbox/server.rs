@@ -1,9 +1,11 @@
 //! The HTTP side of the sandbox: one port, dispatch by protocol, request counts, faults and
 //! persistence. Handlers are pure and cheap; reads take a shared lock and never touch the disk.
+//! With a state file, every response waits until the state it answered from is on disk (see
+//! [`state::Journal`]): a write is acknowledged only once durable, and a read never shows a
+//! change that a crash could still lose.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::faults::{Fault, FaultConfig, Faults};
-use super::state::{self, SandboxState};
+use super::state::{self, Journal, SandboxState};
 use super::{Error, RequestContext, SandboxConfig, apigw, sfn};
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
@@ -41,7 +43,7 @@ impl SandboxHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting requests and waits for in-flight ones to finish.
+    /// Stops accepting requests, waits for in-flight ones to finish and the state to be saved.
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
@@ -57,8 +59,9 @@ struct Counts {
 
 #[derive(Debug)]
 struct Shared {
-    state: RwLock<SandboxState>,
-    state_file: Option<PathBuf>,
+    state: Arc<RwLock<SandboxState>>,
+    /// The state file's group commit, when there is a state file.
+    journal: Option<Arc<Journal>>,
     account_id: String,
     counts: Mutex<Counts>,
     faults: Mutex<Option<Faults>>,
@@ -86,14 +89,24 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         addr: config.listen,
         source,
     })?;
+    let state = Arc::new(RwLock::new(initial));
+    let (journal, writer) = match config.state_file {
+        Some(path) => {
+            let (journal, writer) = Journal::start(path, Arc::clone(&state));
+            (Some(journal), Some(writer))
+        }
+        None => (None, None),
+    };
     let shared = Arc::new(Shared {
-        state: RwLock::new(initial),
-        state_file: config.state_file,
+        state,
+        journal,
         account_id: config.account_id,
         counts: Mutex::new(Counts::default()),
         faults: Mutex::new(config.faults.map(Faults::new)),
     });
-    let app = axum::Router::new().fallback(dispatch).with_state(shared);
+    let app = axum::Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::clone(&shared));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -102,6 +115,12 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         if let Err(error) = serve.await {
             tracing::error!(%error, "sandbox server failed");
         }
+        if let Some(writer) = writer {
+            writer.finish().await;
+        }
+        let changes = shared.journal.as_ref().map_or(0, |j| j.current());
+        let flushes = shared.journal.as_ref().map_or(0, |j| j.flushes());
+        tracing::debug!(requests = %shared.counts_json(), changes, flushes, "sandbox stopped");
     });
     tracing::info!(%addr, "sandbox listening");
     Ok(SandboxHandle { addr, stop, task })
@@ -265,7 +284,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 Some(Fault::Code(code)) => return sfn_error(400, &code, &injected_message(&code)),
                 None => {}
             }
-            let response = shared.sfn(&op, &body, &ctx);
+            let response = shared.sfn(&op, &body, &ctx).await;
             let error_type = response.body.get("__type").and_then(Value::as_str);
             json_response(response.status, &response.body, SFN_JSON, error_type)
         }
@@ -325,7 +344,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 body: &body,
                 ctx: &ctx,
             };
-            shared.apigw(&req)
+            shared.apigw(&req).await
         }
     }
 }
@@ -391,51 +410,82 @@ impl Shared {
         fault
     }
 
-    fn sfn(&self, op: &str, body: &Bytes, ctx: &RequestContext) -> sfn::SfnResponse {
-        if let Ok(state) = self.state.read()
-            && let Some(response) = sfn::read(&state.sfn, op, body, ctx)
-        {
+    async fn sfn(&self, op: &str, body: &Bytes, ctx: &RequestContext) -> sfn::SfnResponse {
+        let read = match self.state.read() {
+            Ok(state) => sfn::read(&state.sfn, op, body, ctx).map(|r| (r, self.generation())),
+            Err(_) => None,
+        };
+        if let Some((response, seen)) = read {
+            let _ = self.settle(seen, false).await;
             return response;
         }
-        let Ok(mut state) = self.state.write() else {
-            return sfn::error(500, "InternalFailure", "sandbox state lock poisoned");
+        let (response, change) = {
+            let Ok(mut state) = self.state.write() else {
+                return sfn::error(500, "InternalFailure", "sandbox state lock poisoned");
+            };
+            let response = sfn::handle(&mut state.sfn, op, body, ctx, now());
+            let change = self.change(response.mutated);
+            (response, change)
         };
-        let response = sfn::handle(&mut state.sfn, op, body, ctx, now());
-        if response.mutated
-            && let Err(error) = self.persist(&state)
-        {
-            return sfn::error(500, "InternalFailure", error.to_string());
+        match self.settle(change, response.mutated).await {
+            Ok(()) => response,
+            Err(error) => sfn::error(500, "InternalFailure", error.to_string()),
         }
-        response
     }
 
-    fn apigw(&self, req: &apigw::ApigwRequest<'_>) -> Response {
-        let Ok(mut state) = self.state.write() else {
-            return json_response(
-                500,
-                &json!({"message": "sandbox state lock poisoned"}),
-                REST_JSON,
-                Some("InternalFailure"),
-            );
+    async fn apigw(&self, req: &apigw::ApigwRequest<'_>) -> Response {
+        let read = match self.state.read() {
+            Ok(state) => apigw::read(&state.apigw, req).map(|r| (r, self.generation())),
+            Err(_) => None,
         };
-        let response = apigw::handle(&mut state.apigw, req);
-        if response.mutated
-            && let Err(error) = self.persist(&state)
-        {
-            let body = json!({"message": error.to_string()});
-            return json_response(500, &body, REST_JSON, Some("InternalFailure"));
-        }
-        drop(state);
+        let response = match read {
+            Some((response, seen)) => {
+                let _ = self.settle(seen, false).await;
+                response
+            }
+            None => {
+                let (response, change) = {
+                    let Ok(mut state) = self.state.write() else {
+                        let body = json!({"message": "sandbox state lock poisoned"});
+                        return json_response(500, &body, REST_JSON, Some("InternalFailure"));
+                    };
+                    let response = apigw::handle(&mut state.apigw, req);
+                    let change = self.change(response.mutated);
+                    (response, change)
+                };
+                if let Err(error) = self.settle(change, response.mutated).await {
+                    let body = json!({"message": error.to_string()});
+                    return json_response(500, &body, REST_JSON, Some("InternalFailure"));
+                }
+                response
+            }
+        };
         let body = response.body.unwrap_or_else(|| json!({}));
         json_response(response.status, &body, REST_JSON, response.error_type)
     }
 
-    /// Makes the state durable before the response goes out; called with the write lock held,
-    /// so snapshots reach the disk in the order their changes happened.
-    fn persist(&self, state: &SandboxState) -> Result<(), Error> {
-        match &self.state_file {
-            Some(path) => state::save(path, state),
-            None => Ok(()),
+    /// The generation a handler answered from (call it with the state locked).
+    fn generation(&self) -> u64 {
+        self.journal.as_ref().map_or(0, |j| j.current())
+    }
+
+    /// After a handler ran under the write lock: records its change, if it made one; returns the
+    /// generation its response reflects.
+    fn change(&self, mutated: bool) -> u64 {
+        match &self.journal {
+            Some(journal) if mutated => journal.record_change(),
+            _ => self.generation(),
         }
+    }
+
+    /// Waits until the state a response reflects is on disk, so that no answer shows a change a
+    /// crash could still lose. Only a write's own change can fail it: a failed flush of someone
+    /// else's change is that writer's error to report.
+    async fn settle(&self, generation: u64, own_change: bool) -> Result<(), Arc<Error>> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let outcome = journal.committed(generation).await;
+        if own_change { outcome } else { Ok(()) }
     }
 }
