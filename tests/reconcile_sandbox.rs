@@ -3,38 +3,20 @@
 //! `GET /_sandbox/requests`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{entry, paths, report, sdk_conf};
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, start};
+
+mod common;
 
 async fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
     let (dir, url) = (dir.to_owned(), url.to_owned());
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-            .args(&args)
-            .arg(&dir)
-            .args([
-                "--endpoint-url",
-                &url,
-                "--region",
-                "us-east-1",
-                "-o",
-                "json",
-                "-q",
-            ])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("run sfn-operator");
-        eprintln!(
-            "{args:?}\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::run_binary(&dir, &url, &args)
     })
     .await
     .unwrap()
@@ -85,28 +67,6 @@ async fn reset(url: &str) {
     assert!(r.status().is_success());
 }
 
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("JSON report")
-}
-
-fn entry<'a>(r: &'a Value, kind: &str) -> &'a Value {
-    r["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == kind)
-        .expect("resource in report")
-}
-
-fn paths(e: &Value) -> Vec<String> {
-    e["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn create_in_sync_drift_restore() {
     let state = tempfile::tempdir().unwrap();
@@ -151,14 +111,7 @@ async fn create_in_sync_drift_restore() {
     assert_eq!(out.status.code(), Some(0));
 
     // Out-of-band changes with the SDK.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
+    let conf = sdk_conf(&url).await;
     let sfn = aws_sdk_sfn::Client::new(&conf);
     let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:ParallelProcessingMachine";
     let live = sfn
@@ -331,14 +284,7 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
     let out = run(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     // An unowned machine, made by hand.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
+    let conf = sdk_conf(&url).await;
     let sfn = aws_sdk_sfn::Client::new(&conf);
     sfn.create_state_machine()
         .name("unowned")
@@ -457,17 +403,6 @@ async fn requests(url: &str) -> Value {
         .json()
         .await
         .unwrap()
-}
-
-async fn sdk_conf(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await
 }
 
 fn rest_api_yaml(name: &str, policy: &str, extra: &str) -> String {
