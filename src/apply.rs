@@ -121,11 +121,15 @@ impl Engine {
                     );
                     tasks.spawn(async move {
                         let _permit = sem.acquire_owned().await;
+                        if crate::shutdown::requested() {
+                            return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
+                        }
                         reconcile_machine(&aws, &sm, mode, deadline).await
                     });
                 }
                 Resource::RestApi(api) => {
                     let rep = match &apis {
+                        _ if crate::shutdown::requested() => not_started(r.key()),
                         Ok(list) => reconcile_api(&self.aws, api, list, scope.mode, scope.deadline).await,
                         Err(e) => failed(r.key(), e.to_string()),
                     };
@@ -199,7 +203,7 @@ impl Engine {
                 out.push(invalid_report(key));
             }
         }
-        if scope.prune && scope.manifests_valid && scope.only.is_none() {
+        if scope.prune && scope.manifests_valid && scope.only.is_none() && !crate::shutdown::requested() {
             out.extend(self.prune_machines(desired, scope).await);
         }
         Report::new(out)
@@ -263,7 +267,10 @@ impl Engine {
 }
 
 /// The keys in scope: `only` plus everything that depends on them, transitively.
-fn scope_keys(desired: &DesiredSet, only: Option<&BTreeSet<ResourceKey>>) -> BTreeSet<ResourceKey> {
+pub(crate) fn scope_keys(
+    desired: &DesiredSet,
+    only: Option<&BTreeSet<ResourceKey>>,
+) -> BTreeSet<ResourceKey> {
     let all: BTreeSet<ResourceKey> = desired.resources.iter().map(Resource::key).collect();
     let Some(only) = only else { return all };
     let mut set: BTreeSet<ResourceKey> = only.iter().filter(|k| all.contains(k)).cloned().collect();
@@ -328,9 +335,6 @@ async fn reconcile_machine(aws: &Aws, sm: &StateMachine, mode: Mode, deadline: I
     };
     match result {
         Ok(()) => {
-            if p.action == Action::Update {
-                crate::metrics::global().drift_corrected(Kind::StateMachine.as_str());
-            }
             tracing::info!(action = ?p.action, "applied");
         }
         Err(e) => {
@@ -593,6 +597,8 @@ impl Engine {
                 if p.action != Action::Noop {
                     if scope.mode == Mode::Diff {
                         rep.status = Status::Pending;
+                    } else if crate::shutdown::requested() {
+                        rep = not_started(ResourceKey::new(Kind::ApiIntegration, ai.meta.name.clone()));
                     } else {
                         match apply_integration(aws, &api_id, ai, &mut resources, &p, deadline).await {
                             Ok(()) => changed = true,
@@ -766,6 +772,20 @@ fn failed(key: ResourceKey, message: String) -> ResourceReport {
         changes: Vec::new(),
         id: None,
         message: Some(message),
+    }
+}
+
+/// The report of a resource not started because the process is shutting down; the next run
+/// (or the daemon after a restart) picks it up.
+fn not_started(key: ResourceKey) -> ResourceReport {
+    ResourceReport {
+        kind: key.kind,
+        name: key.name,
+        action: Action::Noop,
+        status: Status::Skipped,
+        changes: Vec::new(),
+        id: None,
+        message: Some("not started: shutting down".into()),
     }
 }
 
