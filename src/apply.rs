@@ -94,7 +94,8 @@ impl Engine {
         let mut results: BTreeMap<ResourceKey, ResourceReport> = BTreeMap::new();
 
         // Pruning only in full passes with every manifest valid (SPEC §5).
-        let pruning = scope.prune && scope.manifests_valid && scope.only.is_none();
+        let pruning =
+            scope.prune && scope.manifests_valid && scope.only.is_none() && !crate::shutdown::requested();
         let declared = |k: &ResourceKey| desired.get(k).is_some() || scope.invalid.contains(k);
 
         // REST APIs are listed once per pass and shared (with pruning, too).
@@ -137,11 +138,15 @@ impl Engine {
                     );
                     tasks.spawn(async move {
                         let _permit = sem.acquire_owned().await;
+                        if crate::shutdown::requested() {
+                            return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
+                        }
                         reconcile_machine(&aws, &sm, mode, deadline).await
                     });
                 }
                 Resource::RestApi(api) => {
                     let rep = match &apis {
+                        _ if crate::shutdown::requested() => not_started(r.key()),
                         Ok(list) => {
                             let records = creation_records(desired, &api.meta.name, &invalid);
                             let (rep, new) =
@@ -325,7 +330,10 @@ fn creation_records(
 }
 
 /// The keys in scope: `only` plus everything that depends on them, transitively.
-fn scope_keys(desired: &DesiredSet, only: Option<&BTreeSet<ResourceKey>>) -> BTreeSet<ResourceKey> {
+pub(crate) fn scope_keys(
+    desired: &DesiredSet,
+    only: Option<&BTreeSet<ResourceKey>>,
+) -> BTreeSet<ResourceKey> {
     let all: BTreeSet<ResourceKey> = desired.resources.iter().map(Resource::key).collect();
     let Some(only) = only else { return all };
     let mut set: BTreeSet<ResourceKey> = only.iter().filter(|k| all.contains(k)).cloned().collect();
@@ -390,9 +398,6 @@ async fn reconcile_machine(aws: &Aws, sm: &StateMachine, mode: Mode, deadline: I
     };
     match result {
         Ok(()) => {
-            if p.action == Action::Update {
-                crate::metrics::global().drift_corrected(Kind::StateMachine.as_str());
-            }
             tracing::info!(action = ?p.action, "applied");
         }
         Err(e) => {
@@ -915,6 +920,10 @@ impl Engine {
                 if rep.status == Status::Failed || p.action == Action::Noop {
                     continue;
                 }
+                if crate::shutdown::requested() {
+                    *rep = not_started(ResourceKey::new(Kind::ApiIntegration, ai.meta.name.clone()));
+                    continue;
+                }
                 match apply_integration(aws, api_id, ai, &mut resources, p, deadline).await {
                     Ok(()) => changed = true,
                     Err(e) => {
@@ -1203,6 +1212,20 @@ fn failed(key: ResourceKey, message: String) -> ResourceReport {
         changes: Vec::new(),
         id: None,
         message: Some(message),
+    }
+}
+
+/// The report of a resource not started because the process is shutting down; the next run
+/// (or the daemon after a restart) picks it up.
+fn not_started(key: ResourceKey) -> ResourceReport {
+    ResourceReport {
+        kind: key.kind,
+        name: key.name,
+        action: Action::Noop,
+        status: Status::Skipped,
+        changes: Vec::new(),
+        id: None,
+        message: Some("not started: shutting down".into()),
     }
 }
 

@@ -396,6 +396,86 @@ async fn access_denied_fails_one_resource_and_its_dependants_once() {
     assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
 }
 
+/// Ctrl-C during `reconcile --once` (or a cancelled CI job's SIGINT): nothing new starts, the
+/// calls in flight finish, the report says what was done and what was not, exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_during_once_finishes_in_flight_work_and_reports_the_rest_skipped() {
+    let sandbox = start(SandboxConfig::default()).await.unwrap();
+    let url = sandbox.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        std::fs::write(
+            dir.path().join(format!("m{i}.yaml")),
+            format!(
+                "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {{name: m{i}}}\nspec:\n  roleArn: arn:aws:iam::123456789012:role/R\n  definition: {{StartAt: P, States: {{P: {{Type: Pass, End: true}}}}}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    // Every call takes 1.5 s: six creates two at a time need 9 s.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&serde_json::json!({"latencyMs": 1500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .args(["reconcile", "--once", "--concurrency", "2", "-o", "json"])
+        .arg(dir.path())
+        .args(["--endpoint-url", &url, "--region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while count(&counts(&url).await, "CreateStateMachine") == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no create seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let interrupted = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(interrupted.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "not everything is in sync");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let rep = report(&out);
+    let entries = rep["resources"].as_array().unwrap();
+    assert_eq!(entries.len(), 6, "every resource is reported");
+    let synced: Vec<&Value> = entries.iter().filter(|e| e["status"] == "Synced").collect();
+    let skipped: Vec<&Value> = entries.iter().filter(|e| e["status"] == "Skipped").collect();
+    assert!(!synced.is_empty(), "the creates in flight finished: {rep}");
+    assert_eq!(synced.len() + skipped.len(), 6, "{rep}");
+    assert!(
+        skipped
+            .iter()
+            .all(|e| e["message"] == "not started: shutting down"),
+        "{rep}"
+    );
+    assert_eq!(
+        count(&counts(&url).await, "CreateStateMachine") as usize,
+        synced.len(),
+        "nothing was started after the interrupt"
+    );
+}
+
 async fn requests(url: &str) -> Value {
     reqwest::get(format!("{url}/_sandbox/requests"))
         .await
