@@ -3,7 +3,7 @@
 //! `GET /_sandbox/requests`.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use common::{entry, paths, report, sdk_conf};
 use serde_json::Value;
