@@ -7,7 +7,9 @@
 //!
 //! The quotas are the documented defaults, per account and Region:
 //! - API Gateway: "10 requests per second, burst 40" for the control-plane API, all calls
-//!   together (SPEC §4) — one shared bucket.
+//!   together (SPEC §4) — one shared bucket. Operations with a stricter quota of their own also
+//!   take a token from their own bucket ([`APIGW_OP_QUOTAS`]): `DeleteRestApi` is "1 request every
+//!   30 seconds per account", so pruning many APIs waits instead of being throttled.
 //! - Step Functions: one bucket per API action, from the "API action throttling" table of the
 //!   Step Functions developer guide (Service quotas → Other quotas). The figures are the same in
 //!   every Region for the actions we call:
@@ -35,6 +37,10 @@ use tokio::time::Instant;
 pub const APIGW_BURST: u32 = 40;
 /// API Gateway control plane: steady rate per second.
 pub const APIGW_RATE: f64 = 10.0;
+
+/// API Gateway operations with their own, stricter quota: (operation, bucket size, refill per
+/// second), taken in addition to the shared bucket.
+pub const APIGW_OP_QUOTAS: &[(&str, u32, f64)] = &[("DeleteRestApi", 1, 1.0 / 30.0)];
 
 /// Step Functions per-action quotas: (action, bucket size, refill per second).
 pub const SFN_QUOTAS: &[(&str, u32, f64)] = &[
@@ -111,6 +117,7 @@ impl TokenBucket {
 #[derive(Debug)]
 pub struct RateLimits {
     apigw: TokenBucket,
+    apigw_ops: HashMap<&'static str, TokenBucket>,
     sfn: HashMap<&'static str, TokenBucket>,
     sfn_other: TokenBucket,
 }
@@ -120,6 +127,10 @@ impl RateLimits {
     pub fn aws_defaults() -> Self {
         RateLimits {
             apigw: TokenBucket::new(APIGW_BURST, APIGW_RATE),
+            apigw_ops: APIGW_OP_QUOTAS
+                .iter()
+                .map(|&(op, size, rate)| (op, TokenBucket::new(size, rate)))
+                .collect(),
             sfn: SFN_QUOTAS
                 .iter()
                 .map(|&(action, size, rate)| (action, TokenBucket::new(size, rate)))
@@ -132,7 +143,12 @@ impl RateLimits {
     /// other services are not limited).
     pub async fn acquire(&self, service: &str, operation: &str) {
         match service {
-            "apigateway" => self.apigw.acquire().await,
+            "apigateway" => {
+                if let Some(own) = self.apigw_ops.get(operation) {
+                    own.acquire().await;
+                }
+                self.apigw.acquire().await
+            }
             "states" => self.sfn.get(operation).unwrap_or(&self.sfn_other).acquire().await,
             _ => {}
         }
@@ -244,6 +260,24 @@ mod tests {
         for _ in 0..1000 {
             limits.acquire("sts", "GetCallerIdentity").await;
         }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_rest_api_waits_30_s_between_calls() {
+        let limits = RateLimits::aws_defaults();
+        let start = Instant::now();
+        limits.acquire("apigateway", "DeleteRestApi").await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limits.acquire("apigateway", "DeleteRestApi").await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(29_990) && waited <= Duration::from_millis(30_010),
+            "{waited:?}"
+        );
+        // Other operations only share the common bucket.
+        let start = Instant::now();
+        limits.acquire("apigateway", "GetRestApis").await;
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
