@@ -647,7 +647,16 @@ struct ApiPrunes {
     apis: Vec<(ResourceKey, crate::aws::LiveApi)>,
     /// API id → the prunable integration records on it (APIs not pruned themselves: deleting an
     /// API removes its integrations with it).
-    integrations: BTreeMap<String, Vec<ownership::IntegrationRecord>>,
+    integrations: BTreeMap<String, Vec<PruneRecord>>,
+}
+
+/// A prunable integration record, and whether a remaining manifest (reconciled in this pass or
+/// not, e.g. skipped because a dependency failed) may manage the same method on the same API: then
+/// only the stale record goes, never the method.
+#[derive(Debug, Clone)]
+struct PruneRecord {
+    record: ownership::IntegrationRecord,
+    method_claimed: bool,
 }
 
 impl ApiPrunes {
@@ -677,9 +686,29 @@ impl ApiPrunes {
                 out.apis.push((key, a.clone()));
                 continue;
             }
+            // Could a declared integration target this API? (Conservative: by id, by name, or by a
+            // RestApi manifest that owns it or would adopt it.)
+            let may_target = |ai: &crate::desired::ApiIntegration| match &ai.rest_api {
+                crate::desired::RestApiTarget::Id(id) => *id == a.id,
+                crate::desired::RestApiTarget::Name(name) => *name == a.name,
+                crate::desired::RestApiTarget::Ref(r) => ownership::owner(&a.tags)
+                    == Some(ResourceKey::new(Kind::RestApi, r.clone()))
+                    || desired.resources.iter().any(
+                        |x| matches!(x, Resource::RestApi(api) if api.meta.name == *r && api.name == a.name),
+                    ),
+            };
             let records: Vec<_> = ownership::integration_records(&a.tags)
                 .into_iter()
                 .filter(|r| ownership::integration_prunable(r, declared, manifests_valid))
+                .map(|record| PruneRecord {
+                    method_claimed: desired.resources.iter().any(|r| match r {
+                        Resource::ApiIntegration(ai) => {
+                            ai.path == record.path && ai.http_method == record.http_method && may_target(ai)
+                        }
+                        _ => false,
+                    }),
+                    record,
+                })
                 .collect();
             if !records.is_empty() {
                 out.integrations.insert(a.id.clone(), records);
@@ -732,7 +761,7 @@ impl Engine {
         apis: &[crate::aws::LiveApi],
         created: &BTreeMap<String, crate::aws::LiveApi>,
         done: &BTreeMap<ResourceKey, ResourceReport>,
-        prunes: &BTreeMap<String, Vec<ownership::IntegrationRecord>>,
+        prunes: &BTreeMap<String, Vec<PruneRecord>>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
         let mut out = Vec::new();
@@ -814,7 +843,7 @@ impl Engine {
         &self,
         api_id: &str,
         ais: &[&crate::desired::ApiIntegration],
-        prunes: &[ownership::IntegrationRecord],
+        prunes: &[PruneRecord],
         live_tags: &BTreeMap<String, String>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
@@ -836,8 +865,8 @@ impl Engine {
                     .collect();
                 let gone = prunes
                     .iter()
-                    .map(|r| {
-                        let mut rep = failed(r.resource_key(), msg.clone());
+                    .map(|p| {
+                        let mut rep = failed(p.record.resource_key(), msg.clone());
                         rep.action = Action::Delete;
                         rep
                     })
@@ -943,11 +972,13 @@ impl Engine {
         let mut gone = Vec::new();
         let mut untag = Vec::new();
         let mut prune_stages: Vec<(usize, String)> = Vec::new();
-        for rec in prunes {
+        for prune in prunes {
+            let rec = &prune.record;
             let key = rec.tag_key();
-            let handed_over = ais
-                .iter()
-                .any(|ai| ai.path == rec.path && ai.http_method == rec.http_method);
+            let handed_over = prune.method_claimed
+                || ais
+                    .iter()
+                    .any(|ai| ai.path == rec.path && ai.http_method == rec.http_method);
             let res_id = resources
                 .iter()
                 .find(|r| r.path == rec.path && r.methods.contains_key(&rec.http_method))

@@ -975,3 +975,104 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
     let out = run(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A renamed integration (same API, path and method) whose new manifest is skipped because a
+/// dependency failed: pruning the old name removes only its stale record, never the method the
+/// remaining manifest manages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pruning_a_renamed_integration_keeps_the_method() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("api.yaml"), rest_api_yaml("api", "Retain", "")).unwrap();
+    std::fs::write(
+        d.join("old.yaml"),
+        integration_yaml("int-old", "{ref: api}", "/x", "Delete", Some("prod"), 29000),
+    )
+    .unwrap();
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let api_id = live_apis(&apigw).await["api-live"].0.clone();
+
+    std::fs::remove_file(d.join("old.yaml")).unwrap();
+    std::fs::write(d.join("broken.yaml"), machine_yaml("broken", "Retain")).unwrap();
+    std::fs::write(
+        d.join("new.yaml"),
+        integration_yaml("int-new", "{ref: api}", "/x", "Delete", Some("prod"), 29000)
+            + "  stateMachineRef: broken\n",
+    )
+    .unwrap();
+    let faults = serde_json::json!({
+        "errorCode": "AccessDeniedException",
+        "operations": ["CreateStateMachine"],
+        "match": "broken",
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(1), "the broken machine fails");
+    let r = report(&out);
+    let by_name = |n: &str| {
+        r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap_or_else(|| panic!("{n} not in {r}"))
+            .clone()
+    };
+    assert_eq!(by_name("int-new")["status"], "Skipped", "{r}");
+    let old = by_name("int-old");
+    assert_eq!(
+        (&old["action"], &old["status"]),
+        (&"delete".into(), &"Synced".into()),
+        "{old}"
+    );
+    assert!(
+        old["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("only the ownership record"),
+        "{old}"
+    );
+    let c = counts(&url).await;
+    assert_eq!(count(&c, "DeleteMethod"), 0, "{c:?}");
+    assert_eq!(count(&c, "CreateDeployment"), 0, "{c:?}");
+    assert_eq!(methods(&apigw, &api_id).await, ["POST /x"]);
+    let tags = &live_apis(&apigw).await["api-live"].1;
+    assert!(
+        !tags
+            .keys()
+            .any(|k| k.starts_with("sfn-operator.dev/integration/")),
+        "{tags:?}"
+    );
+
+    // Fixed: the new manifest takes the method over and records it.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let tags = &live_apis(&apigw).await["api-live"].1;
+    assert_eq!(
+        tags.get("sfn-operator.dev/integration/int-new")
+            .map(String::as_str),
+        Some("v1 POST /x Delete prod"),
+        "{tags:?}"
+    );
+    assert_eq!(methods(&apigw, &api_id).await, ["POST /x"]);
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
+}
