@@ -209,7 +209,7 @@ fn integration_yaml(name: &str, api: &str, path: &str, policy: &str) -> String {
     )
 }
 
-/// Pruning REST APIs and integrations against moto. The ownership records are set by
+/// `endpointConfiguration` drift, and pruning REST APIs and integrations, against moto. The ownership records are set by
 /// CreateRestApi, which moto keeps, so a fresh operator finds them. moto answers 404 to
 /// UntagResource on a REST API ARN (PEERS.md), so after deleting a pruned integration's method
 /// the operator cannot remove its record there: this test expects that failure, by name, where
@@ -219,7 +219,11 @@ async fn prune_rest_apis_and_integrations_against_moto() {
     let moto = start_moto();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "kept.yaml", &api_yaml("kept", "Retain"));
+    write(
+        d,
+        "kept.yaml",
+        &(api_yaml("kept", "Retain") + "  endpointConfiguration:\n    types: [REGIONAL]\n"),
+    );
     write(
         d,
         "kept-int.yaml",
@@ -263,6 +267,35 @@ async fn prune_rest_apis_and_integrations_against_moto() {
         n
     };
     assert_eq!(names().await, ["gone-live", "kept-live"]);
+
+    // endpointConfiguration drift, patched the way AWS (and moto) take it, found and restored.
+    apigw
+        .update_rest_api()
+        .rest_api_id(&kept_id)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/endpointConfiguration/types/REGIONAL")
+                .value("EDGE")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = run(d, &moto.url, &["diff"]);
+    assert_eq!(out.status.code(), Some(2));
+    let r = report(&out);
+    let kept = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "kept")
+        .unwrap();
+    assert_eq!(paths(kept), ["endpointConfiguration.types"], "{kept}");
+    let out = run(d, &moto.url, &["reconcile", "--once"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(d, &moto.url, &["diff"]);
+    assert_eq!(out.status.code(), Some(0));
 
     std::fs::remove_file(d.join("gone.yaml")).unwrap();
     std::fs::remove_file(d.join("drop-int.yaml")).unwrap();
