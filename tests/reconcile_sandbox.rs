@@ -779,43 +779,21 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     )
     .unwrap();
 
-    // The engine in diff mode with pruning: the deletes are Pending, nothing is written.
+    // `diff --prune`: the deletes `reconcile --prune` would make are Pending (exit 2), nothing is
+    // written; plain `diff` shows no delete at all.
     reset(&url).await;
-    let engine = sfn_operator::apply::Engine::connect(
-        &sfn_operator::aws::Settings {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(url.clone()),
-            account_id: Some("123456789012".into()),
-            rate_limits: false,
-            sandbox: true,
-        },
-        4,
-    )
-    .await
-    .unwrap();
-    let loaded = sfn_operator::manifest::load(&sfn_operator::manifest::LoadOptions {
-        paths: vec![d.to_owned()],
-        vars: Default::default(),
-        var_files: Vec::new(),
-        region: Some("us-east-1".into()),
-        account_id: Some("123456789012".into()),
-    });
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut scope = sfn_operator::apply::PassScope::new(sfn_operator::apply::Mode::Diff, deadline);
-    scope.prune = true;
-    let diff = serde_json::to_value(engine.pass(&loaded.desired, &scope).await).unwrap();
+    let out = run(d, &url, &["diff", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let diff = report(&out);
     let pending = [
         "ApiIntegration/int-del Pending",
         "ApiIntegration/int-unowned Pending",
         "RestApi/api-del Pending",
     ];
     assert_eq!(deletes(&diff), pending, "{diff}");
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(deletes(&report(&out)), Vec::<String>::new());
     assert_eq!(writes(&counts(&url).await), vec![], "diff never writes");
-    // With an invalid manifest in the pass, not even a pending delete.
-    scope.manifests_valid = false;
-    let diff = serde_json::to_value(engine.pass(&loaded.desired, &scope).await).unwrap();
-    assert_eq!(deletes(&diff), Vec::<String>::new(), "{diff}");
 
     // With --prune: only owned ∧ Delete.
     reset(&url).await;
