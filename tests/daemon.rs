@@ -81,73 +81,35 @@ async fn edits_apply_live_a_second_daemon_is_refused_and_sigterm_exits_0() {
     })
     .await;
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let manifests = dir.path().join("manifests");
-    std::fs::create_dir(&manifests).unwrap_or_else(|e| panic!("{e}"));
+    let moto = format!("http://127.0.0.1:{moto_port}");
+    let (dir, manifests) = manifests_dir();
     let file = manifests.join("m.yaml");
-    std::fs::write(&file, MANIFEST.replace("RESULT", "1")).unwrap_or_else(|e| panic!("{e}"));
-    let listen = port();
-    let daemon = |listen: u16| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
-        c.current_dir(dir.path())
-            .args([
-                "reconcile",
-                "manifests",
-                "--listen",
-                &format!("127.0.0.1:{listen}"),
-            ])
-            .args(["--endpoint-url", &format!("http://127.0.0.1:{moto_port}")])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        c
-    };
-    let mut first = Kill(daemon(listen).spawn().unwrap_or_else(|e| panic!("{e}")));
-    let base = format!("http://127.0.0.1:{listen}");
-    poll("ready", async || get(&format!("{base}/readyz")).await.is_some()).await;
+    write_file(&file, &MANIFEST.replace("RESULT", "1"));
+    let first = Daemon::start(dir.path(), &moto, &[]).await;
 
     // Edit in place: applied without a restart.
-    std::fs::write(&file, MANIFEST.replace("RESULT", "2")).unwrap_or_else(|e| panic!("{e}"));
+    write_file(&file, &MANIFEST.replace("RESULT", "2"));
     poll("the edit to be applied", async || {
-        get(&format!("{base}/status")).await.is_some_and(|s| {
-            let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_default();
-            v["resources"][0]["status"] == "Synced"
-                && v["resources"][0]["changes"].to_string().contains("\"after\":2")
-        })
+        let m = first.resource("watched").await;
+        m["status"] == "Synced" && m["changes"].to_string().contains("\"after\":2")
     })
     .await;
 
     // A second daemon on the same manifests is refused, naming the lock and the holder.
-    let second = daemon(port()).output().unwrap_or_else(|e| panic!("{e}"));
+    let second = daemon_command(dir.path(), &moto, port(), &[])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let err = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(".sfn-operator/lock") && err.contains(&format!("pid {}", first.0.id())),
+        err.contains(".sfn-operator/lock") && err.contains(&format!("pid {}", first.pid())),
         "{err}"
     );
 
     // SIGTERM: exit 0 within 10 s.
-    let pid = first.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .is_ok_and(|s| s.success())
-    );
-    let start = Instant::now();
-    loop {
-        if let Ok(Some(status)) = first.0.try_wait() {
-            assert_eq!(status.code(), Some(0));
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no exit within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let took = first.terminate().await;
+    assert!(took < Duration::from_secs(10), "exit took {took:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,23 +240,30 @@ struct Daemon {
     base: String,
 }
 
+/// `sfn-operator reconcile manifests` (the daemon) in `dir`, against `endpoint`, listening on `listen`.
+fn daemon_command(dir: &Path, endpoint: &str, listen: u16, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
+    c.current_dir(dir)
+        .args([
+            "reconcile",
+            "manifests",
+            "--listen",
+            &format!("127.0.0.1:{listen}"),
+        ])
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdout(Stdio::null());
+    c
+}
+
 impl Daemon {
-    async fn start(dir: &Path, live: &Live, extra: &[&str]) -> Daemon {
+    /// Starts a daemon and waits until it is ready.
+    async fn start(dir: &Path, endpoint: &str, extra: &[&str]) -> Daemon {
         let listen = port();
-        let child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-            .current_dir(dir)
-            .args([
-                "reconcile",
-                "manifests",
-                "--listen",
-                &format!("127.0.0.1:{listen}"),
-            ])
-            .args(["--endpoint-url", &live.url(), "--region", "us-east-1"])
-            .args(extra)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_PROFILE")
-            .stdout(Stdio::null())
+        let child = daemon_command(dir, endpoint, listen, extra)
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("{e}"));
@@ -356,6 +325,10 @@ impl Daemon {
     }
 }
 
+fn write_file(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
 fn manifests_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let manifests = dir.path().join("manifests");
@@ -369,8 +342,7 @@ async fn file_changes_of_every_kind_apply_live_and_deletions_prune_only_under_sp
     use std::os::unix::fs::symlink;
     let live = Live::start().await;
     let (dir, m) = manifests_dir();
-    let write =
-        |name: &str, text: String| std::fs::write(m.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    let write = |name: &str, text: String| write_file(&m.join(name), &text);
     write("a.yaml", machine("a", 1, GOOD_ROLE, "Retain"));
     write("b.yaml", machine("b", 1, GOOD_ROLE, "Delete"));
     write("c.yaml", machine("c", 1, GOOD_ROLE, "Retain"));
@@ -386,7 +358,7 @@ async fn file_changes_of_every_kind_apply_live_and_deletions_prune_only_under_sp
     symlink("..2026_11_24_01", cm.join("..data")).unwrap_or_else(|e| panic!("{e}"));
     symlink("..data/d.yaml", cm.join("d.yaml")).unwrap_or_else(|e| panic!("{e}"));
 
-    let daemon = Daemon::start(dir.path(), &live, &["--prune", "--resync-interval", "1h"]).await;
+    let daemon = Daemon::start(dir.path(), &live.url(), &["--prune", "--resync-interval", "1h"]).await;
     for name in ["a", "b", "c", "d", "e"] {
         assert_eq!(
             live.result(name).await,
@@ -484,11 +456,10 @@ fn millis(t: &Value) -> i64 {
 async fn drift_is_corrected_on_resync_and_counted_but_manifest_edits_are_not_drift() {
     let live = Live::start().await;
     let (dir, m) = manifests_dir();
-    let write =
-        |name: &str, text: String| std::fs::write(m.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    let write = |name: &str, text: String| write_file(&m.join(name), &text);
     write("x.yaml", machine("x", 1, GOOD_ROLE, "Retain"));
     write("y.yaml", machine("y", 1, GOOD_ROLE, "Retain"));
-    let daemon = Daemon::start(dir.path(), &live, &["--resync-interval", "2s"]).await;
+    let daemon = Daemon::start(dir.path(), &live.url(), &["--resync-interval", "2s"]).await;
     let drift = "sfn_operator_drift_corrected_total{kind=\"StateMachine\"}";
     let synced = "sfn_operator_reconcile_total{kind=\"StateMachine\",result=\"synced\"}";
 
@@ -526,11 +497,10 @@ async fn drift_is_corrected_on_resync_and_counted_but_manifest_edits_are_not_dri
 async fn a_failing_resource_backs_off_alone_and_fixing_its_manifest_retries_it_at_once() {
     let live = Live::start().await;
     let (dir, m) = manifests_dir();
-    let write =
-        |name: &str, text: String| std::fs::write(m.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    let write = |name: &str, text: String| write_file(&m.join(name), &text);
     write("x.yaml", machine("x", 1, GOOD_ROLE, "Retain"));
     write("y.yaml", machine("y", 2, GOOD_ROLE, "Retain"));
-    let daemon = Daemon::start(dir.path(), &live, &["--resync-interval", "1h"]).await;
+    let daemon = Daemon::start(dir.path(), &live.url(), &["--resync-interval", "1h"]).await;
 
     // y now needs a role the operator may not pass: every write of it is denied.
     live.faults(serde_json::json!({"errorCode": "AccessDeniedException", "match": "role/Denied"}))
@@ -611,7 +581,7 @@ async fn sigterm_during_a_pass_exits_0_within_10_s_with_nothing_half_applied() {
     }
     let daemon = Daemon::start(
         dir.path(),
-        &live,
+        &live.url(),
         &["--concurrency", "2", "--resync-interval", "4s"],
     )
     .await;

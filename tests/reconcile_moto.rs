@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{entry, paths, report, sdk_conf};
+use common::{entry, methods, paths, report, sdk_conf};
 
 mod common;
 
@@ -329,24 +329,7 @@ async fn prune_rest_apis_and_integrations_against_moto() {
     );
     assert_eq!(out.status.code(), Some(1));
     // The method itself is gone, the kept one and the API stay.
-    let res = apigw
-        .get_resources()
-        .rest_api_id(&kept_id)
-        .embed("methods")
-        .send()
-        .await
-        .unwrap();
-    let mut methods: Vec<String> = res
-        .items()
-        .iter()
-        .flat_map(|r| {
-            r.resource_methods()
-                .into_iter()
-                .flatten()
-                .map(|(m, _)| format!("{m} {}", r.path().unwrap_or("")))
-        })
-        .collect();
-    methods.sort();
+    let methods = methods(&apigw, &kept_id).await;
     assert_eq!(methods, ["POST /keep"]);
     // An integration on a pruned API goes with it: no separate entry.
     assert!(

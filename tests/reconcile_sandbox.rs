@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{entry, paths, report, sdk_conf};
+use common::{entry, methods, paths, report, sdk_conf};
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, start};
 
@@ -520,29 +520,6 @@ async fn live_apis(
             )
         })
         .collect()
-}
-
-/// The "METHOD path" pairs of an API.
-async fn methods(apigw: &aws_sdk_apigateway::Client, api: &str) -> Vec<String> {
-    let r = apigw
-        .get_resources()
-        .rest_api_id(api)
-        .embed("methods")
-        .send()
-        .await
-        .unwrap();
-    let mut out: Vec<String> = r
-        .items()
-        .iter()
-        .flat_map(|r| {
-            r.resource_methods()
-                .into_iter()
-                .flatten()
-                .map(|(m, _)| format!("{m} {}", r.path().unwrap_or("")))
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 async fn deployments(apigw: &aws_sdk_apigateway::Client, api: &str) -> usize {

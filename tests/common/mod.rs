@@ -63,3 +63,26 @@ pub async fn sdk_conf(url: &str) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// The "METHOD path" pairs of an API.
+pub async fn methods(apigw: &aws_sdk_apigateway::Client, api: &str) -> Vec<String> {
+    let r = apigw
+        .get_resources()
+        .rest_api_id(api)
+        .embed("methods")
+        .send()
+        .await
+        .unwrap();
+    let mut out: Vec<String> = r
+        .items()
+        .iter()
+        .flat_map(|r| {
+            r.resource_methods()
+                .into_iter()
+                .flatten()
+                .map(|(m, _)| format!("{m} {}", r.path().unwrap_or("")))
+        })
+        .collect();
+    out.sort();
+    out
+}
