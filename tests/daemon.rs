@@ -634,3 +634,65 @@ async fn sigterm_during_a_pass_exits_0_within_10_s_with_nothing_half_applied() {
     assert!(restored >= 1, "the updates in flight were finished");
     assert!(restored < names.len(), "no resource was started after SIGTERM");
 }
+
+/// `--log-format json`: every stderr line is a JSON object; each reconcile is a span naming the kind
+/// and the resource; no credential or request signature ever reaches the log, even at `-vv`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_a_span_per_reconcile_and_never_a_credential() {
+    const SECRET: &str = "sEcReT/never+logged";
+    const TOKEN: &str = "session-token-never-logged";
+    let live = Live::start().await;
+    let (dir, m) = manifests_dir();
+    write_file(&m.join("logged.yaml"), &machine("logged", 1, GOOD_ROLE, "Retain"));
+    let log_path = dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let listen = port();
+    let child = daemon_command(dir.path(), &live.url(), listen, &["--log-format", "json", "-vv"])
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_SESSION_TOKEN", TOKEN)
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon {
+        child: Kill(child),
+        base: format!("http://127.0.0.1:{listen}"),
+    };
+    poll("ready", async || {
+        get(&format!("{}/readyz", daemon.base)).await.is_some()
+    })
+    .await;
+    write_file(&m.join("logged.yaml"), &machine("logged", 2, GOOD_ROLE, "Retain"));
+    poll("the edit applied", async || {
+        live.result("logged").await == Some(Value::from(2))
+    })
+    .await;
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+
+    let text = std::fs::read_to_string(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    // serde_json keeps the last of duplicate keys: look at the raw span object.
+    for l in text.lines().filter_map(|l| l.find("\"span\":{").map(|i| &l[i..])) {
+        let span = &l[..l.find('}').unwrap_or(l.len())];
+        assert_eq!(span.matches("\"name\":").count(), 1, "duplicate key: {span}");
+    }
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 5, "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string()),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l["span"]["name"] == "reconcile"
+            && l["span"]["kind"] == "StateMachine"
+            && l["span"]["resource"] == "logged"
+            && l["fields"]["message"] == "applied"),
+        "a reconcile span with kind and name around the apply: {text}"
+    );
+    for secret in [SECRET, TOKEN, "Signature=", "AWS4-HMAC-SHA256"] {
+        assert!(!text.contains(secret), "{secret} in the log");
+    }
+}

@@ -164,14 +164,15 @@ impl Ctx {
         let report = match work {
             Work::Key(k) => {
                 let _shared = self.full.read().await;
-                let span = tracing::info_span!("reconcile", kind = %k.kind, name = %k.name);
+                // The engine opens a `reconcile` span per resource inside the pass.
+                let span = tracing::info_span!("pass", only = %k);
                 (self.pass)(Arc::clone(&desired.set), request)
                     .instrument(span)
                     .await
             }
             Work::Full => {
                 let _exclusive = self.full.write().await;
-                let span = tracing::info_span!("resync");
+                let span = tracing::info_span!("pass", full = true);
                 (self.pass)(Arc::clone(&desired.set), request)
                     .instrument(span)
                     .await
