@@ -109,6 +109,9 @@ pub struct DiffOpts {
     pub manifests: ManifestOpts,
     #[command(flatten)]
     pub aws: AwsOpts,
+    /// Also show the deletes `reconcile --prune` would make (owned, `Delete` policy, manifest gone).
+    #[arg(long)]
+    pub prune: bool,
     /// Report format on stdout.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

@@ -18,6 +18,7 @@ pub mod path;
 pub mod plan;
 pub mod report;
 pub mod sandbox;
+pub mod shutdown;
 
 /// Process exit codes of SPEC §3.
 pub mod exit {

@@ -160,6 +160,36 @@ pub fn plan_state_machine(
     }
 }
 
+/// The `endpointConfiguration.types` change of a REST API, if the manifest sets the types and
+/// they differ from live (compared as sets: order never makes a change). `None` in the manifest
+/// is never compared, so AWS's default (`EDGE`) and an adopted API's types make no change.
+pub fn endpoint_change(desired: Option<&[crate::desired::EndpointType]>, live: &[String]) -> Option<Change> {
+    let want: Vec<String> = desired?.iter().map(|t| t.as_str().to_owned()).collect();
+    let set = |v: &[String]| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
+    if set(&want) == set(live) {
+        return None;
+    }
+    Some(Change {
+        path: "endpointConfiguration.types".into(),
+        before: Value::from(live.to_vec()),
+        after: Value::from(want),
+    })
+}
+
+/// The `(old, new)` pairs of `replace /endpointConfiguration/types/<old>` patch operations that
+/// turn `live` into `want`, the only way UpdateRestApi changes endpoint types. AWS holds one type
+/// per API, so a change in the number of types cannot be patched and is an error.
+pub fn endpoint_replacements(live: &[String], want: &[String]) -> Result<Vec<(String, String)>, String> {
+    let old: Vec<&String> = live.iter().filter(|t| !want.contains(t)).collect();
+    let new: Vec<&String> = want.iter().filter(|t| !live.contains(t)).collect();
+    if old.len() != new.len() {
+        return Err(format!(
+            "endpointConfiguration.types: cannot change {live:?} into {want:?} (AWS takes one endpoint type per REST API and changes it by replacement)"
+        ));
+    }
+    Ok(old.into_iter().cloned().zip(new.into_iter().cloned()).collect())
+}
+
 /// Whether any change needs UpdateStateMachine (as opposed to tags only).
 pub fn needs_machine_update(plan: &ResourcePlan) -> bool {
     plan.changes.iter().any(|c| !c.path.starts_with("tags"))
@@ -258,6 +288,22 @@ mod tests {
         live.machine_type = "STANDARD".into();
         let p = plan_state_machine(&sm, &BTreeMap::new(), Some(&live));
         assert!(p.error.as_deref().is_some_and(|e| e.contains("`type`")));
+    }
+
+    #[test]
+    fn endpoint_types_compare_as_sets_and_unset_never_changes() {
+        use crate::desired::EndpointType::{Edge, Regional};
+        let live = vec!["EDGE".to_owned()];
+        assert_eq!(endpoint_change(None, &live), None);
+        assert_eq!(endpoint_change(Some(&[Edge]), &live), None);
+        let c = endpoint_change(Some(&[Regional]), &live).unwrap();
+        assert_eq!(c.path, "endpointConfiguration.types");
+        assert_eq!((c.before, c.after), (json!(["EDGE"]), json!(["REGIONAL"])));
+        assert_eq!(
+            endpoint_replacements(&live, &["REGIONAL".to_owned()]),
+            Ok(vec![("EDGE".to_owned(), "REGIONAL".to_owned())])
+        );
+        assert!(endpoint_replacements(&live, &["EDGE".to_owned(), "REGIONAL".to_owned()]).is_err());
     }
 
     #[test]

@@ -1,11 +1,18 @@
-//! The daemon as a user runs it: the real binary against moto (an independent AWS peer). An edit
-//! in place is applied without a restart, a second daemon is refused naming the lock, and
-//! SIGTERM exits 0. Waits poll a condition with a generous limit.
+//! The daemon as a user runs it: the real binary, against our sandbox (started in this process)
+//! and against moto (an independent AWS peer). Edits in place, rename-saves and ConfigMap-style
+//! symlink flips are applied without a restart; deleted manifests are pruned only under SPEC §5;
+//! out-of-band drift is corrected on resync and counted; a failing resource backs off while others
+//! converge and is retried at once when its manifest is fixed; SIGTERM during a pass exits 0 within
+//! 10 s with nothing half-applied; a second daemon is refused. Waits poll a condition with a
+//! generous limit.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sfn_operator::sandbox::{SandboxConfig, SandboxHandle, start};
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -74,71 +81,618 @@ async fn edits_apply_live_a_second_daemon_is_refused_and_sigterm_exits_0() {
     })
     .await;
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let manifests = dir.path().join("manifests");
-    std::fs::create_dir(&manifests).unwrap_or_else(|e| panic!("{e}"));
+    let moto = format!("http://127.0.0.1:{moto_port}");
+    let (dir, manifests) = manifests_dir();
     let file = manifests.join("m.yaml");
-    std::fs::write(&file, MANIFEST.replace("RESULT", "1")).unwrap_or_else(|e| panic!("{e}"));
-    let listen = port();
-    let daemon = |listen: u16| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
-        c.current_dir(dir.path())
-            .args([
-                "reconcile",
-                "manifests",
-                "--listen",
-                &format!("127.0.0.1:{listen}"),
-            ])
-            .args(["--endpoint-url", &format!("http://127.0.0.1:{moto_port}")])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        c
-    };
-    let mut first = Kill(daemon(listen).spawn().unwrap_or_else(|e| panic!("{e}")));
-    let base = format!("http://127.0.0.1:{listen}");
-    poll("ready", async || get(&format!("{base}/readyz")).await.is_some()).await;
+    write_file(&file, &MANIFEST.replace("RESULT", "1"));
+    let first = Daemon::start(dir.path(), &moto, &[]).await;
 
     // Edit in place: applied without a restart.
-    std::fs::write(&file, MANIFEST.replace("RESULT", "2")).unwrap_or_else(|e| panic!("{e}"));
+    write_file(&file, &MANIFEST.replace("RESULT", "2"));
     poll("the edit to be applied", async || {
-        get(&format!("{base}/status")).await.is_some_and(|s| {
-            let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_default();
-            v["resources"][0]["status"] == "Synced"
-                && v["resources"][0]["changes"].to_string().contains("\"after\":2")
-        })
+        let m = first.resource("watched").await;
+        m["status"] == "Synced" && m["changes"].to_string().contains("\"after\":2")
     })
     .await;
 
     // A second daemon on the same manifests is refused, naming the lock and the holder.
-    let second = daemon(port()).output().unwrap_or_else(|e| panic!("{e}"));
+    let second = daemon_command(dir.path(), &moto, port(), &[])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let err = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(".sfn-operator/lock") && err.contains(&format!("pid {}", first.0.id())),
+        err.contains(".sfn-operator/lock") && err.contains(&format!("pid {}", first.pid())),
         "{err}"
     );
 
     // SIGTERM: exit 0 within 10 s.
-    let pid = first.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .is_ok_and(|s| s.success())
-    );
-    let start = Instant::now();
-    loop {
-        if let Ok(Some(status)) = first.0.try_wait() {
-            assert_eq!(status.code(), Some(0));
-            break;
+    let took = first.terminate().await;
+    assert!(took < Duration::from_secs(10), "exit took {took:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against our sandbox.
+
+const ACCOUNT: &str = "123456789012";
+const GOOD_ROLE: &str = "arn:aws:iam::123456789012:role/StepFunctionsIamRole";
+
+/// A StateMachine manifest whose definition returns `result` and whose tag `version` says the same,
+/// so a half-applied update (definition without tags, or the reverse) shows.
+fn machine(name: &str, result: u32, role: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1
+kind: StateMachine
+metadata:
+  name: {name}
+spec:
+  roleArn: {role}
+  deletionPolicy: {policy}
+  tags:
+    version: \"{result}\"
+  definition:
+    StartAt: P
+    States:
+      P: {{Type: Pass, Result: {result}, End: true}}
+"
+    )
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{name}")
+}
+
+/// Writes `text` to `path` atomically, the way editors save: a temporary file, then a rename.
+fn rename_save(path: &Path, text: &str) {
+    let tmp = path.with_extension("yaml.tmp~");
+    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The sandbox plus SDK clients to look at it (and change it behind the daemon's back).
+struct Live {
+    sandbox: SandboxHandle,
+    sfn: aws_sdk_sfn::Client,
+}
+
+impl Live {
+    async fn start() -> Live {
+        let sandbox = start(SandboxConfig::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(sandbox.endpoint_url())
+            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        Live {
+            sfn: aws_sdk_sfn::Client::new(&conf),
+            sandbox,
         }
+    }
+
+    fn url(&self) -> String {
+        self.sandbox.endpoint_url()
+    }
+
+    /// The `Result` of a live machine's only state, its `version` tag and its role; `None` when
+    /// the machine does not exist.
+    async fn machine(&self, name: &str) -> Option<(Value, Option<String>, String)> {
+        let d = self
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(arn(name))
+            .send()
+            .await
+            .ok()?;
+        let def: Value = serde_json::from_str(d.definition()).unwrap_or_default();
+        let tags = self
+            .sfn
+            .list_tags_for_resource()
+            .resource_arn(arn(name))
+            .send()
+            .await
+            .ok()?;
+        let version = tags
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("version"))
+            .and_then(|t| t.value().map(str::to_owned));
+        Some((
+            def["States"]["P"]["Result"].clone(),
+            version,
+            d.role_arn().to_owned(),
+        ))
+    }
+
+    async fn result(&self, name: &str) -> Option<Value> {
+        self.machine(name).await.map(|(r, _, _)| r)
+    }
+
+    async fn faults(&self, faults: Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_sandbox/faults", self.url()))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    async fn requests(&self, operation: &str) -> u64 {
+        let v: Value = serde_json::from_str(
+            &get(&format!("{}/_sandbox/requests", self.url()))
+                .await
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        v["sfn"][operation].as_u64().unwrap_or(0)
+    }
+}
+
+/// A daemon child process on a manifest directory, pointed at the sandbox.
+struct Daemon {
+    child: Kill,
+    base: String,
+}
+
+/// `sfn-operator reconcile manifests` (the daemon) in `dir`, against `endpoint`, listening on `listen`.
+fn daemon_command(dir: &Path, endpoint: &str, listen: u16, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
+    c.current_dir(dir)
+        .args([
+            "reconcile",
+            "manifests",
+            "--listen",
+            &format!("127.0.0.1:{listen}"),
+        ])
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdout(Stdio::null());
+    c
+}
+
+impl Daemon {
+    /// Starts a daemon and waits until it is ready.
+    async fn start(dir: &Path, endpoint: &str, extra: &[&str]) -> Daemon {
+        let listen = port();
+        let child = daemon_command(dir, endpoint, listen, extra)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let daemon = Daemon {
+            child: Kill(child),
+            base: format!("http://127.0.0.1:{listen}"),
+        };
+        poll("ready", async || {
+            get(&format!("{}/readyz", daemon.base)).await.is_some()
+        })
+        .await;
+        daemon
+    }
+
+    async fn status(&self) -> Value {
+        let text = get(&format!("{}/status", self.base)).await.unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
+    /// `/status` of one resource (`Value::Null` when it is not listed).
+    async fn resource(&self, name: &str) -> Value {
+        let s = self.status().await;
+        s["resources"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == name).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The value of one metric line (`name{labels}`), 0 when absent.
+    async fn metric(&self, series: &str) -> f64 {
+        let text = get(&format!("{}/metrics", self.base)).await.unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
+    /// Sends SIGTERM and returns how long the exit took; asserts exit code 0.
+    async fn terminate(mut self) -> Duration {
+        let pid = self.pid().to_string();
         assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no exit within 10 s of SIGTERM"
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .is_ok_and(|s| s.success())
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
+                assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+                return start.elapsed();
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "no exit after SIGTERM");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn write_file(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+fn manifests_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap_or_else(|e| panic!("{e}"));
+    (dir, manifests)
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_changes_of_every_kind_apply_live_and_deletions_prune_only_under_spec_rules() {
+    use std::os::unix::fs::symlink;
+    let live = Live::start().await;
+    let (dir, m) = manifests_dir();
+    let write = |name: &str, text: String| write_file(&m.join(name), &text);
+    write("a.yaml", machine("a", 1, GOOD_ROLE, "Retain"));
+    write("b.yaml", machine("b", 1, GOOD_ROLE, "Delete"));
+    write("c.yaml", machine("c", 1, GOOD_ROLE, "Retain"));
+    write("e.yaml", machine("e", 1, GOOD_ROLE, "Delete"));
+    // A Kubernetes ConfigMap volume: the file is a link through `..data`, swapped atomically.
+    let cm = m.join("configmap");
+    std::fs::create_dir_all(cm.join("..2026_11_24_01")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        cm.join("..2026_11_24_01/d.yaml"),
+        machine("d", 1, GOOD_ROLE, "Retain"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    symlink("..2026_11_24_01", cm.join("..data")).unwrap_or_else(|e| panic!("{e}"));
+    symlink("..data/d.yaml", cm.join("d.yaml")).unwrap_or_else(|e| panic!("{e}"));
+
+    let daemon = Daemon::start(dir.path(), &live.url(), &["--prune", "--resync-interval", "1h"]).await;
+    for name in ["a", "b", "c", "d", "e"] {
+        assert_eq!(
+            live.result(name).await,
+            Some(Value::from(1)),
+            "{name} created by the first pass"
+        );
+    }
+
+    // Edited in place.
+    write("a.yaml", machine("a", 2, GOOD_ROLE, "Retain"));
+    poll("in-place edit applied", async || {
+        live.result("a").await == Some(Value::from(2))
+    })
+    .await;
+
+    // Replaced by an editor's rename-save.
+    rename_save(&m.join("a.yaml"), &machine("a", 3, GOOD_ROLE, "Retain"));
+    poll("rename-save applied", async || {
+        live.result("a").await == Some(Value::from(3))
+    })
+    .await;
+
+    // Swapped by a ConfigMap-style symlink flip of `..data`.
+    std::fs::create_dir(cm.join("..2026_11_24_02")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        cm.join("..2026_11_24_02/d.yaml"),
+        machine("d", 2, GOOD_ROLE, "Retain"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    symlink("..2026_11_24_02", cm.join("..data_tmp")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(cm.join("..data_tmp"), cm.join("..data")).unwrap_or_else(|e| panic!("{e}"));
+    poll("symlink flip applied", async || {
+        live.result("d").await == Some(Value::from(2))
+    })
+    .await;
+    assert_eq!(live.result("a").await, Some(Value::from(3)), "others untouched");
+
+    // Deleted manifests, in one save: b (Delete) is pruned, c (Retain) stays, by the same pass.
+    std::fs::remove_file(m.join("b.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(m.join("c.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    poll("b pruned", async || live.machine("b").await.is_none()).await;
+    assert!(live.machine("c").await.is_some(), "Retain: never deleted");
+    assert!(daemon.resource("c").await.is_null(), "c is no longer managed");
+
+    // With an invalid manifest present nothing is pruned; once it is fixed, the prune happens.
+    write("a.yaml", "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: a}\nspec: {roleArn: 7}\n".into());
+    poll("a invalid", async || {
+        daemon.resource("a").await["status"] == "Invalid"
+    })
+    .await;
+    let invalid_series = "sfn_operator_reconcile_total{kind=\"StateMachine\",result=\"invalid\"}";
+    let passes_before = daemon.metric(invalid_series).await;
+    std::fs::remove_file(m.join("e.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    poll("the full pass after e's removal", async || {
+        daemon.metric(invalid_series).await > passes_before && daemon.resource("e").await.is_null()
+    })
+    .await;
+    assert!(
+        live.machine("e").await.is_some(),
+        "no pruning while a manifest is invalid (SPEC §5)"
+    );
+    assert_eq!(
+        live.result("a").await,
+        Some(Value::from(3)),
+        "invalid: last valid state kept"
+    );
+    write("a.yaml", machine("a", 4, GOOD_ROLE, "Retain"));
+    poll("e pruned once every manifest is valid", async || {
+        live.machine("e").await.is_none()
+    })
+    .await;
+    poll("a applied", async || {
+        live.result("a").await == Some(Value::from(4))
+    })
+    .await;
+    assert!(live.machine("c").await.is_some() && live.machine("d").await.is_some());
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC time as `/status` writes it.
+fn millis(t: &Value) -> i64 {
+    let s = t.as_str().unwrap_or_else(|| panic!("not a time: {t}"));
+    let n = |r: std::ops::Range<usize>| -> i64 { s[r].parse().unwrap_or_else(|e| panic!("{s}: {e}")) };
+    let (y, mo, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from the civil date (Howard Hinnant's days_from_civil).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_corrected_on_resync_and_counted_but_manifest_edits_are_not_drift() {
+    let live = Live::start().await;
+    let (dir, m) = manifests_dir();
+    let write = |name: &str, text: String| write_file(&m.join(name), &text);
+    write("x.yaml", machine("x", 1, GOOD_ROLE, "Retain"));
+    write("y.yaml", machine("y", 1, GOOD_ROLE, "Retain"));
+    let daemon = Daemon::start(dir.path(), &live.url(), &["--resync-interval", "2s"]).await;
+    let drift = "sfn_operator_drift_corrected_total{kind=\"StateMachine\"}";
+    let synced = "sfn_operator_reconcile_total{kind=\"StateMachine\",result=\"synced\"}";
+
+    // A manifest edit is applied; resyncs after it find nothing to correct: not drift.
+    write("y.yaml", machine("y", 2, GOOD_ROLE, "Retain"));
+    poll("y edited", async || {
+        live.result("y").await == Some(Value::from(2))
+    })
+    .await;
+    let after_edit = daemon.metric(synced).await;
+    poll("two resyncs after the edit", async || {
+        daemon.metric(synced).await >= after_edit + 4.0
+    })
+    .await;
+    assert_eq!(daemon.metric(drift).await, 0.0, "a manifest edit is not drift");
+
+    // Out of band: someone changes x's definition. The next resync puts it back and counts it.
+    live.sfn
+        .update_state_machine()
+        .state_machine_arn(arn("x"))
+        .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":99,"End":true}}}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    poll("drift corrected", async || {
+        live.result("x").await == Some(Value::from(1))
+    })
+    .await;
+    poll("drift counted", async || daemon.metric(drift).await == 1.0).await;
+    assert_eq!(live.result("y").await, Some(Value::from(2)));
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_resource_backs_off_alone_and_fixing_its_manifest_retries_it_at_once() {
+    let live = Live::start().await;
+    let (dir, m) = manifests_dir();
+    let write = |name: &str, text: String| write_file(&m.join(name), &text);
+    write("x.yaml", machine("x", 1, GOOD_ROLE, "Retain"));
+    write("y.yaml", machine("y", 2, GOOD_ROLE, "Retain"));
+    let daemon = Daemon::start(dir.path(), &live.url(), &["--resync-interval", "1h"]).await;
+
+    // y now needs a role the operator may not pass: every write of it is denied.
+    live.faults(serde_json::json!({"errorCode": "AccessDeniedException", "match": "role/Denied"}))
+        .await;
+    write(
+        "y.yaml",
+        machine("y", 3, "arn:aws:iam::123456789012:role/Denied", "Retain"),
+    );
+    // The retry delay (next retry − last reconcile) grows with each failure: 1 s, 2 s, 4 s ±10 %.
+    let mut delays: Vec<(u64, i64)> = Vec::new();
+    poll("y failed three times", async || {
+        let y = daemon.resource("y").await;
+        let failures = y["failures"].as_u64().unwrap_or(0);
+        if failures > 0 && delays.last().is_none_or(|(f, _)| *f != failures) {
+            assert_eq!(y["status"], "Failed", "{y}");
+            assert!(
+                y["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("AccessDeniedException")),
+                "{y}"
+            );
+            delays.push((
+                failures,
+                millis(&y["nextRetryTime"]) - millis(&y["lastReconcileTime"]),
+            ));
+        }
+        failures >= 3
+    })
+    .await;
+    assert!(delays.len() >= 2, "{delays:?}");
+    for pair in delays.windows(2) {
+        assert!(pair[1].1 > pair[0].1, "backoff grows: {delays:?}");
+    }
+    // Meanwhile the others converge.
+    write("x.yaml", machine("x", 5, GOOD_ROLE, "Retain"));
+    poll("x converges while y fails", async || {
+        live.result("x").await == Some(Value::from(5))
+    })
+    .await;
+    assert_eq!(daemon.resource("x").await["status"], "Synced");
+
+    // Fixing y's manifest retries it at once, not at its next backoff time.
+    let y = daemon.resource("y").await;
+    let next_retry = millis(&y["nextRetryTime"]);
+    write("y.yaml", machine("y", 4, GOOD_ROLE, "Retain"));
+    poll("y fixed", async || {
+        daemon.resource("y").await["status"] == "Synced"
+    })
+    .await;
+    let y = daemon.resource("y").await;
+    assert!(
+        millis(&y["lastReconcileTime"]) < next_retry,
+        "retried when its manifest changed, before the scheduled retry: {y}"
+    );
+    assert_eq!(y["failures"], 0);
+    assert_eq!(
+        live.machine("y").await,
+        Some((Value::from(4), Some("4".into()), GOOD_ROLE.into()))
+    );
+    assert_eq!(
+        daemon
+            .metric("sfn_operator_drift_corrected_total{kind=\"StateMachine\"}")
+            .await,
+        0.0,
+        "failures and fixes are not drift"
+    );
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_pass_exits_0_within_10_s_with_nothing_half_applied() {
+    let live = Live::start().await;
+    let (dir, m) = manifests_dir();
+    let names: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
+    for n in &names {
+        std::fs::write(m.join(format!("{n}.yaml")), machine(n, 1, GOOD_ROLE, "Retain"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let daemon = Daemon::start(
+        dir.path(),
+        &live.url(),
+        &["--concurrency", "2", "--resync-interval", "4s"],
+    )
+    .await;
+
+    // Out of band, every machine's definition and tag change; the next resync (one pass over all
+    // six) puts both back. Every call now takes 1.5 s, so that pass needs describe, tags, update,
+    // tag: 6 s a machine, 18 s for six two at a time — longer than a shutdown may take.
+    for n in &names {
+        live.sfn
+            .update_state_machine()
+            .state_machine_arn(arn(n))
+            .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":9,"End":true}}}"#)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        live.sfn
+            .tag_resource()
+            .resource_arn(arn(n))
+            .tags(
+                aws_sdk_sfn::types::Tag::builder()
+                    .key("version")
+                    .value("9")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let ours = live.requests("UpdateStateMachine").await;
+    live.faults(serde_json::json!({"latencyMs": 1500})).await;
+    poll("the resync pass writing", async || {
+        live.requests("UpdateStateMachine").await > ours
+    })
+    .await;
+    let took = daemon.terminate().await;
+    assert!(took < Duration::from_secs(10), "exit took {took:?}");
+
+    live.faults(serde_json::json!({})).await;
+    let mut restored = 0;
+    for n in &names {
+        let (result, version, _) = live.machine(n).await.unwrap_or_else(|| panic!("{n} missing"));
+        // Definition and tags move together: both drifted or both restored.
+        let pair = (result.as_u64(), version.as_deref().and_then(|v| v.parse().ok()));
+        assert!(
+            pair == (Some(9), Some(9)) || pair == (Some(1), Some(1)),
+            "{n} half-applied: {pair:?}"
+        );
+        restored += usize::from(pair.0 == Some(1));
+    }
+    assert!(restored >= 1, "the updates in flight were finished");
+    assert!(restored < names.len(), "no resource was started after SIGTERM");
+}
+
+/// `--log-format json`: every stderr line is a JSON object; each reconcile is a span naming the kind
+/// and the resource; no credential or request signature ever reaches the log, even at `-vv`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_a_span_per_reconcile_and_never_a_credential() {
+    const SECRET: &str = "sEcReT/never+logged";
+    const TOKEN: &str = "session-token-never-logged";
+    let live = Live::start().await;
+    let (dir, m) = manifests_dir();
+    write_file(&m.join("logged.yaml"), &machine("logged", 1, GOOD_ROLE, "Retain"));
+    let log_path = dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let listen = port();
+    let child = daemon_command(dir.path(), &live.url(), listen, &["--log-format", "json", "-vv"])
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_SESSION_TOKEN", TOKEN)
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon {
+        child: Kill(child),
+        base: format!("http://127.0.0.1:{listen}"),
+    };
+    poll("ready", async || {
+        get(&format!("{}/readyz", daemon.base)).await.is_some()
+    })
+    .await;
+    write_file(&m.join("logged.yaml"), &machine("logged", 2, GOOD_ROLE, "Retain"));
+    poll("the edit applied", async || {
+        live.result("logged").await == Some(Value::from(2))
+    })
+    .await;
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+
+    let text = std::fs::read_to_string(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    // serde_json keeps the last of duplicate keys: look at the raw span object.
+    for l in text.lines().filter_map(|l| l.find("\"span\":{").map(|i| &l[i..])) {
+        let span = &l[..l.find('}').unwrap_or(l.len())];
+        assert_eq!(span.matches("\"name\":").count(), 1, "duplicate key: {span}");
+    }
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 5, "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string()),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l["span"]["name"] == "reconcile"
+            && l["span"]["kind"] == "StateMachine"
+            && l["span"]["resource"] == "logged"
+            && l["fields"]["message"] == "applied"),
+        "a reconcile span with kind and name around the apply: {text}"
+    );
+    for secret in [SECRET, TOKEN, "Signature=", "AWS4-HMAC-SHA256"] {
+        assert!(!text.contains(secret), "{secret} in the log");
     }
 }

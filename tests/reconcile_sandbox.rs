@@ -5,36 +5,18 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::{entry, methods, paths, report, sdk_conf};
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, start};
+
+mod common;
 
 async fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
     let (dir, url) = (dir.to_owned(), url.to_owned());
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-            .args(&args)
-            .arg(&dir)
-            .args([
-                "--endpoint-url",
-                &url,
-                "--region",
-                "us-east-1",
-                "-o",
-                "json",
-                "-q",
-            ])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("run sfn-operator");
-        eprintln!(
-            "{args:?}\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::run_binary(&dir, &url, &args)
     })
     .await
     .unwrap()
@@ -85,28 +67,6 @@ async fn reset(url: &str) {
     assert!(r.status().is_success());
 }
 
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("JSON report")
-}
-
-fn entry<'a>(r: &'a Value, kind: &str) -> &'a Value {
-    r["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == kind)
-        .expect("resource in report")
-}
-
-fn paths(e: &Value) -> Vec<String> {
-    e["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn create_in_sync_drift_restore() {
     let state = tempfile::tempdir().unwrap();
@@ -151,14 +111,7 @@ async fn create_in_sync_drift_restore() {
     assert_eq!(out.status.code(), Some(0));
 
     // Out-of-band changes with the SDK.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
+    let conf = sdk_conf(&url).await;
     let sfn = aws_sdk_sfn::Client::new(&conf);
     let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:ParallelProcessingMachine";
     let live = sfn
@@ -298,6 +251,10 @@ async fn throttling_and_server_errors_still_converge() {
     let out = run(dir.path(), &url, &["reconcile", "--once", "--timeout", "2m"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(report(&out)["summary"]["create"], 13);
+    // The faults really fired (the sandbox counts what it injected).
+    let injected = &requests(&url).await["injectedFaults"];
+    assert!(injected["throttle"].as_u64().unwrap() > 0, "{injected}");
+    assert!(injected["error"].as_u64().unwrap() > 0, "{injected}");
     let r = reqwest::Client::new()
         .post(format!("{url}/_sandbox/faults"))
         .json(&serde_json::json!({}))
@@ -327,14 +284,7 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
     let out = run(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     // An unowned machine, made by hand.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
+    let conf = sdk_conf(&url).await;
     let sfn = aws_sdk_sfn::Client::new(&conf);
     sfn.create_state_machine()
         .name("unowned")
@@ -444,4 +394,640 @@ async fn access_denied_fails_one_resource_and_its_dependants_once() {
     let c = counts(&url).await;
     assert_eq!(count(&c, "CreateStateMachine"), 2, "{c:?}");
     assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+}
+
+/// Ctrl-C during `reconcile --once` (or a cancelled CI job's SIGINT): nothing new starts, the
+/// calls in flight finish, the report says what was done and what was not, exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_during_once_finishes_in_flight_work_and_reports_the_rest_skipped() {
+    let sandbox = start(SandboxConfig::default()).await.unwrap();
+    let url = sandbox.endpoint_url();
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        std::fs::write(
+            dir.path().join(format!("m{i}.yaml")),
+            format!(
+                "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {{name: m{i}}}\nspec:\n  roleArn: arn:aws:iam::123456789012:role/R\n  definition: {{StartAt: P, States: {{P: {{Type: Pass, End: true}}}}}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    // Every call takes 1.5 s: six creates two at a time need 9 s.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&serde_json::json!({"latencyMs": 1500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .args(["reconcile", "--once", "--concurrency", "2", "-o", "json"])
+        .arg(dir.path())
+        .args(["--endpoint-url", &url, "--region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while count(&counts(&url).await, "CreateStateMachine") == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no create seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let interrupted = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(interrupted.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "not everything is in sync");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let rep = report(&out);
+    let entries = rep["resources"].as_array().unwrap();
+    assert_eq!(entries.len(), 6, "every resource is reported");
+    let synced: Vec<&Value> = entries.iter().filter(|e| e["status"] == "Synced").collect();
+    let skipped: Vec<&Value> = entries.iter().filter(|e| e["status"] == "Skipped").collect();
+    assert!(!synced.is_empty(), "the creates in flight finished: {rep}");
+    assert_eq!(synced.len() + skipped.len(), 6, "{rep}");
+    assert!(
+        skipped
+            .iter()
+            .all(|e| e["message"] == "not started: shutting down"),
+        "{rep}"
+    );
+    assert_eq!(
+        count(&counts(&url).await, "CreateStateMachine") as usize,
+        synced.len(),
+        "nothing was started after the interrupt"
+    );
+}
+
+async fn requests(url: &str) -> Value {
+    reqwest::get(format!("{url}/_sandbox/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn rest_api_yaml(name: &str, policy: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata:\n  name: {name}\nspec:\n  name: {name}-live\n  deletionPolicy: {policy}\n{extra}"
+    )
+}
+
+/// An `ApiIntegration` on `target` (a YAML flow mapping such as `{ref: a}`), `POST {path}`.
+fn integration_yaml(
+    name: &str,
+    target: &str,
+    path: &str,
+    policy: &str,
+    stage: Option<&str>,
+    timeout: u32,
+) -> String {
+    let stage = stage.map(|s| format!("  stage: {s}\n")).unwrap_or_default();
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: ApiIntegration\nmetadata:\n  name: {name}\nspec:\n  restApi: {target}\n  path: {path}\n  httpMethod: POST\n  deletionPolicy: {policy}\n{stage}  integration:\n    type: AWS\n    service: states\n    action: StartExecution\n    timeoutInMillis: {timeout}\n    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole\n"
+    )
+}
+
+/// Live REST APIs by name: (id, tags).
+async fn live_apis(
+    apigw: &aws_sdk_apigateway::Client,
+) -> std::collections::BTreeMap<String, (String, std::collections::HashMap<String, String>)> {
+    let l = apigw.get_rest_apis().send().await.unwrap();
+    l.items()
+        .iter()
+        .map(|a| {
+            (
+                a.name().unwrap().to_owned(),
+                (a.id().unwrap().to_owned(), a.tags().cloned().unwrap_or_default()),
+            )
+        })
+        .collect()
+}
+
+async fn deployments(apigw: &aws_sdk_apigateway::Client, api: &str) -> usize {
+    let d = apigw.get_deployments().rest_api_id(api).send().await.unwrap();
+    d.items().len()
+}
+
+fn deletes(r: &Value) -> Vec<String> {
+    let mut out: Vec<String> = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "delete")
+        .map(|e| {
+            format!(
+                "{}/{} {}",
+                e["kind"].as_str().unwrap(),
+                e["name"].as_str().unwrap(),
+                e["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// SPEC §5 for REST APIs and API integrations: owned/unowned × Retain/Delete × with/without
+/// `--prune` × an invalid manifest present. Only owned ∧ Delete ∧ `--prune` ∧ all valid deletes
+/// anything; the operator that prunes is a fresh process reading other manifests than the one that
+/// created (ownership lives on the live side); after pruning an integration its stage gets exactly
+/// one deployment, merged with the one the pass makes anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prune_matrix_for_rest_apis_and_integrations() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
+
+    // An API nobody manages, with a hand-made method; one manifest adds an integration to it.
+    let unowned = apigw.create_rest_api().name("unowned-live").send().await.unwrap();
+    let unowned_id = unowned.id().unwrap().to_owned();
+    let root = unowned.root_resource_id().unwrap().to_owned();
+    let hand = apigw
+        .create_resource()
+        .rest_api_id(&unowned_id)
+        .parent_id(&root)
+        .path_part("hand")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_method()
+        .rest_api_id(&unowned_id)
+        .resource_id(hand.id().unwrap())
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
+    // An API that looks owned but lacks the managed-by tag: never ours.
+    apigw
+        .create_rest_api()
+        .name("lookalike-live")
+        .tags("sfn-operator.dev/manifest", "RestApi/lookalike")
+        .tags("sfn-operator.dev/deletion-policy", "Delete")
+        .send()
+        .await
+        .unwrap();
+
+    let first = tempfile::tempdir().unwrap();
+    let d = first.path();
+    let files: &[(&str, String)] = &[
+        ("api-keep.yaml", rest_api_yaml("api-keep", "Retain", "")),
+        (
+            "api-del.yaml",
+            format!(
+                "{}---\n{}",
+                rest_api_yaml("api-del", "Delete", ""),
+                integration_yaml(
+                    "on-api-del",
+                    "{ref: api-del}",
+                    "/run",
+                    "Delete",
+                    Some("prod"),
+                    29000
+                )
+            ),
+        ),
+        ("api-ret.yaml", rest_api_yaml("api-ret", "Retain", "")),
+        (
+            "int-keep.yaml",
+            integration_yaml(
+                "int-keep",
+                "{ref: api-keep}",
+                "/keep",
+                "Retain",
+                Some("prod"),
+                29000,
+            ),
+        ),
+        (
+            "int-del.yaml",
+            integration_yaml(
+                "int-del",
+                "{ref: api-keep}",
+                "/shared/del",
+                "Delete",
+                Some("prod"),
+                29000,
+            ),
+        ),
+        (
+            "int-ret.yaml",
+            integration_yaml(
+                "int-ret",
+                "{ref: api-keep}",
+                "/shared/ret",
+                "Retain",
+                Some("prod"),
+                29000,
+            ),
+        ),
+        (
+            "int-unowned.yaml",
+            integration_yaml(
+                "int-unowned",
+                "{name: unowned-live}",
+                "/added",
+                "Delete",
+                Some("live"),
+                29000,
+            ),
+        ),
+    ];
+    for (f, text) in files {
+        std::fs::write(d.join(f), text).unwrap();
+    }
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report(&out)["summary"]["create"], 8);
+    let apis = live_apis(&apigw).await;
+    let keep_id = apis["api-keep-live"].0.clone();
+    let keep_tags = &apis["api-keep-live"].1;
+    assert_eq!(
+        keep_tags
+            .get("sfn-operator.dev/integration/int-del")
+            .map(String::as_str),
+        Some("v1 POST /shared/del Delete prod"),
+        "recorded at creation: {keep_tags:?}"
+    );
+    // On the API no manifest manages, our record is the only change.
+    let unowned_tags = &apis["unowned-live"].1;
+    assert_eq!(
+        unowned_tags.keys().collect::<Vec<_>>(),
+        ["sfn-operator.dev/integration/int-unowned"],
+        "{unowned_tags:?}"
+    );
+    assert_eq!(
+        methods(&apigw, &keep_id).await,
+        ["POST /keep", "POST /shared/del", "POST /shared/ret"]
+    );
+    assert_eq!(methods(&apigw, &unowned_id).await, ["GET /hand", "POST /added"]);
+    let keep_deployments = deployments(&apigw, &keep_id).await;
+    let unowned_deployments = deployments(&apigw, &unowned_id).await;
+
+    // In sync: no write, including no ownership write.
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(writes(&counts(&url).await), vec![]);
+    assert_eq!(deletes(&report(&out)), Vec::<String>::new());
+
+    // A fresh operator on other manifests: the removed ones are gone, int-keep changed.
+    let second = tempfile::tempdir().unwrap();
+    let d = second.path();
+    std::fs::write(d.join("api-keep.yaml"), rest_api_yaml("api-keep", "Retain", "")).unwrap();
+    std::fs::write(
+        d.join("int-keep.yaml"),
+        integration_yaml(
+            "int-keep",
+            "{ref: api-keep}",
+            "/keep",
+            "Retain",
+            Some("prod"),
+            10000,
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("api-ret.yaml"), rest_api_yaml("api-ret", "Retain", "")).unwrap();
+    std::fs::remove_file(first.path().join("api-ret.yaml")).unwrap();
+    let everything = || async {
+        let apis = live_apis(&apigw).await;
+        let mut names: Vec<String> = apis.keys().cloned().collect();
+        names.sort();
+        (
+            names,
+            methods(&apigw, &keep_id).await,
+            methods(&apigw, &unowned_id).await,
+        )
+    };
+    let before = everything().await;
+
+    // An invalid manifest present: nothing at all, even with --prune.
+    std::fs::write(
+        d.join("bad.yaml"),
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata:\n  name: Bad_Name\nspec: {}\n",
+    )
+    .unwrap();
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        requests(&url).await["total"],
+        0,
+        "no AWS call with invalid manifests"
+    );
+    std::fs::remove_file(d.join("bad.yaml")).unwrap();
+
+    // Without --prune: nothing deleted (only int-keep's own change).
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(deletes(&report(&out)), Vec::<String>::new());
+    assert_eq!(everything().await, before);
+    assert_eq!(deployments(&apigw, &keep_id).await, keep_deployments + 1);
+    std::fs::write(
+        d.join("int-keep.yaml"),
+        integration_yaml(
+            "int-keep",
+            "{ref: api-keep}",
+            "/keep",
+            "Retain",
+            Some("prod"),
+            12000,
+        ),
+    )
+    .unwrap();
+
+    // `diff --prune`: the deletes `reconcile --prune` would make are Pending (exit 2), nothing is
+    // written; plain `diff` shows no delete at all.
+    reset(&url).await;
+    let out = run(d, &url, &["diff", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let diff = report(&out);
+    let pending = [
+        "ApiIntegration/int-del Pending",
+        "ApiIntegration/int-unowned Pending",
+        "RestApi/api-del Pending",
+    ];
+    assert_eq!(deletes(&diff), pending, "{diff}");
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(deletes(&report(&out)), Vec::<String>::new());
+    assert_eq!(writes(&counts(&url).await), vec![], "diff never writes");
+
+    // With --prune: only owned ∧ Delete.
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let r = report(&out);
+    assert_eq!(
+        deletes(&r),
+        [
+            "ApiIntegration/int-del Synced",
+            "ApiIntegration/int-unowned Synced",
+            "RestApi/api-del Synced",
+        ],
+        "{r}"
+    );
+    assert_eq!(r["summary"]["delete"], 3, "{r}");
+    let (names, keep_methods, unowned_methods) = everything().await;
+    assert_eq!(
+        names,
+        ["api-keep-live", "api-ret-live", "lookalike-live", "unowned-live"]
+    );
+    // The method goes, the path resources stay (other methods may use them).
+    assert_eq!(keep_methods, ["POST /keep", "POST /shared/ret"]);
+    assert_eq!(unowned_methods, ["GET /hand"]);
+    let apis = live_apis(&apigw).await;
+    assert!(
+        !apis["api-keep-live"]
+            .1
+            .contains_key("sfn-operator.dev/integration/int-del"),
+        "the record goes with the method"
+    );
+    assert!(apis["unowned-live"].1.is_empty(), "{:?}", apis["unowned-live"].1);
+    // Exactly one deployment per stage: int-keep's change and int-del's prune share prod's.
+    let c = counts(&url).await;
+    assert_eq!(count(&c, "CreateDeployment"), 2, "{c:?}");
+    assert_eq!(deployments(&apigw, &keep_id).await, keep_deployments + 2);
+    assert_eq!(deployments(&apigw, &unowned_id).await, unowned_deployments + 1);
+    assert_eq!(count(&c, "DeleteRestApi"), 1, "{c:?}");
+    assert_eq!(count(&c, "DeleteMethod"), 2, "{c:?}");
+
+    // And then in sync: nothing left to prune, no write.
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(writes(&counts(&url).await), vec![]);
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// `endpointConfiguration` drift is found by `diff` (exit 2, path named) and restored with
+/// UpdateRestApi; a manifest without it (AWS's EDGE default) never changes; none of these, nor a
+/// tags-only change, needs a deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn endpoint_configuration_drift_is_restored_without_deployment() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("regional.yaml"),
+        format!(
+            "{}---\n{}",
+            rest_api_yaml(
+                "regional",
+                "Retain",
+                "  endpointConfiguration:\n    types: [REGIONAL]\n  tags:\n    team: a\n"
+            ),
+            integration_yaml("reg-int", "{ref: regional}", "/go", "Retain", Some("prod"), 29000)
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("default.yaml"), rest_api_yaml("default", "Retain", "")).unwrap();
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let apis = apigw.get_rest_apis().send().await.unwrap();
+    let types = |name: &str| {
+        apis.items()
+            .iter()
+            .find(|a| a.name() == Some(name))
+            .and_then(|a| a.endpoint_configuration())
+            .map(|e| {
+                e.types()
+                    .iter()
+                    .map(|t| t.as_str().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap()
+    };
+    assert_eq!(types("regional-live"), ["REGIONAL"]);
+    assert_eq!(types("default-live"), ["EDGE"]);
+    let id = apis
+        .items()
+        .iter()
+        .find(|a| a.name() == Some("regional-live"))
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    reset(&url).await;
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0), "AWS's EDGE default makes no change");
+
+    // Out of band: the endpoint type the way AWS patches it, and a tag.
+    apigw
+        .update_rest_api()
+        .rest_api_id(&id)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/endpointConfiguration/types/REGIONAL")
+                .value("EDGE")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .tag_resource()
+        .resource_arn(format!("arn:aws:apigateway:us-east-1::/restapis/{id}"))
+        .tags("team", "b")
+        .send()
+        .await
+        .unwrap();
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let r = report(&out);
+    let e = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "regional")
+        .unwrap();
+    let c = e["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "endpointConfiguration.types")
+        .unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(
+        (&c["before"], &c["after"]),
+        (&serde_json::json!(["EDGE"]), &serde_json::json!(["REGIONAL"]))
+    );
+    assert!(paths(e).contains(&"tags.team".to_owned()), "{e}");
+
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let c = counts(&url).await;
+    assert_eq!(count(&c, "UpdateRestApi"), 1, "{c:?}");
+    assert_eq!(count(&c, "TagResource"), 1, "{c:?}");
+    assert_eq!(
+        count(&c, "CreateDeployment"),
+        0,
+        "API-level changes need no deployment: {c:?}"
+    );
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// A renamed integration (same API, path and method) whose new manifest is skipped because a
+/// dependency failed: pruning the old name removes only its stale record, never the method the
+/// remaining manifest manages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pruning_a_renamed_integration_keeps_the_method() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("api.yaml"), rest_api_yaml("api", "Retain", "")).unwrap();
+    std::fs::write(
+        d.join("old.yaml"),
+        integration_yaml("int-old", "{ref: api}", "/x", "Delete", Some("prod"), 29000),
+    )
+    .unwrap();
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let api_id = live_apis(&apigw).await["api-live"].0.clone();
+
+    std::fs::remove_file(d.join("old.yaml")).unwrap();
+    std::fs::write(d.join("broken.yaml"), machine_yaml("broken", "Retain")).unwrap();
+    std::fs::write(
+        d.join("new.yaml"),
+        integration_yaml("int-new", "{ref: api}", "/x", "Delete", Some("prod"), 29000)
+            + "  stateMachineRef: broken\n",
+    )
+    .unwrap();
+    let faults = serde_json::json!({
+        "errorCode": "AccessDeniedException",
+        "operations": ["CreateStateMachine"],
+        "match": "broken",
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(1), "the broken machine fails");
+    let r = report(&out);
+    let by_name = |n: &str| {
+        r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap_or_else(|| panic!("{n} not in {r}"))
+            .clone()
+    };
+    assert_eq!(by_name("int-new")["status"], "Skipped", "{r}");
+    let old = by_name("int-old");
+    assert_eq!(
+        (&old["action"], &old["status"]),
+        (&"delete".into(), &"Synced".into()),
+        "{old}"
+    );
+    assert!(
+        old["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("only the ownership record"),
+        "{old}"
+    );
+    let c = counts(&url).await;
+    assert_eq!(count(&c, "DeleteMethod"), 0, "{c:?}");
+    assert_eq!(count(&c, "CreateDeployment"), 0, "{c:?}");
+    assert_eq!(methods(&apigw, &api_id).await, ["POST /x"]);
+    let tags = &live_apis(&apigw).await["api-live"].1;
+    assert!(
+        !tags
+            .keys()
+            .any(|k| k.starts_with("sfn-operator.dev/integration/")),
+        "{tags:?}"
+    );
+
+    // Fixed: the new manifest takes the method over and records it.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let tags = &live_apis(&apigw).await["api-live"].1;
+    assert_eq!(
+        tags.get("sfn-operator.dev/integration/int-new")
+            .map(String::as_str),
+        Some("v1 POST /x Delete prod"),
+        "{tags:?}"
+    );
+    assert_eq!(methods(&apigw, &api_id).await, ["POST /x"]);
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
 }

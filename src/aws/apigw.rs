@@ -16,6 +16,8 @@ pub struct LiveApi {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    /// `endpointConfiguration.types` as AWS lists them.
+    pub endpoint_types: Vec<String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -72,6 +74,10 @@ impl Aws {
                     id: a.id().unwrap_or_default().to_owned(),
                     name: a.name().unwrap_or_default().to_owned(),
                     description: a.description().map(str::to_owned),
+                    endpoint_types: a
+                        .endpoint_configuration()
+                        .map(|e| e.types().iter().map(|t| t.as_str().to_owned()).collect())
+                        .unwrap_or_default(),
                     tags: a
                         .tags()
                         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -125,6 +131,78 @@ impl Aws {
                 .update_rest_api()
                 .rest_api_id(id)
                 .patch_operations(op)
+                .send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// UpdateRestApi: change the endpoint types the way AWS takes it, one
+    /// `replace /endpointConfiguration/types/<OLD>` with the new type per changed type.
+    pub async fn set_api_endpoint_types(
+        &self,
+        id: &str,
+        replacements: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        let ops = replacements
+            .iter()
+            .map(|(old, new)| {
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path(format!("/endpointConfiguration/types/{old}"))
+                    .value(new)
+                    .build()
+            })
+            .collect();
+        self.call(
+            SVC,
+            "UpdateRestApi",
+            self.apigw
+                .update_rest_api()
+                .rest_api_id(id)
+                .set_patch_operations(Some(ops))
+                .send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// DeleteRestApi.
+    pub async fn delete_api(&self, id: &str) -> Result<(), AwsError> {
+        self.call(
+            SVC,
+            "DeleteRestApi",
+            self.apigw.delete_rest_api().rest_api_id(id).send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// UntagResource on a REST API.
+    pub async fn untag_api(&self, id: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.call(
+            SVC,
+            "UntagResource",
+            self.apigw
+                .untag_resource()
+                .resource_arn(self.rest_api_arn(id))
+                .set_tag_keys(Some(keys.to_vec()))
+                .send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// DeleteMethod (which removes its integration and responses with it).
+    pub async fn delete_method(&self, api_id: &str, res: &str, verb: &str) -> Result<(), AwsError> {
+        self.call(
+            SVC,
+            "DeleteMethod",
+            self.apigw
+                .delete_method()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
                 .send(),
         )
         .await

@@ -149,8 +149,9 @@ where
     }
 }
 
-/// Runs `op` until it succeeds, fails permanently, or `deadline` passes (then the last transient
-/// error is returned). Exponential backoff from 50 ms to 5 s with jitter.
+/// Runs `op` until it succeeds, fails permanently, `deadline` passes or a shutdown's retry grace
+/// is over (then the last transient error is returned). Exponential backoff from 50 ms to 5 s with
+/// jitter.
 pub async fn retry<T, F, Fut>(deadline: Instant, op: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
@@ -162,7 +163,9 @@ where
         .with_max_delay(Duration::from_secs(5))
         .without_max_times();
     op.retry(policy)
-        .when(|e: &AwsError| e.is_transient() && Instant::now() < deadline)
+        .when(|e: &AwsError| {
+            e.is_transient() && Instant::now() < deadline && !crate::shutdown::retries_over()
+        })
         .await
 }
 

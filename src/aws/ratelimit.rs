@@ -7,7 +7,13 @@
 //!
 //! The quotas are the documented defaults, per account and Region:
 //! - API Gateway: "10 requests per second, burst 40" for the control-plane API, all calls
-//!   together (SPEC §4) — one shared bucket.
+//!   together (SPEC §4) — one shared bucket. Operations with a stricter quota of their own also
+//!   take a token from their own bucket ([`APIGW_OP_QUOTAS`], from the developer guide's "quotas
+//!   for creating, deploying and managing an API"): `CreateDeployment` "1 request every 5 seconds
+//!   per account", `CreateResource` 5 a second, `CreateRestApi` "1 request every 3 seconds" (the
+//!   Regional/private figure; edge-optimized APIs are limited to one every 30 s, and a throttled
+//!   create is retried), `GetResources` "5 requests every 2 seconds", `DeleteRestApi` "1 request
+//!   every 30 seconds", so a large pass waits instead of being throttled.
 //! - Step Functions: one bucket per API action, from the "API action throttling" table of the
 //!   Step Functions developer guide (Service quotas → Other quotas). The figures are the same in
 //!   every Region for the actions we call:
@@ -35,6 +41,16 @@ use tokio::time::Instant;
 pub const APIGW_BURST: u32 = 40;
 /// API Gateway control plane: steady rate per second.
 pub const APIGW_RATE: f64 = 10.0;
+
+/// API Gateway operations with their own, stricter quota: (operation, bucket size, refill per
+/// second), taken in addition to the shared bucket.
+pub const APIGW_OP_QUOTAS: &[(&str, u32, f64)] = &[
+    ("CreateDeployment", 1, 1.0 / 5.0),
+    ("CreateResource", 5, 5.0),
+    ("CreateRestApi", 1, 1.0 / 3.0),
+    ("DeleteRestApi", 1, 1.0 / 30.0),
+    ("GetResources", 5, 2.5),
+];
 
 /// Step Functions per-action quotas: (action, bucket size, refill per second).
 pub const SFN_QUOTAS: &[(&str, u32, f64)] = &[
@@ -111,6 +127,7 @@ impl TokenBucket {
 #[derive(Debug)]
 pub struct RateLimits {
     apigw: TokenBucket,
+    apigw_ops: HashMap<&'static str, TokenBucket>,
     sfn: HashMap<&'static str, TokenBucket>,
     sfn_other: TokenBucket,
 }
@@ -120,6 +137,10 @@ impl RateLimits {
     pub fn aws_defaults() -> Self {
         RateLimits {
             apigw: TokenBucket::new(APIGW_BURST, APIGW_RATE),
+            apigw_ops: APIGW_OP_QUOTAS
+                .iter()
+                .map(|&(op, size, rate)| (op, TokenBucket::new(size, rate)))
+                .collect(),
             sfn: SFN_QUOTAS
                 .iter()
                 .map(|&(action, size, rate)| (action, TokenBucket::new(size, rate)))
@@ -132,7 +153,12 @@ impl RateLimits {
     /// other services are not limited).
     pub async fn acquire(&self, service: &str, operation: &str) {
         match service {
-            "apigateway" => self.apigw.acquire().await,
+            "apigateway" => {
+                if let Some(own) = self.apigw_ops.get(operation) {
+                    own.acquire().await;
+                }
+                self.apigw.acquire().await
+            }
             "states" => self.sfn.get(operation).unwrap_or(&self.sfn_other).acquire().await,
             _ => {}
         }
@@ -229,7 +255,7 @@ mod tests {
         // API Gateway: 40 calls of mixed operations drain the one bucket.
         let start = Instant::now();
         for i in 0..40 {
-            let op = if i % 2 == 0 { "GetResources" } else { "PutMethod" };
+            let op = if i % 2 == 0 { "GetRestApis" } else { "PutMethod" };
             limits.acquire("apigateway", op).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
@@ -245,6 +271,48 @@ mod tests {
             limits.acquire("sts", "GetCallerIdentity").await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_rest_api_waits_30_s_between_calls() {
+        let limits = RateLimits::aws_defaults();
+        let start = Instant::now();
+        limits.acquire("apigateway", "DeleteRestApi").await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limits.acquire("apigateway", "DeleteRestApi").await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(29_990) && waited <= Duration::from_millis(30_010),
+            "{waited:?}"
+        );
+        // Other operations only share the common bucket.
+        let start = Instant::now();
+        limits.acquire("apigateway", "GetRestApis").await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_deployment_every_5_s_and_get_resources_5_every_2_s() {
+        let limits = RateLimits::aws_defaults();
+        let start = Instant::now();
+        limits.acquire("apigateway", "CreateDeployment").await;
+        limits.acquire("apigateway", "CreateDeployment").await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(4_990) && waited <= Duration::from_millis(5_010),
+            "{waited:?}"
+        );
+        let start = Instant::now();
+        for _ in 0..5 {
+            limits.acquire("apigateway", "GetResources").await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "a burst of 5");
+        limits.acquire("apigateway", "GetResources").await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(390) && waited <= Duration::from_millis(410),
+            "then 2.5 a second: {waited:?}"
+        );
     }
 
     #[test]

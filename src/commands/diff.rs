@@ -1,5 +1,5 @@
-//! `sfn-operator diff`: what a reconcile would change. Never writes. Exit 0 in sync, 2 pending,
-//! 1 on any error.
+//! `sfn-operator diff`: what a reconcile would change (with `--prune`, what `reconcile --prune`
+//! would change, deletes included). Never writes. Exit 0 in sync, 2 pending, 1 on any error.
 
 use crate::apply::Mode;
 use crate::cli::DiffOpts;
@@ -8,7 +8,8 @@ use crate::report::Status;
 /// Runs `diff`.
 pub async fn run(opts: DiffOpts) -> crate::Result<u8> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
-    let outcome = super::reconcile::pass(&opts.manifests, &opts.aws, Mode::Diff, false, deadline, 8).await?;
+    let outcome =
+        super::reconcile::pass(&opts.manifests, &opts.aws, Mode::Diff, opts.prune, deadline, 8).await?;
     let Some(report) = outcome else {
         return Ok(crate::exit::FAILURE);
     };

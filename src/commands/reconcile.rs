@@ -16,6 +16,15 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
     if !opts.once {
         return crate::controller::run_daemon(&opts).await;
     }
+    // Interrupted (Ctrl-C, a cancelled CI job): start nothing new, finish the calls in flight and
+    // report; a second signal stops at once.
+    tokio::spawn(async {
+        crate::shutdown::signal().await;
+        eprintln!("interrupted: finishing the AWS calls in flight (interrupt again to stop at once)");
+        crate::shutdown::request();
+        crate::shutdown::signal().await;
+        std::process::exit(i32::from(crate::exit::FAILURE));
+    });
     let deadline = Instant::now() + opts.timeout;
     let outcome = pass(
         &opts.manifests,

@@ -18,7 +18,7 @@ use super::status::{Shared, result_name};
 use super::watcher::Change;
 use crate::desired::{DesiredSet, Resource, ResourceKey};
 use crate::manifest::Loaded;
-use crate::report::{Report, Status};
+use crate::report::{Action, Report, ResourceReport, Status};
 
 /// What one pass covers, in the daemon's terms (the wiring turns it into the engine's scope).
 #[derive(Debug, Clone)]
@@ -110,6 +110,9 @@ struct Ctx {
     /// Full passes take it exclusively, per-key passes shared: no resource runs in both at once.
     full: RwLock<()>,
     pass: PassFn,
+    /// Keys whose manifest changed (or that depend on one that did) since their last successful
+    /// reconcile: a write to them is the manifest being applied, not drift being corrected.
+    dirty: std::sync::Mutex<BTreeSet<ResourceKey>>,
 }
 
 impl Ctx {
@@ -127,6 +130,19 @@ impl Ctx {
             .desired
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(d);
+    }
+
+    fn dirty(&self) -> std::sync::MutexGuard<'_, BTreeSet<ResourceKey>> {
+        self.dirty
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Marks `changed` and everything depending on them as changed by their manifests.
+    fn mark_dirty(&self, changed: &BTreeSet<ResourceKey>) {
+        let desired = self.desired();
+        let keys = crate::apply::scope_keys(&desired.set, Some(changed));
+        self.dirty().extend(keys);
     }
 
     fn depth(&self) {
@@ -148,14 +164,15 @@ impl Ctx {
         let report = match work {
             Work::Key(k) => {
                 let _shared = self.full.read().await;
-                let span = tracing::info_span!("reconcile", kind = %k.kind, name = %k.name);
+                // The engine opens a `reconcile` span per resource inside the pass.
+                let span = tracing::info_span!("pass", only = %k);
                 (self.pass)(Arc::clone(&desired.set), request)
                     .instrument(span)
                     .await
             }
             Work::Full => {
                 let _exclusive = self.full.write().await;
-                let span = tracing::info_span!("resync");
+                let span = tracing::info_span!("pass", full = true);
                 (self.pass)(Arc::clone(&desired.set), request)
                     .instrument(span)
                     .await
@@ -182,6 +199,13 @@ impl Ctx {
         for r in &report.resources {
             let key = ResourceKey::new(r.kind, r.name.clone());
             crate::metrics::global().reconcile(r.kind.as_str(), result_name(r.status), seconds);
+            if self.corrected_drift(&key, r) {
+                tracing::info!(kind = %r.kind, name = %r.name, "drift corrected");
+                crate::metrics::global().drift_corrected(r.kind.as_str());
+            }
+            if r.status == Status::Synced {
+                self.dirty().remove(&key);
+            }
             let ok = matches!(r.status, Status::Synced | Status::Invalid);
             // Invalid resources are never retried by backoff: fixing the manifest queues them.
             let retry = self.queue.done(&Work::Key(key.clone()), ok);
@@ -196,6 +220,21 @@ impl Ctx {
             self.shared.record(r.clone(), now, failures, next_retry);
         }
         self.depth();
+    }
+}
+
+impl Ctx {
+    /// Whether this outcome put back what someone changed out of band: a write to a resource that
+    /// was in sync with a manifest that has not changed since. Creating a resource for the first
+    /// time, applying a manifest edit and pruning are not drift.
+    fn corrected_drift(&self, key: &ResourceKey, r: &ResourceReport) -> bool {
+        matches!(r.action, Action::Create | Action::Update)
+            && r.status == Status::Synced
+            && !self.dirty().contains(key)
+            && self
+                .shared
+                .get(key)
+                .is_some_and(|s| s.report.status == Status::Synced && s.last_reconcile_time.is_some())
     }
 }
 
@@ -215,6 +254,7 @@ pub async fn run_loop(
         desired: std::sync::Mutex::new(Arc::new(Desired::default())),
         full: RwLock::new(()),
         pass,
+        dirty: std::sync::Mutex::default(),
     });
     tokio::pin!(shutdown);
 
@@ -226,10 +266,15 @@ pub async fn run_loop(
         ctx.set_desired(d);
         ctx.run(&Work::Full).await;
     };
+    tokio::pin!(first);
     tokio::select! {
-        () = first => {}
+        () = &mut first => {}
         () = &mut shutdown => {
-            tracing::info!("shutdown during the first pass");
+            // The pass starts nothing new now (crate::shutdown); let the calls in flight finish.
+            tracing::info!("shutdown during the first pass; finishing the calls in flight");
+            if tokio::time::timeout(cfg.shutdown_grace, first).await.is_err() {
+                tracing::warn!("the first pass did not finish within the grace period; stopping it");
+            }
             return;
         }
     }
@@ -280,10 +325,13 @@ pub async fn run_loop(
                     shared.remove(&k);
                 }
                 tracing::info!(?change, changed = changed.len(), removed, "manifests reloaded");
+                ctx.mark_dirty(&changed);
                 for k in changed {
                     ctx.queue.retry_now(Work::Key(k));
                 }
-                if removed || change == Change::Rebuilt {
+                // A prune held back while a manifest was invalid can happen now (SPEC §5).
+                let valid_again = !current.manifests_valid && ctx.desired().manifests_valid;
+                if removed || valid_again || change == Change::Rebuilt {
                     ctx.queue.schedule(Work::Full);
                 }
                 ctx.depth();
@@ -325,7 +373,6 @@ fn jitter(d: Duration) -> Duration {
 mod tests {
     use super::*;
     use crate::desired::{DeletionPolicy, Kind, MachineType, Meta, SourceRef, StateMachine};
-    use crate::report::{Action, ResourceReport};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 

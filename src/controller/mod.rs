@@ -88,8 +88,9 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
     let changes = watcher::spawn(&opts.manifests.paths, opts.debounce)?;
 
     tokio::spawn(async move {
-        wait_for_signal().await;
+        crate::shutdown::signal().await;
         tracing::info!("signal received; stopping");
+        crate::shutdown::request();
         let _ = stop_tx.send(true);
     });
     let cfg = daemon::LoopConfig {
@@ -102,27 +103,4 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
     drop(lock);
     tracing::info!("stopped");
     Ok(crate::exit::OK)
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; SIGINT only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -178,9 +178,10 @@ impl<K: Hash + Eq + Clone> Queue<K> {
         }
     }
 
-    /// Marks `key` finished (also for a key reconciled outside the queue, by a full pass). A failure schedules a retry after the backoff unless it was
-    /// scheduled again meanwhile (then that earlier run wins); a success resets the backoff.
-    /// Returns the retry time after a failure.
+    /// Marks `key` finished (also for a key reconciled outside the queue, by a full pass). A
+    /// failure schedules a retry after the backoff unless it was scheduled again meanwhile (then
+    /// that earlier run wins); a success resets the backoff. Returns when the key runs next after
+    /// a failure.
     pub fn done(&self, key: &K, ok: bool) -> Option<Instant> {
         let retry = {
             let mut st = self.lock();
@@ -197,11 +198,12 @@ impl<K: Hash + Eq + Clone> Queue<K> {
             } else {
                 e.failures = e.failures.saturating_add(1);
                 let at = Instant::now() + jittered_backoff(e.failures);
-                e.due = Some(match e.due {
+                let due = match e.due {
                     Some(d) if d <= at => d,
                     _ => at,
-                });
-                Some(at)
+                };
+                e.due = Some(due);
+                Some(due)
             };
             if was_running {
                 st.running = st.running.saturating_sub(1);

@@ -557,6 +557,7 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
+            check_tags(&tags_ref(state, &arn)?, &new)?;
             let tags = tags_mut(state, &arn)?;
             for (k, v) in new {
                 tags.insert(k, v);
@@ -767,10 +768,47 @@ fn resource_json(r: &Resource, embed_methods: bool) -> Value {
     Value::Object(out)
 }
 
+/// API Gateway's tag rules: at most 50 per resource; keys 1–128 characters, values at most 256,
+/// both only letters, digits, spaces and `_ . : / = + - @`; keys may not start with `aws:`.
+fn check_tags(existing: &Map<String, Value>, new: &Map<String, Value>) -> Result<(), ApiError> {
+    const MAX_TAGS: usize = 50;
+    let allowed =
+        |c: char| c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c);
+    for (k, v) in new {
+        if k.is_empty() || k.chars().count() > 128 || !k.chars().all(allowed) || k.starts_with("aws:") {
+            return Err(bad_request(format!(
+                "Invalid tag key {k:?}: 1 to 128 letters, digits, spaces or _ . : / = + - @, not starting with aws:"
+            )));
+        }
+        let v = v
+            .as_str()
+            .ok_or_else(|| bad_request(format!("Invalid tag value for key {k:?}: expected a string")))?;
+        if v.chars().count() > 256 || !v.chars().all(allowed) {
+            return Err(bad_request(format!(
+                "Invalid tag value {v:?} for key {k:?}: at most 256 letters, digits, spaces or _ . : / = + - @"
+            )));
+        }
+    }
+    let total = existing
+        .keys()
+        .chain(new.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if total > MAX_TAGS {
+        return Err(bad_request(format!(
+            "Too many tags: a resource can have at most {MAX_TAGS}, this request would make {total}"
+        )));
+    }
+    Ok(())
+}
+
 fn create_rest_api(state: &mut ApiGatewayState, body: &Value) -> Res {
     let name = body.get("name").and_then(Value::as_str).unwrap_or("");
     if name.is_empty() {
         return Err(bad_request("Invalid REST API name specified"));
+    }
+    if let Some(tags) = body.get("tags").and_then(Value::as_object) {
+        check_tags(&Map::new(), tags)?;
     }
     let id = next_id(state);
     let root = next_id(state);
@@ -1153,6 +1191,9 @@ fn create_stage(state: &mut ApiGatewayState, a: &str, body: &Value) -> Res {
     }
     if api.stages.iter().any(|s| str_of(s, "stageName") == name) {
         return Err(conflict("Stage already exists"));
+    }
+    if let Some(tags) = body.get("tags").and_then(Value::as_object) {
+        check_tags(&Map::new(), tags)?;
     }
     let stage = new_stage(body);
     api.stages.push(stage.clone());

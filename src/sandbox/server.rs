@@ -55,6 +55,9 @@ struct Counts {
     by_op: BTreeMap<(&'static str, String), u64>,
     reads: u64,
     writes: u64,
+    /// Faults injected, by kind (`throttle`, `error`, `errorCode`), so tests can tell that
+    /// injection really happened.
+    injected: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug)]
@@ -386,6 +389,11 @@ impl Shared {
         for ((service, operation), n) in &counts.by_op {
             out[*service][operation.as_str()] = json!(n);
         }
+        out["injectedFaults"] = json!({
+            "throttle": counts.injected.get("throttle").copied().unwrap_or(0),
+            "error": counts.injected.get("error").copied().unwrap_or(0),
+            "errorCode": counts.injected.get("errorCode").copied().unwrap_or(0),
+        });
         out["reads"] = json!(counts.reads);
         out["writes"] = json!(counts.writes);
         out["total"] = json!(counts.reads + counts.writes);
@@ -404,6 +412,16 @@ impl Shared {
             },
             Err(_) => (0, None),
         };
+        if let Some(f) = &fault
+            && let Ok(mut counts) = self.counts.lock()
+        {
+            let kind = match f {
+                Fault::Throttle => "throttle",
+                Fault::Error => "error",
+                Fault::Code(_) => "errorCode",
+            };
+            *counts.injected.entry(kind).or_insert(0) += 1;
+        }
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }

@@ -906,6 +906,63 @@ fn tags_on_apis_and_stages() {
 }
 
 #[test]
+fn tags_follow_aws_rules() {
+    let mut s = ApiGatewayState::default();
+    let (id, _, _) = api_with_method(&mut s);
+    let arn = format!("/tags/arn:aws:apigateway:us-east-1::/restapis/{id}");
+    let put = |s: &mut ApiGatewayState, tags: Value| call(s, "PUT", &arn, &[], json!({ "tags": tags }));
+    // Letters, digits, spaces and _ . : / = + - @ are fine, in keys and values.
+    assert_eq!(
+        put(
+            &mut s,
+            json!({"sfn-operator.dev/integration/a": "v1 POST /x=7By=7D Delete prod", "k @+": "é ü"})
+        )
+        .status,
+        204
+    );
+    for bad in [
+        json!({"k": "{id}"}),
+        json!({"k{": "v"}),
+        json!({"": "v"}),
+        json!({"aws:reserved": "v"}),
+        json!({"k": "x".repeat(257)}),
+        json!({"k".repeat(129): "v"}),
+        json!({"k": 1}),
+    ] {
+        assert_eq!(
+            err(&put(&mut s, bad.clone())),
+            (400, "BadRequestException"),
+            "{bad}"
+        );
+    }
+    // At most 50 per resource, counting the ones already there (2) and overwrites once.
+    let many: serde_json::Map<String, Value> = (0..48).map(|i| (format!("t{i}"), json!("v"))).collect();
+    assert_eq!(put(&mut s, Value::Object(many)).status, 204);
+    assert_eq!(put(&mut s, json!({"t0": "again"})).status, 204);
+    assert_eq!(
+        err(&put(&mut s, json!({"one-more": "v"}))),
+        (400, "BadRequestException")
+    );
+    let too_many: serde_json::Map<String, Value> = (0..51).map(|i| (format!("t{i}"), json!("v"))).collect();
+    let r = call(
+        &mut s,
+        "POST",
+        "/restapis",
+        &[],
+        json!({"name": "x", "tags": too_many}),
+    );
+    assert_eq!(err(&r), (400, "BadRequestException"));
+    let r = call(
+        &mut s,
+        "POST",
+        "/restapis",
+        &[],
+        json!({"name": "x", "tags": {"k": "{"}}),
+    );
+    assert_eq!(err(&r), (400, "BadRequestException"));
+}
+
+#[test]
 fn unknown_routes_and_state_round_trip() {
     let mut s = ApiGatewayState::default();
     let r = call(&mut s, "GET", "/nothing/here", &[], Value::Null);

@@ -1,0 +1,88 @@
+//! The harness shared by the reconcile tests (against the sandbox and against moto): run the real
+//! binary against an endpoint, read its JSON report, and build SDK clients for out-of-band changes.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs `sfn-operator ARGS DIR` against `url` with test credentials and a JSON report; the output
+/// is echoed to stderr for failing tests.
+pub fn run_binary(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .args(args)
+        .arg(dir)
+        .args(["--endpoint-url", url, "--region", "us-east-1", "-o", "json", "-q"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run sfn-operator");
+    eprintln!(
+        "{args:?} stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The JSON report on stdout.
+pub fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("JSON report on stdout")
+}
+
+/// The first report entry of `kind`.
+pub fn entry<'a>(r: &'a Value, kind: &str) -> &'a Value {
+    r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {r}"))
+}
+
+/// The changed paths of a report entry.
+pub fn paths(e: &Value) -> Vec<String> {
+    e["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// SDK configuration for out-of-band changes at `url`.
+pub async fn sdk_conf(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+/// The "METHOD path" pairs of an API.
+pub async fn methods(apigw: &aws_sdk_apigateway::Client, api: &str) -> Vec<String> {
+    let r = apigw
+        .get_resources()
+        .rest_api_id(api)
+        .embed("methods")
+        .send()
+        .await
+        .unwrap();
+    let mut out: Vec<String> = r
+        .items()
+        .iter()
+        .flat_map(|r| {
+            r.resource_methods()
+                .into_iter()
+                .flatten()
+                .map(|(m, _)| format!("{m} {}", r.path().unwrap_or("")))
+        })
+        .collect();
+    out.sort();
+    out
+}
