@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! let engine = Engine::connect(&settings, 8).await?;
-//! let report = engine.pass(&desired, &PassScope::apply(deadline)).await;
+//! let report = engine.pass(&desired, &PassScope::new(Mode::Apply, deadline)).await;
 //! ```
 //!
 //! Order (SPEC §4): state machines and REST APIs first, concurrently (bounded by `concurrency`),
