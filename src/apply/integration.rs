@@ -1,0 +1,507 @@
+//! API integrations (wave 2 of the pass): grouped by REST API so each API's resources are read
+//! once; per API, record ownership (one TagResource), write each integration, prune the stale
+//! integration records `prune.rs` chose on that API, then deploy each (API, stage) at most once.
+//!
+//! Must not: create, update or delete REST APIs themselves (`rest_api.rs`, `prune.rs`), or run an
+//! integration whose dependency did not reconcile (the pass reports those `Skipped` first).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::prune::PruneRecord;
+use super::rest_api::too_many_tags;
+use super::{Engine, Mode, PassScope, failed, not_started, reconcile_span};
+use crate::aws::{Aws, AwsError, retry};
+use crate::desired::{Kind, Resource, ResourceKey};
+use crate::ownership;
+use crate::plan::{self, ResourcePlan};
+use crate::report::{Action, Change, ResourceReport, Status};
+
+impl Engine {
+    /// Reconciles integrations API by API (resources read once per API), prunes the integrations
+    /// chosen for pruning on the same APIs, then deploys each (API, stage) at most once: when the
+    /// API changed in this pass or the stage is missing. Returns the integrations' reports and the
+    /// prunes' reports.
+    pub(super) async fn reconcile_integrations(
+        &self,
+        integrations: &[&Resource],
+        apis: &[crate::aws::LiveApi],
+        created: &BTreeMap<String, crate::aws::LiveApi>,
+        done: &BTreeMap<ResourceKey, ResourceReport>,
+        prunes: &BTreeMap<String, Vec<PruneRecord>>,
+        scope: &PassScope,
+    ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
+        let mut out = Vec::new();
+        let mut pruned = Vec::new();
+        // API id (None: the API is still to be created, diff mode) → integrations on it.
+        let mut by_api: BTreeMap<Option<String>, Vec<&crate::desired::ApiIntegration>> = BTreeMap::new();
+        for r in integrations {
+            let Resource::ApiIntegration(ai) = r else { continue };
+            let id = match &ai.rest_api {
+                crate::desired::RestApiTarget::Ref(name) => done
+                    .get(&ResourceKey::new(Kind::RestApi, name.clone()))
+                    .and_then(|rep| rep.id.clone()),
+                crate::desired::RestApiTarget::Id(id) => Some(id.clone()),
+                crate::desired::RestApiTarget::Name(name) => {
+                    let found: Vec<_> = apis.iter().filter(|a| &a.name == name).collect();
+                    match found.as_slice() {
+                        [one] => Some(one.id.clone()),
+                        [] => {
+                            out.push(failed(
+                                r.key(),
+                                format!("NotFoundException: no live REST API named {name:?}"),
+                            ));
+                            continue;
+                        }
+                        _ => {
+                            out.push(failed(
+                                r.key(),
+                                format!("ambiguous: several live REST APIs are named {name:?}"),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+            };
+            by_api.entry(id).or_default().push(ai);
+        }
+        for id in prunes.keys() {
+            by_api.entry(Some(id.clone())).or_default();
+        }
+        let no_prunes = Vec::new();
+        for (api_id, ais) in by_api {
+            let Some(api_id) = api_id else {
+                for ai in ais {
+                    let p = plan::plan_integration(ai, None);
+                    out.push(ResourceReport {
+                        kind: Kind::ApiIntegration,
+                        name: ai.meta.name.clone(),
+                        action: Action::Create,
+                        status: Status::Pending,
+                        changes: p.changes,
+                        id: None,
+                        message: None,
+                    });
+                }
+                continue;
+            };
+            let live_tags = created
+                .get(&api_id)
+                .or_else(|| apis.iter().find(|a| a.id == api_id))
+                .map(|a| a.tags.clone())
+                .unwrap_or_default();
+            let (reps, gone) = self
+                .integrations_on_api(
+                    &api_id,
+                    &ais,
+                    prunes.get(&api_id).unwrap_or(&no_prunes),
+                    &live_tags,
+                    scope,
+                )
+                .await;
+            out.extend(reps);
+            pruned.extend(gone);
+        }
+        (out, pruned)
+    }
+
+    /// One API: ownership records, integrations, prunes, then its deployments.
+    async fn integrations_on_api(
+        &self,
+        api_id: &str,
+        ais: &[&crate::desired::ApiIntegration],
+        prunes: &[PruneRecord],
+        live_tags: &BTreeMap<String, String>,
+        scope: &PassScope,
+    ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
+        let aws = &self.aws;
+        let deadline = scope.deadline;
+        let apply = scope.mode == Mode::Apply;
+        let mut resources = match retry(deadline, || aws.resources(api_id)).await {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("reading resources of REST API {api_id}: {e}");
+                let reps = ais
+                    .iter()
+                    .map(|ai| {
+                        failed(
+                            ResourceKey::new(Kind::ApiIntegration, ai.meta.name.clone()),
+                            msg.clone(),
+                        )
+                    })
+                    .collect();
+                let gone = prunes
+                    .iter()
+                    .map(|p| {
+                        let mut rep = failed(p.record.resource_key(), msg.clone());
+                        rep.action = Action::Delete;
+                        rep
+                    })
+                    .collect();
+                return (reps, gone);
+            }
+        };
+        let tags_path = crate::path::Path::root().key("restApi").key("tags");
+
+        // Plan every integration, with its ownership record.
+        let mut reps = Vec::new();
+        let mut plans = Vec::new();
+        let mut records: BTreeMap<String, String> = BTreeMap::new();
+        for ai in ais {
+            let live = resources
+                .iter()
+                .find(|r| r.path == ai.path)
+                .and_then(|r| r.methods.get(&ai.http_method));
+            let p = plan::plan_integration(ai, live);
+            let mut rep = ResourceReport {
+                kind: Kind::ApiIntegration,
+                name: ai.meta.name.clone(),
+                action: p.action,
+                status: Status::Synced,
+                changes: p.changes.clone(),
+                id: Some(format!("{api_id} {} {}", ai.http_method, ai.path)),
+                message: None,
+            };
+            match ownership::IntegrationRecord::of(ai).tag() {
+                Err(m) => {
+                    rep.status = Status::Failed;
+                    rep.message = Some(m);
+                }
+                Ok((k, v)) if live_tags.get(&k) != Some(&v) => {
+                    rep.changes.push(Change {
+                        path: tags_path.key(k.clone()).to_string(),
+                        before: live_tags
+                            .get(&k)
+                            .map(|s| serde_json::Value::String(s.clone()))
+                            .unwrap_or(serde_json::Value::Null),
+                        after: v.clone().into(),
+                    });
+                    if rep.action == Action::Noop {
+                        rep.action = Action::Update;
+                    }
+                    records.insert(k, v);
+                }
+                Ok(_) => {}
+            }
+            if rep.action != Action::Noop && rep.status != Status::Failed && !apply {
+                rep.status = Status::Pending;
+            }
+            reps.push(rep);
+            plans.push(p);
+        }
+
+        // Apply: record ownership first (one TagResource per API), so nothing is created
+        // unrecorded; then the integrations.
+        let mut changed = false;
+        if apply {
+            if !records.is_empty() {
+                let count = ownership::tag_count_after(live_tags, &records, &[]);
+                let result = if count > ownership::MAX_TAGS {
+                    Err(too_many_tags(api_id, count))
+                } else {
+                    retry(deadline, || aws.tag_api(api_id, &records))
+                        .await
+                        .map_err(|e| format!("recording ownership on REST API {api_id}: {e}"))
+                };
+                if let Err(m) = result {
+                    for (rep, ai) in reps.iter_mut().zip(ais) {
+                        if records.contains_key(&ownership::IntegrationRecord::of(ai).tag_key()) {
+                            rep.status = Status::Failed;
+                            rep.message = Some(m.clone());
+                        }
+                    }
+                }
+            }
+            for ((rep, ai), p) in reps.iter_mut().zip(ais).zip(&plans) {
+                if rep.status == Status::Failed || p.action == Action::Noop {
+                    continue;
+                }
+                if crate::shutdown::requested() {
+                    *rep = not_started(ResourceKey::new(Kind::ApiIntegration, ai.meta.name.clone()));
+                    continue;
+                }
+                match apply_integration(aws, api_id, ai, &mut resources, p, deadline)
+                    .instrument(reconcile_span(Kind::ApiIntegration, &ai.meta.name))
+                    .await
+                {
+                    Ok(()) => changed = true,
+                    Err(e) => {
+                        rep.status = Status::Failed;
+                        rep.message = Some(format!(
+                            "{} {} on REST API {api_id}: {e}",
+                            ai.http_method, ai.path
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Prune: delete the method (its integration and responses go with it), never the path
+        // resources, which other methods may use; then drop the record. A method another manifest
+        // now manages is left alone and only the stale record goes.
+        let mut gone = Vec::new();
+        let mut untag = Vec::new();
+        let mut prune_stages: Vec<(usize, String)> = Vec::new();
+        for prune in prunes {
+            let rec = &prune.record;
+            let key = rec.tag_key();
+            let handed_over = prune.method_claimed
+                || ais
+                    .iter()
+                    .any(|ai| ai.path == rec.path && ai.http_method == rec.http_method);
+            let res_id = resources
+                .iter()
+                .find(|r| r.path == rec.path && r.methods.contains_key(&rec.http_method))
+                .map(|r| r.id.clone())
+                .filter(|_| !handed_over);
+            let mut rep = ResourceReport {
+                kind: Kind::ApiIntegration,
+                name: rec.name.clone(),
+                action: Action::Delete,
+                status: Status::Synced,
+                changes: Vec::new(),
+                id: Some(format!("{api_id} {} {}", rec.http_method, rec.path)),
+                message: handed_over.then(|| {
+                    format!(
+                        "{} {} is now managed by another ApiIntegration manifest: only the ownership record is removed",
+                        rec.http_method, rec.path
+                    )
+                }),
+            };
+            if res_id.is_some() {
+                rep.changes.push(Change {
+                    path: "method".into(),
+                    before: format!("{} {}", rec.http_method, rec.path).into(),
+                    after: serde_json::Value::Null,
+                });
+            }
+            rep.changes.push(Change {
+                path: tags_path.key(key.clone()).to_string(),
+                before: live_tags
+                    .get(&key)
+                    .map(|s| serde_json::Value::String(s.clone()))
+                    .unwrap_or(serde_json::Value::Null),
+                after: serde_json::Value::Null,
+            });
+            if !apply {
+                rep.status = Status::Pending;
+                gone.push(rep);
+                continue;
+            }
+            if let Some(res_id) = res_id {
+                let verb = rec.http_method.as_str();
+                if let Err(e) = retry(deadline, || aws.delete_method(api_id, &res_id, verb)).await {
+                    rep.status = Status::Failed;
+                    rep.message = Some(format!(
+                        "deleting method {verb} {} on REST API {api_id}: {e}",
+                        rec.path
+                    ));
+                    // The record stays, so a later pass tries again.
+                    gone.push(rep);
+                    continue;
+                }
+                changed = true;
+                if let Some(r) = resources.iter_mut().find(|r| r.id == res_id) {
+                    r.methods.remove(verb);
+                }
+                if let Some(stage) = &rec.stage {
+                    prune_stages.push((gone.len(), stage.clone()));
+                }
+            }
+            untag.push((gone.len(), key));
+            gone.push(rep);
+        }
+        if !untag.is_empty() {
+            let keys: Vec<String> = untag.iter().map(|(_, k)| k.clone()).collect();
+            if let Err(e) = retry(deadline, || aws.untag_api(api_id, &keys)).await {
+                for (i, _) in &untag {
+                    gone[*i].status = Status::Failed;
+                    gone[*i].message =
+                        Some(format!("removing ownership records from REST API {api_id}: {e}"));
+                }
+            }
+        }
+
+        // Deployments: one per (API, stage), only if the API changed or a manifest's stage is
+        // missing; a pruned integration's stage is redeployed only if it exists.
+        let mut stages: BTreeSet<&str> = ais.iter().filter_map(|ai| ai.stage.as_deref()).collect();
+        stages.extend(prune_stages.iter().map(|(_, s)| s.as_str()));
+        if stages.is_empty() {
+            return (reps, gone);
+        }
+        let live_stages = match retry(deadline, || aws.stages(api_id)).await {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = format!("reading stages of REST API {api_id}: {e}");
+                for rep in reps.iter_mut() {
+                    rep.status = Status::Failed;
+                    rep.message = Some(msg.clone());
+                }
+                for (i, _) in &prune_stages {
+                    gone[*i].status = Status::Failed;
+                    gone[*i].message = Some(msg.clone());
+                }
+                return (reps, gone);
+            }
+        };
+        // (Methods created in this pass are not in `resources`: only an API with no manifest's
+        // integration on it can be left empty, by pruning.)
+        let no_methods = ais.is_empty() && resources.iter().all(|r| r.methods.is_empty());
+        for stage in stages {
+            let missing = !live_stages.iter().any(|s| s == stage);
+            let declared = ais.iter().any(|ai| ai.stage.as_deref() == Some(stage));
+            let on_stage = |rep: &ResourceReport| {
+                ais.iter()
+                    .any(|ai| ai.meta.name == rep.name && ai.stage.as_deref() == Some(stage))
+            };
+            let pruned_here: Vec<usize> = prune_stages
+                .iter()
+                .filter(|(_, s)| s == stage)
+                .map(|(i, _)| *i)
+                .collect();
+            if !(changed || missing) || (missing && !declared) {
+                continue;
+            }
+            if scope.mode == Mode::Diff {
+                for rep in reps.iter_mut().filter(|r| on_stage(r)) {
+                    if missing {
+                        rep.changes.push(Change {
+                            path: format!("stage[{stage:?}]"),
+                            before: serde_json::Value::Null,
+                            after: "deployed".into(),
+                        });
+                        rep.status = Status::Pending;
+                        if rep.action == Action::Noop {
+                            rep.action = Action::Update;
+                        }
+                    }
+                }
+                continue;
+            }
+            if no_methods {
+                // API Gateway refuses to deploy an API without methods; the stage keeps serving
+                // its last deployment.
+                for i in &pruned_here {
+                    gone[*i].message = Some(format!(
+                        "stage {stage} not redeployed: REST API {api_id} has no methods left to deploy"
+                    ));
+                }
+                tracing::warn!(api = %api_id, %stage, "not redeployed: the API has no methods left");
+                continue;
+            }
+            if let Err(e) = retry(deadline, || aws.deploy(api_id, stage)).await {
+                let msg = format!("deployment of REST API {api_id} to stage {stage}: {e}");
+                for rep in reps.iter_mut().filter(|r| on_stage(r)) {
+                    rep.status = Status::Failed;
+                    rep.message = Some(msg.clone());
+                }
+                for i in &pruned_here {
+                    gone[*i].status = Status::Failed;
+                    gone[*i].message = Some(msg.clone());
+                }
+            } else if missing {
+                for rep in reps
+                    .iter_mut()
+                    .filter(|r| on_stage(r) && r.action == Action::Noop)
+                {
+                    rep.action = Action::Update;
+                    rep.changes.push(Change {
+                        path: format!("stage[{stage:?}]"),
+                        before: serde_json::Value::Null,
+                        after: "deployed".into(),
+                    });
+                }
+            }
+        }
+        (reps, gone)
+    }
+}
+
+/// Writes what differs for one integration: missing path parts, method, integration, responses.
+async fn apply_integration(
+    aws: &Aws,
+    api_id: &str,
+    ai: &crate::desired::ApiIntegration,
+    resources: &mut Vec<crate::aws::LiveResource>,
+    p: &ResourcePlan,
+    deadline: Instant,
+) -> Result<(), AwsError> {
+    // Missing path parts are created, parent first.
+    let mut parent = resources
+        .iter()
+        .find(|r| r.path == "/")
+        .map(|r| r.id.clone())
+        .ok_or_else(|| {
+            AwsError::permanent(
+                "apigateway",
+                "GetResources",
+                "NotFoundException",
+                "the API has no root resource",
+            )
+        })?;
+    let mut path = String::new();
+    for part in ai.path.split('/').filter(|s| !s.is_empty()) {
+        path.push('/');
+        path.push_str(part);
+        if let Some(r) = resources.iter().find(|r| r.path == path) {
+            parent = r.id.clone();
+            continue;
+        }
+        let id = retry(deadline, || aws.create_resource(api_id, &parent, part)).await?;
+        resources.push(crate::aws::LiveResource {
+            id: id.clone(),
+            path: path.clone(),
+            methods: BTreeMap::new(),
+        });
+        parent = id;
+    }
+    let res = parent;
+    let live = resources
+        .iter()
+        .find(|r| r.id == res)
+        .and_then(|r| r.methods.get(&ai.http_method))
+        .cloned();
+    let verb = ai.http_method.as_str();
+    let changed = |prefix: &str| p.changes.iter().any(|c| c.path.starts_with(prefix));
+    match &live {
+        None => {
+            retry(deadline, || {
+                aws.put_method(api_id, &res, verb, &ai.authorization_type)
+            })
+            .await?
+        }
+        Some(_) if changed("authorizationType") => {
+            retry(deadline, || {
+                aws.set_method_auth(api_id, &res, verb, &ai.authorization_type)
+            })
+            .await?
+        }
+        Some(_) => {}
+    }
+    let put_integration = live.is_none() || changed("integration");
+    if put_integration {
+        retry(deadline, || {
+            aws.put_integration(api_id, &res, verb, &ai.integration)
+        })
+        .await?;
+    }
+    for r in &ai.responses {
+        let live_resp = live.as_ref().and_then(|l| l["responses"].get(&r.status_code));
+        if live_resp.is_none() {
+            retry(deadline, || {
+                aws.put_method_response(api_id, &res, verb, &r.status_code)
+            })
+            .await?;
+        }
+        let resp_path = format!(
+            "responses{}",
+            crate::path::Path::root().key(r.status_code.clone())
+        );
+        if put_integration || live_resp.is_none() || changed(&resp_path) {
+            retry(deadline, || aws.put_integration_response(api_id, &res, verb, r)).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! The pass: read live state, plan, and (in `Apply` mode) carry the plan out through `aws`, one
+//! outcome per resource. The daemon calls [`Engine::pass`] in a loop; `diff` and
+//! `reconcile --once` call it once.
+//!
+//! ```ignore
+//! let engine = Engine::connect(&settings, 8).await?;
+//! let report = engine.pass(&desired, &PassScope::new(Mode::Apply, deadline)).await;
+//! ```
+//!
+//! Order (SPEC §4): state machines and REST APIs first, concurrently (bounded by `concurrency`),
+//! then API integrations; a resource whose dependency failed is `Skipped`, unrelated ones go on.
+//!
+//! One file per concern:
+//! - `mod.rs` (this file): the pass driver — scope, the two waves, the order of the report — and
+//!   the small report helpers the others share. It decides *what* runs and in which order, never
+//!   *how* a resource is written.
+//! - `machine.rs`: one state machine (read, plan, create or update, tags).
+//! - `rest_api.rs`: one REST API (which live API a manifest manages, create or update, tags).
+//! - `integration.rs`: API integrations, API by API, with their ownership records, the pruning of
+//!   stale integration records on those APIs, and deployments.
+//! - `prune.rs`: what pruning removes, and the deletion of whole REST APIs and state machines.
+
+mod integration;
+mod machine;
+mod prune;
+mod rest_api;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::aws::{Aws, AwsError, Settings, retry};
+use crate::desired::{DesiredSet, Kind, Resource, ResourceKey};
+use crate::report::{Action, Report, ResourceReport, Status};
+
+use machine::reconcile_machine;
+use prune::ApiPrunes;
+use rest_api::{creation_records, reconcile_api};
+
+/// Whether a pass only looks (`diff`) or also writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Diff,
+    Apply,
+}
+
+/// What one pass covers.
+#[derive(Debug, Clone)]
+pub struct PassScope {
+    pub mode: Mode,
+    /// Delete owned resources whose manifest is gone (SPEC §5).
+    pub prune: bool,
+    /// Only these keys (plus their dependants); `None` means everything.
+    pub only: Option<BTreeSet<ResourceKey>>,
+    /// Keys whose manifests are invalid: reported `Invalid`, never touched, never pruned.
+    pub invalid: Vec<ResourceKey>,
+    /// False when any manifest failed to load or validate: pruning is then off.
+    pub manifests_valid: bool,
+    /// Transient failures are retried until then.
+    pub deadline: Instant,
+}
+
+impl PassScope {
+    /// A full pass in `mode` with every manifest valid and no pruning.
+    pub fn new(mode: Mode, deadline: Instant) -> Self {
+        PassScope {
+            mode,
+            prune: false,
+            only: None,
+            invalid: Vec::new(),
+            manifests_valid: true,
+            deadline,
+        }
+    }
+}
+
+/// Connected AWS clients plus pass settings; build once, run many passes.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    aws: Aws,
+    concurrency: usize,
+}
+
+impl Engine {
+    /// Connects to AWS (or the endpoint in `settings`).
+    pub async fn connect(settings: &Settings, concurrency: usize) -> Result<Engine, AwsError> {
+        Ok(Engine::new(Aws::connect(settings).await?, concurrency))
+    }
+
+    /// Wraps already connected clients.
+    pub fn new(aws: Aws, concurrency: usize) -> Engine {
+        Engine {
+            aws,
+            concurrency: concurrency.max(1),
+        }
+    }
+
+    /// The clients, region and account in use.
+    pub fn aws(&self) -> &Aws {
+        &self.aws
+    }
+
+    /// Runs one pass and reports every resource in scope (in manifest order, prunes last).
+    pub async fn pass(&self, desired: &DesiredSet, scope: &PassScope) -> Report {
+        let in_scope = scope_keys(desired, scope.only.as_ref());
+        let invalid: BTreeSet<&ResourceKey> = scope.invalid.iter().collect();
+        let sem = Arc::new(Semaphore::new(self.concurrency));
+        let mut results: BTreeMap<ResourceKey, ResourceReport> = BTreeMap::new();
+
+        // Pruning only in full passes with every manifest valid (SPEC §5).
+        let pruning =
+            scope.prune && scope.manifests_valid && scope.only.is_none() && !crate::shutdown::requested();
+        let declared = |k: &ResourceKey| desired.get(k).is_some() || scope.invalid.contains(k);
+
+        // REST APIs are listed once per pass and shared (with pruning, too).
+        let needs_apis = pruning
+            || desired.resources.iter().any(|r| {
+                in_scope.contains(&r.key()) && matches!(r, Resource::RestApi(_) | Resource::ApiIntegration(_))
+            });
+        let apis = if needs_apis {
+            retry(scope.deadline, || self.aws.list_apis()).await
+        } else {
+            Ok(Vec::new())
+        };
+        let api_prunes = match &apis {
+            Ok(list) if pruning => ApiPrunes::decide(desired, list, &declared, scope.manifests_valid),
+            Ok(_) => ApiPrunes::default(),
+            Err(e) => {
+                if pruning {
+                    tracing::error!(error = %e, "listing REST APIs for pruning failed");
+                }
+                ApiPrunes::default()
+            }
+        };
+
+        // Wave 1: resources with no dependencies.
+        let mut tasks = JoinSet::new();
+        let mut created: BTreeMap<String, crate::aws::LiveApi> = BTreeMap::new();
+        for r in desired
+            .resources
+            .iter()
+            .filter(|r| in_scope.contains(&r.key()) && !invalid.contains(&r.key()))
+        {
+            match r {
+                Resource::StateMachine(sm) => {
+                    let (aws, sm, sem, mode, deadline) = (
+                        self.aws.clone(),
+                        sm.clone(),
+                        sem.clone(),
+                        scope.mode,
+                        scope.deadline,
+                    );
+                    tasks.spawn(async move {
+                        let _permit = sem.acquire_owned().await;
+                        if crate::shutdown::requested() {
+                            return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
+                        }
+                        let span = reconcile_span(Kind::StateMachine, &sm.meta.name);
+                        reconcile_machine(&aws, &sm, mode, deadline)
+                            .instrument(span)
+                            .await
+                    });
+                }
+                Resource::RestApi(api) => {
+                    let rep = match &apis {
+                        _ if crate::shutdown::requested() => not_started(r.key()),
+                        Ok(list) => {
+                            let records = creation_records(desired, &api.meta.name, &invalid);
+                            let (rep, new) =
+                                reconcile_api(&self.aws, api, list, &records, scope.mode, scope.deadline)
+                                    .instrument(reconcile_span(Kind::RestApi, &api.meta.name))
+                                    .await;
+                            if let Some(new) = new {
+                                created.insert(new.id.clone(), new);
+                            }
+                            rep
+                        }
+                        Err(e) => failed(r.key(), format!("listing REST APIs: {e}")),
+                    };
+                    results.insert(r.key(), rep);
+                }
+                Resource::ApiIntegration(_) => {}
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(rep) = done {
+                results.insert(ResourceKey::new(rep.kind, rep.name.clone()), rep);
+            }
+        }
+        // Wave 2: integrations, after what they depend on.
+        let mut integrations = Vec::new();
+        for r in desired
+            .resources
+            .iter()
+            .filter(|r| in_scope.contains(&r.key()) && !invalid.contains(&r.key()))
+        {
+            if let Resource::ApiIntegration(_) = r {
+                let blocked = r.dependencies().into_iter().find(|d| {
+                    invalid.contains(d)
+                        || results.get(d).is_some_and(|rep| {
+                            matches!(rep.status, Status::Failed | Status::Skipped | Status::Invalid)
+                        })
+                });
+                let rep = match blocked {
+                    Some(dep) => ResourceReport {
+                        kind: r.kind(),
+                        name: r.meta().name.clone(),
+                        action: Action::Noop,
+                        status: Status::Skipped,
+                        changes: Vec::new(),
+                        id: None,
+                        message: Some(format!("skipped: depends on {dep}, which did not reconcile")),
+                    },
+                    None => {
+                        integrations.push(r);
+                        continue;
+                    }
+                };
+                results.insert(r.key(), rep);
+            }
+        }
+        let mut prunes = Vec::new();
+        let reps = match &apis {
+            Ok(list) => {
+                let (reps, gone) = self
+                    .reconcile_integrations(
+                        &integrations,
+                        list,
+                        &created,
+                        &results,
+                        &api_prunes.integrations,
+                        scope,
+                    )
+                    .await;
+                prunes.extend(gone);
+                reps
+            }
+            Err(e) => integrations
+                .iter()
+                .map(|r| failed(r.key(), format!("listing REST APIs: {e}")))
+                .collect(),
+        };
+        for rep in reps {
+            results.insert(ResourceKey::new(rep.kind, rep.name.clone()), rep);
+        }
+
+        let mut out = Vec::new();
+        for r in &desired.resources {
+            let key = r.key();
+            if invalid.contains(&key) {
+                out.push(invalid_report(&key));
+            } else if let Some(rep) = results.remove(&key) {
+                out.push(rep);
+            }
+        }
+        for key in &scope.invalid {
+            if desired.get(key).is_none() && scope.only.as_ref().is_none_or(|o| o.contains(key)) {
+                out.push(invalid_report(key));
+            }
+        }
+        // Prunes last, integrations before the APIs they were on, then state machines.
+        out.extend(prunes);
+        if pruning {
+            out.extend(self.prune_apis(&api_prunes.apis, scope).await);
+            out.extend(self.prune_machines(desired, scope).await);
+        }
+        Report::new(out)
+    }
+}
+
+/// The keys in scope: `only` plus everything that depends on them, transitively.
+pub(crate) fn scope_keys(
+    desired: &DesiredSet,
+    only: Option<&BTreeSet<ResourceKey>>,
+) -> BTreeSet<ResourceKey> {
+    let all: BTreeSet<ResourceKey> = desired.resources.iter().map(Resource::key).collect();
+    let Some(only) = only else { return all };
+    let mut set: BTreeSet<ResourceKey> = only.iter().filter(|k| all.contains(k)).cloned().collect();
+    loop {
+        let before = set.len();
+        for r in &desired.resources {
+            if r.dependencies().iter().any(|d| set.contains(d)) {
+                set.insert(r.key());
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+fn failed(key: ResourceKey, message: String) -> ResourceReport {
+    ResourceReport {
+        kind: key.kind,
+        name: key.name,
+        action: Action::Noop,
+        status: Status::Failed,
+        changes: Vec::new(),
+        id: None,
+        message: Some(message),
+    }
+}
+
+/// The span around everything done for one resource (SPEC §6: one span per reconcile, with kind
+/// and name). The name field is `resource`: JSON logs already use `name` for the span's own name,
+/// and a duplicate key would be lost by most log pipelines. Attached with `.instrument`, never
+/// entered across an `.await`.
+fn reconcile_span(kind: Kind, name: &str) -> tracing::Span {
+    tracing::info_span!("reconcile", kind = %kind, resource = %name)
+}
+
+/// The report of a resource not started because the process is shutting down; the next run
+/// (or the daemon after a restart) picks it up.
+fn not_started(key: ResourceKey) -> ResourceReport {
+    ResourceReport {
+        kind: key.kind,
+        name: key.name,
+        action: Action::Noop,
+        status: Status::Skipped,
+        changes: Vec::new(),
+        id: None,
+        message: Some("not started: shutting down".into()),
+    }
+}
+
+/// The report of a resource whose manifest is invalid: untouched, marked `Invalid`.
+fn invalid_report(key: &ResourceKey) -> ResourceReport {
+    ResourceReport {
+        kind: key.kind,
+        name: key.name.clone(),
+        action: Action::Noop,
+        status: Status::Invalid,
+        changes: Vec::new(),
+        id: None,
+        message: Some("manifest is invalid; nothing was changed".into()),
+    }
+}
