@@ -42,9 +42,11 @@ for N in ${@:-10 100 1000}; do
   } > "$M/api.yaml"
   RESOURCES=$((N + 1 + 1 + INTEGRATIONS))
   for pass in create in-sync; do
+    t0=$(date +%s%N)
     (cd "$W" && /usr/bin/time -v -o "$W/time" "$BIN" reconcile --once --sandbox --log-format json "$M" \
       >"$W/report" 2>"$W/log") || { echo "reconcile failed (N=$N $pass)"; cat "$W/log" "$W/report" | tail -20; exit 1; }
-    wall=$(grep "Elapsed (wall" "$W/time" | awk '{print $NF}')
+    t1=$(date +%s%N)
+    wall=$(python3 -c "print(f'{($t1-$t0)/1e9:.3f}')")
     rss=$(grep "Maximum resident" "$W/time" | awk '{print $NF}')
     python3 - "$W/log" "$N" "$pass" "$wall" "$rss" "$RESOURCES" <<'EOF'
 import json, sys
@@ -54,7 +56,7 @@ if len(stopped) != 1:
     sys.exit(f"expected one 'sandbox stopped' log line, got {len(stopped)}")
 f = stopped[0]["fields"]
 r = json.loads(f["requests"])
-print(f"N={n} pass={pass_} resources={resources} wall={wall} peak_rss_kb={rss} "
+print(f"N={n} pass={pass_} resources={resources} wall_s={wall} peak_rss_kb={rss} "
       f"aws_calls={r['total']} calls_per_resource={r['total'] / int(resources):.2f} "
       f"reads={r['reads']} writes={r['writes']} state_changes={f['changes']} state_flushes={f['flushes']} "
       f"sfn={json.dumps(r['sfn'], separators=(',', ':'))} apigateway={json.dumps(r['apigateway'], separators=(',', ':'))} "
