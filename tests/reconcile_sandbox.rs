@@ -1031,3 +1031,87 @@ async fn pruning_a_renamed_integration_keeps_the_method() {
     let out = run(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// An integration whose manifest changes its path moves: the old method (ours, by its record) is
+/// deleted, the new one created, the record rewritten, one deployment; `diff` names the move first.
+/// An old method another manifest now manages is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_manages_it() {
+    let (_state, sb) = sandbox().await;
+    let url = sb.endpoint_url();
+    let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, text: String| std::fs::write(d.join(name), text).unwrap();
+    write("api.yaml", rest_api_yaml("api", "Retain", ""));
+    write(
+        "x.yaml",
+        integration_yaml("x", "{ref: api}", "/a", "Retain", Some("prod"), 29000),
+    );
+    write(
+        "y.yaml",
+        integration_yaml("y", "{ref: api}", "/c", "Retain", Some("prod"), 29000),
+    );
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let id = live_apis(&apigw).await["api-live"].0.clone();
+    assert_eq!(methods(&apigw, &id).await, ["POST /a", "POST /c"]);
+    let deployed = deployments(&apigw, &id).await;
+
+    // x moves from /a to /b.
+    write(
+        "x.yaml",
+        integration_yaml("x", "{ref: api}", "/b", "Retain", Some("prod"), 29000),
+    );
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let r = report(&out);
+    let x = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "x")
+        .unwrap();
+    assert!(
+        x["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "method" && c["before"] == "POST /a" && c["after"] == "POST /b"),
+        "{x}"
+    );
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(methods(&apigw, &id).await, ["POST /b", "POST /c"]);
+    let c = counts(&url).await;
+    assert_eq!(count(&c, "DeleteMethod"), 1, "{c:?}");
+    assert_eq!(deployments(&apigw, &id).await, deployed + 1);
+    let tags = live_apis(&apigw).await["api-live"].1.clone();
+    assert_eq!(
+        tags.get("sfn-operator.dev/integration/x").map(String::as_str),
+        Some("v1 POST /b Retain prod")
+    );
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(writes(&counts(&url).await), vec![], "then in sync");
+
+    // x and y swap paths (x /b → /c, y /c → /b): each old method is now the other manifest's,
+    // so nothing is deleted.
+    write(
+        "x.yaml",
+        integration_yaml("x", "{ref: api}", "/c", "Retain", Some("prod"), 29000),
+    );
+    write(
+        "y.yaml",
+        integration_yaml("y", "{ref: api}", "/b", "Retain", Some("prod"), 29000),
+    );
+    reset(&url).await;
+    let out = run(d, &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(count(&counts(&url).await, "DeleteMethod"), 0);
+    assert_eq!(methods(&apigw, &id).await, ["POST /b", "POST /c"]);
+    let out = run(d, &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -19,6 +19,13 @@ use crate::ownership;
 use crate::plan::{self, ResourcePlan};
 use crate::report::{Action, Change, ResourceReport, Status};
 
+/// The REST APIs the pass knows: listed at its start, and created by it since.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LiveApis<'a> {
+    pub(super) listed: &'a [crate::aws::LiveApi],
+    pub(super) created: &'a BTreeMap<String, crate::aws::LiveApi>,
+}
+
 impl Engine {
     /// Reconciles integrations API by API (resources read once per API), prunes the integrations
     /// chosen for pruning on the same APIs, then deploys each (API, stage) at most once: when the
@@ -27,10 +34,10 @@ impl Engine {
     pub(super) async fn reconcile_integrations(
         &self,
         integrations: &[&Resource],
-        apis: &[crate::aws::LiveApi],
-        created: &BTreeMap<String, crate::aws::LiveApi>,
+        apis: LiveApis<'_>,
         done: &BTreeMap<ResourceKey, ResourceReport>,
         prunes: &BTreeMap<String, Vec<PruneRecord>>,
+        claimed: &BTreeSet<(String, String)>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
         let mut out = Vec::new();
@@ -45,7 +52,7 @@ impl Engine {
                     .and_then(|rep| rep.id.clone()),
                 crate::desired::RestApiTarget::Id(id) => Some(id.clone()),
                 crate::desired::RestApiTarget::Name(name) => {
-                    let found: Vec<_> = apis.iter().filter(|a| &a.name == name).collect();
+                    let found: Vec<_> = apis.listed.iter().filter(|a| &a.name == name).collect();
                     match found.as_slice() {
                         [one] => Some(one.id.clone()),
                         [] => {
@@ -87,9 +94,10 @@ impl Engine {
                 }
                 continue;
             };
-            let live_tags = created
+            let live_tags = apis
+                .created
                 .get(&api_id)
-                .or_else(|| apis.iter().find(|a| a.id == api_id))
+                .or_else(|| apis.listed.iter().find(|a| a.id == api_id))
                 .map(|a| a.tags.clone())
                 .unwrap_or_default();
             let (reps, gone) = self
@@ -97,6 +105,7 @@ impl Engine {
                     &api_id,
                     &ais,
                     prunes.get(&api_id).unwrap_or(&no_prunes),
+                    claimed,
                     &live_tags,
                     scope,
                 )
@@ -113,6 +122,7 @@ impl Engine {
         api_id: &str,
         ais: &[&crate::desired::ApiIntegration],
         prunes: &[PruneRecord],
+        claimed: &BTreeSet<(String, String)>,
         live_tags: &BTreeMap<String, String>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
@@ -149,6 +159,9 @@ impl Engine {
         let mut reps = Vec::new();
         let mut plans = Vec::new();
         let mut records: BTreeMap<String, String> = BTreeMap::new();
+        // A record naming another method or path than the manifest now does: the integration moved,
+        // and its old method (ours, by the record) goes unless another manifest manages it.
+        let mut moves: Vec<Option<Moved>> = Vec::new();
         for ai in ais {
             let live = resources
                 .iter()
@@ -185,17 +198,55 @@ impl Engine {
                 }
                 Ok(_) => {}
             }
+            let moved = moved_from(ai, live_tags, &resources, claimed);
+            if let Some(m) = &moved {
+                rep.changes.push(Change {
+                    path: "method".into(),
+                    before: format!("{} {}", m.http_method, m.path).into(),
+                    after: format!("{} {}", ai.http_method, ai.path).into(),
+                });
+                if rep.action == Action::Noop {
+                    rep.action = Action::Update;
+                }
+            }
             if rep.action != Action::Noop && rep.status != Status::Failed && !apply {
                 rep.status = Status::Pending;
             }
             reps.push(rep);
             plans.push(p);
+            moves.push(moved);
         }
 
         // Apply: record ownership first (one TagResource per API), so nothing is created
         // unrecorded; then the integrations.
         let mut changed = false;
         if apply {
+            // Moves first: the old method goes while its record still names it, so a failure
+            // leaves the record (and a later pass retries) instead of an unrecorded method.
+            for ((rep, ai), moved) in reps.iter_mut().zip(ais).zip(&moves) {
+                let Some(m) = moved else { continue };
+                if rep.status == Status::Failed || crate::shutdown::requested() {
+                    records.remove(&ownership::IntegrationRecord::of(ai).tag_key());
+                    continue;
+                }
+                let verb = m.http_method.as_str();
+                match retry(deadline, || aws.delete_method(api_id, &m.resource_id, verb)).await {
+                    Ok(()) => {
+                        changed = true;
+                        if let Some(r) = resources.iter_mut().find(|r| r.id == m.resource_id) {
+                            r.methods.remove(verb);
+                        }
+                    }
+                    Err(e) => {
+                        rep.status = Status::Failed;
+                        rep.message = Some(format!(
+                            "deleting the old method {verb} {} on REST API {api_id}: {e}",
+                            m.path
+                        ));
+                        records.remove(&ownership::IntegrationRecord::of(ai).tag_key());
+                    }
+                }
+            }
             if !records.is_empty() {
                 let count = ownership::tag_count_after(live_tags, &records, &[]);
                 let result = if count > ownership::MAX_TAGS {
@@ -420,6 +471,39 @@ impl Engine {
 }
 
 /// Writes what differs for one integration: missing path parts, method, integration, responses.
+/// Where an integration was before its manifest moved it (another method or path on the same API).
+#[derive(Debug)]
+struct Moved {
+    http_method: String,
+    path: String,
+    resource_id: String,
+}
+
+/// The old live method of an integration whose record on the API names another method or path,
+/// when no declared integration manages that method and path any more.
+fn moved_from(
+    ai: &crate::desired::ApiIntegration,
+    live_tags: &BTreeMap<String, String>,
+    resources: &[crate::aws::LiveResource],
+    claimed: &BTreeSet<(String, String)>,
+) -> Option<Moved> {
+    let key = ownership::IntegrationRecord::of(ai).tag_key();
+    let old = ownership::IntegrationRecord::parse(&key, live_tags.get(&key)?)?;
+    if (old.http_method == ai.http_method && old.path == ai.path)
+        || claimed.contains(&(old.http_method.clone(), old.path.clone()))
+    {
+        return None;
+    }
+    let resource = resources
+        .iter()
+        .find(|r| r.path == old.path && r.methods.contains_key(&old.http_method))?;
+    Some(Moved {
+        http_method: old.http_method,
+        path: old.path,
+        resource_id: resource.id.clone(),
+    })
+}
+
 async fn apply_integration(
     aws: &Aws,
     api_id: &str,

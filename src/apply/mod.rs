@@ -226,13 +226,26 @@ impl Engine {
         let mut prunes = Vec::new();
         let reps = match &apis {
             Ok(list) => {
+                // Every (method, path) a declared integration manages, in scope or not: a moved
+                // integration's old method is deleted only if none of them claims it.
+                let claimed: BTreeSet<(String, String)> = desired
+                    .resources
+                    .iter()
+                    .filter_map(|r| match r {
+                        Resource::ApiIntegration(ai) => Some((ai.http_method.clone(), ai.path.clone())),
+                        _ => None,
+                    })
+                    .collect();
                 let (reps, gone) = self
                     .reconcile_integrations(
                         &integrations,
-                        list,
-                        &created,
+                        integration::LiveApis {
+                            listed: list,
+                            created: &created,
+                        },
                         &results,
                         &api_prunes.integrations,
+                        &claimed,
                         scope,
                     )
                     .await;
