@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Daemon benchmarks (issue 5), against `sfn-operator sandbox` running as its own process.
+# Daemon benchmarks (issue 5), against `sfn-operator sandbox` running as its own process (the daemon
+# with --no-rate-limits: AWS's quota buckets would pace 1,000 creates at 1/s).
 #  (a) change -> live latency: one StateMachine manifest; N times (default 100) rewrite its Pass
 #      Result with a new unique value, then poll DescribeStateMachine on the sandbox every ~10 ms
 #      until the live definition contains it; prints p50/p90/p99/max (default --debounce 500ms).
@@ -58,7 +59,7 @@ YAML
 }
 
 start_daemon() { # dir port
-  "$BIN" reconcile "$1" --endpoint-url "http://127.0.0.1:$SB_PORT" --region us-east-1 \
+  "$BIN" reconcile "$1" --endpoint-url "http://127.0.0.1:$SB_PORT" --region us-east-1 --no-rate-limits \
     --account-id 123456789012 --listen "127.0.0.1:$2" --lock-file "$1/.lock" -q &
   DAEMON=$!
   PIDS+=($DAEMON)

@@ -87,6 +87,17 @@ pub struct AwsOpts {
     /// Start the built-in sandbox in this process (state in .sfn-operator/sandbox.json) and use it instead of AWS.
     #[arg(long, conflicts_with = "endpoint_url")]
     pub sandbox: bool,
+    /// Turn off the client-side rate limits sized to AWS's quotas (for LocalStack, moto or a
+    /// sandbox started separately; they are already off with --sandbox).
+    #[arg(long)]
+    pub no_rate_limits: bool,
+}
+
+impl AwsOpts {
+    /// Whether calls wait for AWS's quota buckets (SPEC §4: by default, not with the sandbox).
+    pub fn rate_limits(&self) -> bool {
+        !(self.sandbox || self.no_rate_limits)
+    }
 }
 
 /// `validate`.
@@ -230,6 +241,30 @@ mod tests {
         assert_eq!(parse_var("A=b=c"), Ok(("A".into(), "b=c".into())));
         assert!(parse_var("=x").is_err());
         assert!(parse_var("novalue").is_err());
+    }
+
+    #[test]
+    fn rate_limits_are_on_unless_the_sandbox_or_the_flag_says_otherwise() {
+        use clap::Parser;
+        let limits = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Diff(d)) => d.aws.rate_limits(),
+            other => panic!("{other:?}"),
+        };
+        assert!(limits(&["sfn-operator", "diff"]));
+        assert!(limits(&[
+            "sfn-operator",
+            "diff",
+            "--endpoint-url",
+            "http://127.0.0.1:4566"
+        ]));
+        assert!(!limits(&["sfn-operator", "diff", "--sandbox"]));
+        assert!(!limits(&[
+            "sfn-operator",
+            "diff",
+            "--endpoint-url",
+            "http://x",
+            "--no-rate-limits"
+        ]));
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub(crate) async fn pass(
         region: aws.region.clone(),
         endpoint_url: aws.endpoint_url.clone(),
         account_id: aws.account_id.clone(),
-        rate_limits: !aws.sandbox,
+        rate_limits: aws.rate_limits(),
         sandbox: aws.sandbox,
     };
     // `--sandbox`: the built-in endpoint, its state kept in `.sfn-operator/sandbox.json` so

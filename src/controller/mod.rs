@@ -31,7 +31,7 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         region: opts.aws.region.clone(),
         endpoint_url: opts.aws.endpoint_url.clone(),
         account_id: opts.aws.account_id.clone(),
-        rate_limits: !opts.aws.sandbox,
+        rate_limits: opts.aws.rate_limits(),
         sandbox: opts.aws.sandbox,
     };
     // `--sandbox`: the same in-process sandbox as `--once`, alive as long as the daemon.
