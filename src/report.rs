@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::desired::Kind;
+use crate::desired::{Kind, ResourceKey};
 
 /// What a pass did, or would do, to a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,28 @@ pub struct ResourceReport {
     /// The error, when any (with the AWS error code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+impl ResourceReport {
+    /// A report of `key` with `status`: no action, no change, no id, no message (yet).
+    pub fn new(key: ResourceKey, status: Status) -> Self {
+        ResourceReport {
+            kind: key.kind,
+            name: key.name,
+            action: Action::Noop,
+            status,
+            changes: Vec::new(),
+            id: None,
+            message: None,
+        }
+    }
+
+    /// The same report with `message`.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
 }
 
 /// Counts by action, plus failures.

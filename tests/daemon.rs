@@ -260,13 +260,17 @@ fn daemon_command(dir: &Path, endpoint: &str, listen: u16, extra: &[&str]) -> Co
 }
 
 impl Daemon {
-    /// Starts a daemon and waits until it is ready.
+    /// Starts a daemon (its log on the test's stderr) and waits until it is ready.
     async fn start(dir: &Path, endpoint: &str, extra: &[&str]) -> Daemon {
         let listen = port();
-        let child = daemon_command(dir, endpoint, listen, extra)
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut command = daemon_command(dir, endpoint, listen, extra);
+        command.stderr(Stdio::inherit());
+        Daemon::spawn(command, listen).await
+    }
+
+    /// Spawns `command`, a daemon listening on `listen`, and waits until it is ready.
+    async fn spawn(mut command: Command, listen: u16) -> Daemon {
+        let child = command.spawn().unwrap_or_else(|e| panic!("{e}"));
         let daemon = Daemon {
             child: Kill(child),
             base: format!("http://127.0.0.1:{listen}"),
@@ -647,20 +651,12 @@ async fn json_logs_have_a_span_per_reconcile_and_never_a_credential() {
     let log_path = dir.path().join("daemon.log");
     let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
     let listen = port();
-    let child = daemon_command(dir.path(), &live.url(), listen, &["--log-format", "json", "-vv"])
+    let mut command = daemon_command(dir.path(), &live.url(), listen, &["--log-format", "json", "-vv"]);
+    command
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .env("AWS_SESSION_TOKEN", TOKEN)
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let daemon = Daemon {
-        child: Kill(child),
-        base: format!("http://127.0.0.1:{listen}"),
-    };
-    poll("ready", async || {
-        get(&format!("{}/readyz", daemon.base)).await.is_some()
-    })
-    .await;
+        .stderr(log);
+    let daemon = Daemon::spawn(command, listen).await;
     write_file(&m.join("logged.yaml"), &machine("logged", 2, GOOD_ROLE, "Retain"));
     poll("the edit applied", async || {
         live.result("logged").await == Some(Value::from(2))

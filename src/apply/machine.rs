@@ -27,13 +27,8 @@ pub(super) async fn reconcile_machine(
     let mut tags = sm.tags.clone();
     tags.extend(ownership::owner_tags(&key, sm.deletion_policy));
     let mut rep = ResourceReport {
-        kind: key.kind,
-        name: key.name.clone(),
-        action: Action::Noop,
-        status: Status::Synced,
-        changes: Vec::new(),
         id: Some(arn.clone()),
-        message: None,
+        ..ResourceReport::new(key.clone(), Status::Synced)
     };
     let live = match retry(deadline, || aws.describe_machine(&arn)).await {
         Ok(l) => l,

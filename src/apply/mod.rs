@@ -35,7 +35,7 @@ use tracing::Instrument;
 
 use crate::aws::{Aws, AwsError, Settings, retry};
 use crate::desired::{DesiredSet, Kind, Resource, ResourceKey};
-use crate::report::{Action, Report, ResourceReport, Status};
+use crate::report::{Report, ResourceReport, Status};
 
 use machine::reconcile_machine;
 use prune::ApiPrunes;
@@ -206,15 +206,8 @@ impl Engine {
                         })
                 });
                 let rep = match blocked {
-                    Some(dep) => ResourceReport {
-                        kind: r.kind(),
-                        name: r.meta().name.clone(),
-                        action: Action::Noop,
-                        status: Status::Skipped,
-                        changes: Vec::new(),
-                        id: None,
-                        message: Some(format!("skipped: depends on {dep}, which did not reconcile")),
-                    },
+                    Some(dep) => ResourceReport::new(r.key(), Status::Skipped)
+                        .with_message(format!("skipped: depends on {dep}, which did not reconcile")),
                     None => {
                         integrations.push(r);
                         continue;
@@ -307,15 +300,7 @@ pub(crate) fn scope_keys(
 }
 
 fn failed(key: ResourceKey, message: String) -> ResourceReport {
-    ResourceReport {
-        kind: key.kind,
-        name: key.name,
-        action: Action::Noop,
-        status: Status::Failed,
-        changes: Vec::new(),
-        id: None,
-        message: Some(message),
-    }
+    ResourceReport::new(key, Status::Failed).with_message(message)
 }
 
 /// The span around everything done for one resource (SPEC §6: one span per reconcile, with kind
@@ -329,26 +314,10 @@ fn reconcile_span(kind: Kind, name: &str) -> tracing::Span {
 /// The report of a resource not started because the process is shutting down; the next run
 /// (or the daemon after a restart) picks it up.
 fn not_started(key: ResourceKey) -> ResourceReport {
-    ResourceReport {
-        kind: key.kind,
-        name: key.name,
-        action: Action::Noop,
-        status: Status::Skipped,
-        changes: Vec::new(),
-        id: None,
-        message: Some("not started: shutting down".into()),
-    }
+    ResourceReport::new(key, Status::Skipped).with_message("not started: shutting down")
 }
 
 /// The report of a resource whose manifest is invalid: untouched, marked `Invalid`.
 fn invalid_report(key: &ResourceKey) -> ResourceReport {
-    ResourceReport {
-        kind: key.kind,
-        name: key.name.clone(),
-        action: Action::Noop,
-        status: Status::Invalid,
-        changes: Vec::new(),
-        id: None,
-        message: Some("manifest is invalid; nothing was changed".into()),
-    }
+    ResourceReport::new(key.clone(), Status::Invalid).with_message("manifest is invalid; nothing was changed")
 }

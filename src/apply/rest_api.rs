@@ -95,13 +95,8 @@ pub(super) async fn reconcile_api(
         Err(m) => return (failed(key, m), None),
     };
     let mut rep = ResourceReport {
-        kind: key.kind,
-        name: key.name.clone(),
-        action: Action::Noop,
-        status: Status::Synced,
-        changes: Vec::new(),
         id: live.map(|l| l.id.clone()),
-        message: None,
+        ..ResourceReport::new(key.clone(), Status::Synced)
     };
     let Some(live) = live else {
         rep.action = Action::Create;
