@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{entry, methods, paths, report, sdk_conf};
+use common::{entry, methods, paths, report, sdk_conf, set_endpoint_type};
 
 mod common;
 
@@ -269,19 +269,7 @@ async fn prune_rest_apis_and_integrations_against_moto() {
     assert_eq!(names().await, ["gone-live", "kept-live"]);
 
     // endpointConfiguration drift, patched the way AWS (and moto) take it, found and restored.
-    apigw
-        .update_rest_api()
-        .rest_api_id(&kept_id)
-        .patch_operations(
-            aws_sdk_apigateway::types::PatchOperation::builder()
-                .op(aws_sdk_apigateway::types::Op::Replace)
-                .path("/endpointConfiguration/types/REGIONAL")
-                .value("EDGE")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_endpoint_type(&apigw, &kept_id, "REGIONAL", "EDGE").await;
     let out = run(d, &moto.url, &["diff"]);
     assert_eq!(out.status.code(), Some(2));
     let r = report(&out);

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{entry, methods, paths, report, sdk_conf};
+use common::{entry, methods, paths, report, sdk_conf, set_endpoint_type};
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, start};
 
@@ -485,6 +485,21 @@ async fn requests(url: &str) -> Value {
         .unwrap()
 }
 
+/// `reconcile --once ARGS` makes no write call and then `diff ARGS` exits 0.
+async fn assert_in_sync(d: &Path, url: &str, args: &[&str]) {
+    reset(url).await;
+    let once = [&["reconcile", "--once"][..], args].concat();
+    let out = run(d, url, &once).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        writes(&counts(url).await),
+        vec![],
+        "a pass after a successful one wrote"
+    );
+    let out = run(d, url, &[&["diff"][..], args].concat()).await;
+    assert_eq!(out.status.code(), Some(0));
+}
+
 fn rest_api_yaml(name: &str, policy: &str, extra: &str) -> String {
     format!(
         "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata:\n  name: {name}\nspec:\n  name: {name}-live\n  deletionPolicy: {policy}\n{extra}"
@@ -812,12 +827,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     assert_eq!(count(&c, "DeleteMethod"), 2, "{c:?}");
 
     // And then in sync: nothing left to prune, no write.
-    reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(writes(&counts(&url).await), vec![]);
-    let out = run(d, &url, &["diff"]).await;
-    assert_eq!(out.status.code(), Some(0));
+    assert_in_sync(d, &url, &["--prune"]).await;
 }
 
 /// `endpointConfiguration` drift is found by `diff` (exit 2, path named) and restored with
@@ -875,19 +885,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
     assert_eq!(out.status.code(), Some(0), "AWS's EDGE default makes no change");
 
     // Out of band: the endpoint type the way AWS patches it, and a tag.
-    apigw
-        .update_rest_api()
-        .rest_api_id(&id)
-        .patch_operations(
-            aws_sdk_apigateway::types::PatchOperation::builder()
-                .op(aws_sdk_apigateway::types::Op::Replace)
-                .path("/endpointConfiguration/types/REGIONAL")
-                .value("EDGE")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_endpoint_type(&apigw, &id, "REGIONAL", "EDGE").await;
     apigw
         .tag_resource()
         .resource_arn(format!("arn:aws:apigateway:us-east-1::/restapis/{id}"))
@@ -1092,10 +1090,7 @@ async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_m
         tags.get("sfn-operator.dev/integration/x").map(String::as_str),
         Some("v1 POST /b Retain prod")
     );
-    reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once"]).await;
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(writes(&counts(&url).await), vec![], "then in sync");
+    assert_in_sync(d, &url, &[]).await;
 
     // x and y swap paths (x /b → /c, y /c → /b): each old method is now the other manifest's,
     // so nothing is deleted.

@@ -86,3 +86,20 @@ pub async fn methods(apigw: &aws_sdk_apigateway::Client, api: &str) -> Vec<Strin
     out.sort();
     out
 }
+
+/// Out of band: replaces endpoint type `from` with `to` on REST API `id`, the way AWS patches it.
+pub async fn set_endpoint_type(apigw: &aws_sdk_apigateway::Client, id: &str, from: &str, to: &str) {
+    apigw
+        .update_rest_api()
+        .rest_api_id(id)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path(format!("/endpointConfiguration/types/{from}"))
+                .value(to)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
