@@ -436,11 +436,13 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
         }
         ("PutMethodResponse", Route::MethodResponse(a, r, m, c)) => {
             let method = method_mut(state, &a, &r, &m)?;
-            let mut out = Map::new();
-            out.insert("statusCode".into(), json!(c));
-            copy_fields(&body, &mut out, &["responseParameters", "responseModels"]);
-            sub_map(method, "methodResponses")?.insert(c, Value::Object(out.clone()));
-            ok(201, Value::Object(out), true)
+            put_response(
+                method,
+                "methodResponses",
+                c,
+                &body,
+                &["responseParameters", "responseModels"],
+            )
         }
         ("UpdateMethodResponse", Route::MethodResponse(a, r, m, c)) => {
             let method = method_mut(state, &a, &r, &m)?;
@@ -449,13 +451,7 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             ok(200, Value::Object(resp.clone()), true)
         }
         ("DeleteMethodResponse", Route::MethodResponse(a, r, m, c)) => {
-            let method = method_mut(state, &a, &r, &m)?;
-            let removed = method
-                .get_mut("methodResponses")
-                .and_then(Value::as_object_mut)
-                .and_then(|x| x.remove(&c));
-            removed.ok_or_else(|| not_found(NO_RESPONSE))?;
-            empty(204)
+            delete_response(method_mut(state, &a, &r, &m)?, "methodResponses", &c)
         }
         ("PutIntegration", Route::Integration(a, r, m)) => put_integration(state, &a, &r, &m, &body),
         ("UpdateIntegration", Route::Integration(a, r, m)) => {
@@ -472,20 +468,18 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
         }
         ("PutIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
             let integ = integration_mut(state, &a, &r, &m)?;
-            let mut out = Map::new();
-            out.insert("statusCode".into(), json!(c));
-            copy_fields(
+            put_response(
+                integ,
+                "integrationResponses",
+                c,
                 &body,
-                &mut out,
                 &[
                     "selectionPattern",
                     "responseParameters",
                     "responseTemplates",
                     "contentHandling",
                 ],
-            );
-            sub_map(integ, "integrationResponses")?.insert(c, Value::Object(out.clone()));
-            ok(201, Value::Object(out), true)
+            )
         }
         ("UpdateIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
             let integ = integration_mut(state, &a, &r, &m)?;
@@ -494,13 +488,7 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             ok(200, Value::Object(resp.clone()), true)
         }
         ("DeleteIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
-            let integ = integration_mut(state, &a, &r, &m)?;
-            let removed = integ
-                .get_mut("integrationResponses")
-                .and_then(Value::as_object_mut)
-                .and_then(|x| x.remove(&c));
-            removed.ok_or_else(|| not_found(NO_RESPONSE))?;
-            empty(204)
+            delete_response(integration_mut(state, &a, &r, &m)?, "integrationResponses", &c)
         }
         ("CreateDeployment", Route::Deployments(a)) => create_deployment(state, &a, &body),
         ("UpdateDeployment", Route::Deployment(a, d)) => {
@@ -725,6 +713,32 @@ fn existing_sub<'m>(
         .and_then(|x| x.get_mut(code))
         .and_then(Value::as_object_mut)
         .ok_or_else(|| not_found(missing))
+}
+
+/// Put{Method,Integration}Response: the response of status `code` in `parent[key]`, with `fields`
+/// taken from the request body.
+fn put_response(
+    parent: &mut Map<String, Value>,
+    key: &str,
+    code: String,
+    body: &Value,
+    fields: &[&str],
+) -> Res {
+    let mut out = Map::new();
+    out.insert("statusCode".into(), json!(code));
+    copy_fields(body, &mut out, fields);
+    sub_map(parent, key)?.insert(code, Value::Object(out.clone()));
+    ok(201, Value::Object(out), true)
+}
+
+/// Delete{Method,Integration}Response: removes the response of status `code` from `parent[key]`.
+fn delete_response(parent: &mut Map<String, Value>, key: &str, code: &str) -> Res {
+    let removed = parent
+        .get_mut(key)
+        .and_then(Value::as_object_mut)
+        .and_then(|x| x.remove(code));
+    removed.ok_or_else(|| not_found(NO_RESPONSE))?;
+    empty(204)
 }
 
 fn copy_fields(body: &Value, out: &mut Map<String, Value>, keys: &[&str]) {
