@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{entry, methods, paths, report, sdk_conf, set_endpoint_type};
+use common::{drift_reference_system, entry, methods, paths, report, sdk_conf, set_endpoint_type};
 
 mod common;
 
@@ -96,68 +96,7 @@ async fn create_in_sync_drift_restore_against_moto() {
 
     // Out-of-band changes with the SDK.
     let conf = sdk_conf(&moto.url).await;
-    let sfn = aws_sdk_sfn::Client::new(&conf);
-    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:ParallelProcessingMachine";
-    let live = sfn
-        .describe_state_machine()
-        .state_machine_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    let mut def: serde_json::Value = serde_json::from_str(live.definition()).unwrap();
-    let start = def["StartAt"].as_str().unwrap().to_owned();
-    def["States"][&start]["Branches"][0]["States"]["SumValues"]["ResultSelector"] =
-        serde_json::json!({"sum.$": "$.wrong"});
-    sfn.update_state_machine()
-        .state_machine_arn(arn)
-        .definition(def.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/Other")
-        .send()
-        .await
-        .unwrap();
-    sfn.tag_resource()
-        .resource_arn(arn)
-        .tags(
-            aws_sdk_sfn::types::Tag::builder()
-                .key("sfn-operator.dev/deletion-policy")
-                .value("Delete")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-
-    let apigw = aws_sdk_apigateway::Client::new(&conf);
-    let resources = apigw.get_resources().rest_api_id(&api_id).send().await.unwrap();
-    let res_id = resources
-        .items()
-        .iter()
-        .find(|r| r.path() == Some("/execution"))
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    let integration = apigw
-        .get_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&res_id)
-        .http_method("POST")
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&res_id)
-        .http_method("POST")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Aws)
-        .uri(integration.uri().unwrap())
-        .integration_http_method("POST")
-        .credentials("arn:aws:iam::123456789012:role/Other")
-        .request_templates("application/json", "{}")
-        .send()
-        .await
-        .unwrap();
+    let drifted = drift_reference_system(&conf, &api_id, "sfn-operator.dev/deletion-policy", "Delete").await;
 
     let out = run(dir.path(), &moto.url, &["diff"]);
     assert_eq!(out.status.code(), Some(2));
@@ -172,12 +111,7 @@ async fn create_in_sync_drift_restore_against_moto() {
     );
     let p = paths(sm);
     assert!(p.contains(&"roleArn".to_owned()), "{p:?}");
-    assert!(
-        p.contains(&format!(
-            "definition.States.{start}.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]"
-        )),
-        "{p:?}"
-    );
+    assert!(p.contains(&drifted), "{p:?}");
     assert!(
         p.contains(&"tags[\"sfn-operator.dev/deletion-policy\"]".to_owned()),
         "{p:?}"

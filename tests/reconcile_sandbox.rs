@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{entry, methods, paths, report, sdk_conf, set_endpoint_type};
+use common::{drift_reference_system, entry, methods, paths, report, sdk_conf, set_endpoint_type};
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, start};
 
@@ -112,68 +112,10 @@ async fn create_in_sync_drift_restore() {
 
     // Out-of-band changes with the SDK.
     let conf = sdk_conf(&url).await;
-    let sfn = aws_sdk_sfn::Client::new(&conf);
-    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:ParallelProcessingMachine";
-    let live = sfn
-        .describe_state_machine()
-        .state_machine_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    let mut def: Value = serde_json::from_str(live.definition()).unwrap();
-    def["States"]["Parallel"]["Branches"][0]["States"]["SumValues"]["ResultSelector"] =
-        serde_json::json!({"sum.$": "$.wrong"});
-    sfn.update_state_machine()
-        .state_machine_arn(arn)
-        .definition(def.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/Other")
-        .send()
-        .await
-        .unwrap();
-    sfn.tag_resource()
-        .resource_arn(arn)
-        .tags(
-            aws_sdk_sfn::types::Tag::builder()
-                .key("sfn-operator.dev/manifest")
-                .value("StateMachine/x")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
     let apigw = aws_sdk_apigateway::Client::new(&conf);
     let api = apigw.get_rest_apis().send().await.unwrap();
     let api_id = api.items()[0].id().unwrap().to_owned();
-    let res = apigw.get_resources().rest_api_id(&api_id).send().await.unwrap();
-    let res_id = res
-        .items()
-        .iter()
-        .find(|r| r.path() == Some("/execution"))
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    let i = apigw
-        .get_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&res_id)
-        .http_method("POST")
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&res_id)
-        .http_method("POST")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Aws)
-        .uri(i.uri().unwrap())
-        .integration_http_method("POST")
-        .credentials("arn:aws:iam::123456789012:role/Other")
-        .request_templates("application/json", "{}")
-        .send()
-        .await
-        .unwrap();
+    drift_reference_system(&conf, &api_id, "sfn-operator.dev/manifest", "StateMachine/x").await;
 
     reset(&url).await;
     let out = run(dir.path(), &url, &["diff"]).await;

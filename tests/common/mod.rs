@@ -103,3 +103,72 @@ pub async fn set_endpoint_type(apigw: &aws_sdk_apigateway::Client, id: &str, fro
         .await
         .unwrap();
 }
+
+/// Out of band, on the reference system of `manifests/`: changes the state machine's definition (one
+/// `ResultSelector`), its role and its tag `key` (to `value`), and the `POST /execution` integration's
+/// credentials and request template on REST API `api_id`. Returns the definition path changed.
+pub async fn drift_reference_system(
+    conf: &aws_config::SdkConfig,
+    api_id: &str,
+    key: &str,
+    value: &str,
+) -> String {
+    let sfn = aws_sdk_sfn::Client::new(conf);
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:ParallelProcessingMachine";
+    let live = sfn
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut def: Value = serde_json::from_str(live.definition()).unwrap();
+    let start = def["StartAt"].as_str().unwrap().to_owned();
+    def["States"][&start]["Branches"][0]["States"]["SumValues"]["ResultSelector"] =
+        serde_json::json!({"sum.$": "$.wrong"});
+    sfn.update_state_machine()
+        .state_machine_arn(arn)
+        .definition(def.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/Other")
+        .send()
+        .await
+        .unwrap();
+    sfn.tag_resource()
+        .resource_arn(arn)
+        .tags(aws_sdk_sfn::types::Tag::builder().key(key).value(value).build())
+        .send()
+        .await
+        .unwrap();
+
+    let apigw = aws_sdk_apigateway::Client::new(conf);
+    let resources = apigw.get_resources().rest_api_id(api_id).send().await.unwrap();
+    let res_id = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/execution"))
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let integration = apigw
+        .get_integration()
+        .rest_api_id(api_id)
+        .resource_id(&res_id)
+        .http_method("POST")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(api_id)
+        .resource_id(&res_id)
+        .http_method("POST")
+        .r#type(aws_sdk_apigateway::types::IntegrationType::Aws)
+        .uri(integration.uri().unwrap())
+        .integration_http_method("POST")
+        .credentials("arn:aws:iam::123456789012:role/Other")
+        .request_templates("application/json", "{}")
+        .send()
+        .await
+        .unwrap();
+    format!("definition.States.{start}.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]")
+}
