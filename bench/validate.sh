@@ -13,9 +13,8 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
   BIN="${CARGO_TARGET_DIR:-target}/release/sfn-operator"
 fi
-PEER_PY="${SFN_OPERATOR_PEERS_VENV:-/work/.venv-peers}/bin/python"
-CORPUS="${CORPUS:-../shared/corpus/asl}"
-[ -d "$CORPUS" ] || CORPUS=../../shared/corpus/asl
+PEER_PY="${SFN_OPERATOR_PEERS_VENV:-.venv-peers}/bin/python"
+CORPUS="${CORPUS:-tests/corpus/asl}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/corpus" "$WORK/gen"
