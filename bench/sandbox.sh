@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Requests/s and latency of the sandbox vs moto, same client (wrk), same run.
-# Usage: SFN_OPERATOR_PEERS_VENV=/work/.venv-peers bench/sandbox.sh [seconds]
+# Usage: SFN_OPERATOR_PEERS_VENV=.venv-peers bench/sandbox.sh [seconds]
 # Needs: wrk, a release build (target/release/sfn-operator or $SFN_OPERATOR_BIN).
 set -euo pipefail
 DUR=${1:-5}

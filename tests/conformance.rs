@@ -2,64 +2,18 @@
 //! sandbox; normalized observable results must match. Where moto is known to deviate from AWS
 //! (PEERS.md), the sandbox is held to AWS's documented behaviour instead, and the step says so.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::{Value, json};
 use sfn_operator::sandbox::{self, SandboxConfig};
+
+mod common;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const DEF: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#;
 const DEF2: &str = r#"{"StartAt":"B","States":{"B":{"Type":"Succeed"}}}"#;
 const ROLE: &str = "arn:aws:iam::123456789012:role/conformance";
-
-fn venv_bin(name: &str) -> Result<std::path::PathBuf, String> {
-    let venv = std::env::var("SFN_OPERATOR_PEERS_VENV")
-        .map_err(|_| "SFN_OPERATOR_PEERS_VENV is not set (see PEERS.md / scripts/test.sh)".to_string())?;
-    let path = std::path::Path::new(&venv).join("bin").join(name);
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!("{} is missing", path.display()))
-    }
-}
-
-/// moto_server on a free port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_moto() -> Result<Moto, Box<dyn std::error::Error>> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(venv_bin("moto_server")?)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..600 {
-        if let Ok(r) = reqwest::get(format!("{}/moto-api/", moto.url)).await
-            && r.status().is_success()
-        {
-            return Ok(moto);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err("moto_server did not become ready within 30s".into())
-}
 
 /// The outcome of one CLI call: its JSON output, or the AWS error code it printed.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +32,7 @@ impl Out {
 }
 
 fn aws(url: &str, args: &[&str]) -> Result<Out, Box<dyn std::error::Error>> {
-    let output = Command::new(venv_bin("aws")?)
+    let output = Command::new(common::peers_bin("aws"))
         .arg("--endpoint-url")
         .arg(url)
         .args(["--output", "json"])
@@ -205,7 +159,7 @@ fn text(v: &Value, key: &str) -> Result<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_functions_cli_script_matches_moto() -> TestResult {
-    let moto = start_moto().await?;
+    let moto = common::start_moto().await;
     let sandbox = sandbox::start(SandboxConfig::default()).await?;
     let (m, s) = (moto.url.as_str(), sandbox.endpoint_url());
     let s = s.as_str();
@@ -403,7 +357,7 @@ async fn step_functions_cli_script_matches_moto() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_gateway_cli_script_matches_moto() -> TestResult {
-    let moto = start_moto().await?;
+    let moto = common::start_moto().await;
     let sandbox = sandbox::start(SandboxConfig::default()).await?;
     let (m, s) = (moto.url.as_str(), sandbox.endpoint_url());
     let s = s.as_str();

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, SandboxHandle, start};
 
+mod common;
+
 struct Kill(Child);
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -62,30 +64,12 @@ spec:
 
 #[tokio::test]
 async fn edits_apply_live_a_second_daemon_is_refused_and_sigterm_exits_0() {
-    let venv = std::env::var("SFN_OPERATOR_PEERS_VENV").unwrap_or_else(|_| "/work/.venv-peers".into());
-    let moto_bin = Path::new(&venv).join("bin/moto_server");
-    assert!(moto_bin.exists(), "{} missing", moto_bin.display());
-    let moto_port = port();
-    let _moto = Kill(
-        Command::new(&moto_bin)
-            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
-    poll("moto", async || {
-        get(&format!("http://127.0.0.1:{moto_port}/moto-api/"))
-            .await
-            .is_some()
-    })
-    .await;
-
-    let moto = format!("http://127.0.0.1:{moto_port}");
+    let peer = common::start_moto().await;
+    let moto = peer.url.as_str();
     let (dir, manifests) = manifests_dir();
     let file = manifests.join("m.yaml");
     write_file(&file, &MANIFEST.replace("RESULT", "1"));
-    let first = Daemon::start(dir.path(), &moto, &[]).await;
+    let first = Daemon::start(dir.path(), moto, &[]).await;
 
     // Edit in place: applied without a restart.
     write_file(&file, &MANIFEST.replace("RESULT", "2"));
@@ -96,7 +80,7 @@ async fn edits_apply_live_a_second_daemon_is_refused_and_sigterm_exits_0() {
     .await;
 
     // A second daemon on the same manifests is refused, naming the lock and the holder.
-    let second = daemon_command(dir.path(), &moto, port(), &[])
+    let second = daemon_command(dir.path(), moto, port(), &[])
         .stderr(Stdio::piped())
         .output()
         .unwrap_or_else(|e| panic!("{e}"));

@@ -3,8 +3,10 @@
 //! the AWS wrappers in `src/aws/` call (no more, no fewer).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+mod common;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -12,13 +14,7 @@ fn root() -> PathBuf {
 
 #[test]
 fn kubernetes_manifests_validate_offline() {
-    let venv = std::env::var("SFN_OPERATOR_PEERS_VENV").unwrap_or_else(|_| "/work/.venv-peers".into());
-    let tool = Path::new(&venv).join("bin/kubernetes-validate");
-    assert!(
-        tool.exists(),
-        "{} is missing: run scripts/test.sh to create the peers venv",
-        tool.display()
-    );
+    let tool = common::peers_bin("kubernetes-validate");
     let dir = root().join("deploy/kubernetes");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -2,64 +2,14 @@
 //! AWS APIs, driving the real binary. Needs `$SFN_OPERATOR_PEERS_VENV/bin/moto_server` (fails if
 //! missing), and pruning REST APIs and integrations.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
 
-use common::{drift_reference_system, entry, methods, paths, report, sdk_conf, set_endpoint_type};
+use common::{
+    drift_reference_system, entry, methods, paths, report, sdk_conf, set_endpoint_type, start_moto,
+};
 
 mod common;
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Moto {
-    let venv = std::env::var("SFN_OPERATOR_PEERS_VENV")
-        .expect("SFN_OPERATOR_PEERS_VENV must point at the peers venv");
-    let bin = PathBuf::from(venv).join("bin/moto_server");
-    assert!(bin.exists(), "moto_server missing at {}", bin.display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start moto_server");
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: x\r\n\r\n");
-            let mut buf = [0u8; 16];
-            if s.read(&mut buf)
-                .map(|n| buf[..n].starts_with(b"HTTP/1.0 200") || buf[..n].starts_with(b"HTTP/1.1 200"))
-                .unwrap_or(false)
-            {
-                break;
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto { child, url }
-}
 
 fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
     common::run_binary(dir, url, args)
@@ -67,7 +17,7 @@ fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_in_sync_drift_restore_against_moto() {
-    let moto = start_moto();
+    let moto = start_moto().await;
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
     for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
@@ -150,7 +100,7 @@ fn integration_yaml(name: &str, api: &str, path: &str, policy: &str) -> String {
 /// AWS and the sandbox succeed.
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_rest_apis_and_integrations_against_moto() {
-    let moto = start_moto();
+    let moto = start_moto().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(

@@ -1,9 +1,11 @@
-//! The harness shared by the reconcile tests (against the sandbox and against moto): run the real
-//! binary against an endpoint, read its JSON report, and build SDK clients for out-of-band changes.
+//! The harness shared by the integration tests: the peers (moto server, the AWS CLI,
+//! kubernetes-validate), running the real binary against an endpoint and reading its JSON report,
+//! and SDK clients for out-of-band changes.
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -171,4 +173,63 @@ pub async fn drift_reference_system(
         .await
         .unwrap();
     format!("definition.States.{start}.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]")
+}
+
+/// A program of the peers virtualenv: `$SFN_OPERATOR_PEERS_VENV/bin/NAME`, else the `.venv-peers`
+/// that `scripts/test.sh` creates in the repository. Fails (never skips) when it is missing.
+pub fn peers_bin(name: &str) -> PathBuf {
+    let venv = std::env::var_os("SFN_OPERATOR_PEERS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-peers"));
+    let bin = venv.join("bin").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/test.sh to create the peers venv",
+        bin.display()
+    );
+    bin
+}
+
+/// moto server on a free port, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts moto server and waits (up to 60 s) until it answers.
+pub async fn start_moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let child = Command::new(peers_bin("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let moto = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let start = Instant::now();
+    loop {
+        if let Ok(r) = reqwest::get(format!("{}/moto-api/", moto.url)).await
+            && r.status().is_success()
+        {
+            return moto;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "moto did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
