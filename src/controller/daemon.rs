@@ -113,6 +113,58 @@ struct Ctx {
     /// Keys whose manifest changed (or that depend on one that did) since their last successful
     /// reconcile: a write to them is the manifest being applied, not drift being corrected.
     dirty: std::sync::Mutex<BTreeSet<ResourceKey>>,
+    /// Keys some per-key pass is reconciling now (a pass covers its key's dependants too).
+    held: KeyLocks,
+}
+
+/// Exclusive hold of a set of keys: a per-key pass takes every key it will reconcile, so no
+/// resource is reconciled by two passes at once (SPEC §6).
+#[derive(Debug, Default)]
+struct KeyLocks {
+    held: std::sync::Mutex<BTreeSet<ResourceKey>>,
+    released: tokio::sync::Notify,
+}
+
+/// Releases its keys when dropped.
+struct Held<'a> {
+    locks: &'a KeyLocks,
+    keys: BTreeSet<ResourceKey>,
+}
+
+impl KeyLocks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<ResourceKey>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until none of `keys` is held, then holds them all.
+    async fn acquire(&self, keys: BTreeSet<ResourceKey>) -> Held<'_> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let mut held = self.lock();
+                if keys.iter().all(|k| !held.contains(k)) {
+                    held.extend(keys.iter().cloned());
+                    return Held { locks: self, keys };
+                }
+            }
+            released.await;
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut held = self.locks.lock();
+        for k in &self.keys {
+            held.remove(k);
+        }
+        drop(held);
+        self.locks.released.notify_waiters();
+    }
 }
 
 impl Ctx {
@@ -145,8 +197,10 @@ impl Ctx {
         self.dirty().extend(keys);
     }
 
+    /// The queue depth gauge: work waiting plus work under way, so it reads 0 only when nothing
+    /// is left to do.
     fn depth(&self) {
-        crate::metrics::global().set_queue_depth(self.queue.pending());
+        crate::metrics::global().set_queue_depth(self.queue.pending() + self.queue.running());
     }
 
     /// Runs one unit of work and records its outcome.
@@ -164,6 +218,9 @@ impl Ctx {
         let report = match work {
             Work::Key(k) => {
                 let _shared = self.full.read().await;
+                // The pass also reconciles k's dependants: never while another pass has them.
+                let keys = crate::apply::scope_keys(&desired.set, Some(&BTreeSet::from([k.clone()])));
+                let _held = self.held.acquire(keys).await;
                 // The engine opens a `reconcile` span per resource inside the pass.
                 let span = tracing::info_span!("pass", only = %k);
                 (self.pass)(Arc::clone(&desired.set), request)
@@ -255,6 +312,7 @@ pub async fn run_loop(
         full: RwLock::new(()),
         pass,
         dirty: std::sync::Mutex::default(),
+        held: KeyLocks::default(),
     });
     tokio::pin!(shutdown);
 
@@ -326,6 +384,11 @@ pub async fn run_loop(
                 }
                 tracing::info!(?change, changed = changed.len(), removed, "manifests reloaded");
                 ctx.mark_dirty(&changed);
+                // Until their reconcile reports, /status must not call them Synced.
+                let affected = crate::apply::scope_keys(&ctx.desired().set, Some(&changed));
+                for k in affected.iter().filter(|k| !invalid.contains(k)) {
+                    shared.mark_pending(k, "manifest changed; reconcile queued");
+                }
                 for k in changed {
                     ctx.queue.retry_now(Work::Key(k));
                 }
