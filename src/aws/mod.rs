@@ -40,7 +40,7 @@ pub struct Settings {
 
 /// A failed AWS call: the service's error code and message, and whether retrying may help.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{code}: {message}")]
+#[error("{code}: {message} ({operation})")]
 pub struct AwsError {
     /// `states`, `apigateway` or `sts`.
     pub service: &'static str,

@@ -337,6 +337,19 @@ async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> 
                     "Only GetCallerIdentity is supported by the sandbox",
                 );
             }
+            match shared.inject(operation, &path, &body).await {
+                Some(Fault::Throttle) => return sts_error("Throttling", "Rate exceeded"),
+                Some(Fault::Error) => {
+                    let mut r = sts_error("InternalFailure", "Injected fault");
+                    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    return r;
+                }
+                Some(Fault::Code(code)) => return sts_error(&code, &injected_message(&code)),
+                Some(Fault::Lost) => {
+                    cut(conn);
+                }
+                None => {}
+            }
             let account = &shared.account_id;
             let xml = format!(
                 "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
