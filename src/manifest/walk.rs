@@ -204,3 +204,305 @@ impl Walk {
         }
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+    use std::time::Duration;
+
+    /// Runs `f` on a thread and fails (instead of hanging the suite) if it takes longer than a
+    /// minute: the walk's guarantee is "never stalls", whatever the tree.
+    fn within_a_minute<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{what} did not finish within a minute (a hang)"))
+    }
+
+    fn mkfifo(path: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfifo {}", path.display());
+    }
+
+    fn manifest(name: &str) -> String {
+        format!(
+            "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata:\n  name: {name}\nspec: {{}}\n"
+        )
+    }
+
+    #[test]
+    fn link_loops_are_walked_once_and_named() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path().to_path_buf();
+        let ok = |r: std::io::Result<()>| r.unwrap_or_else(|e| panic!("{e}"));
+        ok(std::fs::write(root.join("a.yaml"), manifest("a")));
+        // Two `-> .` links (exponential on the old walk), one back up from a subdirectory, and a
+        // second link to a real directory.
+        ok(symlink(".", root.join("l1")));
+        ok(symlink(".", root.join("l2")));
+        ok(std::fs::create_dir(root.join("sub")));
+        ok(std::fs::write(root.join("sub/b.yaml"), manifest("b")));
+        ok(symlink("..", root.join("sub/up")));
+        ok(symlink("sub", root.join("sub-again")));
+        let paths = vec![root.clone()];
+        let (found, errors) = within_a_minute("the walk", move || walk(&paths));
+        let files: Vec<PathBuf> = found.iter().map(|f| f.file.clone()).collect();
+        assert_eq!(files, [root.join("a.yaml"), root.join("sub/b.yaml")]);
+        let named: Vec<PathBuf> = errors.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(
+            named,
+            [
+                root.join("l1"),
+                root.join("l2"),
+                root.join("sub/up"),
+                root.join("sub-again")
+            ]
+        );
+        for (p, m) in &errors {
+            assert!(
+                m.contains("reached twice") && m.contains(&root.display().to_string()),
+                "{}: {m}",
+                p.display()
+            );
+        }
+    }
+
+    #[test]
+    fn fifos_and_other_special_files_are_refused_never_opened() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path().to_path_buf();
+        mkfifo(&root.join("pipe.yaml"));
+        mkfifo(&root.join("ignored.txt"));
+        let explicit = root.join("pipe.yaml");
+        // In a directory and named explicitly as a PATH; also through the loader, which reads.
+        let paths = vec![root.clone(), explicit.clone()];
+        let loaded = within_a_minute("loading a FIFO", move || {
+            crate::manifest::load(&crate::manifest::LoadOptions {
+                paths,
+                ..Default::default()
+            })
+        });
+        let messages: Vec<String> = loaded.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.contains("FIFO") && m.contains("pipe.yaml") && m.contains("refused")),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn dangling_and_looping_links_with_manifest_names_are_errors() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path().to_path_buf();
+        let ok = |r: std::io::Result<()>| r.unwrap_or_else(|e| panic!("{e}"));
+        ok(symlink("nowhere.yaml", root.join("dangling.yaml")));
+        ok(symlink("b.yaml", root.join("a.yaml")));
+        ok(symlink("a.yaml", root.join("b.yaml")));
+        ok(symlink("nowhere", root.join("not-a-manifest")));
+        let (found, errors) = walk(std::slice::from_ref(&root));
+        assert!(found.is_empty());
+        let named: Vec<PathBuf> = errors.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(
+            named,
+            [
+                root.join("a.yaml"),
+                root.join("b.yaml"),
+                root.join("dangling.yaml")
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_stops_with_a_message() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut deep = dir.path().to_path_buf();
+        for i in 0..(MAX_DIR_DEPTH + 3) {
+            deep.push(format!("d{i}"));
+        }
+        std::fs::create_dir_all(&deep).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(deep.join("m.yaml"), manifest("m")).unwrap_or_else(|e| panic!("{e}"));
+        let (found, errors) = walk(&[dir.path().to_path_buf()]);
+        assert!(found.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].1.contains("deeper than 64"), "{errors:?}");
+    }
+
+    /// The fuzz run: generated trees of directories, manifests, links (to `.`, `..`, siblings,
+    /// the root, dangling, to themselves), FIFOs, unreadable entries and deep chains. The walk and
+    /// the loader never hang or panic, each directory is walked at most once, and what they return
+    /// is bounded by the tree. The seed is printed; `SFN_OPERATOR_FUZZ_SEED=N` replays one.
+    #[test]
+    fn fuzz_the_walker_over_generated_trees() {
+        use proptest::strategy::{Strategy, ValueTree};
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+        #[derive(Debug, Clone)]
+        enum Entry {
+            Dir,
+            Manifest,
+            Empty,
+            Other,
+            /// A link to the n-th entry made before it (modulo), or to `.`/`..`/the root/nothing.
+            Link(u8, u8),
+            Fifo,
+            Unreadable,
+            Chain(u8),
+        }
+        let entry = proptest::prop_oneof![
+            3 => proptest::strategy::Just(Entry::Dir),
+            3 => proptest::strategy::Just(Entry::Manifest),
+            1 => proptest::strategy::Just(Entry::Empty),
+            1 => proptest::strategy::Just(Entry::Other),
+            4 => (0u8..6, proptest::num::u8::ANY).prop_map(|(k, n)| Entry::Link(k, n)),
+            1 => proptest::strategy::Just(Entry::Fifo),
+            1 => proptest::strategy::Just(Entry::Unreadable),
+            1 => (1u8..100).prop_map(Entry::Chain),
+        ];
+        // Each entry goes into the n-th directory made so far.
+        let tree = proptest::collection::vec((entry, proptest::num::u8::ANY), 1..40);
+
+        let seed: u64 = std::env::var("SFN_OPERATOR_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fastrand::u64(..));
+        eprintln!(
+            "fuzz_the_walker_over_generated_trees: seed {seed} (replay with SFN_OPERATOR_FUZZ_SEED={seed})"
+        );
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+        let cases: usize = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(24);
+        let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+        for case in 0..cases {
+            let entries = tree
+                .new_tree(&mut runner)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+                .current();
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let root = dir.path().join("root");
+            std::fs::create_dir(&root).unwrap_or_else(|e| panic!("{e}"));
+            let mut dirs = vec![root.clone()];
+            let mut made: Vec<PathBuf> = vec![root.clone()];
+            let mut files = 0usize;
+            let mut unreadable = Vec::new();
+            for (i, (e, at)) in entries.iter().enumerate() {
+                let parent = dirs[usize::from(*at) % dirs.len()].clone();
+                let path = parent.join(format!("e{i}.yaml"));
+                let r = match e {
+                    Entry::Dir => std::fs::create_dir(parent.join(format!("d{i}"))).map(|()| {
+                        dirs.push(parent.join(format!("d{i}")));
+                    }),
+                    Entry::Manifest => {
+                        files += 1;
+                        std::fs::write(&path, manifest(&format!("m{i}")))
+                    }
+                    Entry::Empty => {
+                        files += 1;
+                        std::fs::write(&path, "")
+                    }
+                    Entry::Other => std::fs::write(parent.join(format!("e{i}.txt")), "x"),
+                    Entry::Link(kind, n) => {
+                        let target: PathBuf = match kind {
+                            0 => ".".into(),
+                            1 => "..".into(),
+                            2 => root.clone(),
+                            3 => made[usize::from(*n) % made.len()].clone(),
+                            4 => format!("e{i}").into(),
+                            _ => "missing".into(),
+                        };
+                        let name = if n % 2 == 0 {
+                            format!("e{i}")
+                        } else {
+                            format!("e{i}.yaml")
+                        };
+                        symlink(target, parent.join(name))
+                    }
+                    Entry::Fifo => {
+                        mkfifo(&path);
+                        Ok(())
+                    }
+                    Entry::Unreadable => {
+                        use std::os::unix::fs::PermissionsExt;
+                        let sub = parent.join(format!("d{i}"));
+                        std::fs::create_dir(&sub)
+                            .and_then(|()| std::fs::write(sub.join("m.yaml"), manifest(&format!("u{i}"))))
+                            .and_then(|()| {
+                                std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o000))
+                            })
+                            .map(|()| {
+                                files += 1;
+                                unreadable.push(sub);
+                            })
+                    }
+                    Entry::Chain(depth) => {
+                        let mut p = parent.join(format!("c{i}"));
+                        for j in 0..*depth {
+                            p.push(format!("{j}"));
+                        }
+                        files += 1;
+                        std::fs::create_dir_all(&p)
+                            .and_then(|()| std::fs::write(p.join("deep.yaml"), manifest("deep")))
+                    }
+                };
+                r.unwrap_or_else(|err| panic!("seed {seed} case {case}: building {e:?}: {err}"));
+                made.push(match e {
+                    Entry::Dir | Entry::Unreadable => parent.join(format!("d{i}")),
+                    Entry::Chain(_) => parent.join(format!("c{i}")),
+                    Entry::Link(_, n) if n % 2 == 0 => parent.join(format!("e{i}")),
+                    _ => path.clone(),
+                });
+            }
+            let paths = vec![root.clone()];
+            let (found, errors) = within_a_minute(&format!("seed {seed} case {case}: the walk"), {
+                let paths = paths.clone();
+                move || walk(&paths)
+            });
+            // Each directory is walked at most once: what is found is bounded by the files made
+            // plus the links (a link named `*.yaml` to a file is found once more), never by the
+            // number of ways through the links.
+            let links = entries
+                .iter()
+                .filter(|(e, _)| matches!(e, Entry::Link(..)))
+                .count();
+            assert!(found.len() <= files + links, "seed {seed} case {case}: {found:?}");
+            let mut distinct: Vec<&PathBuf> = found.iter().map(|f| &f.file).collect();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(
+                distinct.len(),
+                found.len(),
+                "seed {seed} case {case}: a path found twice"
+            );
+            assert!(
+                errors.len() <= 2 * entries.len() + 2,
+                "seed {seed} case {case}: {errors:?}"
+            );
+            // The loader reads what the walk found (FIFOs included): it must not stall either.
+            let loaded = within_a_minute(&format!("seed {seed} case {case}: the load"), move || {
+                crate::manifest::load(&crate::manifest::LoadOptions {
+                    paths,
+                    ..Default::default()
+                })
+            });
+            assert!(
+                loaded.desired.resources.len() <= files + links,
+                "seed {seed} case {case}"
+            );
+            for sub in unreadable {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755));
+            }
+        }
+    }
+}

@@ -420,6 +420,50 @@ mod tests {
     }
 
     #[test]
+    fn the_node_budget_counts_each_node_once() {
+        // A flat sequence of n scalars is n + 1 nodes: at the limit it passes, one over it fails.
+        let seq = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert!(parse_documents(&seq(MAX_NODES - 1)).is_ok());
+        let err = parse_documents(&seq(MAX_NODES)).unwrap_err();
+        assert!(err.message.contains("more than 1000000 nodes"), "{}", err.message);
+        // Nesting does not multiply the count (it did, once per ancestor, making these 60,000
+        // nodes about 1,900,000): 60 levels of mappings of 500 entries each.
+        let mut text = String::new();
+        for depth in 0..60 {
+            text.push_str(&"  ".repeat(depth));
+            text.push_str(&format!("level{depth}:\n"));
+            for i in 0..500 {
+                text.push_str(&"  ".repeat(depth + 1));
+                text.push_str(&format!("k{i}: v\n"));
+            }
+        }
+        let docs = parse_documents(&text).unwrap_or_else(|e| panic!("{}: {}", e.pos.line, e.message));
+        assert_eq!(docs.len(), 1);
+    }
+
+    #[test]
+    fn a_mapping_of_100000_keys_loads_and_a_late_duplicate_names_both_places() {
+        let mut text: String = (0..100_000).map(|i| format!("key{i}: {i}\n")).collect();
+        let docs = parse_documents(&text).unwrap_or_else(|e| panic!("{}", e.message));
+        assert!(matches!(&docs[0].value, Value::Map(m) if m.len() == 100_000));
+        text.push_str("key7: again\n");
+        let err = parse_documents(&text).unwrap_err();
+        assert_eq!(
+            err.pos,
+            Pos {
+                line: 100_001,
+                column: 1
+            }
+        );
+        assert!(
+            err.message
+                .contains("duplicate key \"key7\" (first at line 8, column 1)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn json_is_yaml_with_locations() {
         let docs = parse_documents("{\n  \"StartAt\": \"A\",\n  \"n\": 1.5\n}").unwrap();
         assert_eq!(docs[0].get("StartAt").unwrap().pos, Pos { line: 2, column: 14 });
