@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::time::Duration;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use serde_json::{Value, json};
@@ -444,7 +445,7 @@ fn map_json(m: Option<&HashMap<String, String>>) -> Value {
 async fn read_configuration(
     apigw: &aws_sdk_apigateway::Client,
     api: &str,
-) -> BTreeMap<String, BTreeMap<String, Value>> {
+) -> Result<BTreeMap<String, BTreeMap<String, Value>>, String> {
     let r = apigw
         .get_resources()
         .rest_api_id(api)
@@ -452,12 +453,14 @@ async fn read_configuration(
         .limit(500)
         .send()
         .await
-        .unwrap();
+        .map_err(|e| format!("{e:?}"))?;
     let mut out = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for res in r.items() {
         let path = res.path().unwrap_or_default().to_owned();
-        assert!(seen.insert(path.clone()), "duplicate resource for path {path}");
+        if !seen.insert(path.clone()) {
+            return Err(format!("duplicate resource for path {path}"));
+        }
         let mut methods = BTreeMap::new();
         for (verb, m) in res.resource_methods().into_iter().flatten() {
             let i = m.method_integration();
@@ -499,7 +502,7 @@ async fn read_configuration(
             out.insert(path, methods);
         }
     }
-    out
+    Ok(out)
 }
 
 struct Checker {
@@ -511,18 +514,43 @@ struct Checker {
 
 impl Checker {
     async fn api_id(&self) -> String {
-        let apis = self.apigw.get_rest_apis().limit(500).send().await.unwrap();
+        self.try_api_id().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn try_api_id(&self) -> Result<String, String> {
+        let apis = self
+            .apigw
+            .get_rest_apis()
+            .limit(500)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let ours: Vec<_> = apis
             .items()
             .iter()
             .filter(|a| a.name() == Some(API_NAME))
             .collect();
-        assert_eq!(ours.len(), 1, "exactly one REST API named {API_NAME:?}: {ours:?}");
-        ours[0].id().unwrap().to_owned()
+        if ours.len() != 1 {
+            return Err(format!("not exactly one REST API named {API_NAME:?}: {ours:?}"));
+        }
+        Ok(ours[0].id().unwrap_or_default().to_owned())
     }
 
     /// Live equals the model; every stage in use serves the configuration the API holds now.
-    async fn check(&mut self, model: &Model) {
+    /// `Err` says the first difference. Deployments first seen on a stage are remembered only
+    /// when the whole check holds.
+    async fn check(&mut self, model: &Model) -> Result<(), String> {
+        macro_rules! ensure_eq {
+            ($got:expr, $want:expr, $($what:tt)+) => {{
+                match (&$got, &$want) {
+                    (got, want) if got != want => {
+                        return Err(format!("{}: live {:?}, manifests {:?}", format!($($what)+), got, want));
+                    }
+                    _ => {}
+                }
+            }};
+        }
+        let e = |e: &dyn std::fmt::Debug| format!("{e:?}");
         for (k, m) in model.machines.iter().enumerate() {
             let arn = model.machine_arn(k);
             let d = self
@@ -531,35 +559,43 @@ impl Checker {
                 .state_machine_arn(&arn)
                 .send()
                 .await
-                .unwrap();
-            let def: Value = serde_json::from_str(d.definition()).unwrap();
-            assert_eq!(def, Model::definition(m), "{} definition", m.name);
-            assert_eq!(d.role_arn(), role(m.role), "{} roleArn", m.name);
+                .map_err(|x| e(&x))?;
+            let def: Value = serde_json::from_str(d.definition()).map_err(|x| e(&x))?;
+            ensure_eq!(def, Model::definition(m), "{} definition", m.name);
+            ensure_eq!(d.role_arn(), role(m.role).as_str(), "{} roleArn", m.name);
             let tags = self
                 .sfn
                 .list_tags_for_resource()
                 .resource_arn(&arn)
                 .send()
                 .await
-                .unwrap();
+                .map_err(|x| e(&x))?;
             let generation = tags
                 .tags()
                 .iter()
                 .find(|t| t.key() == Some("generation"))
                 .and_then(|t| t.value());
-            assert_eq!(generation, Some(m.tag.to_string().as_str()), "{} tags", m.name);
+            ensure_eq!(generation, Some(m.tag.to_string().as_str()), "{} tags", m.name);
         }
-        let api = self.api_id().await;
-        let live = self.apigw.get_rest_api().rest_api_id(&api).send().await.unwrap();
-        assert_eq!(
+        let api = self.try_api_id().await?;
+        let live = self
+            .apigw
+            .get_rest_api()
+            .rest_api_id(&api)
+            .send()
+            .await
+            .map_err(|x| e(&x))?;
+        ensure_eq!(
             live.description(),
-            Some(format!("description {}", model.api_description).as_str())
+            Some(format!("description {}", model.api_description).as_str()),
+            "api description"
         );
-        assert_eq!(
+        ensure_eq!(
             live.tags().and_then(|t| t.get("team")).map(String::as_str),
-            Some(format!("t{}", model.api_tag).as_str())
+            Some(format!("t{}", model.api_tag).as_str()),
+            "api tags"
         );
-        let config = read_configuration(&self.apigw, &api).await;
+        let config = read_configuration(&self.apigw, &api).await?;
         let mut expected: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
         for x in &model.integs {
             expected
@@ -568,9 +604,10 @@ impl Checker {
                 .insert(x.method.to_owned(), model.expected_integration(x));
         }
         // Every method is a manifest's (pruning took the rest), with exactly its fields.
-        assert_eq!(config, expected, "live methods differ from the manifests");
+        ensure_eq!(config, expected, "methods");
         let text = json!(config).to_string();
         let stages: BTreeSet<&str> = model.integs.iter().filter_map(|x| x.stage).collect();
+        let mut first_seen = Vec::new();
         for stage in stages {
             let s = self
                 .apigw
@@ -579,21 +616,25 @@ impl Checker {
                 .stage_name(stage)
                 .send()
                 .await
-                .unwrap_or_else(|e| panic!("stage {stage}: {e:?}"));
+                .map_err(|x| format!("stage {stage}: {x:?}"))?;
             let dep = s
                 .deployment_id()
-                .expect("the stage serves a deployment")
+                .ok_or(format!("stage {stage} serves no deployment"))?
                 .to_owned();
             match self.deployed.get(&dep) {
-                Some(captured) => assert_eq!(
-                    captured, &text,
-                    "stage {stage} serves deployment {dep}, made for another configuration"
-                ),
-                None => {
-                    self.deployed.insert(dep, text.clone());
+                Some(captured) if captured != &text => {
+                    return Err(format!(
+                        "stage {stage} serves deployment {dep}, made for another configuration"
+                    ));
                 }
+                Some(_) => {}
+                None => first_seen.push(dep),
             }
         }
+        for dep in first_seen {
+            self.deployed.insert(dep, text.clone());
+        }
+        Ok(())
     }
 
     /// Random out-of-band changes; returns what was done.
@@ -748,7 +789,7 @@ impl Checker {
                 .send()
                 .await;
             if let Ok(d) = deployed {
-                let text = json!(read_configuration(&self.apigw, &api).await).to_string();
+                let text = json!(read_configuration(&self.apigw, &api).await.unwrap()).to_string();
                 self.deployed.insert(d.id().unwrap().to_owned(), text);
                 done.push(format!("drift deployed to {stage}"));
             }
@@ -857,9 +898,12 @@ async fn converge(url: &str, seed: u64, rounds: usize, limits: Limits, sandbox: 
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        // A failing check panics; the round and its report are on stderr just before it.
-        eprintln!("{ctx}\nreport:\n{}", String::from_utf8_lossy(&out.stdout));
-        checker.check(&model).await;
+        if let Err(diff) = checker.check(&model).await {
+            panic!(
+                "{ctx}\nreport:\n{}\nlive differs: {diff}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
         // The pass after a converged one makes no write.
         if sandbox {
             sandbox_json(url, "/_sandbox/requests/reset", Some(json!({}))).await;
@@ -919,4 +963,138 @@ async fn moto_converges_under_random_edits_and_drift() {
         false,
     )
     .await;
+}
+
+/// The same generator driving the daemon: each round's edits (no drift: that waits for a resync)
+/// must go live, checked by the same independent reader once the daemon says it is idle
+/// (everything Synced, queue depth 0). Prints how long each round took to go live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_daemon_applies_generated_edits_of_every_kind() {
+    let state = tempfile::tempdir().unwrap();
+    let sandbox = start(SandboxConfig {
+        state_file: Some(state.path().join("s.json")),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = sandbox.endpoint_url();
+    let (seed, rounds) = seed_and_rounds(15);
+    let rounds = rounds.min(40);
+    eprintln!(
+        "daemon convergence: seed {seed}, {rounds} rounds (SFN_OPERATOR_CONVERGENCE_SEED={seed} repeats it)"
+    );
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let conf = common::sdk_conf(&url).await;
+    let mut checker = Checker {
+        sfn: aws_sdk_sfn::Client::new(&conf),
+        apigw: aws_sdk_apigateway::Client::new(&conf),
+        deployed: HashMap::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    let mut model = Model::initial(&mut rng);
+    model.write(&manifests);
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .current_dir(dir.path())
+        .args([
+            "reconcile",
+            "manifests",
+            "--prune",
+            "--no-rate-limits",
+            "--resync-interval",
+            "1h",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{listen}")])
+        .args(["--endpoint-url", &url, "--region", REGION, "-q"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(child);
+    let status_url = format!("http://127.0.0.1:{listen}/status");
+    let metrics_url = format!("http://127.0.0.1:{listen}/metrics");
+    let idle = async || {
+        let Ok(r) = reqwest::get(&status_url).await else {
+            return false;
+        };
+        let Ok(s) = r.json::<Value>().await else {
+            return false;
+        };
+        let synced = s["ready"] == true
+            && s["resources"]
+                .as_array()
+                .is_some_and(|a| a.iter().all(|r| r["status"] == "Synced"));
+        let Ok(m) = reqwest::get(&metrics_url).await else {
+            return false;
+        };
+        let text = m.text().await.unwrap_or_default();
+        synced && text.lines().any(|l| l == "sfn_operator_queue_depth 0")
+    };
+    let mut took = Vec::new();
+    for round in 0..rounds {
+        let mut log = Vec::new();
+        if round > 0 {
+            for _ in 0..rng.usize(1..=3) {
+                log.push(model.mutate(&mut rng, Limits { record_stable: false }));
+            }
+            model.write(&manifests);
+        }
+        let started = std::time::Instant::now();
+        let mut last = String::new();
+        loop {
+            if idle().await {
+                match checker.check(&model).await {
+                    Ok(()) => break,
+                    Err(d) => last = d,
+                }
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let apis = checker
+                    .apigw
+                    .get_rest_apis()
+                    .send()
+                    .await
+                    .map(|a| format!("{:?}", a.items()));
+                let status: Value = reqwest::get(&status_url).await.unwrap().json().await.unwrap();
+                let not_synced: Vec<&Value> = status["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["status"] != "Synced")
+                    .collect();
+                let metrics = reqwest::get(&metrics_url).await.unwrap().text().await.unwrap();
+                let depth: Vec<&str> = metrics.lines().filter(|l| l.contains("queue_depth")).collect();
+                let status = format!("{not_synced:?} {depth:?}");
+                panic!(
+                    "seed {seed}, round {round} {log:?}: not live after 60 s: {last}\napi.yaml: {}\nlive: {apis:?}\nstatus: {status}",
+                    std::fs::read_to_string(manifests.join("api.yaml")).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        took.push(started.elapsed());
+    }
+    took.sort();
+    eprintln!(
+        "daemon: {} rounds live; median {:?}, max {:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+    drop(_daemon);
+    sandbox.shutdown().await;
 }

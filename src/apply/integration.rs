@@ -38,6 +38,7 @@ impl Engine {
         done: &BTreeMap<ResourceKey, ResourceReport>,
         prunes: &BTreeMap<String, Vec<PruneRecord>>,
         claimed: &BTreeSet<(String, String)>,
+        declared_stages: &BTreeMap<String, BTreeSet<String>>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
         let mut out = Vec::new();
@@ -100,12 +101,14 @@ impl Engine {
                 .or_else(|| apis.listed.iter().find(|a| a.id == api_id))
                 .map(|a| a.tags.clone())
                 .unwrap_or_default();
+            let no_stages = BTreeSet::new();
             let (reps, gone) = self
                 .integrations_on_api(
                     &api_id,
                     &ais,
                     prunes.get(&api_id).unwrap_or(&no_prunes),
                     claimed,
+                    declared_stages.get(&api_id).unwrap_or(&no_stages),
                     &live_tags,
                     scope,
                 )
@@ -123,6 +126,7 @@ impl Engine {
         ais: &[&crate::desired::ApiIntegration],
         prunes: &[PruneRecord],
         claimed: &BTreeSet<(String, String)>,
+        declared_stages: &BTreeSet<String>,
         live_tags: &BTreeMap<String, String>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
@@ -424,6 +428,7 @@ impl Engine {
         // deployments' descriptions. One CreateDeployment per (API, stage) per pass, for a stage
         // that is stale or missing; a pruned integration's stage only if it exists.
         let mut stages: BTreeSet<&str> = ais.iter().filter_map(|ai| ai.stage.as_deref()).collect();
+        stages.extend(declared_stages.iter().map(String::as_str));
         stages.extend(prune_stages.iter().map(|(_, s)| s.as_str()));
         if stages.is_empty() {
             return (reps, gone);
@@ -462,7 +467,8 @@ impl Engine {
         let no_methods = resources.iter().all(|r| r.methods.is_empty());
         for stage in stages {
             let live = live_stages.iter().find(|s| s.name == stage);
-            let declared = ais.iter().any(|ai| ai.stage.as_deref() == Some(stage));
+            let declared =
+                declared_stages.contains(stage) || ais.iter().any(|ai| ai.stage.as_deref() == Some(stage));
             let on_stage = |rep: &ResourceReport| {
                 ais.iter()
                     .any(|ai| ai.meta.name == rep.name && ai.stage.as_deref() == Some(stage))

@@ -326,6 +326,29 @@ impl Engine {
                         _ => None,
                     })
                     .collect();
+                // Every stage a declared integration deploys to, by API id, in scope or not: any
+                // change to an API can leave each of its stages serving an older configuration.
+                let mut stages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+                for r in &desired.resources {
+                    let Resource::ApiIntegration(ai) = r else { continue };
+                    let Some(stage) = &ai.stage else { continue };
+                    let id = match &ai.rest_api {
+                        crate::desired::RestApiTarget::Ref(name) => known
+                            .get(&ResourceKey::new(Kind::RestApi, name.clone()))
+                            .and_then(|rep| rep.id.clone()),
+                        crate::desired::RestApiTarget::Id(id) => Some(id.clone()),
+                        crate::desired::RestApiTarget::Name(name) => {
+                            let mut found = list.iter().filter(|a| &a.name == name);
+                            match (found.next(), found.next()) {
+                                (Some(one), None) => Some(one.id.clone()),
+                                _ => None,
+                            }
+                        }
+                    };
+                    if let Some(id) = id {
+                        stages.entry(id).or_default().insert(stage.clone());
+                    }
+                }
                 let (reps, gone) = self
                     .reconcile_integrations(
                         &integrations,
@@ -336,6 +359,7 @@ impl Engine {
                         &known,
                         &api_prunes.integrations,
                         &claimed,
+                        &stages,
                         scope,
                     )
                     .await;

@@ -224,7 +224,16 @@ impl Ctx {
             Work::Key(k) => {
                 let _shared = self.full.read().await;
                 // The pass also reconciles k's dependants: never while another pass has them.
-                let keys = crate::apply::scope_keys(&desired.set, Some(&BTreeSet::from([k.clone()])));
+                // Passes writing to the same REST API (and deploying its stages) also take turns:
+                // each holds the APIs its integrations are on.
+                let mut keys = crate::apply::scope_keys(&desired.set, Some(&BTreeSet::from([k.clone()])));
+                let apis: Vec<ResourceKey> = keys
+                    .iter()
+                    .filter_map(|k| desired.set.get(k))
+                    .flat_map(Resource::dependencies)
+                    .filter(|d| d.kind == crate::desired::Kind::RestApi)
+                    .collect();
+                keys.extend(apis);
                 let _held = self.held.acquire(keys).await;
                 // The engine opens a `reconcile` span per resource inside the pass.
                 let span = tracing::info_span!("pass", only = %k);
@@ -241,24 +250,26 @@ impl Ctx {
             }
         };
         let seconds = started.elapsed().as_secs_f64();
-        self.record(&report, seconds);
-        if let Work::Key(k) = work
-            && !report
-                .resources
-                .iter()
-                .any(|r| r.kind == k.kind && r.name == k.name)
-        {
-            // Not in the set any more (deleted meanwhile): nothing to retry.
-            self.queue.done(&Work::Key(k.clone()), true);
-        }
+        let own = self.record(&report, work, seconds);
         if matches!(work, Work::Full) {
             self.shared.set_prune_held_back(report.prune_held_back.clone());
-            self.queue.done(&Work::Full, true);
         }
+        // Free the work's slot; a key no longer in the set (deleted meanwhile) has nothing to retry.
+        match (work, own) {
+            (Work::Key(k), Some(_)) => self.queue.release(&Work::Key(k.clone())),
+            (other, _) => {
+                let _ = self.queue.done(other, true);
+            }
+        }
+        self.depth();
     }
 
-    fn record(&self, report: &Report, seconds: f64) {
+    /// Records every outcome of a pass; returns the outcome of the work's own key, if it is in
+    /// the report (its slot is freed by the caller). Other keys' outcomes never free a slot: one
+    /// of them may be running in another worker.
+    fn record(&self, report: &Report, work: &Work, seconds: f64) -> Option<bool> {
         let now = SystemTime::now();
+        let mut own = None;
         for r in &report.resources {
             let key = ResourceKey::new(r.kind, r.name.clone());
             crate::metrics::global().reconcile(r.kind.as_str(), result_name(r.status), seconds);
@@ -269,9 +280,15 @@ impl Ctx {
             if r.status == Status::Synced {
                 self.dirty().remove(&key);
             }
-            let ok = matches!(r.status, Status::Synced | Status::Invalid);
-            // Invalid resources are never retried by backoff: fixing the manifest queues them.
-            let retry = self.queue.done(&Work::Key(key.clone()), ok);
+            // Invalid resources are never retried by backoff: fixing the manifest queues them. A
+            // resource skipped because a dependency failed is not retried on its own either: the
+            // dependency's retry covers its dependants, and until then it stays `Skipped` with
+            // the reason (rather than running alone past its failed dependency).
+            let ok = matches!(r.status, Status::Synced | Status::Invalid | Status::Skipped);
+            if *work == Work::Key(key.clone()) {
+                own = Some(ok);
+            }
+            let retry = self.queue.outcome(&Work::Key(key.clone()), ok);
             let failures = self.queue.key_state(&Work::Key(key)).map_or(0, |s| s.failures);
             let next_retry = retry.map(|at| now + at.saturating_duration_since(tokio::time::Instant::now()));
             match r.status {
@@ -282,7 +299,7 @@ impl Ctx {
             }
             self.shared.record(r.clone(), now, failures, next_retry);
         }
-        self.depth();
+        own
     }
 }
 
