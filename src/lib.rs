@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod controller;
 pub mod desired;
+pub mod exec;
 pub mod manifest;
 pub mod metrics;
 pub mod ownership;
