@@ -20,6 +20,7 @@ pub mod plan;
 pub mod report;
 pub mod sandbox;
 pub mod shutdown;
+pub mod standins;
 
 /// Process exit codes of SPEC §3.
 pub mod exit {

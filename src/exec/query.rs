@@ -16,3 +16,12 @@ pub fn evaluate(expr: &str, states: &Value, vars: &Map<String, Value>) -> Result
         "JSONata is not available in this build (expression {expr:?})"
     ))
 }
+
+/// Evaluates a JSONata expression with `input` as its context (`$`), no bindings: the
+/// `jsonata` Lambda stand-ins.
+pub fn evaluate_on(expr: &str, input: &Value) -> Result<Option<Value>, String> {
+    let _ = input;
+    Err(format!(
+        "JSONata is not available in this build (expression {expr:?})"
+    ))
+}
