@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::asl::intrinsics;
+use crate::asl::intrinsic_call as intrinsics;
 use crate::asl::jsonpath_eval::{Path, PathKey, Root, Selected};
 
 /// What paths can read.

@@ -1,4 +1,4 @@
-//! Intrinsic functions (`States.Format(...)` and the rest): parsing a call and evaluating it.
+//! Intrinsic function calls (`States.Format(...)` and the rest): parsing a call and evaluating it.
 //! Pure: paths inside a call are resolved by the caller's resolver, and randomness (`States.UUID`,
 //! `States.MathRandom` without a seed) comes from the caller's generator.
 
@@ -278,18 +278,9 @@ pub fn eval(call: &Call, r: &dyn Resolve) -> Result<Value, String> {
                 v => v.to_string(),
             };
             let algorithm = string(&args[1], name)?;
-            let hex = match algorithm {
-                "MD5" => hex(&crate::asl::digest::md5(data.as_bytes())),
-                "SHA-1" => hex(&crate::asl::digest::sha1(data.as_bytes())),
-                "SHA-256" => hex(&crate::asl::digest::sha256(data.as_bytes())),
-                "SHA-384" => hex(&crate::asl::digest::sha384(data.as_bytes())),
-                "SHA-512" => hex(&crate::asl::digest::sha512(data.as_bytes())),
-                other => {
-                    return Err(format!(
-                        "{name}: unknown algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
-                    ));
-                }
-            };
+            let hex = super::intrinsics::hash_hex(algorithm, data.as_bytes()).ok_or_else(|| {
+                format!("{name}: unknown algorithm '{algorithm}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)")
+            })?;
             Ok(Value::String(hex))
         }
         "States.JsonMerge" => {
