@@ -100,6 +100,19 @@ impl AwsOpts {
     }
 }
 
+/// Which operator instance this is, and how careful its pruning is (SPEC §3, §5).
+#[derive(Debug, Clone, Args)]
+pub struct OwnerOpts {
+    /// Which operator instance this is: written as the tag sfn-operator.dev/owner; only resources
+    /// carrying this id are updated or pruned. Two manifest sets in one account use two ids.
+    #[arg(long, value_name = "ID", env = "SFN_OPERATOR_OWNER_ID", default_value = crate::ownership::DEFAULT_OWNER, value_parser = parse_owner_id)]
+    pub owner_id: String,
+    /// With --prune: prune even when a PATH holds no manifest at all (otherwise such a pass, e.g.
+    /// an emptied directory or ConfigMap, deletes nothing and says so).
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
 /// `validate`.
 #[derive(Debug, Args)]
 pub struct ValidateOpts {
@@ -123,6 +136,8 @@ pub struct DiffOpts {
     /// Also show the deletes `reconcile --prune` would make (owned, `Delete` policy, manifest gone).
     #[arg(long)]
     pub prune: bool,
+    #[command(flatten)]
+    pub owner: OwnerOpts,
     /// Report format on stdout.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -141,6 +156,8 @@ pub struct ReconcileOpts {
     /// Delete owned resources whose manifest is gone and whose deletionPolicy was Delete.
     #[arg(long)]
     pub prune: bool,
+    #[command(flatten)]
+    pub owner: OwnerOpts,
     /// `--once`: give up retrying transient failures after this long.
     #[arg(long, value_parser = parse_duration, default_value = "5m")]
     pub timeout: Duration,
@@ -186,6 +203,10 @@ pub struct SandboxOpts {
     /// {command: [ARGV...]} | {return: JSON} | {throw: {error, cause}}.
     #[arg(long, value_name = "FILE")]
     pub functions: Option<std::path::PathBuf>,
+}
+
+fn parse_owner_id(s: &str) -> Result<String, String> {
+    crate::ownership::check_owner_id(s).map(|()| s.to_owned())
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {

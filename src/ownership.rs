@@ -6,6 +6,8 @@
 //! - `sfn-operator.dev/manifest=<Kind>/<metadata.name>`
 //! - `sfn-operator.dev/deletion-policy=Retain|Delete` — the manifest's last known policy, which
 //!   pruning obeys once the manifest is gone.
+//! - `sfn-operator.dev/owner=<id>` — which operator instance (`--owner-id`) owns it. A resource
+//!   with `managed-by` but no `owner` tag (made before the tag existed) belongs to `default`.
 //!
 //! An `ApiIntegration` has no taggable AWS object of its own (methods and integrations take no
 //! tags), so it is recorded on its REST API's tags (SPEC §5), one tag per integration:
@@ -14,6 +16,8 @@
 //! to delete, the last known policy, and the stage to redeploy afterwards. API Gateway allows only
 //! letters, digits, spaces and `_ . : / = + - @` in tag values (at most 256 characters), so the
 //! path and stage are escaped: any other byte becomes `=XX` (hex), and `=` itself `=3D`.
+//! A record of the `default` owner keeps the `v1` form (existing records stay valid, unchanged);
+//! another owner's is `v2 <owner> <METHOD> <path> <policy>[ <stage>]`.
 
 use std::collections::BTreeMap;
 
@@ -27,14 +31,57 @@ pub const MANAGED_BY_VALUE: &str = "sfn-operator";
 pub const MANIFEST: &str = "sfn-operator.dev/manifest";
 /// Tag key: the manifest's last known `deletionPolicy`.
 pub const DELETION_POLICY: &str = "sfn-operator.dev/deletion-policy";
+/// Tag key: the operator instance (`--owner-id`) that owns the resource.
+pub const OWNER: &str = "sfn-operator.dev/owner";
+/// The owner id of an instance started without `--owner-id`, and of resources tagged before the
+/// owner tag existed.
+pub const DEFAULT_OWNER: &str = "default";
 
 /// The operator's own tags for a resource.
-pub fn owner_tags(key: &ResourceKey, policy: DeletionPolicy) -> BTreeMap<String, String> {
+pub fn owner_tags(key: &ResourceKey, policy: DeletionPolicy, owner_id: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
         (MANIFEST.to_owned(), key.to_string()),
         (DELETION_POLICY.to_owned(), policy_str(policy).to_owned()),
+        (OWNER.to_owned(), owner_id.to_owned()),
     ])
+}
+
+/// Checks an `--owner-id`: it is written as a tag value (and inside integration records), so it
+/// must be 1–63 characters of `[A-Za-z0-9_.:/+@-]`.
+pub fn check_owner_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'/' | b'+' | b'@' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid owner id {id:?}: expected 1-63 characters of letters, digits and _ . : / + @ -"
+        ))
+    }
+}
+
+/// The operator instance that owns a managed resource: its `owner` tag, or `default` when it has
+/// none. `None` when the resource is not managed by sfn-operator at all.
+pub fn owner_id(tags: &BTreeMap<String, String>) -> Option<&str> {
+    if tags.get(MANAGED_BY).map(String::as_str) != Some(MANAGED_BY_VALUE) {
+        return None;
+    }
+    Some(tags.get(OWNER).map_or(DEFAULT_OWNER, String::as_str))
+}
+
+/// Why this instance must not touch a live resource: it is managed by another owner id.
+pub fn foreign_owner(tags: &BTreeMap<String, String>, ours: &str) -> Option<String> {
+    match owner_id(tags) {
+        Some(other) if other != ours => Some(format!(
+            "owned by another sfn-operator instance (owner id {other:?}, this one is {ours:?}); \
+             not touching it. Use that instance, or give this manifest another name"
+        )),
+        _ => None,
+    }
 }
 
 fn policy_str(p: DeletionPolicy) -> &'static str {
@@ -59,6 +106,7 @@ pub const MAX_TAGS: usize = 50;
 const MAX_KEY_LEN: usize = 128;
 const MAX_VALUE_LEN: usize = 256;
 const RECORD_VERSION: &str = "v1";
+const RECORD_VERSION_OWNED: &str = "v2";
 
 /// Whether a tag key is an integration's ownership record (owned by that integration, not by the
 /// REST API that carries it).
@@ -77,6 +125,8 @@ pub struct IntegrationRecord {
     pub policy: DeletionPolicy,
     /// The stage redeployed after a change (and after pruning).
     pub stage: Option<String>,
+    /// The operator instance that owns the integration.
+    pub owner: String,
 }
 
 impl IntegrationRecord {
@@ -88,7 +138,15 @@ impl IntegrationRecord {
             path: ai.path.clone(),
             policy: ai.deletion_policy,
             stage: ai.stage.clone(),
+            owner: DEFAULT_OWNER.to_owned(),
         }
+    }
+
+    /// The same record, owned by `owner`.
+    #[must_use]
+    pub fn owned_by(mut self, owner: &str) -> Self {
+        owner.clone_into(&mut self.owner);
+        self
     }
 
     /// The manifest this record belongs to.
@@ -104,12 +162,17 @@ impl IntegrationRecord {
     /// The tag (key, value), or why it cannot be a tag (too long for API Gateway's limits).
     pub fn tag(&self) -> Result<(String, String), String> {
         let key = self.tag_key();
-        let mut value = format!(
-            "{RECORD_VERSION} {} {} {}",
+        let mut value = if self.owner == DEFAULT_OWNER {
+            RECORD_VERSION.to_owned()
+        } else {
+            format!("{RECORD_VERSION_OWNED} {}", escape(&self.owner))
+        };
+        value.push_str(&format!(
+            " {} {} {}",
             escape(&self.http_method),
             escape(&self.path),
             policy_str(self.policy)
-        );
+        ));
         if let Some(stage) = &self.stage {
             value.push(' ');
             value.push_str(&escape(stage));
@@ -139,11 +202,19 @@ impl IntegrationRecord {
             return None;
         }
         let parts: Vec<&str> = value.split(' ').collect();
-        let (method, path, policy, stage) = match parts.as_slice() {
-            [RECORD_VERSION, m, p, pol] => (m, p, pol, None),
-            [RECORD_VERSION, m, p, pol, st] => (m, p, pol, Some(unescape(st)?)),
+        let (owner, rest) = match parts.as_slice() {
+            [RECORD_VERSION, rest @ ..] => (DEFAULT_OWNER.to_owned(), rest),
+            [RECORD_VERSION_OWNED, owner, rest @ ..] => (unescape(owner)?, rest),
             _ => return None,
         };
+        let (method, path, policy, stage) = match rest {
+            [m, p, pol] => (m, p, pol, None),
+            [m, p, pol, st] => (m, p, pol, Some(unescape(st)?)),
+            _ => return None,
+        };
+        if owner.is_empty() {
+            return None;
+        }
         let path = unescape(path)?;
         if !path.starts_with('/') {
             return None;
@@ -154,6 +225,7 @@ impl IntegrationRecord {
             path,
             policy: parse_policy(policy)?,
             stage: stage.filter(|s| !s.is_empty()),
+            owner,
         })
     }
 }
@@ -165,14 +237,19 @@ pub fn integration_records(tags: &BTreeMap<String, String>) -> Vec<IntegrationRe
         .collect()
 }
 
-/// Whether pruning may delete the integration a record describes: its last known policy is
-/// `Delete`, its manifest is gone, and every manifest loaded and validated in this pass.
+/// Whether pruning may delete the integration a record describes: it is this instance's (`ours`),
+/// its last known policy is `Delete`, its manifest is gone, and every manifest loaded and
+/// validated in this pass.
 pub fn integration_prunable(
     record: &IntegrationRecord,
     declared: &dyn Fn(&ResourceKey) -> bool,
     manifests_valid: bool,
+    ours: &str,
 ) -> bool {
-    manifests_valid && record.policy == DeletionPolicy::Delete && !declared(&record.resource_key())
+    manifests_valid
+        && record.owner == ours
+        && record.policy == DeletionPolicy::Delete
+        && !declared(&record.resource_key())
 }
 
 /// How many tags a resource carries after setting `set` and removing `remove`.
@@ -235,18 +312,29 @@ pub fn owner(tags: &BTreeMap<String, String>) -> Option<ResourceKey> {
     ResourceKey::parse(tags.get(MANIFEST)?)
 }
 
+/// The manifest a live resource belongs to, if it carries both ownership tags and is owned by
+/// this instance (`ours`).
+pub fn owned_by(tags: &BTreeMap<String, String>, ours: &str) -> Option<ResourceKey> {
+    if owner_id(tags)? != ours {
+        return None;
+    }
+    owner(tags)
+}
+
 /// Whether pruning may delete a live resource with these tags, given the keys the manifests
-/// still declare (valid or not). Only owned resources whose last known policy is `Delete`, whose
-/// manifest is gone, and only in a pass where every manifest loaded and validated.
+/// still declare (valid or not). Only resources this instance (`ours`) owns, whose last known
+/// policy is `Delete`, whose manifest is gone, and only in a pass where every manifest loaded and
+/// validated.
 pub fn prunable(
     tags: &BTreeMap<String, String>,
     declared: &dyn Fn(&ResourceKey) -> bool,
     manifests_valid: bool,
+    ours: &str,
 ) -> Option<ResourceKey> {
     if !manifests_valid {
         return None;
     }
-    let key = owner(tags)?;
+    let key = owned_by(tags, ours)?;
     if tags.get(DELETION_POLICY).map(String::as_str) != Some("Delete") || declared(&key) {
         return None;
     }
@@ -264,7 +352,7 @@ mod tests {
 
     #[test]
     fn owner_needs_both_tags() {
-        let mut t = owner_tags(&key(), DeletionPolicy::Delete);
+        let mut t = owner_tags(&key(), DeletionPolicy::Delete, DEFAULT_OWNER);
         assert_eq!(owner(&t), Some(key()));
         t.remove(MANAGED_BY);
         assert_eq!(owner(&t), None);
@@ -277,6 +365,7 @@ mod tests {
             path: path.into(),
             policy,
             stage: stage.map(str::to_owned),
+            owner: DEFAULT_OWNER.into(),
         }
     }
 
@@ -342,10 +431,15 @@ mod tests {
         let present = |_: &ResourceKey| true;
         let del = record("/x", DeletionPolicy::Delete, None);
         let ret = record("/x", DeletionPolicy::Retain, None);
-        assert!(integration_prunable(&del, &gone, true));
-        assert!(!integration_prunable(&del, &gone, false));
-        assert!(!integration_prunable(&del, &present, true));
-        assert!(!integration_prunable(&ret, &gone, true));
+        assert!(integration_prunable(&del, &gone, true, DEFAULT_OWNER));
+        assert!(!integration_prunable(&del, &gone, false, DEFAULT_OWNER));
+        assert!(!integration_prunable(&del, &present, true, DEFAULT_OWNER));
+        assert!(!integration_prunable(&ret, &gone, true, DEFAULT_OWNER));
+        // Another instance's record is never pruned by this one, and a v1 record is `default`'s.
+        assert!(!integration_prunable(&del, &gone, true, "staging"));
+        let staging = del.clone().owned_by("staging");
+        assert!(integration_prunable(&staging, &gone, true, "staging"));
+        assert!(!integration_prunable(&staging, &gone, true, DEFAULT_OWNER));
     }
 
     #[test]
@@ -359,12 +453,46 @@ mod tests {
     fn prune_matrix() {
         let gone = |_: &ResourceKey| false;
         let present = |_: &ResourceKey| true;
-        let del = owner_tags(&key(), DeletionPolicy::Delete);
-        let ret = owner_tags(&key(), DeletionPolicy::Retain);
-        assert_eq!(prunable(&del, &gone, true), Some(key()));
-        assert_eq!(prunable(&del, &gone, false), None);
-        assert_eq!(prunable(&del, &present, true), None);
-        assert_eq!(prunable(&ret, &gone, true), None);
-        assert_eq!(prunable(&BTreeMap::new(), &gone, true), None);
+        let del = owner_tags(&key(), DeletionPolicy::Delete, DEFAULT_OWNER);
+        let ret = owner_tags(&key(), DeletionPolicy::Retain, DEFAULT_OWNER);
+        assert_eq!(prunable(&del, &gone, true, DEFAULT_OWNER), Some(key()));
+        assert_eq!(prunable(&del, &gone, false, DEFAULT_OWNER), None);
+        assert_eq!(prunable(&del, &present, true, DEFAULT_OWNER), None);
+        assert_eq!(prunable(&ret, &gone, true, DEFAULT_OWNER), None);
+        assert_eq!(prunable(&BTreeMap::new(), &gone, true, DEFAULT_OWNER), None);
+    }
+
+    #[test]
+    fn owner_ids_keep_two_instances_apart() {
+        let gone = |_: &ResourceKey| false;
+        let prod = owner_tags(&key(), DeletionPolicy::Delete, "prod");
+        let staging = owner_tags(&key(), DeletionPolicy::Delete, "staging");
+        assert_eq!(prunable(&prod, &gone, true, "prod"), Some(key()));
+        assert_eq!(prunable(&prod, &gone, true, "staging"), None);
+        assert_eq!(prunable(&staging, &gone, true, "prod"), None);
+        assert_eq!(prunable(&prod, &gone, true, DEFAULT_OWNER), None);
+        // Tagged before the owner tag existed: `default`'s, and only `default`'s.
+        let mut legacy = owner_tags(&key(), DeletionPolicy::Delete, DEFAULT_OWNER);
+        legacy.remove(OWNER);
+        assert_eq!(owner_id(&legacy), Some(DEFAULT_OWNER));
+        assert_eq!(prunable(&legacy, &gone, true, DEFAULT_OWNER), Some(key()));
+        assert_eq!(prunable(&legacy, &gone, true, "prod"), None);
+        let msg = foreign_owner(&staging, "prod").unwrap_or_default();
+        assert!(msg.contains("\"staging\"") && msg.contains("\"prod\""), "{msg}");
+        assert_eq!(foreign_owner(&prod, "prod"), None);
+        assert_eq!(foreign_owner(&BTreeMap::new(), "prod"), None);
+        assert!(check_owner_id("team-a/prod").is_ok());
+        for bad in ["", "a b", "x=y", &"a".repeat(64)] {
+            assert!(check_owner_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integration_records_of_other_owners_round_trip() {
+        let r = record("/x", DeletionPolicy::Delete, Some("prod")).owned_by("team-b");
+        let (k, v) = r.tag().unwrap_or_default();
+        assert_eq!(v, "v2 team-b POST /x Delete prod");
+        assert_eq!(IntegrationRecord::parse(&k, &v), Some(r));
+        assert_eq!(IntegrationRecord::parse(&k, "v2  POST /x Delete"), None);
     }
 }

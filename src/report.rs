@@ -86,6 +86,11 @@ pub struct Summary {
 pub struct Report {
     pub resources: Vec<ResourceReport>,
     pub summary: Summary,
+    /// Set when `--prune` was asked for but pruning was held back, saying why (SPEC §5): a `PATH`
+    /// held no manifest at all (without `--allow-empty`), or a manifest failed to load. Nothing
+    /// was deleted; `reconcile --once --prune` exits 1.
+    #[serde(rename = "pruneHeldBack", default, skip_serializing_if = "Option::is_none")]
+    pub prune_held_back: Option<String>,
 }
 
 impl Report {
@@ -103,7 +108,18 @@ impl Report {
                 summary.failed += 1;
             }
         }
-        Report { resources, summary }
+        Report {
+            resources,
+            summary,
+            prune_held_back: None,
+        }
+    }
+
+    /// The same report, saying that pruning was held back and why.
+    #[must_use]
+    pub fn with_prune_held_back(mut self, reason: Option<String>) -> Self {
+        self.prune_held_back = reason;
+        self
     }
 }
 
@@ -137,6 +153,9 @@ impl Report {
                     compact(&c.after)
                 );
             }
+        }
+        if let Some(why) = &self.prune_held_back {
+            let _ = writeln!(s, "! prune held back: {why}");
         }
         let m = &self.summary;
         let _ = writeln!(

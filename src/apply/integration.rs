@@ -177,10 +177,25 @@ impl Engine {
                 id: Some(format!("{api_id} {} {}", ai.http_method, ai.path)),
                 message: None,
             };
-            match ownership::IntegrationRecord::of(ai).tag() {
+            let record = ownership::IntegrationRecord::of(ai).owned_by(&self.owner);
+            let foreign = live_tags
+                .get(&record.tag_key())
+                .and_then(|v| ownership::IntegrationRecord::parse(&record.tag_key(), v))
+                .filter(|r| r.owner != self.owner);
+            match record.tag() {
                 Err(m) => {
                     rep.status = Status::Failed;
                     rep.message = Some(m);
+                }
+                Ok(_) if let Some(other) = foreign => {
+                    rep.status = Status::Failed;
+                    rep.message = Some(format!(
+                        "{} on REST API {api_id} is owned by another sfn-operator instance (owner id \
+                         {:?}, this one is {:?}); not touching it",
+                        record.resource_key(),
+                        other.owner,
+                        self.owner
+                    ));
                 }
                 Ok((k, v)) if live_tags.get(&k) != Some(&v) => {
                     rep.changes.push(Change {

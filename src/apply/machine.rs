@@ -19,13 +19,14 @@ use crate::report::{Action, ResourceReport, Status};
 pub(super) async fn reconcile_machine(
     aws: &Aws,
     sm: &StateMachine,
+    owner: &str,
     mode: Mode,
     deadline: Instant,
 ) -> ResourceReport {
     let key = ResourceKey::new(Kind::StateMachine, sm.meta.name.clone());
     let arn = aws.state_machine_arn(&sm.name);
     let mut tags = sm.tags.clone();
-    tags.extend(ownership::owner_tags(&key, sm.deletion_policy));
+    tags.extend(ownership::owner_tags(&key, sm.deletion_policy, owner));
     let mut rep = ResourceReport {
         id: Some(arn.clone()),
         ..ResourceReport::new(key.clone(), Status::Synced)
@@ -38,6 +39,15 @@ pub(super) async fn reconcile_machine(
             return rep;
         }
     };
+    // Another instance's machine of the same name is never touched (SPEC §5).
+    if let Some(why) = live
+        .as_ref()
+        .and_then(|l| ownership::foreign_owner(&l.tags, owner))
+    {
+        rep.status = Status::Failed;
+        rep.message = Some(format!("state machine {:?} is {why}", sm.name));
+        return rep;
+    }
     let p: ResourcePlan = plan::plan_state_machine(sm, &tags, live.as_ref());
     rep.action = p.action;
     rep.changes = p.changes.clone();

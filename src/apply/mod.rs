@@ -26,6 +26,7 @@ mod prune;
 mod rest_api;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -60,6 +61,10 @@ pub struct PassScope {
     pub invalid: Vec<ResourceKey>,
     /// False when any manifest failed to load or validate: pruning is then off.
     pub manifests_valid: bool,
+    /// `PATH`s that hold no manifest at all: pruning is then held back unless `allow_empty`.
+    pub empty_paths: Vec<PathBuf>,
+    /// `--allow-empty`: prune even when a `PATH` holds no manifest.
+    pub allow_empty: bool,
     /// Transient failures are retried until then.
     pub deadline: Instant,
 }
@@ -73,8 +78,31 @@ impl PassScope {
             only: None,
             invalid: Vec::new(),
             manifests_valid: true,
+            empty_paths: Vec::new(),
+            allow_empty: false,
             deadline,
         }
+    }
+
+    /// Why pruning, asked for in a full pass, must not run in this one (SPEC §5); `None` when it
+    /// may (or was not asked for).
+    pub fn prune_held_back(&self) -> Option<String> {
+        if !self.prune || self.only.is_some() {
+            return None;
+        }
+        if !self.manifests_valid {
+            return Some("a manifest failed to load or validate; nothing was pruned".into());
+        }
+        if self.empty_paths.is_empty() || self.allow_empty {
+            return None;
+        }
+        let paths: Vec<String> = self.empty_paths.iter().map(|p| p.display().to_string()).collect();
+        Some(format!(
+            "{} {} no manifest at all (an emptied directory, ConfigMap or git-sync checkout?); \
+             nothing was pruned. If deleting everything this PATH managed is intended, pass --allow-empty",
+            paths.join(", "),
+            if paths.len() == 1 { "holds" } else { "hold" }
+        ))
     }
 }
 
@@ -83,6 +111,8 @@ impl PassScope {
 pub struct Engine {
     aws: Aws,
     concurrency: usize,
+    /// This instance's owner id (SPEC §5): what it tags, and the only owner it updates or prunes.
+    owner: String,
 }
 
 impl Engine {
@@ -96,7 +126,15 @@ impl Engine {
         Engine {
             aws,
             concurrency: concurrency.max(1),
+            owner: crate::ownership::DEFAULT_OWNER.to_owned(),
         }
+    }
+
+    /// The same engine acting as the instance `owner` (`--owner-id`).
+    #[must_use]
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Engine {
+        self.owner = owner.into();
+        self
     }
 
     /// The clients, region and account in use.
@@ -111,9 +149,16 @@ impl Engine {
         let sem = Arc::new(Semaphore::new(self.concurrency));
         let mut results: BTreeMap<ResourceKey, ResourceReport> = BTreeMap::new();
 
-        // Pruning only in full passes with every manifest valid (SPEC §5).
-        let pruning =
-            scope.prune && scope.manifests_valid && scope.only.is_none() && !crate::shutdown::requested();
+        // Pruning only in full passes with every manifest valid and no PATH empty (SPEC §5).
+        let held_back = scope.prune_held_back();
+        if let Some(why) = &held_back {
+            tracing::warn!(reason = %why, "prune held back");
+        }
+        let pruning = scope.prune
+            && held_back.is_none()
+            && scope.manifests_valid
+            && scope.only.is_none()
+            && !crate::shutdown::requested();
         let declared = |k: &ResourceKey| desired.get(k).is_some() || scope.invalid.contains(k);
 
         // REST APIs are listed once per pass and shared (with pruning, too).
@@ -127,7 +172,9 @@ impl Engine {
             Ok(Vec::new())
         };
         let api_prunes = match &apis {
-            Ok(list) if pruning => ApiPrunes::decide(desired, list, &declared, scope.manifests_valid),
+            Ok(list) if pruning => {
+                ApiPrunes::decide(desired, list, &declared, scope.manifests_valid, &self.owner)
+            }
             Ok(_) => ApiPrunes::default(),
             Err(e) => {
                 if pruning {
@@ -147,9 +194,10 @@ impl Engine {
         {
             match r {
                 Resource::StateMachine(sm) => {
-                    let (aws, sm, sem, mode, deadline) = (
+                    let (aws, sm, owner, sem, mode, deadline) = (
                         self.aws.clone(),
                         sm.clone(),
+                        self.owner.clone(),
                         sem.clone(),
                         scope.mode,
                         scope.deadline,
@@ -160,7 +208,7 @@ impl Engine {
                             return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
                         }
                         let span = reconcile_span(Kind::StateMachine, &sm.meta.name);
-                        reconcile_machine(&aws, &sm, mode, deadline)
+                        reconcile_machine(&aws, &sm, &owner, mode, deadline)
                             .instrument(span)
                             .await
                     });
@@ -169,11 +217,18 @@ impl Engine {
                     let rep = match &apis {
                         _ if crate::shutdown::requested() => not_started(r.key()),
                         Ok(list) => {
-                            let records = creation_records(desired, &api.meta.name, &invalid);
-                            let (rep, new) =
-                                reconcile_api(&self.aws, api, list, &records, scope.mode, scope.deadline)
-                                    .instrument(reconcile_span(Kind::RestApi, &api.meta.name))
-                                    .await;
+                            let records = creation_records(desired, &api.meta.name, &invalid, &self.owner);
+                            let (rep, new) = reconcile_api(
+                                &self.aws,
+                                api,
+                                list,
+                                &records,
+                                &self.owner,
+                                scope.mode,
+                                scope.deadline,
+                            )
+                            .instrument(reconcile_span(Kind::RestApi, &api.meta.name))
+                            .await;
                             if let Some(new) = new {
                                 created.insert(new.id.clone(), new);
                             }
@@ -274,7 +329,7 @@ impl Engine {
             out.extend(self.prune_apis(&api_prunes.apis, scope).await);
             out.extend(self.prune_machines(desired, scope).await);
         }
-        Report::new(out)
+        Report::new(out).with_prune_held_back(held_back)
     }
 }
 

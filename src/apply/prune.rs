@@ -38,6 +38,7 @@ impl ApiPrunes {
         apis: &[crate::aws::LiveApi],
         declared: &dyn Fn(&ResourceKey) -> bool,
         manifests_valid: bool,
+        owner: &str,
     ) -> Self {
         let mut out = ApiPrunes::default();
         // An API a declared integration targets by id or name stays, whatever its tags say.
@@ -52,7 +53,7 @@ impl ApiPrunes {
             })
         };
         for a in apis {
-            if let Some(key) = ownership::prunable(&a.tags, declared, manifests_valid)
+            if let Some(key) = ownership::prunable(&a.tags, declared, manifests_valid, owner)
                 && key.kind == Kind::RestApi
                 && !targeted(a)
             {
@@ -64,7 +65,7 @@ impl ApiPrunes {
             let may_target = |ai: &crate::desired::ApiIntegration| match &ai.rest_api {
                 crate::desired::RestApiTarget::Id(id) => *id == a.id,
                 crate::desired::RestApiTarget::Name(name) => *name == a.name,
-                crate::desired::RestApiTarget::Ref(r) => ownership::owner(&a.tags)
+                crate::desired::RestApiTarget::Ref(r) => ownership::owned_by(&a.tags, owner)
                     == Some(ResourceKey::new(Kind::RestApi, r.clone()))
                     || desired.resources.iter().any(
                         |x| matches!(x, Resource::RestApi(api) if api.meta.name == *r && api.name == a.name),
@@ -72,7 +73,7 @@ impl ApiPrunes {
             };
             let records: Vec<_> = ownership::integration_records(&a.tags)
                 .into_iter()
-                .filter(|r| ownership::integration_prunable(r, declared, manifests_valid))
+                .filter(|r| ownership::integration_prunable(r, declared, manifests_valid, owner))
                 .map(|record| PruneRecord {
                     method_claimed: desired.resources.iter().any(|r| match r {
                         Resource::ApiIntegration(ai) => {
@@ -122,7 +123,7 @@ impl Engine {
                     continue;
                 }
             };
-            let Some(key) = ownership::prunable(&tags, &declared, scope.manifests_valid) else {
+            let Some(key) = ownership::prunable(&tags, &declared, scope.manifests_valid, &self.owner) else {
                 continue;
             };
             if key.kind != Kind::StateMachine {

@@ -23,6 +23,7 @@ pub(super) fn creation_records(
     desired: &DesiredSet,
     api: &str,
     invalid: &BTreeSet<&ResourceKey>,
+    owner: &str,
 ) -> BTreeMap<String, String> {
     desired
         .resources
@@ -32,23 +33,25 @@ pub(super) fn creation_records(
             Resource::ApiIntegration(ai)
                 if matches!(&ai.rest_api, crate::desired::RestApiTarget::Ref(n) if n == api) =>
             {
-                ownership::IntegrationRecord::of(ai).tag().ok()
+                ownership::IntegrationRecord::of(ai).owned_by(owner).tag().ok()
             }
             _ => None,
         })
         .collect()
 }
 
-/// Finds the live API a `RestApi` manifest manages: the one tagged as its manifest, else the one
-/// unowned API of that name (adoption). Two candidates are an error, never a guess.
+/// Finds the live API a `RestApi` manifest manages: the one tagged as its manifest by this
+/// instance (`owner`), else the one unowned API of that name (adoption). Two candidates are an
+/// error, never a guess; an API of that name that another instance owns fails the manifest.
 fn match_api<'a>(
     key: &ResourceKey,
     name: &str,
     apis: &'a [crate::aws::LiveApi],
+    owner: &str,
 ) -> Result<Option<&'a crate::aws::LiveApi>, String> {
     let owned: Vec<_> = apis
         .iter()
-        .filter(|a| ownership::owner(&a.tags).as_ref() == Some(key))
+        .filter(|a| ownership::owned_by(&a.tags, owner).as_ref() == Some(key))
         .collect();
     match owned.as_slice() {
         [one] => return Ok(Some(one)),
@@ -59,6 +62,13 @@ fn match_api<'a>(
                 many.len()
             ));
         }
+    }
+    if let Some((a, why)) = apis
+        .iter()
+        .filter(|a| a.name == name)
+        .find_map(|a| ownership::foreign_owner(&a.tags, owner).map(|why| (a, why)))
+    {
+        return Err(format!("REST API {name:?} ({}) is {why}", a.id));
     }
     let unowned: Vec<_> = apis
         .iter()
@@ -84,13 +94,14 @@ pub(super) async fn reconcile_api(
     api: &crate::desired::RestApi,
     apis: &[crate::aws::LiveApi],
     records: &BTreeMap<String, String>,
+    owner: &str,
     mode: Mode,
     deadline: Instant,
 ) -> (ResourceReport, Option<crate::aws::LiveApi>) {
     let key = ResourceKey::new(Kind::RestApi, api.meta.name.clone());
     let mut tags = api.tags.clone();
-    tags.extend(ownership::owner_tags(&key, api.deletion_policy));
-    let live = match match_api(&key, &api.name, apis) {
+    tags.extend(ownership::owner_tags(&key, api.deletion_policy, owner));
+    let live = match match_api(&key, &api.name, apis, owner) {
         Ok(l) => l,
         Err(m) => return (failed(key, m), None),
     };

@@ -4,9 +4,9 @@
 //! (a real definition AWS accepts must never be rejected). Every problem is reported, each at the
 //! path of the offending node. Recursion over user data is depth-bounded; JSON walks are iterative.
 
-pub mod digest;
+pub mod intrinsic_call;
 pub mod intrinsics;
-mod jsonata;
+pub mod jsonata;
 mod jsonpath;
 pub mod jsonpath_eval;
 

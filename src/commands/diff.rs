@@ -8,16 +8,26 @@ use crate::report::Status;
 /// Runs `diff`.
 pub async fn run(opts: DiffOpts) -> crate::Result<u8> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
-    let outcome =
-        super::reconcile::pass(&opts.manifests, &opts.aws, Mode::Diff, opts.prune, deadline, 8).await?;
+    let outcome = super::reconcile::pass(
+        &opts.manifests,
+        &opts.aws,
+        &opts.owner,
+        Mode::Diff,
+        opts.prune,
+        deadline,
+        8,
+    )
+    .await?;
     let Some(report) = outcome else {
         return Ok(crate::exit::FAILURE);
     };
     super::reconcile::print(&report, opts.output)?;
-    if report
-        .resources
-        .iter()
-        .any(|r| matches!(r.status, Status::Failed | Status::Invalid | Status::Skipped))
+    // A prune held back is an error here too: `reconcile --prune` would exit 1.
+    if report.prune_held_back.is_some()
+        || report
+            .resources
+            .iter()
+            .any(|r| matches!(r.status, Status::Failed | Status::Invalid | Status::Skipped))
     {
         Ok(crate::exit::FAILURE)
     } else if report.resources.iter().any(|r| r.status == Status::Pending) {

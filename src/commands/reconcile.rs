@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use crate::apply::{Engine, Mode, PassScope};
 use crate::aws::Settings;
-use crate::cli::{AwsOpts, ManifestOpts, OutputFormat, ReconcileOpts};
+use crate::cli::{AwsOpts, ManifestOpts, OutputFormat, OwnerOpts, ReconcileOpts};
 use crate::manifest::{self, LoadOptions};
 use crate::report::{Report, Status};
 
@@ -29,6 +29,7 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
     let outcome = pass(
         &opts.manifests,
         &opts.aws,
+        &opts.owner,
         Mode::Apply,
         opts.prune,
         deadline,
@@ -39,7 +40,8 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
         return Ok(crate::exit::FAILURE);
     };
     print(&report, opts.output)?;
-    let ok = report.resources.iter().all(|r| r.status == Status::Synced);
+    // A prune held back (SPEC §5) is a failure: what should be gone is not.
+    let ok = report.resources.iter().all(|r| r.status == Status::Synced) && report.prune_held_back.is_none();
     Ok(if ok { crate::exit::OK } else { crate::exit::FAILURE })
 }
 
@@ -48,6 +50,7 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
 pub(crate) async fn pass(
     manifests: &ManifestOpts,
     aws: &AwsOpts,
+    owner: &OwnerOpts,
     mode: Mode,
     prune: bool,
     deadline: Instant,
@@ -92,7 +95,7 @@ pub(crate) async fn pass(
     } else {
         None
     };
-    let report = connect_and_pass(load, &settings, mode, prune, deadline, concurrency).await;
+    let report = connect_and_pass(load, &settings, owner, mode, prune, deadline, concurrency).await;
     if let Some(handle) = sandbox {
         handle.shutdown().await;
     }
@@ -102,13 +105,14 @@ pub(crate) async fn pass(
 async fn connect_and_pass(
     mut load: LoadOptions,
     settings: &Settings,
+    owner: &OwnerOpts,
     mode: Mode,
     prune: bool,
     deadline: Instant,
     concurrency: usize,
 ) -> Option<Report> {
     let engine = match Engine::connect(settings, concurrency).await {
-        Ok(e) => e,
+        Ok(e) => e.with_owner(owner.owner_id.clone()),
         Err(e) => {
             eprintln!("error: cannot reach AWS: {e}");
             return None;
@@ -126,6 +130,8 @@ async fn connect_and_pass(
     }
     let mut scope = PassScope::new(mode, deadline);
     scope.prune = prune;
+    scope.allow_empty = owner.allow_empty;
+    scope.empty_paths = loaded.empty_paths.clone();
     Some(engine.pass(&loaded.desired, &scope).await)
 }
 

@@ -29,6 +29,8 @@ pub struct PassRequest {
     pub invalid: Vec<ResourceKey>,
     /// False when any manifest failed to load or validate (pruning is then off, SPEC §5).
     pub manifests_valid: bool,
+    /// `PATH`s holding no manifest at all (pruning holds back unless `--allow-empty`, SPEC §5).
+    pub empty_paths: Vec<std::path::PathBuf>,
 }
 
 /// A boxed future of a pass report.
@@ -62,6 +64,7 @@ struct Desired {
     set: Arc<DesiredSet>,
     invalid: Vec<ResourceKey>,
     manifests_valid: bool,
+    empty_paths: Vec<std::path::PathBuf>,
 }
 
 /// Merges a fresh load into the current desired state. Returns the keys whose desired state
@@ -97,6 +100,7 @@ fn merge(current: &Desired, loaded: Loaded) -> (Desired, BTreeSet<ResourceKey>, 
             set: Arc::new(set),
             invalid: loaded.invalid,
             manifests_valid,
+            empty_paths: loaded.empty_paths,
         },
         changed,
         removed,
@@ -159,6 +163,7 @@ impl Ctx {
             },
             invalid: desired.invalid.clone(),
             manifests_valid: desired.manifests_valid,
+            empty_paths: desired.empty_paths.clone(),
         };
         let started = std::time::Instant::now();
         let report = match work {
@@ -190,6 +195,7 @@ impl Ctx {
             self.queue.done(&Work::Key(k.clone()), true);
         }
         if matches!(work, Work::Full) {
+            self.shared.set_prune_held_back(report.prune_held_back.clone());
             self.queue.done(&Work::Full, true);
         }
     }
@@ -331,7 +337,9 @@ pub async fn run_loop(
                 }
                 // A prune held back while a manifest was invalid can happen now (SPEC §5).
                 let valid_again = !current.manifests_valid && ctx.desired().manifests_valid;
-                if removed || valid_again || change == Change::Rebuilt {
+                // A PATH emptied or filled again: the next full pass holds back or prunes.
+                let emptiness_changed = current.empty_paths != ctx.desired().empty_paths;
+                if removed || valid_again || emptiness_changed || change == Change::Rebuilt {
                     ctx.queue.schedule(Work::Full);
                 }
                 ctx.depth();

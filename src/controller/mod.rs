@@ -45,7 +45,7 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         None
     };
     let engine = match Engine::connect(&settings, usize::from(opts.concurrency)).await {
-        Ok(e) => e,
+        Ok(e) => e.with_owner(opts.owner.owner_id.clone()),
         Err(e) => {
             eprintln!("error: cannot reach AWS: {e}");
             return Ok(crate::exit::FAILURE);
@@ -60,6 +60,7 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
     };
     let load: daemon::LoadFn = Arc::new(move || manifest::load(&load_opts));
     let prune = opts.prune;
+    let allow_empty = opts.owner.allow_empty;
     let timeout = opts.timeout;
     let pass: daemon::PassFn = Arc::new(move |desired, req: daemon::PassRequest| {
         let engine = engine.clone();
@@ -70,6 +71,8 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
             scope.only = req.only;
             scope.invalid = req.invalid;
             scope.manifests_valid = req.manifests_valid;
+            scope.empty_paths = req.empty_paths;
+            scope.allow_empty = allow_empty;
             engine.pass(&desired, &scope).await
         })
     });

@@ -36,6 +36,9 @@ pub struct StatusReport {
     pub summary: Summary,
     /// Whether the first full pass has finished.
     pub ready: bool,
+    /// Why the last full pass held its prune back (SPEC §5), if it did.
+    #[serde(rename = "pruneHeldBack", skip_serializing_if = "Option::is_none")]
+    pub prune_held_back: Option<String>,
 }
 
 /// Shared daemon state read by the HTTP server.
@@ -43,6 +46,7 @@ pub struct StatusReport {
 pub struct Shared {
     ready: AtomicBool,
     resources: RwLock<BTreeMap<ResourceKey, ResourceStatus>>,
+    prune_held_back: RwLock<Option<String>>,
 }
 
 impl Shared {
@@ -54,6 +58,22 @@ impl Shared {
     /// Whether the first full pass is done.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Records whether (and why) the last full pass held its prune back.
+    pub fn set_prune_held_back(&self, why: Option<String>) {
+        *self
+            .prune_held_back
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = why;
+    }
+
+    /// Why the last full pass held its prune back, if it did.
+    pub fn prune_held_back(&self) -> Option<String> {
+        self.prune_held_back
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Records the outcome of one reconcile of a resource.
@@ -117,6 +137,7 @@ impl Shared {
             resources,
             summary,
             ready: self.is_ready(),
+            prune_held_back: self.prune_held_back(),
         }
     }
 

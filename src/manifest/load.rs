@@ -20,6 +20,12 @@ pub const API_VERSION: &str = "sfn-operator.dev/v1alpha1";
 /// Files larger than this are refused unread.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
+/// `O_NONBLOCK` (not in std; the value differs between kernels).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const O_NONBLOCK: i32 = 0x0004;
+
 struct Diags<'a> {
     out: &'a mut Vec<Diagnostic>,
     file: &'a Path,
@@ -38,10 +44,26 @@ impl Diags<'_> {
     }
 }
 
-/// Reads a file of at most [`MAX_FILE_BYTES`], never more.
+/// Reads a regular file of at most [`MAX_FILE_BYTES`], never more. A FIFO or device is refused,
+/// never read: it is opened non-blocking (so even one swapped in after the walk cannot stall the
+/// open) and checked before a byte is read.
 fn read_bounded(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read file: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "cannot read file: it is {}, not a regular file; refused",
+            super::walk::odd_file_type(&meta)
+        ));
+    }
+    let len = meta.len();
     let too_big = || format!("file too large: more than {MAX_FILE_BYTES} bytes");
     if len > MAX_FILE_BYTES {
         return Err(too_big());
@@ -96,9 +118,21 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         account_id: opts.account_id.as_deref(),
     };
     let mut docs: Vec<Doc> = Vec::new();
+    let mut per_path = vec![0usize; opts.paths.len()];
     for f in &found {
+        let before = docs.len();
         load_file(f, &ctx, &mut docs, &mut diagnostics);
+        if let Some(n) = per_path.get_mut(f.origin) {
+            *n += docs.len() - before;
+        }
     }
+    let empty_paths: Vec<PathBuf> = opts
+        .paths
+        .iter()
+        .zip(&per_path)
+        .filter(|(_, n)| **n == 0)
+        .map(|(p, _)| p.clone())
+        .collect();
     // Duplicates.
     let mut first: BTreeMap<ResourceKey, usize> = BTreeMap::new();
     for i in 0..docs.len() {
@@ -198,6 +232,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         desired,
         invalid,
         diagnostics,
+        empty_paths,
     }
 }
 

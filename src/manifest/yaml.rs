@@ -1,9 +1,11 @@
 //! A located YAML tree: every node and mapping key keeps its line and column, so schema, substitution
 //! and ASL errors can name `FILE:LINE:COLUMN`. Built from the event stream of `granit_parser` (the
 //! parser under serde-saphyr) with our own budgets: nesting depth, total nodes (alias expansion
-//! included, so an alias bomb stops early) and duplicate keys are refused here.
+//! included, so an alias bomb stops early) and duplicate keys are refused here. Each node is
+//! counted once, when it starts (an alias by the size of what it expands to), and duplicate keys
+//! are found through a per-mapping hash set, so a large mapping costs linear time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 
@@ -140,7 +142,21 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Key, Node)>,
         key: Option<Key>,
+        /// The key names so far, for the duplicate check.
+        names: HashSet<String>,
     },
+}
+
+/// Adds `n` nodes to the file's count, refusing a file over [`MAX_NODES`].
+fn count_nodes(total: &mut usize, n: usize, pos: Pos) -> Result<(), YamlError> {
+    *total = total.saturating_add(n);
+    if *total > MAX_NODES {
+        return Err(YamlError {
+            pos,
+            message: format!("document too large: more than {MAX_NODES} nodes (alias expansion included)"),
+        });
+    }
+    Ok(())
 }
 
 /// Parses every document of `text`. Empty documents are dropped.
@@ -180,6 +196,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             }
             Event::Alias(id) => match anchors.get(&id) {
                 Some(node) => {
+                    count_nodes(&mut total_nodes, node.size, pos)?;
                     let mut node = node.clone();
                     node.pos = pos;
                     Some((node, 0))
@@ -192,6 +209,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
                 }
             },
             Event::Scalar(text, style, anchor, tag) => {
+                count_nodes(&mut total_nodes, 1, pos)?;
                 let plain = style == ScalarStyle::Plain;
                 let forced_str = tag.as_ref().is_some_and(|t| t.suffix() == "str");
                 let mut node = Node::new(pos, scalar(&text, plain && !forced_str));
@@ -199,6 +217,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
                 Some((node, anchor))
             }
             Event::SequenceStart(_, anchor, _) => {
+                count_nodes(&mut total_nodes, 1, pos)?;
                 stack.push(Frame::Seq {
                     pos,
                     anchor,
@@ -208,11 +227,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
                 None
             }
             Event::MappingStart(_, anchor, _) => {
+                count_nodes(&mut total_nodes, 1, pos)?;
                 stack.push(Frame::Map {
                     pos,
                     anchor,
                     entries: Vec::new(),
                     key: None,
+                    names: HashSet::new(),
                 });
                 check_depth(stack.len(), pos)?;
                 None
@@ -224,6 +245,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
                     anchor,
                     entries,
                     key,
+                    ..
                 }) => {
                     if let Some(k) = key {
                         return Err(YamlError {
@@ -239,15 +261,6 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             _ => None,
         };
         let Some((node, anchor)) = complete else { continue };
-        total_nodes = total_nodes.saturating_add(node.size);
-        if total_nodes > MAX_NODES {
-            return Err(YamlError {
-                pos: node.pos,
-                message: format!(
-                    "document too large: more than {MAX_NODES} nodes (alias expansion included)"
-                ),
-            });
-        }
         if anchor != 0 {
             anchors.insert(anchor, node.clone());
         }
@@ -258,7 +271,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries, key, names, ..
+            }) => match key.take() {
                 Some(k) => entries.push((k, node)),
                 None => {
                     let name = match &node.value {
@@ -273,7 +288,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
                             });
                         }
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+                    if !names.insert(name.clone())
+                        && let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name)
+                    {
                         return Err(YamlError {
                             pos: node.pos,
                             message: format!(
@@ -400,6 +417,50 @@ mod tests {
         let text = format!("{}1{}", "[".repeat(300), "]".repeat(300));
         let err = parse_documents(&text).unwrap_err();
         assert!(err.message.contains("nesting too deep"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_node_budget_counts_each_node_once() {
+        // A flat sequence of n scalars is n + 1 nodes: at the limit it passes, one over it fails.
+        let seq = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert!(parse_documents(&seq(MAX_NODES - 1)).is_ok());
+        let err = parse_documents(&seq(MAX_NODES)).unwrap_err();
+        assert!(err.message.contains("more than 1000000 nodes"), "{}", err.message);
+        // Nesting does not multiply the count (it did, once per ancestor, making these 60,000
+        // nodes about 1,900,000): 60 levels of mappings of 500 entries each.
+        let mut text = String::new();
+        for depth in 0..60 {
+            text.push_str(&"  ".repeat(depth));
+            text.push_str(&format!("level{depth}:\n"));
+            for i in 0..500 {
+                text.push_str(&"  ".repeat(depth + 1));
+                text.push_str(&format!("k{i}: v\n"));
+            }
+        }
+        let docs = parse_documents(&text).unwrap_or_else(|e| panic!("{}: {}", e.pos.line, e.message));
+        assert_eq!(docs.len(), 1);
+    }
+
+    #[test]
+    fn a_mapping_of_100000_keys_loads_and_a_late_duplicate_names_both_places() {
+        let mut text: String = (0..100_000).map(|i| format!("key{i}: {i}\n")).collect();
+        let docs = parse_documents(&text).unwrap_or_else(|e| panic!("{}", e.message));
+        assert!(matches!(&docs[0].value, Value::Map(m) if m.len() == 100_000));
+        text.push_str("key7: again\n");
+        let err = parse_documents(&text).unwrap_err();
+        assert_eq!(
+            err.pos,
+            Pos {
+                line: 100_001,
+                column: 1
+            }
+        );
+        assert!(
+            err.message
+                .contains("duplicate key \"key7\" (first at line 8, column 1)"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
