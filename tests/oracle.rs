@@ -106,9 +106,9 @@ fn sfn_client(url: &str) -> aws_sdk_sfn::Client {
     aws_sdk_sfn::Client::from_conf(config)
 }
 
-fn sdk_error<E: std::error::Error + 'static>(e: aws_sdk_sfn::error::SdkError<E>) -> String
+fn sdk_error<E>(e: aws_sdk_sfn::error::SdkError<E>) -> String
 where
-    E: aws_sdk_sfn::error::ProvideErrorMetadata,
+    E: std::error::Error + aws_sdk_sfn::error::ProvideErrorMetadata + 'static,
 {
     match e.as_service_error() {
         Some(s) => format!("{}: {}", s.code().unwrap_or("?"), s.message().unwrap_or("")),

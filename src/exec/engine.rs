@@ -420,7 +420,7 @@ impl<'a> Engine<'a> {
     fn ja(&self, cx: &Cx<'_>, field: &str, v: &Value, states: &Value, frame: &Frame) -> Result<Value, Abort> {
         match v {
             Value::String(s) => match query::expression(s) {
-                Some(expr) => match query::evaluate(expr, states, &frame.vars) {
+                Some(expr) => match query::evaluate(expr, states, &frame.vars, self.clock.now_ms()) {
                     Ok(Some(v)) => Ok(v),
                     Ok(None) => Err(cx.query_error(format!(
                         "The JSONata expression '{expr}' specified for the field '{field}' returned nothing (undefined)."
