@@ -4,7 +4,8 @@
 //! (a real definition AWS accepts must never be rejected). Every problem is reported, each at the
 //! path of the offending node. Recursion over user data is depth-bounded; JSON walks are iterative.
 
-mod jsonata;
+pub mod intrinsics;
+pub mod jsonata;
 mod jsonpath;
 
 use std::collections::{HashMap, HashSet, VecDeque};

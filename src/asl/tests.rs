@@ -309,7 +309,7 @@ fn choice_rules() {
         &[
             (
                 "States.C.Choices[0].Condition",
-                "unclosed '(' in JSONata expression \"{% $f( %}\"",
+                "invalid JSONata expression \"{% $f( %}\": S0203: Expected \")\" before end of expression (at position 5)",
             ),
             (
                 "States.C.Choices[0].Variable",
@@ -520,9 +520,12 @@ fn query_language_rules() {
             ("States.S.Assign.v", "empty JSONata expression"),
             (
                 "States.S.Output.b[0]",
-                "unclosed '[' in JSONata expression \"{% [1, 2 %}\"",
+                "invalid JSONata expression \"{% [1, 2 %}\": S0203: Expected \"]\" before end of expression (at position 7)",
             ),
-            ("States.S.Output.a", "JSONata expression must end with \"%}\""),
+            (
+                "States.S.Output.a",
+                "JSONata expression \"{% $x \" must end with \"%}\"",
+            ),
         ],
     );
 }
