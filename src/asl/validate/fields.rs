@@ -136,6 +136,9 @@ impl Validator {
                                 &p.key(k),
                                 format!("{k:?} in a Pass state's Result is not evaluated: use Parameters to select data"),
                             );
+                            if val.is_string() {
+                                continue;
+                            }
                         }
                         stack.push((val, p.key(k)));
                     }
