@@ -12,6 +12,7 @@ pub mod commands;
 pub mod controller;
 pub mod desired;
 pub mod exec;
+pub mod lock;
 pub mod manifest;
 pub mod metrics;
 pub mod ownership;
@@ -52,7 +53,7 @@ pub enum Error {
     Usage(String),
     /// The daemon's lock is held by another process, or cannot be taken.
     #[error(transparent)]
-    Lock(#[from] controller::lock::Error),
+    Lock(#[from] lock::Error),
     /// The daemon cannot watch its manifest paths.
     #[error(transparent)]
     Watch(#[from] controller::watcher::Error),

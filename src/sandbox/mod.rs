@@ -73,6 +73,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another sandbox holds the state file's lock (SPEC §7).
+    #[error(transparent)]
+    Locked(#[from] crate::lock::Error),
     /// The state file cannot be read or written.
     #[error("state file {}: {source}", path.display())]
     StateFile {

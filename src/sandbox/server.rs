@@ -80,6 +80,16 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         }
         tracing::warn!(listen = %config.listen, "sandbox listening on a non-loopback address; it accepts any credentials");
     }
+    // One sandbox per state file (SPEC §7): the lock is a sibling `FILE.lock`, since the state
+    // file itself is replaced (renamed over) on every save. Held until the last save is done.
+    let mut lock = match &config.state_file {
+        Some(path) => Some(crate::lock::acquire_for(
+            &state_lock_path(path),
+            "sandbox",
+            "one sandbox per state file, so that neither overwrites the other's writes",
+        )?),
+        None => None,
+    };
     let initial = match &config.state_file {
         Some(path) => state::load(path)?,
         None => SandboxState::default(),
@@ -94,6 +104,9 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         addr: config.listen,
         source,
     })?;
+    if let Some(lock) = &mut lock {
+        lock.describe(&format!("sandbox on {addr}"));
+    }
     let state = Arc::new(RwLock::new(initial));
     let (journal, writer) = match config.state_file {
         Some(path) => {
@@ -129,12 +142,20 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         if let Some(writer) = writer {
             writer.finish().await;
         }
+        drop(lock);
         let changes = shared.journal.as_ref().map_or(0, |j| j.current());
         let flushes = shared.journal.as_ref().map_or(0, |j| j.flushes());
         tracing::debug!(requests = %shared.counts_json(), changes, flushes, "sandbox stopped");
     });
     tracing::info!(%addr, "sandbox listening");
     Ok(SandboxHandle { addr, stop, task })
+}
+
+/// The lock file of a state file: `FILE.lock` beside it.
+pub fn state_lock_path(state_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = state_file.as_os_str().to_owned();
+    name.push(".lock");
+    std::path::PathBuf::from(name)
 }
 
 /// Which service a request is for, decided before reading the body.
