@@ -354,9 +354,9 @@ impl<'a> Parser<'a> {
     fn eat_word(&mut self, words: &[&str]) -> bool {
         let rest = self.rest();
         for w in words {
-            if rest.starts_with(w) {
+            if let Some(tail) = rest.strip_prefix(w) {
                 let alpha = w.chars().all(|c| c.is_ascii_alphabetic());
-                let after = rest[w.len()..].chars().next();
+                let after = tail.chars().next();
                 if alpha && after.is_some_and(|c| c.is_ascii_alphanumeric()) {
                     continue;
                 }
@@ -1039,7 +1039,7 @@ fn url_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
+            b'%' if i + 2 < b.len() => {
                 match u8::from_str_radix(&s[i + 1..i + 3], 16) {
                     Ok(x) => {
                         out.push(x);

@@ -139,6 +139,19 @@ async fn the_reference_system_through_the_invoke_url_and_start_sync_execution() 
     assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
     assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
 
+    // The same API through its execute-api host name.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/prod/execution"))
+        .header("host", format!("{api}.execute-api.localhost"))
+        .header("content-type", "application/json")
+        .body(r#"{"values": [3, 1, 2]}"#)
+        .send()
+        .await
+        .expect("POST by host name");
+    let by_host: Value = r.json().await.expect("JSON");
+    let e = finished(&url, by_host["executionArn"].as_str().expect("executionArn")).await;
+    assert_eq!(e["output"], serde_json::from_str::<Value>(EXPECTED).unwrap());
+
     // The same through the SDK's StartSyncExecution; DescribeExecution refuses EXPRESS as AWS does.
     let sfn = sfn(&url);
     let machine = machine_arn(&sfn).await;

@@ -139,6 +139,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         if let Err(error) = serve.await {
             tracing::error!(%error, "sandbox server failed");
         }
+        shared.runner.stop_all();
         if let Some(writer) = writer {
             writer.finish().await;
         }
