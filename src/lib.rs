@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod controller;
 pub mod desired;
+pub mod exec;
 pub mod lock;
 pub mod manifest;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod report;
 pub mod sandbox;
 pub mod shutdown;
+pub mod standins;
 
 /// Process exit codes of SPEC §3.
 pub mod exit {

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::faults::{Fault, FaultConfig, Faults};
 use super::state::{self, Journal, SandboxState};
-use super::{Error, RequestContext, SandboxConfig, apigw, sfn};
+use super::{Error, RequestContext, SandboxConfig, apigw, executions, sfn};
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -68,6 +68,8 @@ struct Shared {
     account_id: String,
     counts: Mutex<Counts>,
     faults: Mutex<Option<Faults>>,
+    /// Runs executions (`StartExecution`, the invoke URL) and answers the execution operations.
+    runner: Arc<executions::Runner>,
 }
 
 /// Starts a sandbox on the caller's tokio runtime.
@@ -113,7 +115,13 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         }
         None => (None, None),
     };
+    let runner = Arc::new(executions::Runner::new(
+        Arc::clone(&state),
+        journal.clone(),
+        Arc::new(config.functions),
+    ));
     let shared = Arc::new(Shared {
+        runner,
         state,
         journal,
         account_id: config.account_id,
@@ -159,6 +167,7 @@ enum Route {
     ResetRequests,
     SetFaults,
     GetFaults,
+    Executions,
     NotFound,
 }
 
@@ -169,6 +178,7 @@ fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
             (&Method::POST, "requests/reset") => Route::ResetRequests,
             (&Method::POST, "faults") => Route::SetFaults,
             (&Method::GET, "faults") => Route::GetFaults,
+            (&Method::GET, "executions") => Route::Executions,
             _ => Route::NotFound,
         };
     }
@@ -289,6 +299,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 .unwrap_or_else(|| json!({}));
             json_response(200, &body, REST_JSON, None)
         }
+        Route::Executions => json_response(200, &shared.runner.sandbox_list(), REST_JSON, None),
         Route::NotFound => {
             let message = format!("Unknown sandbox endpoint {} {path}", parts.method);
             json_response(
@@ -308,7 +319,11 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 Some(Fault::Code(code)) => return sfn_error(400, &code, &injected_message(&code)),
                 None => {}
             }
-            let response = shared.sfn(&op, &body, &ctx).await;
+            let response = if executions::handles(operation) {
+                shared.runner.handle(operation, &body, &ctx).await
+            } else {
+                shared.sfn(&op, &body, &ctx).await
+            };
             let error_type = response.body.get("__type").and_then(Value::as_str);
             json_response(response.status, &response.body, SFN_JSON, error_type)
         }
