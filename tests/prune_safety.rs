@@ -495,3 +495,56 @@ async fn the_daemon_holds_back_a_prune_of_an_emptied_path_and_prunes_only_its_ow
     let (_d, _base) = daemon(w, &mine, &url, &["--allow-empty"]).await;
     assert_eq!(live.machine_names().await, ["Theirs"]);
 }
+
+/// Point 1, the daemon, each way manifests vanish: with three `PATH`s (a directory, a ConfigMap
+/// volume, a git-sync link), emptying any one holds the whole prune back and says which in
+/// `/status`; nothing is deleted while the daemon keeps running its full passes.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_daemon_holds_back_for_an_emptied_configmap_and_a_git_sync_swap_too() {
+    use std::os::unix::fs::symlink;
+    let live = Live::start().await;
+    let url = live.url();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (plain, cm, repo) = (w.join("plain"), w.join("configmap"), w.join("repo"));
+    write(&plain.join("m.yaml"), &machine("plain", "Plain", "Delete"));
+    write(&cm.join("..v1/m.yaml"), &machine("cm", "FromConfigMap", "Delete"));
+    symlink("..v1", cm.join("..data")).unwrap();
+    symlink("..data/m.yaml", cm.join("m.yaml")).unwrap();
+    write(
+        &w.join(".worktrees/one/m.yaml"),
+        &machine("git", "FromGit", "Delete"),
+    );
+    symlink(".worktrees/one", &repo).unwrap();
+    // One daemon watching all three (its PATHs after the first).
+    let (_d, base) = daemon(w, &plain, &url, &[cm.to_str().unwrap(), repo.to_str().unwrap()]).await;
+    let all = ["FromConfigMap", "FromGit", "Plain"];
+    assert_eq!(live.machine_names().await, all);
+
+    let held_for = |path: std::path::PathBuf| {
+        let base = base.clone();
+        async move {
+            poll(&format!("pruneHeldBack naming {}", path.display()), async || {
+                status(&base).await["pruneHeldBack"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(&path.display().to_string()))
+            })
+            .await;
+        }
+    };
+    // kubelet empties the ConfigMap: new empty data dir, `..data` swapped, the key's link removed.
+    std::fs::create_dir(cm.join("..v2")).unwrap();
+    symlink("..v2", cm.join("..data_tmp")).unwrap();
+    std::fs::rename(cm.join("..data_tmp"), cm.join("..data")).unwrap();
+    std::fs::remove_file(cm.join("m.yaml")).unwrap();
+    held_for(cm.clone()).await;
+    assert_eq!(live.machine_names().await, all);
+
+    // git-sync swaps its link to an empty commit.
+    std::fs::create_dir_all(w.join(".worktrees/two")).unwrap();
+    symlink(".worktrees/two", w.join("repo.tmp")).unwrap();
+    std::fs::rename(w.join("repo.tmp"), &repo).unwrap();
+    held_for(repo.clone()).await;
+    assert_eq!(live.machine_names().await, all);
+}
