@@ -567,10 +567,23 @@ async fn two_owner_ids_keep_their_integration_records_apart() {
     let api_id = api.id().unwrap().to_owned();
     let work = tempfile::tempdir().unwrap();
     let (prod, staging) = (work.path().join("prod"), work.path().join("staging"));
-    write(&prod.join("i.yaml"), &integration("start", "shared", "/prod", "Delete"));
-    write(&staging.join("i.yaml"), &integration("start-staging", "shared", "/staging", "Delete"));
+    write(
+        &prod.join("i.yaml"),
+        &integration("start", "shared", "/prod", "Delete"),
+    );
+    write(
+        &staging.join("i.yaml"),
+        &integration("start-staging", "shared", "/staging", "Delete"),
+    );
     for (dir, owner) in [(&prod, "prod"), (&staging, "staging")] {
-        let out = run(work.path(), &url, &["reconcile", "--once", "--owner-id", owner], &[dir], &[]).await;
+        let out = run(
+            work.path(),
+            &url,
+            &["reconcile", "--once", "--owner-id", owner],
+            &[dir],
+            &[],
+        )
+        .await;
         assert_eq!(out.status.code(), Some(0));
     }
     let tags = || async {
@@ -590,14 +603,18 @@ async fn two_owner_ids_keep_their_integration_records_apart() {
         Some("v2 prod POST /prod Delete")
     );
     assert_eq!(
-        t.get("sfn-operator.dev/integration/start-staging").map(String::as_str),
+        t.get("sfn-operator.dev/integration/start-staging")
+            .map(String::as_str),
         Some("v2 staging POST /staging Delete")
     );
 
     // Staging drops its integration and claims prod's name: --prune deletes only its own method;
     // the clash fails naming prod and changes nothing.
     std::fs::remove_file(staging.join("i.yaml")).unwrap();
-    write(&staging.join("clash.yaml"), &integration("start", "shared", "/elsewhere", "Delete"));
+    write(
+        &staging.join("clash.yaml"),
+        &integration("start", "shared", "/elsewhere", "Delete"),
+    );
     let out = run(
         work.path(),
         &url,
