@@ -14,6 +14,27 @@ impl Drop for Kill {
     }
 }
 
+/// Runs `command` to its end; a process still running after 30 s (a second sandbox that started
+/// serving instead of refusing) is killed and fails the test instead of hanging it.
+fn output_within_30_s(command: &mut Command) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after 30 s: it started instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// `sfn-operator sandbox --state FILE` in `cwd`; returns it and the URL it printed.
 fn sandbox(cwd: &Path, state: &Path) -> (Kill, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
@@ -38,12 +59,11 @@ fn a_second_sandbox_on_one_state_file_is_refused_naming_the_holder() {
     let state = dir.path().join("state.json");
     let (first, url) = sandbox(dir.path(), &state);
 
-    let second = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--state"])
-        .arg(&state)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let second = output_within_30_s(
+        Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+            .args(["sandbox", "--listen", "127.0.0.1:0", "--state"])
+            .arg(&state),
+    );
     let err = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{err}");
     assert!(second.stdout.is_empty(), "the second one never served");
@@ -69,13 +89,12 @@ fn two_in_process_sandboxes_in_one_directory_are_refused_too() {
     // A running `--sandbox` daemon holds .sfn-operator/sandbox.json; a `reconcile --once --sandbox`
     // beside it must not write the same file.
     let (holder, url) = sandbox(dir.path(), Path::new(".sfn-operator/sandbox.json"));
-    let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-        .current_dir(dir.path())
-        .args(["reconcile", "--once", "--sandbox"])
-        .arg(&manifests)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = output_within_30_s(
+        Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+            .current_dir(dir.path())
+            .args(["reconcile", "--once", "--sandbox"])
+            .arg(&manifests),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
