@@ -43,7 +43,7 @@ fn every_corpus_definition_is_valid() {
     assert_eq!(all.len(), 174, "corpus size");
     let mut failures = Vec::new();
     for (p, v) in &all {
-        for e in validate(v) {
+        for e in validate(v).into_iter().filter(|e| e.is_error()) {
             failures.push(format!(
                 "{}: {}: {}",
                 p.file_name().unwrap_or_default().to_string_lossy(),
@@ -106,7 +106,12 @@ fn deep_nesting_is_refused_without_overflow() {
             let started = std::time::Instant::now();
             let errs = validate(&def);
             let took = started.elapsed();
-            let msgs: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
+            // Every level reuses the name "P": those duplicates are real findings too.
+            let msgs: Vec<String> = errs
+                .iter()
+                .filter(|e| e.code != sfn_operator::asl::Code::DuplicateStateName)
+                .map(|e| e.message.clone())
+                .collect();
             (msgs, took, errs.first().map(|e| e.path.0.len()))
         })
         .expect("spawn");

@@ -239,6 +239,12 @@ impl Parser<'_> {
                 loop {
                     match self.s.get(self.i) {
                         None => return Err(self.err("unterminated string")),
+                        // AWS refuses `\"` in intrinsic strings (a `"` needs no escape there).
+                        Some(b'\\') if self.s.get(self.i + 1) == Some(&b'"') => {
+                            return Err(
+                                self.err("\\\" is not a valid escape in an intrinsic function string")
+                            );
+                        }
                         Some(b'\\') => self.i += 2,
                         Some(b'\'') => {
                             self.i += 1;

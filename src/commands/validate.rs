@@ -16,9 +16,14 @@ pub fn load_options(opts: &ValidateOpts) -> LoadOptions {
     }
 }
 
-/// Prints every diagnostic to stderr and a one-line summary; exit 0 when all is valid, else 1.
+/// Prints every warning and diagnostic to stderr and a one-line summary; exit 0 when all is valid
+/// (warnings or not), else 1.
 pub fn run(opts: &ValidateOpts) -> crate::Result<u8> {
     let loaded = manifest::load(&load_options(opts));
+    // Warnings are AWS's WARNING diagnostics: printed, never failing.
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
     if loaded.diagnostics.is_empty() {
         let n = loaded.desired.resources.len();
         println!("{n} manifest{} valid", if n == 1 { "" } else { "s" });

@@ -116,6 +116,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         vars: &vars,
         region: opts.region.as_deref(),
         account_id: opts.account_id.as_deref(),
+        warnings: Default::default(),
     };
     let mut docs: Vec<Doc> = Vec::new();
     let mut per_path = vec![0usize; opts.paths.len()];
@@ -232,6 +233,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         desired,
         invalid,
         diagnostics,
+        warnings: ctx.warnings.into_inner(),
         empty_paths,
     }
 }
@@ -296,6 +298,8 @@ struct Ctx<'a> {
     vars: &'a BTreeMap<String, String>,
     region: Option<&'a str>,
     account_id: Option<&'a str>,
+    /// Findings that do not make a manifest invalid (ASL warnings).
+    warnings: std::cell::RefCell<Vec<Diagnostic>>,
 }
 
 impl Ctx<'_> {
@@ -670,7 +674,7 @@ fn load_machine(
         }
         (Some(def), None) => {
             if matches!(def.value, Value::Map(_)) {
-                check_asl(def, "", ds);
+                check_asl(def, machine_type, ctx, ds);
                 Some(def.to_json())
             } else {
                 ds.at(
@@ -680,7 +684,7 @@ fn load_machine(
                 None
             }
         }
-        (None, Some((_, node))) => load_definition_file(node, found, ctx, &local, ds),
+        (None, Some((_, node))) => load_definition_file(node, found, ctx, &local, machine_type, ds),
     };
     let logging = spec.get("loggingConfiguration").and_then(|l| {
         if !check_keys(
@@ -749,6 +753,7 @@ fn load_definition_file(
     found: &Found,
     ctx: &Ctx<'_>,
     local: &BTreeMap<String, String>,
+    machine_type: MachineType,
     ds: &mut Diags<'_>,
 ) -> Option<serde_json::Value> {
     let Some(rel) = node.as_str() else {
@@ -808,7 +813,7 @@ fn load_definition_file(
             let mut def = docs.into_iter().next()?;
             if matches!(def.value, Value::Map(_)) {
                 substitute_definition(&mut def, &ctx.vars(Some(local)), &mut fds);
-                check_asl(&def, "", &mut fds);
+                check_asl(&def, machine_type, ctx, &mut fds);
                 Some(def.to_json())
             } else {
                 fds.at(
@@ -838,15 +843,32 @@ fn load_definition_file(
     if failed > 0 { None } else { result }
 }
 
-/// Runs the ASL validator and places each error at the nearest node of its path.
-fn check_asl(def: &Node, _prefix: &str, ds: &mut Diags<'_>) {
+/// Runs the ASL validator and places each finding at the nearest node of its path: errors as
+/// diagnostics, warnings into `ctx.warnings`. Each names AWS's diagnostic code.
+fn check_asl(def: &Node, machine_type: MachineType, ctx: &Ctx<'_>, ds: &mut Diags<'_>) {
     let json = def.to_json();
-    for err in crate::asl::validate(&json) {
-        let pos = locate(def, &err.path);
-        if err.path.0.is_empty() {
-            ds.at(pos, format!("definition: {}", err.message));
+    let options = crate::asl::Options {
+        machine_type: match machine_type {
+            MachineType::Express => crate::asl::MachineType::Express,
+            MachineType::Standard => crate::asl::MachineType::Standard,
+        },
+    };
+    for finding in crate::asl::validate_with(&json, &options) {
+        let pos = locate(def, &finding.path);
+        let message = if finding.path.0.is_empty() {
+            format!("definition: {finding}")
         } else {
-            ds.at(pos, format!("definition.{}: {}", err.path, err.message));
+            format!("definition.{}: {finding}", finding.path)
+        };
+        if finding.is_error() {
+            ds.at(pos, message);
+        } else {
+            ctx.warnings.borrow_mut().push(Diagnostic {
+                file: ds.file.to_path_buf(),
+                line: pos.line,
+                column: pos.column,
+                message: format!("warning: {message}"),
+            });
         }
     }
 }

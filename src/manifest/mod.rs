@@ -62,6 +62,9 @@ pub struct Loaded {
     pub invalid: Vec<ResourceKey>,
     /// Every problem, in file order. Empty means all manifests are valid.
     pub diagnostics: Vec<Diagnostic>,
+    /// Findings that do not make a manifest invalid: what AWS's `ValidateStateMachineDefinition`
+    /// reports as `WARNING` (messages start with `warning: `).
+    pub warnings: Vec<Diagnostic>,
     /// The `PATH`s (as given) that hold no manifest document at all: an emptied directory, a
     /// ConfigMap or git-sync checkout that came up empty. Pruning holds back then (SPEC §5).
     pub empty_paths: Vec<PathBuf>,

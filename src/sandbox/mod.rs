@@ -5,7 +5,9 @@
 
 pub mod apigw;
 mod conn;
+pub mod executions;
 pub mod faults;
+pub mod invoke;
 mod server;
 pub mod sfn;
 pub mod state;
@@ -38,6 +40,8 @@ pub struct SandboxConfig {
     pub faults: Option<FaultConfig>,
     /// Allow a non-loopback listen address.
     pub allow_remote: bool,
+    /// Lambda stand-ins for Task states (`--functions`).
+    pub functions: crate::standins::Functions,
 }
 
 /// The account the sandbox reports unless told otherwise (SPEC §7).
@@ -51,6 +55,7 @@ impl Default for SandboxConfig {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             faults: None,
             allow_remote: false,
+            functions: crate::standins::Functions::default(),
         }
     }
 }
@@ -70,6 +75,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another sandbox holds the state file's lock (SPEC §7).
+    #[error(transparent)]
+    Locked(#[from] crate::lock::Error),
     /// The state file cannot be read or written.
     #[error("state file {}: {source}", path.display())]
     StateFile {

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::conn::{Conn, CuttableListener};
 use super::faults::{Fault, FaultConfig, Faults};
 use super::state::{self, Journal, SandboxState};
-use super::{Error, RequestContext, SandboxConfig, apigw, sfn};
+use super::{Error, RequestContext, SandboxConfig, apigw, executions, invoke, sfn};
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -69,6 +69,8 @@ struct Shared {
     account_id: String,
     counts: Mutex<Counts>,
     faults: Mutex<Option<Faults>>,
+    /// Runs executions (`StartExecution`, the invoke URL) and answers the execution operations.
+    runner: Arc<executions::Runner>,
 }
 
 /// Starts a sandbox on the caller's tokio runtime.
@@ -79,6 +81,16 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         }
         tracing::warn!(listen = %config.listen, "sandbox listening on a non-loopback address; it accepts any credentials");
     }
+    // One sandbox per state file (SPEC §7): the lock is a sibling `FILE.lock`, since the state
+    // file itself is replaced (renamed over) on every save. Held until the last save is done.
+    let mut lock = match &config.state_file {
+        Some(path) => Some(crate::lock::acquire_for(
+            &state_lock_path(path),
+            "sandbox",
+            "one sandbox per state file, so that neither overwrites the other's writes",
+        )?),
+        None => None,
+    };
     let initial = match &config.state_file {
         Some(path) => state::load(path)?,
         None => SandboxState::default(),
@@ -93,6 +105,9 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         addr: config.listen,
         source,
     })?;
+    if let Some(lock) = &mut lock {
+        lock.describe(&format!("sandbox on {addr}"));
+    }
     let state = Arc::new(RwLock::new(initial));
     let (journal, writer) = match config.state_file {
         Some(path) => {
@@ -101,7 +116,13 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         }
         None => (None, None),
     };
+    let runner = Arc::new(executions::Runner::new(
+        Arc::clone(&state),
+        journal.clone(),
+        Arc::new(config.functions),
+    ));
     let shared = Arc::new(Shared {
+        runner,
         state,
         journal,
         account_id: config.account_id,
@@ -120,15 +141,24 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         if let Err(error) = serve.await {
             tracing::error!(%error, "sandbox server failed");
         }
+        shared.runner.stop_all();
         if let Some(writer) = writer {
             writer.finish().await;
         }
+        drop(lock);
         let changes = shared.journal.as_ref().map_or(0, |j| j.current());
         let flushes = shared.journal.as_ref().map_or(0, |j| j.flushes());
         tracing::debug!(requests = %shared.counts_json(), changes, flushes, "sandbox stopped");
     });
     tracing::info!(%addr, "sandbox listening");
     Ok(SandboxHandle { addr, stop, task })
+}
+
+/// The lock file of a state file: `FILE.lock` beside it.
+pub fn state_lock_path(state_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = state_file.as_os_str().to_owned();
+    name.push(".lock");
+    std::path::PathBuf::from(name)
 }
 
 /// Which service a request is for, decided before reading the body.
@@ -140,6 +170,8 @@ enum Route {
     ResetRequests,
     SetFaults,
     GetFaults,
+    Executions,
+    Invoke,
     NotFound,
 }
 
@@ -150,8 +182,13 @@ fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
             (&Method::POST, "requests/reset") => Route::ResetRequests,
             (&Method::POST, "faults") => Route::SetFaults,
             (&Method::GET, "faults") => Route::GetFaults,
+            (&Method::GET, "executions") => Route::Executions,
             _ => Route::NotFound,
         };
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if invoke::parse_target(path, host).is_some() {
+        return Route::Invoke;
     }
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         if let Some(op) = target.strip_prefix("AWSStepFunctions.") {
@@ -295,6 +332,8 @@ async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> 
                 .unwrap_or_else(|| json!({}));
             json_response(200, &body, REST_JSON, None)
         }
+        Route::Executions => json_response(200, &shared.runner.sandbox_list(), REST_JSON, None),
+        Route::Invoke => shared.invoke(&parts, &path, &body, &ctx).await,
         Route::NotFound => {
             let message = format!("Unknown sandbox endpoint {} {path}", parts.method);
             json_response(
@@ -315,7 +354,11 @@ async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> 
                 Some(Fault::Code(code)) => return sfn_error(400, code, &injected_message(code)),
                 Some(Fault::Lost) | None => {}
             }
-            let response = shared.sfn(&op, &body, &ctx).await;
+            let response = if executions::handles(operation) {
+                shared.runner.handle(operation, &body, &ctx).await
+            } else {
+                shared.sfn(&op, &body, &ctx).await
+            };
             if fault == Some(Fault::Lost) {
                 cut(conn);
             }
@@ -509,6 +552,46 @@ impl Shared {
             Ok(()) => response,
             Err(error) => sfn::error(500, "InternalFailure", error.to_string()),
         }
+    }
+
+    /// The invoke URL of a deployed stage (see [`invoke`]).
+    async fn invoke(
+        &self,
+        parts: &axum::http::request::Parts,
+        path: &str,
+        body: &Bytes,
+        ctx: &RequestContext,
+    ) -> Response {
+        self.count("execute-api", "Invoke", true);
+        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let Some((api_id, stage, resource_path)) = invoke::parse_target(path, host) else {
+            return json_response(404, &json!({"message": "Not Found"}), REST_JSON, None);
+        };
+        let query: Vec<(String, String)> = axum::extract::Query::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(q)| q)
+            .unwrap_or_default();
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let call = invoke::Call {
+            api_id,
+            stage,
+            path: resource_path,
+            method: parts.method.as_str(),
+            query: &query,
+            headers,
+            body,
+        };
+        let answer = invoke::invoke(&self.runner, &self.state, &call, ctx).await;
+        let mut response = Response::new(Body::from(answer.body));
+        *response.status_mut() =
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Ok(v) = HeaderValue::from_str(&answer.content_type) {
+            response.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        response
     }
 
     async fn apigw(&self, req: &apigw::ApigwRequest<'_>) -> Response {

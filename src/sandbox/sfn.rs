@@ -15,6 +15,9 @@ pub struct SfnState {
     pub machines: BTreeMap<String, StateMachine>,
     /// Source of revision ids.
     pub next_revision: u64,
+    /// STANDARD executions, keyed by ARN (see [`super::executions`]).
+    #[serde(default)]
+    pub executions: BTreeMap<String, super::executions::Execution>,
 }
 
 /// One state machine as AWS describes it.
@@ -62,6 +65,13 @@ pub fn operation(target_op: &str) -> &'static str {
         "UntagResource",
         "ListTagsForResource",
         "ValidateStateMachineDefinition",
+        "StartExecution",
+        "StartSyncExecution",
+        "DescribeExecution",
+        "ListExecutions",
+        "StopExecution",
+        "GetExecutionHistory",
+        "DescribeStateMachineForExecution",
     ];
     OPS.iter()
         .find(|op| **op == target_op)
@@ -226,31 +236,46 @@ fn check_machine_arn(arn: &str) -> Result<(), Fail> {
     }
 }
 
-fn definition_problems(definition: &str) -> Vec<(String, Option<String>)> {
+/// The validator's findings (errors and warnings) about a definition for a machine of `kind`.
+fn definition_problems(definition: &str, kind: &str) -> Vec<crate::asl::AslError> {
     match serde_json::from_str::<Value>(definition) {
-        Err(err) => vec![(
-            format!("Invalid State Machine Definition: 'JSON parse error: {err}'"),
-            None,
-        )],
-        Ok(value) => crate::asl::validate(&value)
-            .into_iter()
-            .map(|e| (e.message, Some(e.path.to_string())))
-            .collect(),
+        Err(err) => vec![crate::asl::AslError {
+            path: crate::path::Path::root(),
+            code: crate::asl::Code::SchemaValidationFailed,
+            severity: crate::asl::Severity::Error,
+            message: format!("JSON parse error: {err}"),
+        }],
+        Ok(value) => {
+            let options = crate::asl::Options {
+                machine_type: if kind == "EXPRESS" {
+                    crate::asl::MachineType::Express
+                } else {
+                    crate::asl::MachineType::Standard
+                },
+            };
+            crate::asl::validate_with(&value, &options)
+        }
     }
 }
 
-fn check_definition(definition: &str) -> Result<(), Fail> {
-    let problems = definition_problems(definition);
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let text: Vec<String> = problems
+/// Refuses a definition AWS would refuse (warnings do not refuse), in AWS's words:
+/// `CODE: message at /path`.
+fn check_definition(definition: &str, kind: &str) -> Result<(), Fail> {
+    let text: Vec<String> = definition_problems(definition, kind)
         .iter()
-        .map(|(message, path)| match path {
-            Some(path) if !path.is_empty() => format!("{message} at /{path}"),
-            _ => message.clone(),
+        .filter(|e| e.is_error())
+        .map(|e| {
+            let path = e.path.to_string();
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{e} at /{path}")
+            }
         })
         .collect();
+    if text.is_empty() {
+        return Ok(());
+    }
     Err(Box::new(error(
         400,
         "InvalidDefinition",
@@ -361,7 +386,7 @@ fn create(
             "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
         )));
     }
-    check_definition(definition)?;
+    check_definition(definition, kind)?;
     let logging = check_logging(input.get("loggingConfiguration"))?;
     let tracing = check_tracing(input.get("tracingConfiguration"))?;
     let tags = parse_tags(input.get("tags"))?;
@@ -435,7 +460,8 @@ fn describe(state: &SfnState, input: &Map<String, Value>) -> Result<SfnResponse,
 }
 
 fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Result<SfnResponse, Fail> {
-    let arn = lookup(state, input)?.arn.clone();
+    let machine = lookup(state, input)?;
+    let (arn, kind) = (machine.arn.clone(), machine.kind.clone());
     let definition = string(input, "definition")?;
     let role_arn = string(input, "roleArn")?;
     let logging = input.get("loggingConfiguration").filter(|v| !v.is_null());
@@ -448,7 +474,7 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Result<
         )));
     }
     if let Some(definition) = definition {
-        check_definition(definition)?;
+        check_definition(definition, &kind)?;
     }
     if let Some(role_arn) = role_arn {
         check_role_arn(role_arn)?;
@@ -621,18 +647,25 @@ fn list_tags(state: &SfnState, input: &Map<String, Value>) -> Result<SfnResponse
 
 fn validate_definition(input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
     let definition = required(input, "definition")?;
-    let problems = definition_problems(definition);
+    let kind = string(input, "type")?.unwrap_or("STANDARD");
+    let problems = definition_problems(definition, kind);
     let diagnostics: Vec<Value> = problems
         .iter()
-        .map(|(message, path)| {
-            let mut d = json!({"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": message});
-            if let Some(path) = path {
-                d["location"] = Value::String(format!("/{path}"));
+        .map(|e| {
+            let severity = if e.is_error() { "ERROR" } else { "WARNING" };
+            let mut d = json!({"severity": severity, "code": e.code.as_str(), "message": e.message});
+            let path = e.path.to_string();
+            if !path.is_empty() {
+                d["location"] = Value::String(format!("/{}", path.replace('.', "/")));
             }
             d
         })
         .collect();
-    let result = if diagnostics.is_empty() { "OK" } else { "FAIL" };
+    let result = if problems.iter().any(|e| e.is_error()) {
+        "FAIL"
+    } else {
+        "OK"
+    };
     Ok(ok(
         json!({"result": result, "diagnostics": diagnostics, "truncated": false}),
     ))

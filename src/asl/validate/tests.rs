@@ -1,9 +1,12 @@
 use super::*;
+use crate::asl::AslError;
 use serde_json::json;
 
+/// The errors (not the warnings) as (path, message).
 fn errs(def: &Value) -> Vec<(String, String)> {
     validate(def)
         .into_iter()
+        .filter(AslError::is_error)
         .map(|e| (e.path.to_string(), e.message))
         .collect()
 }
@@ -177,8 +180,9 @@ fn nested_scopes() {
         ],
     );
     let inner = json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}});
+    let inner2 = json!({"StartAt": "A2", "States": {"A2": {"Type": "Succeed"}}});
     expect(
-        one(json!({"Type": "Map", "End": true, "ItemProcessor": inner, "Iterator": inner})),
+        one(json!({"Type": "Map", "End": true, "ItemProcessor": inner, "Iterator": inner2})),
         &[(
             "States.S.Iterator",
             "cannot have both \"ItemProcessor\" and \"Iterator\"",
@@ -369,7 +373,7 @@ fn wait_fail_task_rules() {
     );
     expect(
         one(
-            json!({"Type": "Task", "End": true, "Resource": "arn", "TimeoutSeconds": 10, "HeartbeatSeconds": 10}),
+            json!({"Type": "Task", "End": true, "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "TimeoutSeconds": 10, "HeartbeatSeconds": 10}),
         ),
         &[(
             "States.S.HeartbeatSeconds",
@@ -378,7 +382,7 @@ fn wait_fail_task_rules() {
     );
     expect(
         one(
-            json!({"Type": "Task", "End": true, "Resource": "arn", "TimeoutSeconds": 0, "TimeoutSecondsPath": "$.t"}),
+            json!({"Type": "Task", "End": true, "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "TimeoutSeconds": 0, "TimeoutSecondsPath": "$.t"}),
         ),
         &[
             (
@@ -392,7 +396,9 @@ fn wait_fail_task_rules() {
         ],
     );
     expect(
-        one(json!({"Type": "Task", "End": true, "Resource": "arn", "Credentials": "role"})),
+        one(
+            json!({"Type": "Task", "End": true, "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "Credentials": "role"}),
+        ),
         &[(
             "States.S.Credentials",
             "Credentials must be an object, found a string",
@@ -403,7 +409,7 @@ fn wait_fail_task_rules() {
 #[test]
 fn retry_and_catch_rules() {
     let task = |extra: Value| {
-        let mut t = json!({"Type": "Task", "Resource": "arn", "Next": "T"});
+        let mut t = json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "Next": "T"});
         if let (Some(t), Some(e)) = (t.as_object_mut(), extra.as_object()) {
             t.extend(e.clone());
         }
@@ -479,7 +485,7 @@ fn retry_and_catch_rules() {
     );
     // A state reachable only through a catcher is reachable.
     let def = json!({"StartAt": "S", "States": {
-        "S": {"Type": "Task", "Resource": "arn", "End": true, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}]},
+        "S": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}]},
         "F": {"Type": "Fail"}}});
     expect(def, &[]);
 }
@@ -500,7 +506,9 @@ fn query_language_rules() {
         ],
     );
     expect(
-        one(json!({"Type": "Task", "Resource": "arn", "End": true, "Arguments": {}})),
+        one(
+            json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true, "Arguments": {}}),
+        ),
         &[(
             "States.S.Arguments",
             "field \"Arguments\" is not allowed in a JSONPath state (set QueryLanguage to JSONata)",
@@ -509,7 +517,7 @@ fn query_language_rules() {
     // A state can opt into JSONata on its own.
     expect(
         one(
-            json!({"Type": "Task", "QueryLanguage": "JSONata", "Resource": "arn", "End": true, "Arguments": {"a": "{% $states.input %}"}}),
+            json!({"Type": "Task", "QueryLanguage": "JSONata", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true, "Arguments": {"a": "{% $states.input %}"}}),
         ),
         &[],
     );
