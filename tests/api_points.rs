@@ -177,11 +177,7 @@ async fn response_edits_and_deleted_responses_are_written() {
     // A response dropped from the manifest goes, its integration response first.
     manifests(
         dir.path(),
-        &edited
-            .split("    - statusCode: \"400\"")
-            .next()
-            .unwrap()
-            .to_owned(),
+        edited.split("    - statusCode: \"400\"").next().unwrap(),
     );
     assert_eq!(
         run(dir.path(), &url, &["reconcile", "--once"])

@@ -803,7 +803,7 @@ async fn run(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        std::process::Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
             .args(&args)
             .arg(&dir)
             .args([
@@ -820,8 +820,7 @@ async fn run(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env_remove("AWS_PROFILE")
             .output()
-            .expect("run sfn-operator");
-        out
+            .expect("run sfn-operator")
     })
     .await
     .unwrap()

@@ -26,6 +26,25 @@ pub(super) struct LiveApis<'a> {
     pub(super) created: &'a BTreeMap<String, crate::aws::LiveApi>,
 }
 
+/// What the whole desired set says beyond the integrations in scope: the integration records to
+/// prune (by API id), every (method, path) a declared integration manages, and every stage a
+/// declared integration deploys to (by API id).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Declared<'a> {
+    pub(super) prunes: &'a BTreeMap<String, Vec<PruneRecord>>,
+    pub(super) claimed: &'a BTreeSet<(String, String)>,
+    pub(super) stages: &'a BTreeMap<String, BTreeSet<String>>,
+}
+
+/// [`Declared`] narrowed to one API, plus the API's live tags.
+#[derive(Debug, Clone, Copy)]
+struct OnApi<'a> {
+    prunes: &'a [PruneRecord],
+    claimed: &'a BTreeSet<(String, String)>,
+    declared_stages: &'a BTreeSet<String>,
+    live_tags: &'a BTreeMap<String, String>,
+}
+
 impl Engine {
     /// Reconciles integrations API by API (resources read once per API), prunes the integrations
     /// chosen for pruning on the same APIs, then deploys each (API, stage) at most once: when the
@@ -36,11 +55,14 @@ impl Engine {
         integrations: &[&Resource],
         apis: LiveApis<'_>,
         done: &BTreeMap<ResourceKey, ResourceReport>,
-        prunes: &BTreeMap<String, Vec<PruneRecord>>,
-        claimed: &BTreeSet<(String, String)>,
-        declared_stages: &BTreeMap<String, BTreeSet<String>>,
+        declared: Declared<'_>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
+        let Declared {
+            prunes,
+            claimed,
+            stages: declared_stages,
+        } = declared;
         let mut out = Vec::new();
         let mut pruned = Vec::new();
         // API id (None: the API is still to be created, diff mode) → integrations on it.
@@ -106,10 +128,12 @@ impl Engine {
                 .integrations_on_api(
                     &api_id,
                     &ais,
-                    prunes.get(&api_id).unwrap_or(&no_prunes),
-                    claimed,
-                    declared_stages.get(&api_id).unwrap_or(&no_stages),
-                    &live_tags,
+                    OnApi {
+                        prunes: prunes.get(&api_id).unwrap_or(&no_prunes),
+                        claimed,
+                        declared_stages: declared_stages.get(&api_id).unwrap_or(&no_stages),
+                        live_tags: &live_tags,
+                    },
                     scope,
                 )
                 .await;
@@ -124,12 +148,15 @@ impl Engine {
         &self,
         api_id: &str,
         ais: &[&crate::desired::ApiIntegration],
-        prunes: &[PruneRecord],
-        claimed: &BTreeSet<(String, String)>,
-        declared_stages: &BTreeSet<String>,
-        live_tags: &BTreeMap<String, String>,
+        on_api: OnApi<'_>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
+        let OnApi {
+            prunes,
+            claimed,
+            declared_stages,
+            live_tags,
+        } = on_api;
         let aws = &self.aws;
         let deadline = scope.deadline;
         let apply = scope.mode == Mode::Apply;

@@ -357,9 +357,11 @@ impl Engine {
                             created: &created,
                         },
                         &known,
-                        &api_prunes.integrations,
-                        &claimed,
-                        &stages,
+                        integration::Declared {
+                            prunes: &api_prunes.integrations,
+                            claimed: &claimed,
+                            stages: &stages,
+                        },
                         scope,
                     )
                     .await;

@@ -224,11 +224,11 @@ where
             Err(e) => e,
         };
         let exists = err.is_code("ConflictException");
-        if exists || err.outcome_unknown() {
-            if let Some(found) = retry(deadline, &mut find).await? {
-                tracing::info!(operation = err.operation, code = %err.code, "found what an earlier attempt made; not sent again");
-                return Ok(found);
-            }
+        if (exists || err.outcome_unknown())
+            && let Some(found) = retry(deadline, &mut find).await?
+        {
+            tracing::info!(operation = err.operation, code = %err.code, "found what an earlier attempt made; not sent again");
+            return Ok(found);
         }
         if !(err.is_transient() && may_retry(deadline)) {
             return Err(err);
