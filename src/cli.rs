@@ -199,6 +199,10 @@ pub struct SandboxOpts {
     /// Allow a non-loopback --listen address (the sandbox accepts any credentials).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Lambda stand-ins for executions, as YAML: function name or ARN → {jsonata: EXPR} |
+    /// {command: [ARGV...]} | {return: JSON} | {throw: {error, cause}}.
+    #[arg(long, value_name = "FILE")]
+    pub functions: Option<std::path::PathBuf>,
 }
 
 fn parse_owner_id(s: &str) -> Result<String, String> {

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod commands;
 pub mod controller;
 pub mod desired;
+pub mod exec;
+pub mod lock;
 pub mod manifest;
 pub mod metrics;
 pub mod ownership;
@@ -19,6 +21,7 @@ pub mod plan;
 pub mod report;
 pub mod sandbox;
 pub mod shutdown;
+pub mod standins;
 
 /// Process exit codes of SPEC §3.
 pub mod exit {
@@ -50,7 +53,7 @@ pub enum Error {
     Usage(String),
     /// The daemon's lock is held by another process, or cannot be taken.
     #[error(transparent)]
-    Lock(#[from] controller::lock::Error),
+    Lock(#[from] lock::Error),
     /// The daemon cannot watch its manifest paths.
     #[error(transparent)]
     Watch(#[from] controller::watcher::Error),

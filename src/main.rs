@@ -31,21 +31,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs on stderr: `-q` errors only (the SDK's too); colour only on a terminal and never with
+/// `NO_COLOR` set (<https://no-color.org>).
 fn init_tracing(global: &GlobalOpts) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
-    let default = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
-    };
-    let filter = EnvFilter::try_from_env("SFN_OPERATOR_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("sfn_operator={default},warn")));
+    let directives = log_directives(global.quiet, global.verbose);
+    let filter = EnvFilter::try_from_env("SFN_OPERATOR_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+/// The default log filter. Other crates log warnings only; the credential chain of `aws_config`
+/// errors only, since its warnings repeat (with Debug dumps) what our own "no credentials" error
+/// says in one line.
+fn log_directives(quiet: bool, verbose: u8) -> String {
+    match (quiet, verbose) {
+        (true, _) => "error".into(),
+        (false, 0) => "sfn_operator=info,aws_config=error,warn".into(),
+        (false, 1) => "sfn_operator=debug,warn".into(),
+        (false, _) => "sfn_operator=trace,warn".into(),
     }
 }

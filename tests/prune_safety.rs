@@ -495,3 +495,153 @@ async fn the_daemon_holds_back_a_prune_of_an_emptied_path_and_prunes_only_its_ow
     let (_d, _base) = daemon(w, &mine, &url, &["--allow-empty"]).await;
     assert_eq!(live.machine_names().await, ["Theirs"]);
 }
+
+/// Point 1, the daemon, each way manifests vanish: with three `PATH`s (a directory, a ConfigMap
+/// volume, a git-sync link), emptying any one holds the whole prune back and says which in
+/// `/status`; nothing is deleted while the daemon keeps running its full passes.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_daemon_holds_back_for_an_emptied_configmap_and_a_git_sync_swap_too() {
+    use std::os::unix::fs::symlink;
+    let live = Live::start().await;
+    let url = live.url();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (plain, cm, repo) = (w.join("plain"), w.join("configmap"), w.join("repo"));
+    write(&plain.join("m.yaml"), &machine("plain", "Plain", "Delete"));
+    write(&cm.join("..v1/m.yaml"), &machine("cm", "FromConfigMap", "Delete"));
+    symlink("..v1", cm.join("..data")).unwrap();
+    symlink("..data/m.yaml", cm.join("m.yaml")).unwrap();
+    write(
+        &w.join(".worktrees/one/m.yaml"),
+        &machine("git", "FromGit", "Delete"),
+    );
+    symlink(".worktrees/one", &repo).unwrap();
+    // One daemon watching all three (its PATHs after the first).
+    let (_d, base) = daemon(w, &plain, &url, &[cm.to_str().unwrap(), repo.to_str().unwrap()]).await;
+    let all = ["FromConfigMap", "FromGit", "Plain"];
+    assert_eq!(live.machine_names().await, all);
+
+    let held_for = |path: std::path::PathBuf| {
+        let base = base.clone();
+        async move {
+            poll(&format!("pruneHeldBack naming {}", path.display()), async || {
+                status(&base).await["pruneHeldBack"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(&path.display().to_string()))
+            })
+            .await;
+        }
+    };
+    // kubelet empties the ConfigMap: new empty data dir, `..data` swapped, the key's link removed.
+    std::fs::create_dir(cm.join("..v2")).unwrap();
+    symlink("..v2", cm.join("..data_tmp")).unwrap();
+    std::fs::rename(cm.join("..data_tmp"), cm.join("..data")).unwrap();
+    std::fs::remove_file(cm.join("m.yaml")).unwrap();
+    held_for(cm.clone()).await;
+    assert_eq!(live.machine_names().await, all);
+
+    // git-sync swaps its link to an empty commit.
+    std::fs::create_dir_all(w.join(".worktrees/two")).unwrap();
+    symlink(".worktrees/two", w.join("repo.tmp")).unwrap();
+    std::fs::rename(w.join("repo.tmp"), &repo).unwrap();
+    held_for(repo.clone()).await;
+    assert_eq!(live.machine_names().await, all);
+}
+
+fn integration(name: &str, api_name: &str, path: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: ApiIntegration\nmetadata:\n  name: {name}\nspec:\n  restApi: {{name: {api_name}}}\n  path: {path}\n  httpMethod: POST\n  deletionPolicy: {policy}\n  integration:\n    service: states\n    action: StartExecution\n    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole\n"
+    )
+}
+
+/// Point 2 for API integrations, whose ownership lives in records on their REST API's tags: two
+/// instances adding integrations to one API nobody manages each record theirs with their owner
+/// id; one never prunes the other's method, and a same-named integration of the other fails,
+/// naming it, leaving the record as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_owner_ids_keep_their_integration_records_apart() {
+    let live = Live::start().await;
+    let url = live.url();
+    let api = live.apigw.create_rest_api().name("shared").send().await.unwrap();
+    let api_id = api.id().unwrap().to_owned();
+    let work = tempfile::tempdir().unwrap();
+    let (prod, staging) = (work.path().join("prod"), work.path().join("staging"));
+    write(
+        &prod.join("i.yaml"),
+        &integration("start", "shared", "/prod", "Delete"),
+    );
+    write(
+        &staging.join("i.yaml"),
+        &integration("start-staging", "shared", "/staging", "Delete"),
+    );
+    for (dir, owner) in [(&prod, "prod"), (&staging, "staging")] {
+        let out = run(
+            work.path(),
+            &url,
+            &["reconcile", "--once", "--owner-id", owner],
+            &[dir],
+            &[],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let tags = || async {
+        live.apigw
+            .get_rest_api()
+            .rest_api_id(&api_id)
+            .send()
+            .await
+            .unwrap()
+            .tags()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let t = tags().await;
+    assert_eq!(
+        t.get("sfn-operator.dev/integration/start").map(String::as_str),
+        Some("v2 prod POST /prod Delete")
+    );
+    assert_eq!(
+        t.get("sfn-operator.dev/integration/start-staging")
+            .map(String::as_str),
+        Some("v2 staging POST /staging Delete")
+    );
+
+    // Staging drops its integration and claims prod's name: --prune deletes only its own method;
+    // the clash fails naming prod and changes nothing.
+    std::fs::remove_file(staging.join("i.yaml")).unwrap();
+    write(
+        &staging.join("clash.yaml"),
+        &integration("start", "shared", "/elsewhere", "Delete"),
+    );
+    let out = run(
+        work.path(),
+        &url,
+        &["reconcile", "--once", "--prune", "--owner-id", "staging"],
+        &[&staging],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    assert_eq!(deletes(&r), ["ApiIntegration/start-staging"], "{r}");
+    let clash = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "start" && e["action"] != "delete")
+        .unwrap()
+        .clone();
+    assert_eq!(clash["status"], "Failed", "{clash}");
+    let msg = clash["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("\"prod\"") && msg.contains("\"staging\""), "{msg}");
+    assert_eq!(common::methods(&live.apigw, &api_id).await, ["POST /prod"]);
+    let t = tags().await;
+    assert_eq!(
+        t.get("sfn-operator.dev/integration/start").map(String::as_str),
+        Some("v2 prod POST /prod Delete"),
+        "prod's record untouched"
+    );
+    assert!(!t.contains_key("sfn-operator.dev/integration/start-staging"));
+}

@@ -12,9 +12,11 @@
 //! (`States.Parallel.Branches[1].States.MaxMinValues.Next`); the manifest loader turns it into
 //! `FILE:LINE:COLUMN` with the located YAML/JSON tree it parsed.
 
+pub mod intrinsic_call;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod jsonpath;
+pub mod jsonpath_eval;
 pub mod model;
 mod validate;
 

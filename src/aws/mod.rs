@@ -39,8 +39,9 @@ pub struct Settings {
 }
 
 /// A failed AWS call: the service's error code and message, and whether retrying may help.
+/// Shown as `Code: message (Operation)`, never as the SDK's Debug output.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{code}: {message}")]
+#[error("{code}: {message} ({operation})")]
 pub struct AwsError {
     /// `states`, `apigateway` or `sts`.
     pub service: &'static str,
@@ -84,7 +85,9 @@ impl AwsError {
             SdkError::TimeoutError(_) => ("Timeout".to_owned(), "request timed out".to_owned(), true),
             SdkError::DispatchFailure(f) => (
                 "ConnectionFailure".to_owned(),
-                format!("{:?}", f.as_connector_error()),
+                f.as_connector_error()
+                    .map(|e| error_chain(e))
+                    .unwrap_or_else(|| error_chain(&err)),
                 true,
             ),
             SdkError::ResponseError(_) => {
@@ -97,7 +100,7 @@ impl AwsError {
                 let transient = status >= 500 || status == 429 || is_transient_code(&code);
                 (code, message, transient)
             }
-            _ => ("ClientError".to_owned(), err.to_string(), false),
+            _ => ("ClientError".to_owned(), error_chain(&err), false),
         };
         AwsError {
             service,
@@ -214,6 +217,11 @@ impl Aws {
                 "no AWS region: set AWS_REGION or --region",
             )
         })?;
+        // Before any call: with no credentials every call would fail as a transient dispatch
+        // failure and be retried until --timeout.
+        if !settings.sandbox {
+            check_credentials(&config).await?;
+        }
         let account_id = match &settings.account_id {
             Some(id) => id.clone(),
             None => {
@@ -271,6 +279,70 @@ impl Aws {
             self.partition, self.region, self.account_id, name
         )
     }
+}
+
+/// How long the credential chain may take (SSO, web identity and instance roles make calls).
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Resolves credentials once through the configured chain, so "none found" is one clear error
+/// within seconds instead of retried dispatch failures.
+async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), AwsError> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_sfn::config::ProvideCredentials;
+    let failed = |code: &str, message: String| AwsError::permanent("sts", "LoadCredentials", code, message);
+    let Some(provider) = config.credentials_provider() else {
+        return Err(failed("NoCredentials", no_credentials_message()));
+    };
+    match tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(CredentialsError::CredentialsNotLoaded(_))) => {
+            Err(failed("NoCredentials", no_credentials_message()))
+        }
+        // The chain stops at the first provider that fails rather than finds nothing (an
+        // instance metadata service that refuses, an expired SSO session): say which, in one line.
+        Ok(Err(e)) => Err(failed(
+            "NoCredentials",
+            format!(
+                "{}; the chain stopped at: {}",
+                no_credentials_message(),
+                error_chain(&e)
+            ),
+        )),
+        Err(_) => Err(failed(
+            "CredentialsTimeout",
+            format!(
+                "loading AWS credentials took over {} s; {}",
+                CREDENTIALS_TIMEOUT.as_secs(),
+                no_credentials_message()
+            ),
+        )),
+    }
+}
+
+/// An error and its sources as one line of their `Display` forms (the SDK's errors nest, and
+/// their `Debug` output is not for people).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Where the standard chain looked, for the "no credentials" error.
+fn no_credentials_message() -> String {
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    format!(
+        "no AWS credentials found; looked in: the environment (AWS_ACCESS_KEY_ID, \
+         AWS_SECRET_ACCESS_KEY), profile {profile:?} in ~/.aws/credentials and ~/.aws/config (SSO and \
+         credential_process included), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), the ECS container \
+         endpoint and the EC2 instance metadata service"
+    )
 }
 
 /// The AWS partition of a region.

@@ -89,6 +89,11 @@ pub(crate) async fn pass(
                 return Ok(None);
             }
         };
+        tracing::info!(
+            endpoint = %handle.endpoint_url(),
+            state = ".sfn-operator/sandbox.json",
+            "sandbox started in this process (it stops with it; `sfn-operator sandbox --state .sfn-operator/sandbox.json` serves the same state)"
+        );
         settings.endpoint_url = Some(handle.endpoint_url());
         settings.account_id = Some(crate::sandbox::DEFAULT_ACCOUNT_ID.into());
         Some(handle)

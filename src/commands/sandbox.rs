@@ -2,6 +2,7 @@
 
 use crate::cli::SandboxOpts;
 use crate::sandbox::{self, FaultConfig, SandboxConfig};
+use crate::standins::Functions;
 
 /// Starts the sandbox, prints its URL, and serves until interrupted.
 pub async fn run(opts: SandboxOpts) -> crate::Result<u8> {
@@ -9,12 +10,17 @@ pub async fn run(opts: SandboxOpts) -> crate::Result<u8> {
         Some(text) => FaultConfig::parse(text).map_err(crate::Error::Usage)?,
         None => None,
     };
+    let functions = match &opts.functions {
+        Some(path) => Functions::load(path).map_err(|e| crate::Error::Usage(e.to_string()))?,
+        None => Functions::default(),
+    };
     let config = SandboxConfig {
         listen: opts.listen,
         state_file: opts.state,
         account_id: opts.account_id,
         faults,
         allow_remote: opts.allow_remote,
+        functions,
     };
     let handle = sandbox::start(config).await?;
     println!("{}", handle.endpoint_url());

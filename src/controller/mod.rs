@@ -3,7 +3,7 @@
 
 pub mod daemon;
 pub mod http;
-pub mod lock;
+pub use crate::lock;
 pub mod queue;
 pub mod status;
 pub mod watcher;
@@ -37,7 +37,12 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
     // `--sandbox`: the same in-process sandbox as `--once`, alive as long as the daemon.
     let _sandbox = if opts.aws.sandbox {
         let handle = crate::commands::reconcile::start_local_sandbox().await?;
-        tracing::info!(endpoint = %handle.endpoint_url(), "sandbox started");
+        tracing::info!(
+            endpoint = %handle.endpoint_url(),
+            state = ".sfn-operator/sandbox.json",
+            "sandbox started in this process; reach it with --endpoint-url {} while the daemon runs",
+            handle.endpoint_url()
+        );
         settings.endpoint_url = Some(handle.endpoint_url());
         settings.account_id = Some(crate::sandbox::DEFAULT_ACCOUNT_ID.into());
         Some(handle)

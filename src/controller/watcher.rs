@@ -4,6 +4,13 @@
 //! filtered, so editors' rename-saves and the `..data` symlink swaps of Kubernetes ConfigMaps and
 //! git-sync are seen. A watcher error rebuilds the watcher and asks for a full reload anyway
 //! (after vector's `config/watcher.rs`).
+//!
+//! Only events that can change what is loaded count (SPEC §6): manifests and definition files
+//! (`*.yaml`, `*.yml`, `*.json`), directories and links that may lead to them (names without an
+//! extension), and Kubernetes' `..data`-style entries. Anything under a dot-directory or named with
+//! a leading dot (editors' swap files, `.git`, git-sync's `.worktrees`), and files of other types,
+//! neither start nor prolong a debounce. A batch is reported after `debounce` of quiet, or at the
+//! latest `2 × debounce` after its first event, so a steady stream of writes cannot starve it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,13 +71,54 @@ impl Root {
         }
     }
 
-    /// Whether an event path concerns this root.
+    /// Whether an event path concerns this root: it may change what is loaded from it.
     fn concerns(&self, event_path: &Path) -> bool {
-        let Some(file) = &self.file else { return true };
-        let name = event_path.file_name();
-        // The file itself, or a `..data`-style entry whose swap changes what the file points to.
-        name == file.file_name() || name.is_some_and(|n| n.to_string_lossy().starts_with(".."))
+        if let Some(file) = &self.file {
+            let name = event_path.file_name();
+            // The file itself, or a `..data`-style entry whose swap changes what the file points to.
+            return name == file.file_name() || name.is_some_and(|n| n.to_string_lossy().starts_with(".."));
+        }
+        match event_path.strip_prefix(&self.dir) {
+            Ok(rel) => may_change_what_is_loaded(rel),
+            // The parent of a linked directory PATH is watched for the link itself only.
+            Err(_) if self.link.is_some() => self.link.as_ref().is_some_and(|l| {
+                l.file_name() == event_path.file_name() && same_dir(l.parent(), event_path.parent())
+            }),
+            // A path in another form than the watch (relative vs absolute): count it.
+            Err(_) => true,
+        }
     }
+}
+
+fn same_dir(a: Option<&Path>, b: Option<&Path>) -> bool {
+    let norm = |p: Option<&Path>| match p {
+        Some(p) if !p.as_os_str().is_empty() => std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()),
+        _ => std::fs::canonicalize(".").unwrap_or_default(),
+    };
+    norm(a) == norm(b)
+}
+
+/// Whether a change at `rel` (relative to a watched directory `PATH`) can change what the loader
+/// reads: see the module docs.
+fn may_change_what_is_loaded(rel: &Path) -> bool {
+    let mut parts = rel.components().peekable();
+    while let Some(part) = parts.next() {
+        let name = part.as_os_str().to_string_lossy();
+        let last = parts.peek().is_none();
+        if name.starts_with("..") && name.len() > 2 {
+            // A ConfigMap's `..data` link or `..2024_01…` directory: their swap is the update.
+            return true;
+        }
+        if name.starts_with('.') {
+            return false;
+        }
+        if last {
+            let lower = name.to_ascii_lowercase();
+            return !lower.contains('.') || [".yaml", ".yml", ".json"].iter().any(|e| lower.ends_with(e));
+        }
+    }
+    // The directory itself.
+    true
 }
 
 fn relevant(kind: &EventKind) -> bool {
@@ -125,27 +173,9 @@ pub fn spawn(paths: &[PathBuf], debounce: Duration) -> Result<mpsc::Receiver<Cha
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         loop {
-            // Wait for the first relevant event (or an error).
-            let mut change = None;
-            while change.is_none() {
-                let Some(ev) = raw_rx.recv().await else { return };
-                change = classify(&roots, ev);
-            }
-            // Debounce: wait until `debounce` passes without a relevant event.
-            loop {
-                match tokio::time::timeout(debounce, raw_rx.recv()).await {
-                    Err(_) => break,
-                    Ok(None) => return,
-                    Ok(Some(ev)) => {
-                        if let Some(c) = classify(&roots, ev)
-                            && c == Change::Rebuilt
-                        {
-                            change = Some(Change::Rebuilt);
-                        }
-                    }
-                }
-            }
-            let change = change.unwrap_or(Change::Files);
+            let Some(change) = next_batch(&mut raw_rx, &roots, debounce).await else {
+                return;
+            };
             if change == Change::Rebuilt {
                 watchers.clear();
                 let mut delay = Duration::from_millis(200);
@@ -170,6 +200,39 @@ pub fn spawn(paths: &[PathBuf], debounce: Duration) -> Result<mpsc::Receiver<Cha
         }
     });
     Ok(rx)
+}
+
+/// Waits for the first relevant event, then until `debounce` passes without another relevant one
+/// or `2 × debounce` has passed since the first; irrelevant events change nothing. `None` when the
+/// event source is gone.
+async fn next_batch(
+    raw_rx: &mut mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
+    roots: &[Root],
+    debounce: Duration,
+) -> Option<Change> {
+    let mut change = None;
+    while change.is_none() {
+        change = classify(roots, raw_rx.recv().await?);
+    }
+    let latest = tokio::time::Instant::now() + debounce * 2;
+    let mut quiet_until = tokio::time::Instant::now() + debounce;
+    loop {
+        let until = quiet_until.min(latest);
+        match tokio::time::timeout_at(until, raw_rx.recv()).await {
+            Err(_) => break,
+            Ok(None) => return None,
+            Ok(Some(ev)) => match classify(roots, ev) {
+                None => {}
+                Some(c) => {
+                    if c == Change::Rebuilt {
+                        change = Some(Change::Rebuilt);
+                    }
+                    quiet_until = tokio::time::Instant::now() + debounce;
+                }
+            },
+        }
+    }
+    change
 }
 
 fn classify(roots: &[Root], ev: notify::Result<notify::Event>) -> Option<Change> {
@@ -216,6 +279,85 @@ mod tests {
     use std::fs;
 
     const LIMIT: Duration = Duration::from_secs(20);
+
+    fn write_event(path: &Path) -> notify::Result<notify::Event> {
+        use notify::event::{DataChange, ModifyKind};
+        Ok(
+            notify::Event::new(EventKind::Modify(ModifyKind::Data(DataChange::Content)))
+                .add_path(path.to_path_buf()),
+        )
+    }
+
+    #[test]
+    fn only_what_can_change_the_load_counts() {
+        for (rel, counts) in [
+            ("a.yaml", true),
+            ("sub/b.yml", true),
+            ("defs/d.asl.json", true),
+            ("sub", true),
+            ("..data", true),
+            ("..2024_01_01/m.yaml", true),
+            (".a.yaml.swp", false),
+            (".git/index", false),
+            (".worktrees/abc/m.yaml", false),
+            ("sub/.hidden/m.yaml", false),
+            ("notes.txt", false),
+            ("a.yaml~", false),
+        ] {
+            assert_eq!(may_change_what_is_loaded(Path::new(rel)), counts, "{rel}");
+        }
+    }
+
+    /// Issue 10 point 3: a dot-file rewritten every 0.2 s forever neither starts nor prolongs a
+    /// debounce, and a steady stream of manifest writes is reported at least every 2 × debounce.
+    #[tokio::test(start_paused = true)]
+    async fn busy_ignored_files_never_delay_and_a_steady_stream_never_starves() {
+        let root = Path::new("/watched");
+        let roots = [Root {
+            dir: root.to_path_buf(),
+            file: None,
+            link: None,
+        }];
+        let debounce = Duration::from_millis(500);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        // A writer that never stops: the dot-file and a log file every 200 ms.
+        let noise = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let _ = tx.send(write_event(&root.join(".state.json")));
+                    let _ = tx.send(write_event(&root.join("operator.log")));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let start = tokio::time::Instant::now();
+        let _ = tx.send(write_event(&root.join("m.yaml")));
+        let change = next_batch(&mut rx, &roots, debounce).await;
+        assert_eq!(change, Some(Change::Files));
+        assert_eq!(start.elapsed(), debounce, "the noise postponed the manifest edit");
+
+        // Manifest writes every 200 ms (< debounce): reported at most 2 × debounce after the
+        // first write of each batch, not never.
+        let stream = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let _ = tx.send(write_event(&root.join("m.yaml")));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        };
+        for _ in 0..5 {
+            let first = tokio::time::Instant::now();
+            let change = next_batch(&mut rx, &roots, debounce).await;
+            assert_eq!(change, Some(Change::Files));
+            assert!(first.elapsed() <= debounce * 2, "{:?}", first.elapsed());
+        }
+        noise.abort();
+        stream.abort();
+    }
 
     async fn expect_change(rx: &mut mpsc::Receiver<Change>, what: &str) {
         match tokio::time::timeout(LIMIT, rx.recv()).await {

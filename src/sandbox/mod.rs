@@ -4,6 +4,7 @@
 //! service modules (`sfn`, `apigw`) are pure handlers over their part of the state.
 
 pub mod apigw;
+pub mod executions;
 pub mod faults;
 mod server;
 pub mod sfn;
@@ -37,6 +38,8 @@ pub struct SandboxConfig {
     pub faults: Option<FaultConfig>,
     /// Allow a non-loopback listen address.
     pub allow_remote: bool,
+    /// Lambda stand-ins for Task states (`--functions`).
+    pub functions: crate::standins::Functions,
 }
 
 /// The account the sandbox reports unless told otherwise (SPEC §7).
@@ -50,6 +53,7 @@ impl Default for SandboxConfig {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             faults: None,
             allow_remote: false,
+            functions: crate::standins::Functions::default(),
         }
     }
 }
@@ -69,6 +73,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another sandbox holds the state file's lock (SPEC §7).
+    #[error(transparent)]
+    Locked(#[from] crate::lock::Error),
     /// The state file cannot be read or written.
     #[error("state file {}: {source}", path.display())]
     StateFile {

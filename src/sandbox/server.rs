@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::faults::{Fault, FaultConfig, Faults};
 use super::state::{self, Journal, SandboxState};
-use super::{Error, RequestContext, SandboxConfig, apigw, sfn};
+use super::{Error, RequestContext, SandboxConfig, apigw, executions, sfn};
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -68,6 +68,8 @@ struct Shared {
     account_id: String,
     counts: Mutex<Counts>,
     faults: Mutex<Option<Faults>>,
+    /// Runs executions (`StartExecution`, the invoke URL) and answers the execution operations.
+    runner: Arc<executions::Runner>,
 }
 
 /// Starts a sandbox on the caller's tokio runtime.
@@ -78,6 +80,16 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         }
         tracing::warn!(listen = %config.listen, "sandbox listening on a non-loopback address; it accepts any credentials");
     }
+    // One sandbox per state file (SPEC §7): the lock is a sibling `FILE.lock`, since the state
+    // file itself is replaced (renamed over) on every save. Held until the last save is done.
+    let mut lock = match &config.state_file {
+        Some(path) => Some(crate::lock::acquire_for(
+            &state_lock_path(path),
+            "sandbox",
+            "one sandbox per state file, so that neither overwrites the other's writes",
+        )?),
+        None => None,
+    };
     let initial = match &config.state_file {
         Some(path) => state::load(path)?,
         None => SandboxState::default(),
@@ -92,6 +104,9 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         addr: config.listen,
         source,
     })?;
+    if let Some(lock) = &mut lock {
+        lock.describe(&format!("sandbox on {addr}"));
+    }
     let state = Arc::new(RwLock::new(initial));
     let (journal, writer) = match config.state_file {
         Some(path) => {
@@ -100,7 +115,13 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         }
         None => (None, None),
     };
+    let runner = Arc::new(executions::Runner::new(
+        Arc::clone(&state),
+        journal.clone(),
+        Arc::new(config.functions),
+    ));
     let shared = Arc::new(Shared {
+        runner,
         state,
         journal,
         account_id: config.account_id,
@@ -121,12 +142,20 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         if let Some(writer) = writer {
             writer.finish().await;
         }
+        drop(lock);
         let changes = shared.journal.as_ref().map_or(0, |j| j.current());
         let flushes = shared.journal.as_ref().map_or(0, |j| j.flushes());
         tracing::debug!(requests = %shared.counts_json(), changes, flushes, "sandbox stopped");
     });
     tracing::info!(%addr, "sandbox listening");
     Ok(SandboxHandle { addr, stop, task })
+}
+
+/// The lock file of a state file: `FILE.lock` beside it.
+pub fn state_lock_path(state_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = state_file.as_os_str().to_owned();
+    name.push(".lock");
+    std::path::PathBuf::from(name)
 }
 
 /// Which service a request is for, decided before reading the body.
@@ -138,6 +167,7 @@ enum Route {
     ResetRequests,
     SetFaults,
     GetFaults,
+    Executions,
     NotFound,
 }
 
@@ -148,6 +178,7 @@ fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
             (&Method::POST, "requests/reset") => Route::ResetRequests,
             (&Method::POST, "faults") => Route::SetFaults,
             (&Method::GET, "faults") => Route::GetFaults,
+            (&Method::GET, "executions") => Route::Executions,
             _ => Route::NotFound,
         };
     }
@@ -268,6 +299,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 .unwrap_or_else(|| json!({}));
             json_response(200, &body, REST_JSON, None)
         }
+        Route::Executions => json_response(200, &shared.runner.sandbox_list(), REST_JSON, None),
         Route::NotFound => {
             let message = format!("Unknown sandbox endpoint {} {path}", parts.method);
             json_response(
@@ -287,7 +319,11 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 Some(Fault::Code(code)) => return sfn_error(400, &code, &injected_message(&code)),
                 None => {}
             }
-            let response = shared.sfn(&op, &body, &ctx).await;
+            let response = if executions::handles(operation) {
+                shared.runner.handle(operation, &body, &ctx).await
+            } else {
+                shared.sfn(&op, &body, &ctx).await
+            };
             let error_type = response.body.get("__type").and_then(Value::as_str);
             json_response(response.status, &response.body, SFN_JSON, error_type)
         }

@@ -15,6 +15,9 @@ pub struct SfnState {
     pub machines: BTreeMap<String, StateMachine>,
     /// Source of revision ids.
     pub next_revision: u64,
+    /// STANDARD executions, keyed by ARN (see [`super::executions`]).
+    #[serde(default)]
+    pub executions: BTreeMap<String, super::executions::Execution>,
 }
 
 /// One state machine as AWS describes it.
@@ -62,6 +65,13 @@ pub fn operation(target_op: &str) -> &'static str {
         "UntagResource",
         "ListTagsForResource",
         "ValidateStateMachineDefinition",
+        "StartExecution",
+        "StartSyncExecution",
+        "DescribeExecution",
+        "ListExecutions",
+        "StopExecution",
+        "GetExecutionHistory",
+        "DescribeStateMachineForExecution",
     ];
     OPS.iter()
         .find(|op| **op == target_op)

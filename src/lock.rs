@@ -1,6 +1,6 @@
-//! One daemon per manifest set (SPEC §6): an exclusive advisory lock on a file, held for the
-//! daemon's life, with the holder's pid and host written into it so a refused second daemon can
-//! say who holds it.
+//! Exclusive advisory locks on a file, held for a process's life, with the holder's pid and host
+//! (and what it is doing) written into it so a refused second process can say who holds it: one
+//! daemon per manifest set (SPEC §6), one sandbox per state file (SPEC §7).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -10,8 +10,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Another process holds it.
-    #[error("another sfn-operator daemon holds the lock {path} ({holder}); one daemon per set of manifests")]
-    Held { path: PathBuf, holder: String },
+    #[error("another sfn-operator {what} holds the lock {path} ({holder}); {rule}")]
+    Held {
+        /// `daemon` or `sandbox`.
+        what: &'static str,
+        path: PathBuf,
+        holder: String,
+        /// Why there may be only one.
+        rule: &'static str,
+    },
     /// The lock file could not be created or locked.
     #[error("lock file {path}: {source}")]
     Io {
@@ -24,7 +31,7 @@ pub enum Error {
 /// A held lock; released when dropped (or when the process exits).
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    file: File,
     path: PathBuf,
 }
 
@@ -33,10 +40,26 @@ impl Lock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Rewrites the holder line with `detail` (e.g. the address a sandbox listens on), for the
+    /// message a refused second process prints. Best effort: the lock itself is what counts.
+    pub fn describe(&mut self, detail: &str) {
+        let line = format!("{} ({detail})", holder_line());
+        let _ = self.file.set_len(0);
+        let _ = self.file.seek(SeekFrom::Start(0));
+        let _ = writeln!(self.file, "{line}");
+        let _ = self.file.flush();
+    }
 }
 
-/// Takes the exclusive lock at `path` (creating it and its directory), or says who holds it.
+/// Takes the daemon's exclusive lock at `path` (creating it and its directory), or says who holds it.
 pub fn acquire(path: &Path) -> Result<Lock, Error> {
+    acquire_for(path, "daemon", "one daemon per set of manifests")
+}
+
+/// Takes an exclusive lock at `path` for a `what` (`daemon`, `sandbox`), or says who holds it and
+/// the `rule` that allows only one.
+pub fn acquire_for(path: &Path, what: &'static str, rule: &'static str) -> Result<Lock, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -65,25 +88,32 @@ pub fn acquire(path: &Path) -> Result<Lock, Error> {
                 holder.to_owned()
             };
             return Err(Error::Held {
+                what,
                 path: path.to_path_buf(),
                 holder,
+                rule,
             });
         }
         Err(TryLockError::Error(e)) => return Err(io(e)),
     }
+    file.set_len(0).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    writeln!(file, "{}", holder_line()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(Lock {
+        file,
+        path: path.to_path_buf(),
+    })
+}
+
+/// `pid N on host H`.
+fn holder_line() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into());
-    file.set_len(0).map_err(io)?;
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    writeln!(file, "pid {} on host {host}", std::process::id()).map_err(io)?;
-    file.flush().map_err(io)?;
-    Ok(Lock {
-        _file: file,
-        path: path.to_path_buf(),
-    })
+    format!("pid {} on host {host}", std::process::id())
 }
 
 #[cfg(test)]

@@ -1,0 +1,706 @@
+//! Executions in the sandbox (SPEC §7): `StartExecution`, `StartSyncExecution`,
+//! `DescribeExecution`, `ListExecutions`, `StopExecution`, `GetExecutionHistory`,
+//! `DescribeStateMachineForExecution`, and `GET /_sandbox/executions`.
+//!
+//! The interpreter ([`crate::exec`]) runs on tokio's blocking pool with a real clock and the
+//! Lambda stand-ins. STANDARD executions live in the sandbox state (persisted with `--state`);
+//! EXPRESS ones, which AWS does not let you describe either, are kept in memory only (the latest
+//! [`EXPRESS_KEPT`]), for `/_sandbox/executions`. A STANDARD execution still running when the
+//! sandbox stops is not resumed: at the next start it ends `ABORTED`, its cause saying why.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::RequestContext;
+use super::sfn::{self, SfnResponse};
+use super::state::{Journal, SandboxState};
+use crate::exec::{self, Clock, Event, ExecutionInfo};
+use crate::standins::Functions;
+
+/// How many EXPRESS executions `/_sandbox/executions` remembers.
+pub const EXPRESS_KEPT: usize = 1000;
+
+/// Largest execution input (AWS: 256 KiB).
+const MAX_INPUT: usize = 256 * 1024;
+
+/// The cause of an execution that was running when the sandbox stopped.
+pub const RESTART_CAUSE: &str = "The sandbox stopped while this execution was running; the sandbox does not resume executions after a restart";
+
+/// One execution, with its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    /// STANDARD or EXPRESS.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_date: f64,
+    pub stop_date: Option<f64>,
+    pub events: Vec<Event>,
+    /// The machine as it was when the execution started (`DescribeStateMachineForExecution`).
+    pub definition: String,
+    pub role_arn: String,
+    pub revision_id: String,
+}
+
+impl Execution {
+    fn summary(&self) -> Value {
+        let mut v = json!({
+            "executionArn": self.arn, "stateMachineArn": self.state_machine_arn, "name": self.name,
+            "status": self.status, "startDate": self.start_date,
+        });
+        if let Some(stop) = self.stop_date {
+            v["stopDate"] = json!(stop);
+        }
+        v
+    }
+
+    fn describe(&self) -> Value {
+        let mut v = self.summary();
+        v["input"] = json!(self.input);
+        v["inputDetails"] = json!({"included": true});
+        if let Some(o) = &self.output {
+            v["output"] = json!(o);
+            v["outputDetails"] = json!({"included": true});
+        }
+        if let Some(e) = &self.error {
+            v["error"] = json!(e);
+        }
+        if let Some(c) = &self.cause {
+            v["cause"] = json!(c);
+        }
+        v
+    }
+
+    /// The view `/_sandbox/executions` gives: input and output as JSON, the history included.
+    fn sandbox_view(&self) -> Value {
+        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or_else(|_| json!(s));
+        json!({
+            "executionArn": self.arn, "stateMachineArn": self.state_machine_arn, "name": self.name,
+            "type": self.kind, "status": self.status, "startDate": self.start_date, "stopDate": self.stop_date,
+            "input": parse(&self.input), "output": self.output.as_deref().map(parse),
+            "error": self.error, "cause": self.cause,
+            "history": self.events.iter().map(Event::to_aws).collect::<Vec<_>>(),
+        })
+    }
+
+    fn record(&mut self, outcome: exec::Outcome) {
+        // A StopExecution already wrote the final status, error and cause.
+        if self.status == "RUNNING" {
+            self.status = outcome.status.as_str().to_string();
+            self.output = outcome.output.map(|o| o.to_string());
+            self.error = outcome.error;
+            self.cause = outcome.cause;
+            self.stop_date = Some(outcome.stop_ms as f64 / 1000.0);
+        }
+        self.events = outcome.events;
+    }
+}
+
+/// Whether `op` is one of the execution operations this module serves.
+pub fn handles(op: &str) -> bool {
+    matches!(
+        op,
+        "StartExecution"
+            | "StartSyncExecution"
+            | "DescribeExecution"
+            | "ListExecutions"
+            | "StopExecution"
+            | "GetExecutionHistory"
+            | "DescribeStateMachineForExecution"
+    )
+}
+
+/// A stop request for one running execution.
+#[derive(Debug, Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    fn stop(&self) {
+        if let Ok(mut s) = self.stopped.lock() {
+            *s = true;
+        }
+        self.wake.notify_all();
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Wall-clock time; sleeps end early when the execution is stopped.
+struct RealClock<'a>(&'a Stop);
+
+impl Clock for RealClock<'_> {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+    fn sleep_until(&self, deadline_ms: i64) -> bool {
+        let Ok(mut stopped) = self.0.stopped.lock() else {
+            return false;
+        };
+        loop {
+            if *stopped {
+                return false;
+            }
+            let left = deadline_ms - now_ms();
+            if left <= 0 {
+                return true;
+            }
+            match self
+                .0
+                .wake
+                .wait_timeout(stopped, std::time::Duration::from_millis(left as u64))
+            {
+                Ok((guard, _)) => stopped = guard,
+                Err(_) => return false,
+            }
+        }
+    }
+    fn stopped(&self) -> bool {
+        self.0.stopped.lock().map(|s| *s).unwrap_or(true)
+    }
+}
+
+/// Runs executions and answers the execution operations.
+#[derive(Debug)]
+pub struct Runner {
+    state: Arc<RwLock<SandboxState>>,
+    journal: Option<Arc<Journal>>,
+    functions: Arc<Functions>,
+    running: Mutex<HashMap<String, Arc<Stop>>>,
+    express: Mutex<VecDeque<Execution>>,
+    /// Parsed definitions by machine ARN and revision, so each start does not parse again.
+    definitions: Mutex<HashMap<String, (String, Arc<Value>)>>,
+}
+
+fn err(code: &str, message: impl Into<String>) -> SfnResponse {
+    sfn::error(400, code, message)
+}
+
+fn parse(body: &[u8]) -> Result<Map<String, Value>, SfnResponse> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(err("ValidationException", "Request body must be a JSON object")),
+        Err(e) => Err(err("SerializationException", format!("Malformed JSON: {e}"))),
+    }
+}
+
+fn required<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a str, SfnResponse> {
+    input.get(key).and_then(Value::as_str).ok_or_else(|| {
+        err(
+            "ValidationException",
+            format!("1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"),
+        )
+    })
+}
+
+/// Checks an execution ARN; EXPRESS ones are refused as AWS refuses them.
+fn check_execution_arn(arn: &str) -> Result<(), SfnResponse> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() >= 6 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "express" {
+        return Err(err(
+            "InvalidArn",
+            format!("Invalid Arn: 'Resource type not valid in this context: express': '{arn}'"),
+        ));
+    }
+    if parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution" {
+        return Ok(());
+    }
+    Err(err("InvalidArn", format!("Invalid Arn: '{arn}'")))
+}
+
+fn uuid() -> String {
+    let h: String = (0..16).map(|_| format!("{:02x}", fastrand::u8(..))).collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+impl Runner {
+    /// A runner over the sandbox state; STANDARD executions left `RUNNING` by a previous
+    /// process end `ABORTED` now.
+    pub(super) fn new(
+        state: Arc<RwLock<SandboxState>>,
+        journal: Option<Arc<Journal>>,
+        functions: Arc<Functions>,
+    ) -> Runner {
+        let mut aborted = false;
+        if let Ok(mut s) = state.write() {
+            let now = now_ms();
+            for e in s.sfn.executions.values_mut().filter(|e| e.status == "RUNNING") {
+                e.status = "ABORTED".into();
+                e.cause = Some(RESTART_CAUSE.into());
+                e.stop_date = Some(now as f64 / 1000.0);
+                let id = e.events.len() as u64 + 1;
+                e.events.push(Event {
+                    id,
+                    previous_event_id: id - 1,
+                    timestamp_ms: now,
+                    kind: "ExecutionAborted".into(),
+                    details: Some(json!({"cause": RESTART_CAUSE})),
+                });
+                aborted = true;
+            }
+        }
+        if aborted && let Some(j) = &journal {
+            j.record_change();
+        }
+        Runner {
+            state,
+            journal,
+            functions,
+            running: Mutex::new(HashMap::new()),
+            express: Mutex::new(VecDeque::new()),
+            definitions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Answers one execution operation.
+    pub async fn handle(self: &Arc<Self>, op: &str, body: &[u8], ctx: &RequestContext) -> SfnResponse {
+        let input = match parse(body) {
+            Ok(i) => i,
+            Err(e) => return e,
+        };
+        let result = match op {
+            "StartExecution" => self.start(&input, ctx, false).await,
+            "StartSyncExecution" => self.start(&input, ctx, true).await,
+            "StopExecution" => self.stop(&input).await,
+            _ => {
+                let read = self.read(op, &input);
+                if let Some(j) = &self.journal {
+                    let _ = j.committed(j.current()).await;
+                }
+                read
+            }
+        };
+        result.unwrap_or_else(|e| e)
+    }
+
+    fn definition(&self, machine: &sfn::StateMachine) -> Result<Arc<Value>, SfnResponse> {
+        if let Ok(cache) = self.definitions.lock()
+            && let Some((rev, def)) = cache.get(&machine.arn)
+            && *rev == machine.revision_id
+        {
+            return Ok(Arc::clone(def));
+        }
+        let def: Value = serde_json::from_str(&machine.definition).map_err(|e| {
+            err(
+                "InvalidDefinition",
+                format!("Invalid State Machine Definition: '{e}'"),
+            )
+        })?;
+        let def = Arc::new(def);
+        if let Ok(mut cache) = self.definitions.lock() {
+            cache.insert(
+                machine.arn.clone(),
+                (machine.revision_id.clone(), Arc::clone(&def)),
+            );
+        }
+        Ok(def)
+    }
+
+    /// Starts an execution of `machine_arn` with `input`: the API's `StartExecution` and
+    /// `StartSyncExecution`, and API Gateway's `states` integration.
+    pub async fn start(
+        self: &Arc<Self>,
+        input: &Map<String, Value>,
+        ctx: &RequestContext,
+        sync: bool,
+    ) -> Result<SfnResponse, SfnResponse> {
+        let machine_arn = required(input, "stateMachineArn")?;
+        let name = match input.get("name").and_then(Value::as_str) {
+            Some(n) => {
+                if !crate::desired::is_valid_machine_name(n) {
+                    return Err(err("InvalidName", format!("Invalid Name: '{n}'")));
+                }
+                n.to_string()
+            }
+            None => uuid(),
+        };
+        let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
+        if text.len() > MAX_INPUT {
+            return Err(err(
+                "InvalidExecutionInput",
+                "Execution input is larger than 262144 bytes",
+            ));
+        }
+        let execution_input: Value = serde_json::from_str(text).map_err(|e| {
+            err(
+                "InvalidExecutionInput",
+                format!("Invalid State Machine Execution Input: '{e}'"),
+            )
+        })?;
+        let (machine, definition) = {
+            let state = self
+                .state
+                .read()
+                .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+            let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
+                err(
+                    "StateMachineDoesNotExist",
+                    format!("State Machine Does Not Exist: '{machine_arn}'"),
+                )
+            })?;
+            (machine.clone(), self.definition(machine)?)
+        };
+        let express = machine.kind == "EXPRESS";
+        if sync && !express {
+            return Err(err(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        let arn = if express {
+            format!(
+                "arn:aws:states:{}:{}:express:{}:{name}:{}",
+                ctx.region,
+                ctx.account_id,
+                machine.name,
+                uuid()
+            )
+        } else {
+            format!(
+                "arn:aws:states:{}:{}:execution:{}:{name}",
+                ctx.region, ctx.account_id, machine.name
+            )
+        };
+        let start_ms = now_ms();
+        let record = Execution {
+            arn: arn.clone(),
+            state_machine_arn: machine.arn.clone(),
+            name: name.clone(),
+            kind: machine.kind.clone(),
+            status: "RUNNING".into(),
+            input: text.to_string(),
+            output: None,
+            error: None,
+            cause: None,
+            start_date: start_ms as f64 / 1000.0,
+            stop_date: None,
+            events: Vec::new(),
+            definition: machine.definition.clone(),
+            role_arn: machine.role_arn.clone(),
+            revision_id: machine.revision_id.clone(),
+        };
+        let info = ExecutionInfo {
+            execution_arn: arn.clone(),
+            name,
+            state_machine_arn: machine.arn.clone(),
+            state_machine_name: machine.name.clone(),
+            role_arn: machine.role_arn.clone(),
+            express,
+            region: ctx.region.clone(),
+        };
+        let stop = Arc::new(Stop::default());
+        if !express {
+            let generation = {
+                let mut state = self
+                    .state
+                    .write()
+                    .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+                if state.sfn.executions.contains_key(&arn) {
+                    return Err(err(
+                        "ExecutionAlreadyExists",
+                        format!("Execution Already Exists: '{arn}'"),
+                    ));
+                }
+                state.sfn.executions.insert(arn.clone(), record.clone());
+                self.journal.as_ref().map(|j| j.record_change())
+            };
+            if let Ok(mut running) = self.running.lock() {
+                running.insert(arn.clone(), Arc::clone(&stop));
+            }
+            if let (Some(j), Some(g)) = (&self.journal, generation)
+                && let Err(e) = j.committed(g).await
+            {
+                return Err(sfn::error(500, "InternalFailure", e.to_string()));
+            }
+        }
+        let runner = Arc::clone(self);
+        let functions = Arc::clone(&self.functions);
+        let task = tokio::task::spawn_blocking(move || {
+            let outcome = exec::run(
+                &definition,
+                execution_input,
+                &info,
+                functions.as_ref(),
+                &RealClock(&stop),
+            );
+            runner.finish(record, outcome)
+        });
+        if !sync && !express {
+            return Ok(ok(
+                json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
+            ));
+        }
+        if !sync {
+            // EXPRESS through StartExecution: asynchronous, like AWS.
+            return Ok(ok(
+                json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
+            ));
+        }
+        let done = task
+            .await
+            .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?;
+        let mut body = done.describe();
+        if let Some(m) = body.as_object_mut() {
+            m.remove("inputDetails");
+            m.remove("outputDetails");
+            m.insert("inputDetails".into(), json!({"included": true}));
+            if done.output.is_some() {
+                m.insert("outputDetails".into(), json!({"included": true}));
+            }
+            m.insert(
+                "billingDetails".into(),
+                json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
+            );
+        }
+        Ok(ok(body))
+    }
+
+    /// Stores a finished execution; returns it.
+    fn finish(&self, mut record: Execution, outcome: exec::Outcome) -> Execution {
+        if record.kind == "EXPRESS" {
+            record.record(outcome);
+            if let Ok(mut kept) = self.express.lock() {
+                if kept.len() >= EXPRESS_KEPT {
+                    kept.pop_front();
+                }
+                kept.push_back(record.clone());
+            }
+            return record;
+        }
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&record.arn);
+        }
+        let Ok(mut state) = self.state.write() else {
+            return record;
+        };
+        let stored = state.sfn.executions.entry(record.arn.clone()).or_insert(record);
+        stored.record(outcome);
+        let done = stored.clone();
+        drop(state);
+        if let Some(j) = &self.journal {
+            j.record_change();
+        }
+        done
+    }
+
+    async fn stop(&self, input: &Map<String, Value>) -> Result<SfnResponse, SfnResponse> {
+        let arn = required(input, "executionArn")?;
+        check_execution_arn(arn)?;
+        let error = input.get("error").and_then(Value::as_str).map(str::to_string);
+        let cause = input.get("cause").and_then(Value::as_str).map(str::to_string);
+        let now = now_ms() as f64 / 1000.0;
+        let (stop_date, generation) = {
+            let mut state = self
+                .state
+                .write()
+                .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+            let e = state.sfn.executions.get_mut(arn).ok_or_else(|| {
+                err(
+                    "ExecutionDoesNotExist",
+                    format!("Execution Does Not Exist: '{arn}'"),
+                )
+            })?;
+            if e.status != "RUNNING" {
+                (e.stop_date.unwrap_or(now), None)
+            } else {
+                e.status = "ABORTED".into();
+                e.error = error;
+                e.cause = cause;
+                e.stop_date = Some(now);
+                (now, self.journal.as_ref().map(|j| j.record_change()))
+            }
+        };
+        if let Some(stop) = self.running.lock().ok().and_then(|r| r.get(arn).cloned()) {
+            stop.stop();
+        }
+        if let (Some(j), Some(g)) = (&self.journal, generation) {
+            j.committed(g)
+                .await
+                .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?;
+        }
+        Ok(ok(json!({"stopDate": stop_date})))
+    }
+
+    fn read(&self, op: &str, input: &Map<String, Value>) -> Result<SfnResponse, SfnResponse> {
+        let state = self
+            .state
+            .read()
+            .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+        if op == "ListExecutions" {
+            let machine_arn = required(input, "stateMachineArn")?;
+            let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
+                err(
+                    "StateMachineDoesNotExist",
+                    format!("State Machine Does Not Exist: '{machine_arn}'"),
+                )
+            })?;
+            if machine.kind == "EXPRESS" {
+                return Err(err(
+                    "StateMachineTypeNotSupported",
+                    "This operation is not supported by this type of state machine",
+                ));
+            }
+            let filter = input.get("statusFilter").and_then(Value::as_str);
+            let mut list: Vec<&Execution> = state
+                .sfn
+                .executions
+                .values()
+                .filter(|e| e.state_machine_arn == machine_arn && filter.is_none_or(|f| f == e.status))
+                .collect();
+            list.sort_by(|a, b| {
+                b.start_date
+                    .total_cmp(&a.start_date)
+                    .then_with(|| b.arn.cmp(&a.arn))
+            });
+            let (page, next) = paginate(&list, input)?;
+            let mut body = json!({"executions": page.iter().map(|e| e.summary()).collect::<Vec<_>>()});
+            if let Some(n) = next {
+                body["nextToken"] = json!(n);
+            }
+            return Ok(ok(body));
+        }
+        let arn = required(input, "executionArn")?;
+        check_execution_arn(arn)?;
+        let e = state.sfn.executions.get(arn).ok_or_else(|| {
+            err(
+                "ExecutionDoesNotExist",
+                format!("Execution Does Not Exist: '{arn}'"),
+            )
+        })?;
+        match op {
+            "DescribeExecution" => {
+                let mut body = e.describe();
+                body["redriveCount"] = json!(0);
+                body["redriveStatus"] = json!("NOT_REDRIVABLE");
+                Ok(ok(body))
+            }
+            "DescribeStateMachineForExecution" => {
+                let machine = state.sfn.machines.get(&e.state_machine_arn);
+                let name = e.state_machine_arn.rsplit(':').next().unwrap_or_default();
+                Ok(ok(json!({
+                    "stateMachineArn": e.state_machine_arn, "name": name, "definition": e.definition,
+                    "roleArn": e.role_arn, "updateDate": machine.map_or(e.start_date, |m| m.creation_date),
+                    "revisionId": e.revision_id,
+                    "loggingConfiguration": machine.map_or(json!({"level": "OFF", "includeExecutionData": false}), |m| m.logging.clone()),
+                    "tracingConfiguration": machine.map_or(json!({"enabled": false}), |m| m.tracing.clone()),
+                })))
+            }
+            _ => {
+                let mut events: Vec<&Event> = e.events.iter().collect();
+                if input.get("reverseOrder") == Some(&Value::Bool(true)) {
+                    events.reverse();
+                }
+                let include = input.get("includeExecutionData") != Some(&Value::Bool(false));
+                let (page, next) = paginate(&events, input)?;
+                let page: Vec<Value> = page
+                    .iter()
+                    .map(|ev| {
+                        let mut v = ev.to_aws();
+                        if !include {
+                            strip_data(&mut v);
+                        }
+                        v
+                    })
+                    .collect();
+                let mut body = json!({"events": page});
+                if let Some(n) = next {
+                    body["nextToken"] = json!(n);
+                }
+                Ok(ok(body))
+            }
+        }
+    }
+
+    /// `GET /_sandbox/executions`: every execution, EXPRESS included, oldest first.
+    pub fn sandbox_list(&self) -> Value {
+        let mut all: Vec<Value> = Vec::new();
+        if let Ok(state) = self.state.read() {
+            let mut standard: Vec<&Execution> = state.sfn.executions.values().collect();
+            standard.sort_by(|a, b| a.start_date.total_cmp(&b.start_date));
+            all.extend(standard.iter().map(|e| e.sandbox_view()));
+        }
+        if let Ok(kept) = self.express.lock() {
+            all.extend(kept.iter().map(Execution::sandbox_view));
+        }
+        all.sort_by(|a, b| {
+            a["startDate"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&b["startDate"].as_f64().unwrap_or(0.0))
+        });
+        json!({"executions": all})
+    }
+}
+
+fn strip_data(v: &mut Value) {
+    if let Some(m) = v.as_object_mut() {
+        for (k, d) in m.iter_mut() {
+            if k.ends_with("EventDetails")
+                && let Some(d) = d.as_object_mut()
+            {
+                for key in ["input", "output", "parameters"] {
+                    d.remove(key);
+                }
+            }
+        }
+    }
+}
+
+fn ok(body: Value) -> SfnResponse {
+    SfnResponse {
+        status: 200,
+        body,
+        mutated: false,
+    }
+}
+
+fn paginate<'a, T>(
+    items: &'a [T],
+    input: &Map<String, Value>,
+) -> Result<(&'a [T], Option<String>), SfnResponse> {
+    let max = input
+        .get("maxResults")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+        .unwrap_or(1000)
+        .min(1000) as usize;
+    let start = match input.get("nextToken").and_then(Value::as_str) {
+        None => 0,
+        Some(t) => t
+            .strip_prefix("sandbox-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| err("InvalidToken", format!("Invalid Token: '{t}'")))?,
+    };
+    let end = (start + max).min(items.len());
+    let next = (end < items.len()).then(|| format!("sandbox-{end}"));
+    Ok((&items[start..end], next))
+}
