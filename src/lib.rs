@@ -22,6 +22,7 @@ pub mod report;
 pub mod sandbox;
 pub mod shutdown;
 pub mod standins;
+pub mod vtl;
 
 /// Process exit codes of SPEC §3.
 pub mod exit {

@@ -35,6 +35,10 @@ pub struct RestApi {
     pub deployments: Vec<Map<String, Value>>,
     /// Stage objects as GetStage answers them, in creation order.
     pub stages: Vec<Map<String, Value>>,
+    /// What each deployment froze: the resources and methods at `CreateDeployment`, by
+    /// deployment id (the invoke URL runs a stage's deployment, not the current methods).
+    #[serde(default)]
+    pub snapshots: std::collections::BTreeMap<String, Vec<Resource>>,
 }
 
 /// One resource and its methods.
@@ -866,6 +870,7 @@ fn create_rest_api(state: &mut ApiGatewayState, body: &Value) -> Res {
         }],
         deployments: Vec::new(),
         stages: Vec::new(),
+        snapshots: Default::default(),
     };
     let out = api_json(&api);
     state.rest_apis.push(api);
@@ -1155,6 +1160,8 @@ fn create_deployment(state: &mut ApiGatewayState, a: &str, body: &Value) -> Res 
         }
     }
     api.deployments.push(dep.clone());
+    let frozen = api.resources.clone();
+    api.snapshots.insert(id.to_string(), frozen);
     ok(201, Value::Object(dep), true)
 }
 

@@ -6,7 +6,8 @@
 //! Lambda stand-ins. STANDARD executions live in the sandbox state (persisted with `--state`);
 //! EXPRESS ones, which AWS does not let you describe either, are kept in memory only (the latest
 //! [`EXPRESS_KEPT`]), for `/_sandbox/executions`. A STANDARD execution still running when the
-//! sandbox stops is not resumed: at the next start it ends `ABORTED`, its cause saying why.
+//! sandbox stops is not resumed: it ends `ABORTED` when the sandbox shuts down (or, after a
+//! crash, at the next start), its cause saying why.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -636,6 +637,39 @@ impl Runner {
                 }
                 Ok(ok(body))
             }
+        }
+    }
+
+    /// Ends every running execution `ABORTED` (the sandbox is stopping), so that no execution
+    /// thread outlives the server and the state saved last shows how they ended.
+    pub(super) fn stop_all(&self) {
+        let running: Vec<(String, Arc<Stop>)> = match self.running.lock() {
+            Ok(r) => r.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect(),
+            Err(_) => return,
+        };
+        if running.is_empty() {
+            return;
+        }
+        if let Ok(mut state) = self.state.write() {
+            let now = now_ms() as f64 / 1000.0;
+            for (arn, _) in &running {
+                if let Some(e) = state
+                    .sfn
+                    .executions
+                    .get_mut(arn)
+                    .filter(|e| e.status == "RUNNING")
+                {
+                    e.status = "ABORTED".into();
+                    e.cause = Some(RESTART_CAUSE.into());
+                    e.stop_date = Some(now);
+                }
+            }
+        }
+        if let Some(j) = &self.journal {
+            j.record_change();
+        }
+        for (_, stop) in running {
+            stop.stop();
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod apigw;
 pub mod executions;
 pub mod faults;
+pub mod invoke;
 mod server;
 pub mod sfn;
 pub mod state;

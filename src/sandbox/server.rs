@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::faults::{Fault, FaultConfig, Faults};
 use super::state::{self, Journal, SandboxState};
-use super::{Error, RequestContext, SandboxConfig, apigw, executions, sfn};
+use super::{Error, RequestContext, SandboxConfig, apigw, executions, invoke, sfn};
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -139,6 +139,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         if let Err(error) = serve.await {
             tracing::error!(%error, "sandbox server failed");
         }
+        shared.runner.stop_all();
         if let Some(writer) = writer {
             writer.finish().await;
         }
@@ -168,6 +169,7 @@ enum Route {
     SetFaults,
     GetFaults,
     Executions,
+    Invoke,
     NotFound,
 }
 
@@ -181,6 +183,10 @@ fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
             (&Method::GET, "executions") => Route::Executions,
             _ => Route::NotFound,
         };
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if invoke::parse_target(path, host).is_some() {
+        return Route::Invoke;
     }
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         if let Some(op) = target.strip_prefix("AWSStepFunctions.") {
@@ -300,6 +306,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             json_response(200, &body, REST_JSON, None)
         }
         Route::Executions => json_response(200, &shared.runner.sandbox_list(), REST_JSON, None),
+        Route::Invoke => shared.invoke(&parts, &path, &body, &ctx).await,
         Route::NotFound => {
             let message = format!("Unknown sandbox endpoint {} {path}", parts.method);
             json_response(
@@ -485,6 +492,46 @@ impl Shared {
             Ok(()) => response,
             Err(error) => sfn::error(500, "InternalFailure", error.to_string()),
         }
+    }
+
+    /// The invoke URL of a deployed stage (see [`invoke`]).
+    async fn invoke(
+        &self,
+        parts: &axum::http::request::Parts,
+        path: &str,
+        body: &Bytes,
+        ctx: &RequestContext,
+    ) -> Response {
+        self.count("execute-api", "Invoke", true);
+        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let Some((api_id, stage, resource_path)) = invoke::parse_target(path, host) else {
+            return json_response(404, &json!({"message": "Not Found"}), REST_JSON, None);
+        };
+        let query: Vec<(String, String)> = axum::extract::Query::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(q)| q)
+            .unwrap_or_default();
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let call = invoke::Call {
+            api_id,
+            stage,
+            path: resource_path,
+            method: parts.method.as_str(),
+            query: &query,
+            headers,
+            body,
+        };
+        let answer = invoke::invoke(&self.runner, &self.state, &call, ctx).await;
+        let mut response = Response::new(Body::from(answer.body));
+        *response.status_mut() =
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Ok(v) = HeaderValue::from_str(&answer.content_type) {
+            response.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        response
     }
 
     async fn apigw(&self, req: &apigw::ApigwRequest<'_>) -> Response {

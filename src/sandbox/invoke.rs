@@ -1,0 +1,321 @@
+//! The API's invoke URL (SPEC §7): `POST /restapis/{id}/{stage}/_user_request_/{path}` (or
+//! `Host: {id}.execute-api.localhost` with `/{stage}/{path}`) runs what the stage's deployment
+//! holds: the method, its request template ([`crate::vtl`]), the AWS service integration for
+//! `states` actions, integration response selection by `selectionPattern` (matched against the
+//! backend's status code, as API Gateway does for AWS integrations) and the response template.
+
+use std::sync::{Arc, RwLock};
+
+use serde_json::{Map, Value, json};
+
+use super::RequestContext;
+use super::apigw::Resource;
+use super::executions::{self, Runner};
+use super::state::SandboxState;
+use crate::vtl;
+
+/// One call of the invoke URL.
+#[derive(Debug)]
+pub struct Call<'a> {
+    pub api_id: &'a str,
+    pub stage: &'a str,
+    /// The resource path, starting with `/`.
+    pub path: &'a str,
+    pub method: &'a str,
+    pub query: &'a [(String, String)],
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+}
+
+/// What the invoke URL answers.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+fn message(status: u16, text: &str) -> Answer {
+    Answer {
+        status,
+        content_type: "application/json".into(),
+        body: json!({"message": text}).to_string(),
+    }
+}
+
+/// `(api id, stage, path)` of an invoke URL, from the path or the `Host` header.
+pub fn parse_target<'a>(path: &'a str, host: Option<&'a str>) -> Option<(&'a str, &'a str, &'a str)> {
+    if let Some(rest) = path.strip_prefix("/restapis/") {
+        let (api, rest) = rest.split_once('/')?;
+        let (stage, rest) = rest.split_once('/')?;
+        let path = rest.strip_prefix("_user_request_")?;
+        return Some((api, stage, if path.is_empty() { "/" } else { path }));
+    }
+    let host = host?.split(':').next()?;
+    let api = host.strip_suffix(".execute-api.localhost")?;
+    let rest = path.strip_prefix('/')?;
+    let (stage, path) = match rest.split_once('/') {
+        Some((stage, _)) => (stage, &rest[stage.len()..]),
+        None => (rest, "/"),
+    };
+    (!api.is_empty() && !stage.is_empty()).then_some((api, stage, path))
+}
+
+/// Path parameters when `template` (`/items/{id}`, `/{proxy+}`) matches `path`.
+fn match_path(template: &str, path: &str) -> Option<Map<String, Value>> {
+    let t: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+    let p: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut params = Map::new();
+    for (i, seg) in t.iter().enumerate() {
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+            if i >= p.len() {
+                return None;
+            }
+            params.insert(name.into(), json!(p[i..].join("/")));
+            return Some(params);
+        }
+        let actual = p.get(i)?;
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name.into(), json!(actual));
+            }
+            None if seg == actual => {}
+            None => return None,
+        }
+    }
+    (t.len() == p.len()).then_some(params)
+}
+
+/// Runs one invoke-URL call.
+pub async fn invoke(
+    runner: &Arc<Runner>,
+    state: &RwLock<SandboxState>,
+    call: &Call<'_>,
+    ctx: &RequestContext,
+) -> Answer {
+    let found = {
+        let Ok(state) = state.read() else {
+            return message(500, "Internal server error");
+        };
+        let Some(api) = state
+            .apigw
+            .rest_apis
+            .iter()
+            .find(|a| a.info.get("id").and_then(Value::as_str) == Some(call.api_id))
+        else {
+            return message(403, "Forbidden");
+        };
+        let Some(stage) = api
+            .stages
+            .iter()
+            .find(|s| s.get("stageName").and_then(Value::as_str) == Some(call.stage))
+        else {
+            return message(403, "Forbidden");
+        };
+        let deployment = stage
+            .get("deploymentId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let resources: &Vec<Resource> = api.snapshots.get(deployment).unwrap_or(&api.resources);
+        // Literal paths win over templated ones, as in API Gateway.
+        let mut candidates: Vec<(&Resource, Map<String, Value>)> = resources
+            .iter()
+            .filter_map(|r| match_path(&r.path, call.path).map(|p| (r, p)))
+            .collect();
+        candidates.sort_by_key(|(r, _)| r.path.matches('{').count());
+        let method = candidates.iter().find_map(|(r, params)| {
+            r.methods
+                .get(call.method)
+                .or_else(|| r.methods.get("ANY"))
+                .map(|m| (m.clone(), params.clone(), r.path.clone()))
+        });
+        let Some(method) = method else {
+            return message(403, "Missing Authentication Token");
+        };
+        (method, stage.get("variables").cloned().unwrap_or(json!({})))
+    };
+    let ((method, path_params, resource_path), stage_variables) = found;
+    let Some(integration) = method.get("methodIntegration").and_then(Value::as_object) else {
+        return message(500, "Internal server error");
+    };
+    let header = |name: &str| {
+        call.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let request_id = format!(
+        "{:08x}-sbox-4000-8000-{:012x}",
+        fastrand::u32(..),
+        fastrand::u64(..) & 0xffff_ffff_ffff
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut input = vtl::Input {
+        body: String::from_utf8_lossy(call.body).into_owned(),
+        params: json!({
+            "path": path_params,
+            "querystring": call.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<_, _>>(),
+            "header": call.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<_, _>>(),
+        }),
+        context: json!({
+            "accountId": ctx.account_id, "apiId": call.api_id, "stage": call.stage,
+            "httpMethod": call.method, "resourcePath": resource_path,
+            "path": format!("/{}{}", call.stage, call.path), "requestId": request_id,
+            "requestTimeEpoch": now, "domainName": format!("{}.execute-api.localhost", call.api_id),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": header("user-agent").unwrap_or_default()},
+        }),
+        stage_variables,
+    };
+    let content_type = header("content-type")
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "application/json".into());
+    let templates = integration.get("requestTemplates").and_then(Value::as_object);
+    let template = templates
+        .and_then(|t| t.get(&content_type))
+        .and_then(Value::as_str);
+    let passthrough = integration
+        .get("passthroughBehavior")
+        .and_then(Value::as_str)
+        .unwrap_or("WHEN_NO_MATCH");
+    let request_body = match template {
+        Some(t) => match vtl::render(t, &input) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "request template failed");
+                return message(500, "Internal server error");
+            }
+        },
+        None => {
+            let has_templates = templates.is_some_and(|t| !t.is_empty());
+            let pass = match passthrough {
+                "NEVER" => false,
+                "WHEN_NO_TEMPLATES" => !has_templates,
+                _ => true,
+            };
+            if !pass {
+                return message(415, "Unsupported Media Type");
+            }
+            input.body.clone()
+        }
+    };
+    let kind = integration.get("type").and_then(Value::as_str).unwrap_or("");
+    let (backend_status, backend_body) = match kind {
+        "MOCK" => {
+            let status = serde_json::from_str::<Value>(&request_body)
+                .ok()
+                .and_then(|v| v.get("statusCode").and_then(Value::as_u64))
+                .unwrap_or(200);
+            (status as u16, String::new())
+        }
+        "AWS" => {
+            let uri = integration.get("uri").and_then(Value::as_str).unwrap_or("");
+            // arn:aws:apigateway:REGION:states:action/StartExecution
+            let parts: Vec<&str> = uri.splitn(6, ':').collect();
+            let (region, service, action) = match parts.as_slice() {
+                ["arn", _, "apigateway", region, service, rest] => {
+                    (*region, *service, rest.strip_prefix("action/").unwrap_or(rest))
+                }
+                _ => return message(500, "Internal server error"),
+            };
+            if service != "states" || !executions::handles(action) {
+                tracing::warn!(%uri, "the sandbox serves AWS integrations with Step Functions execution actions only");
+                return message(500, "Internal server error");
+            }
+            let states_ctx = RequestContext {
+                region: region.to_string(),
+                account_id: ctx.account_id.clone(),
+            };
+            let r = runner.handle(action, request_body.as_bytes(), &states_ctx).await;
+            (r.status, r.body.to_string())
+        }
+        other => {
+            tracing::warn!(kind = %other, "the sandbox does not run this integration type");
+            return message(500, "Internal server error");
+        }
+    };
+    let responses = integration.get("integrationResponses").and_then(Value::as_object);
+    let status_text = backend_status.to_string();
+    let chosen = responses.and_then(|rs| {
+        rs.values()
+            .filter_map(Value::as_object)
+            .find(|r| {
+                r.get("selectionPattern")
+                    .and_then(Value::as_str)
+                    .filter(|p| !p.is_empty())
+                    .and_then(|p| regex_lite::Regex::new(&format!("^(?:{p})$")).ok())
+                    .is_some_and(|re| re.is_match(&status_text))
+            })
+            .or_else(|| {
+                rs.values().filter_map(Value::as_object).find(|r| {
+                    r.get("selectionPattern")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                })
+            })
+    });
+    let Some(chosen) = chosen else {
+        return message(500, "Internal server error");
+    };
+    let status = chosen
+        .get("statusCode")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let response_template = chosen
+        .get("responseTemplates")
+        .and_then(Value::as_object)
+        .and_then(|t| t.get("application/json").or_else(|| t.values().next()))
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty());
+    let body = match response_template {
+        Some(t) => {
+            input.body = backend_body;
+            match vtl::render(t, &input) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "response template failed");
+                    return message(500, "Internal server error");
+                }
+            }
+        }
+        None => backend_body,
+    };
+    Answer {
+        status,
+        content_type: "application/json".into(),
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_paths() {
+        assert_eq!(
+            parse_target("/restapis/abc/prod/_user_request_/execution", None),
+            Some(("abc", "prod", "/execution"))
+        );
+        assert_eq!(
+            parse_target("/prod/execution", Some("abc.execute-api.localhost:4566")),
+            Some(("abc", "prod", "/execution"))
+        );
+        assert_eq!(parse_target("/restapis/abc/resources", None), None);
+        assert_eq!(parse_target("/prod/x", Some("127.0.0.1:4566")), None);
+        assert_eq!(
+            match_path("/items/{id}", "/items/7"),
+            Some(json!({"id": "7"}).as_object().cloned().unwrap_or_default())
+        );
+        assert_eq!(
+            match_path("/{proxy+}", "/a/b"),
+            Some(json!({"proxy": "a/b"}).as_object().cloned().unwrap_or_default())
+        );
+        assert!(match_path("/execution", "/other").is_none());
+        assert!(match_path("/", "/").is_some());
+    }
+}
