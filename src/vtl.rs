@@ -1039,13 +1039,19 @@ fn url_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(x) => {
-                    out.push(x);
-                    i += 2;
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or(())
+                {
+                    Ok(x) => {
+                        out.push(x);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
                 }
-                Err(_) => out.push(b'%'),
-            },
+            }
             c => out.push(c),
         }
         i += 1;
@@ -1135,5 +1141,7 @@ mod tests {
         assert_eq!(escape_javascript("a\"b'c\\d/\n"), "a\\\"b\\'c\\\\d\\/\\n");
         assert!(render("#if($x", &input("")).is_err());
         assert!(render("#foreach($a in [1..3])$a#end", &input("")).unwrap() == "123");
+        assert_eq!(url_decode("a%20b+c%zz%é"), "a b c%zz%é");
+        assert_eq!(url_encode("a b/é"), "a+b%2F%C3%A9");
     }
 }
