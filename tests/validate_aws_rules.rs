@@ -393,3 +393,47 @@ fn false_refusals_of_the_past_are_accepted() {
         "QueryLanguage: JSONata\nStartAt: A\nStates:\n  A:\n    Type: Pass\n    Comment: \"{% not an expression, just a note\"\n    End: true\n",
     );
 }
+
+#[test]
+fn map_labels_are_valid_and_unique() {
+    let map = |name: &str, label: &str, next: &str| {
+        format!(
+            "  {name}:\n    Type: Map\n    Label: {label}\n    {next}\n    ItemProcessor:\n      ProcessorConfig: {{Mode: DISTRIBUTED, ExecutionType: STANDARD}}\n      StartAt: I{name}\n      States:\n        I{name}: {{Type: Succeed}}\n"
+        )
+    };
+    let bad = format!("StartAt: M\nStates:\n{}", map("M", "^\"my label\"", "End: true"));
+    refused("STANDARD", &bad, "States.M.Label", "INVALID_LABEL_NAME");
+    let twice = format!(
+        "StartAt: M\nStates:\n{}{}",
+        map("M", "Batch", "Next: N"),
+        map("N", "^Batch", "End: true")
+    );
+    let d = refused("STANDARD", &twice, "States.N.Label", "DUPLICATE_LABEL_NAME");
+    assert!(d.message.contains("States.M.Label"), "{d}");
+    accepted(
+        "STANDARD",
+        &format!("StartAt: M\nStates:\n{}", map("M", "Batch-1_ok", "End: true")),
+    );
+}
+
+#[test]
+fn validate_prints_warnings_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: m}\nspec:\n  roleArn: arn:aws:iam::123456789012:role/r\n  definition:\n    StartAt: A\n    States:\n      A: {Type: Pass, Parameters: {p: $.x}, End: true}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.contains("m.yaml:9:39: warning: definition.States.A.Parameters.p: NO_DOLLAR: "),
+        "stderr: {stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1 manifest valid");
+}

@@ -182,11 +182,21 @@ impl Validator {
         }
         if let Some(l) = st.get("Label") {
             match l.as_str() {
-                Some(s) if s.chars().count() <= 40 => {}
-                _ => self.fail(
+                Some(s) if s.chars().count() > 40 => self.fail(
                     Code::InvalidLabelName,
                     &path.key("Label"),
-                    format!("Label must be a string of at most 40 characters, found {l}"),
+                    format!("Label must be at most 40 characters, found {l}"),
+                ),
+                Some(s) if s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)) => self.fail(
+                    Code::InvalidLabelName,
+                    &path.key("Label"),
+                    format!("Label {s:?} must not contain whitespace, brackets, wildcards or any of \" # % \\ ^ | ~ ` $ & , ; : /"),
+                ),
+                Some(_) => {}
+                None => self.fail(
+                    Code::InvalidLabelName,
+                    &path.key("Label"),
+                    format!("Label must be a string, found {}", kind(l)),
                 ),
             }
         }

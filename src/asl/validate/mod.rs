@@ -87,10 +87,24 @@ impl Validator {
         });
     }
 
-    /// State names are unique in the whole machine, across Parallel branches and Map processors.
+    /// State names are unique in the whole machine, across Parallel branches and Map processors;
+    /// so are Map labels.
     fn unique_names(&mut self, definition: &Value) {
         let mut seen: HashMap<&str, Path> = HashMap::new();
+        let mut labels: HashMap<&str, Path> = HashMap::new();
         for st in super::model::states(definition, MAX_SCOPE_DEPTH) {
+            if let Some(label) = st.state.get("Label").and_then(Value::as_str) {
+                let lp = st.path.key("Label");
+                match labels.get(label) {
+                    Some(first) => {
+                        let msg = format!("Label {label:?} is already used at {first}");
+                        self.fail(Code::DuplicateLabelName, &lp, msg);
+                    }
+                    None => {
+                        labels.insert(label, lp);
+                    }
+                }
+            }
             match seen.get(st.name) {
                 Some(first) => {
                     let msg = format!("state name {:?} is already used at {first}", st.name);
