@@ -437,3 +437,15 @@ fn validate_prints_warnings_and_exits_zero() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1 manifest valid");
 }
+
+#[test]
+fn jsonata_arguments_and_items_have_their_types() {
+    let args = "QueryLanguage: JSONata\nStartAt: A\nStates:\n  A:\n    Type: Task\n    Resource: arn:aws:states:::lambda:invoke\n    Arguments: ^[1, 2]\n    End: true\n";
+    refused("STANDARD", args, "States.A.Arguments", "SCHEMA_VALIDATION_FAILED");
+    let items = "QueryLanguage: JSONata\nStartAt: M\nStates:\n  M:\n    Type: Map\n    Items: ^{a: 1}\n    End: true\n    ItemProcessor:\n      StartAt: I\n      States:\n        I: {Type: Succeed}\n";
+    refused("STANDARD", items, "States.M.Items", "SCHEMA_VALIDATION_FAILED");
+    accepted(
+        "STANDARD",
+        "QueryLanguage: JSONata\nStartAt: M\nStates:\n  M:\n    Type: Map\n    Items: \"{% $states.input.xs %}\"\n    End: true\n    ItemProcessor:\n      StartAt: I\n      States:\n        I: {Type: Succeed}\n",
+    );
+}

@@ -654,9 +654,18 @@ fn validate_definition(input: &Map<String, Value>) -> Result<SfnResponse, Fail> 
         .map(|e| {
             let severity = if e.is_error() { "ERROR" } else { "WARNING" };
             let mut d = json!({"severity": severity, "code": e.code.as_str(), "message": e.message});
-            let path = e.path.to_string();
-            if !path.is_empty() {
-                d["location"] = Value::String(format!("/{}", path.replace('.', "/")));
+            // AWS's form: `/States/<state>/<field>`.
+            if !e.path.0.is_empty() {
+                let location: String = e
+                    .path
+                    .0
+                    .iter()
+                    .map(|seg| match seg {
+                        crate::path::Segment::Key(k) => format!("/{k}"),
+                        crate::path::Segment::Index(i) => format!("/{i}"),
+                    })
+                    .collect();
+                d["location"] = Value::String(location);
             }
             d
         })
