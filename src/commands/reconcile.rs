@@ -116,7 +116,7 @@ async fn connect_and_pass(
     deadline: Instant,
     concurrency: usize,
 ) -> Option<Report> {
-    let engine = match Engine::connect(settings, concurrency).await {
+    let engine = match Engine::connect(settings, concurrency, deadline).await {
         Ok(e) => e.with_owner(owner.owner_id.clone()),
         Err(e) => {
             eprintln!("error: cannot reach AWS: {e}");
