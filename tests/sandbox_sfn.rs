@@ -290,6 +290,24 @@ async fn input_errors_are_typed() -> TestResult {
         .send()
         .await?;
     assert_eq!(standard.result().as_str(), "OK");
+    let err = sfn
+        .create_state_machine()
+        .name("express-callback")
+        .definition(express)
+        .role_arn(ROLE)
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .send()
+        .await
+        .err()
+        .ok_or("EXPRESS with a callback accepted")?
+        .into_service_error();
+    assert!(err.is_invalid_definition(), "{err:?}");
+    assert_eq!(
+        err.meta().message(),
+        Some(
+            "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machines do not support the .waitForTaskToken (Wait for Callback) integration pattern at /States/A/Resource'"
+        )
+    );
 
     // Unknown operations and oversized bodies answer in AWS's shapes.
     let http = reqwest::Client::new();
