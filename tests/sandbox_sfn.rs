@@ -305,7 +305,7 @@ async fn input_errors_are_typed() -> TestResult {
     assert_eq!(
         err.meta().message(),
         Some(
-            "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machines do not support the .waitForTaskToken (Wait for Callback) integration pattern at /States/A/Resource'"
+            "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machines (and a distributed Map's EXPRESS child executions) do not support the .waitForTaskToken (Wait for Callback) integration pattern at /States/A/Resource'"
         )
     );
 

@@ -166,10 +166,28 @@ fn express_machines_refuse_sync_callbacks_and_activities() {
             "States.A.Resource",
             "SCHEMA_VALIDATION_FAILED",
         );
-        assert!(d.message.contains("Express state machines do not support"), "{d}");
+        assert!(
+            d.message.contains(
+                "Express state machines (and a distributed Map's EXPRESS child executions) do not support"
+            ),
+            "{d}"
+        );
         accepted("STANDARD", &task(r));
     }
     accepted("EXPRESS", &task("arn:aws:states:::lambda:invoke"));
+    // A distributed Map's EXPRESS children are Express workflows too; STANDARD children are not.
+    let dmap = |exec: &str| {
+        format!(
+            "StartAt: M\nStates:\n  M:\n    Type: Map\n    End: true\n    ItemProcessor:\n      ProcessorConfig: {{Mode: DISTRIBUTED, ExecutionType: {exec}}}\n      StartAt: T\n      States:\n        T:\n          Type: Task\n          Resource: ^arn:aws:states:::lambda:invoke.waitForTaskToken\n          End: true\n"
+        )
+    };
+    refused(
+        "STANDARD",
+        &dmap("EXPRESS"),
+        "States.M.ItemProcessor.States.T.Resource",
+        "SCHEMA_VALIDATION_FAILED",
+    );
+    accepted("STANDARD", &dmap("STANDARD"));
 }
 
 /// A one-Pass JSONata machine whose Output is `output` (marked).
