@@ -68,7 +68,7 @@ struct Model {
 
 /// What the generator may change: `record_stable` keeps the REST API's tags as they are — its
 /// own and every integration's ownership record (name, method, path, stage) — for moto, which
-/// cannot tag a REST API after its creation (PEERS.md), and never removes a response.
+/// cannot tag a REST API after its creation (PEERS.md).
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     record_stable: bool,
@@ -256,23 +256,10 @@ impl Model {
                     x.credentials = (x.credentials + 1) % 3;
                     return format!("{} credentials", x.name);
                 }
-                14 if !limits.record_stable => {
+                14 => {
                     let x = &mut self.integs[i];
                     x.responses = random_responses(rng);
                     return format!("{} responses", x.name);
-                }
-                14 => {
-                    // moto answers DeleteIntegrationResponse with a bare error (seen with moto
-                    // 5.x), so against it responses are only added and edited, never removed.
-                    let x = &mut self.integs[i];
-                    if let Some(code) = CODES.iter().find(|c| !x.responses.iter().any(|r| r.code == **c)) {
-                        x.responses.push(Resp {
-                            code,
-                            pattern: Some(pick(rng, &PATTERNS)),
-                            template: Some(rng.u32(..100)),
-                        });
-                        return format!("{} responses + {code}", x.name);
-                    }
                 }
                 15 => {
                     let x = &mut self.integs[i];

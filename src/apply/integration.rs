@@ -729,6 +729,18 @@ async fn apply_integration(
         }
         Some(_) => {}
     }
+    // Responses the manifest no longer names go first, the integration response before the
+    // method response, while the live read still describes them (a PutIntegration below drops
+    // integration responses in the sandbox and moto, and moto fails deleting a missing one).
+    for (code, has_integration_response) in plan::stale_responses(live.as_ref(), ai) {
+        if has_integration_response {
+            delete_idempotent(deadline, || {
+                aws.delete_integration_response(api_id, &res, verb, &code)
+            })
+            .await?;
+        }
+        delete_idempotent(deadline, || aws.delete_method_response(api_id, &res, verb, &code)).await?;
+    }
     let put_integration = live.is_none() || changed("integration");
     if put_integration {
         retry(deadline, || {
@@ -755,16 +767,6 @@ async fn apply_integration(
         if work.put_integration_response {
             retry(deadline, || aws.put_integration_response(api_id, &res, verb, r)).await?;
         }
-    }
-    // Responses the manifest no longer names go, the integration response first.
-    for (code, has_integration_response) in plan::stale_responses(live.as_ref(), ai) {
-        if has_integration_response {
-            delete_idempotent(deadline, || {
-                aws.delete_integration_response(api_id, &res, verb, &code)
-            })
-            .await?;
-        }
-        delete_idempotent(deadline, || aws.delete_method_response(api_id, &res, verb, &code)).await?;
     }
     if let Some(r) = resources.iter_mut().find(|r| r.id == res) {
         r.methods.insert(verb.to_owned(), plan::integration_value(ai));

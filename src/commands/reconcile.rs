@@ -65,6 +65,10 @@ pub(crate) async fn pass(
     };
     // Offline validation before any AWS call: nothing is read or written when a manifest is bad.
     let offline = manifest::load(&load);
+    // AWS's WARNING findings: printed once, here, never failing the pass.
+    for w in &offline.warnings {
+        eprintln!("{w}");
+    }
     if !offline.diagnostics.is_empty() {
         for d in &offline.diagnostics {
             eprintln!("{d}");

@@ -421,6 +421,25 @@ impl Validator {
             }
         } else {
             self.jsonata_strings(st, path);
+            let expr = |v: &Value| v.as_str().is_some_and(super::jsonata::is_expression);
+            if let Some(a) = st.get("Arguments").filter(|a| !a.is_object() && !expr(a)) {
+                self.err(
+                    &path.key("Arguments"),
+                    format!(
+                        "Arguments must be an object or a JSONata expression, found {}",
+                        kind(a)
+                    ),
+                );
+            }
+            if let Some(i) = st.get("Items").filter(|i| !i.is_array() && !expr(i)) {
+                self.err(
+                    &path.key("Items"),
+                    format!(
+                        "Items must be an array or a JSONata expression, found {}",
+                        kind(i)
+                    ),
+                );
+            }
         }
 
         match ty {
