@@ -4,6 +4,8 @@
 #  (a) change -> live latency: one StateMachine manifest; N times (default 100) rewrite its Pass
 #      Result with a new unique value, then poll DescribeStateMachine on the sandbox every ~10 ms
 #      until the live definition contains it; prints p50/p90/p99/max (default --debounce 500ms).
+#  (a2) the same for an ApiIntegration: the reference system of manifests/; N times rewrite the
+#      integration's timeoutInMillis, then poll GetIntegration until the live value is the new one.
 #  (b) idle cost: 1,000 StateMachine manifests; after /readyz answers 200, samples utime+stime
 #      (/proc/PID/stat) and VmRSS (/proc/PID/status) over IDLE_SECS (default 60) seconds.
 # Usage: BIN=path/to/sfn-operator bench/daemon.sh [N] [IDLE_SECS]
@@ -97,6 +99,46 @@ for i in range(n):
 lat.sort()
 q = lambda p: lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))] * 1000
 print(f"latency: n={len(lat)} misses(>10s)={misses} p50={q(.5):.0f} ms p90={q(.9):.0f} ms p99={q(.99):.0f} ms max={lat[-1]*1000:.0f} ms min={lat[0]*1000:.0f} ms")
+PY
+kill "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
+
+# ---- (a2) latency of an ApiIntegration edit
+mkdir -p "$WORK/api"
+cp manifests/state-machine.yaml manifests/parallel-processing.asl.yaml manifests/api.yaml "$WORK/api/"
+"$PY" - "$WORK/api/api.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+t = open(p).read()
+open(p, "w").write(t.replace("    integrationHttpMethod: POST\n", "    integrationHttpMethod: POST\n    timeoutInMillis: 1000\n"))
+PY
+P3="$(free_port)"
+start_daemon "$WORK/api" "$P3"
+wait_http "http://127.0.0.1:$P3/readyz" 200 60
+"$PY" - "$WORK/api/api.yaml" "$SB_PORT" "$N" <<'PY'
+import json, sys, time, urllib.request
+path, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tmpl = open(path).read()
+base = f"http://127.0.0.1:{port}"
+get = lambda u: json.load(urllib.request.urlopen(base + u, timeout=5))
+api = get("/restapis")["item"][0]["id"]
+res = next(r["id"] for r in get(f"/restapis/{api}/resources")["item"] if r["path"] == "/execution")
+timeout = lambda: get(f"/restapis/{api}/resources/{res}/methods/POST/integration")["timeoutInMillis"]
+assert timeout() == 1000, "initial integration not live"
+lat, misses = [], 0
+for i in range(n):
+    val = 2000 + i
+    t0 = time.monotonic()
+    with open(path, "w") as f:
+        f.write(tmpl.replace("timeoutInMillis: 1000", f"timeoutInMillis: {val}"))
+    while True:
+        if timeout() == val:
+            lat.append(time.monotonic() - t0); break
+        if time.monotonic() - t0 > 10:
+            misses += 1; break
+        time.sleep(0.01)
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))] * 1000
+print(f"ApiIntegration latency: n={len(lat)} misses(>10s)={misses} p50={q(.5):.0f} ms p90={q(.9):.0f} ms p99={q(.99):.0f} ms max={lat[-1]*1000:.0f} ms min={lat[0]*1000:.0f} ms")
 PY
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
 

@@ -109,7 +109,7 @@ pub struct OwnerOpts {
     pub owner_id: String,
     /// With --prune: prune even when a PATH holds no manifest at all (otherwise such a pass, e.g.
     /// an emptied directory or ConfigMap, deletes nothing and says so).
-    #[arg(long)]
+    #[arg(long, requires = "prune")]
     pub allow_empty: bool,
 }
 
@@ -290,6 +290,27 @@ mod tests {
             "http://x",
             "--no-rate-limits"
         ]));
+    }
+
+    #[test]
+    fn owner_id_and_allow_empty() {
+        use clap::Parser;
+        let owner = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Reconcile(r)) => Ok((r.owner.owner_id, r.owner.allow_empty)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(
+            owner(&["sfn-operator", "reconcile", "--once", "--prune", "--allow-empty"]),
+            Ok(("default".into(), true))
+        );
+        assert_eq!(
+            owner(&["sfn-operator", "reconcile", "--owner-id", "team-a/prod"]),
+            Ok(("team-a/prod".into(), false))
+        );
+        // --allow-empty only means something with --prune; a bad id is refused before any work.
+        assert!(owner(&["sfn-operator", "reconcile", "--once", "--allow-empty"]).is_err());
+        assert!(owner(&["sfn-operator", "reconcile", "--owner-id", "a b"]).is_err());
     }
 
     #[test]

@@ -332,16 +332,7 @@ pub fn integration_value(ai: &crate::desired::ApiIntegration) -> Value {
     let responses: serde_json::Map<String, Value> = ai
         .responses
         .iter()
-        .map(|r| {
-            (
-                r.status_code.clone(),
-                serde_json::json!({
-                    "integrationResponse": true,
-                    "selectionPattern": r.selection_pattern,
-                    "responseTemplates": templates(&r.response_templates),
-                }),
-            )
-        })
+        .map(|r| (r.status_code.clone(), integration_value_response(r)))
         .collect();
     serde_json::json!({
         "authorizationType": ai.authorization_type,
@@ -358,8 +349,9 @@ pub fn integration_value(ai: &crate::desired::ApiIntegration) -> Value {
     })
 }
 
-/// Plans an integration against the live method (`None`: method or path missing). Live responses
-/// the manifest does not name are left alone.
+/// Plans an integration against the live method (`None`: method or path missing). The method is
+/// the integration's (its record says so), so its responses are exactly the manifest's: a live
+/// response the manifest does not name is planned for deletion (`responses.400: {...} → null`).
 pub fn plan_integration(desired: &crate::desired::ApiIntegration, live: Option<&Value>) -> ResourcePlan {
     let want = integration_value(desired);
     let mut changes = Vec::new();
@@ -375,14 +367,7 @@ pub fn plan_integration(desired: &crate::desired::ApiIntegration, live: Option<&
             }
         }
         Some(live) => {
-            let mut live = live.clone();
-            if let (Some(l), Some(w)) = (
-                live.get_mut("responses").and_then(Value::as_object_mut),
-                want["responses"].as_object(),
-            ) {
-                l.retain(|k, _| w.contains_key(k));
-            }
-            diff_values(&Path::root(), &live, &want, &mut changes);
+            diff_values(&Path::root(), live, &want, &mut changes);
             let action = if changes.is_empty() {
                 Action::Noop
             } else {
@@ -394,5 +379,174 @@ pub fn plan_integration(desired: &crate::desired::ApiIntegration, live: Option<&
                 error: None,
             }
         }
+    }
+}
+
+/// What one response of a method needs, live against desired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseWork {
+    /// PutMethodResponse (the method response is missing).
+    pub put_method_response: bool,
+    /// PutIntegrationResponse (missing, or its selection pattern or templates differ).
+    pub put_integration_response: bool,
+}
+
+/// The response work for the desired `status_code`, given the live method's comparable value
+/// (`None`: the method is new). `integration_replaced`: a PutIntegration is sent first, after
+/// which integration responses are written again.
+pub fn response_work(
+    live_method: Option<&Value>,
+    want: &crate::desired::Response,
+    integration_replaced: bool,
+) -> ResponseWork {
+    let live = live_method.and_then(|m| m["responses"].get(&want.status_code));
+    let want_value = &integration_value_response(want);
+    ResponseWork {
+        put_method_response: live.is_none(),
+        put_integration_response: integration_replaced || live != Some(want_value),
+    }
+}
+
+/// The live response codes of a method that the manifest no longer names, with whether each has
+/// an integration response (deleted first).
+pub fn stale_responses(
+    live_method: Option<&Value>,
+    desired: &crate::desired::ApiIntegration,
+) -> Vec<(String, bool)> {
+    live_method
+        .and_then(|m| m["responses"].as_object())
+        .into_iter()
+        .flatten()
+        .filter(|(code, _)| !desired.responses.iter().any(|r| &r.status_code == *code))
+        .map(|(code, v)| (code.clone(), v["integrationResponse"] == Value::Bool(true)))
+        .collect()
+}
+
+fn integration_value_response(r: &crate::desired::Response) -> Value {
+    serde_json::json!({
+        "integrationResponse": true,
+        "selectionPattern": r.selection_pattern,
+        "responseTemplates": Value::Object(
+            r.response_templates
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        ),
+    })
+}
+
+/// The configuration a deployment of an API captures, as comparable data: every resource path
+/// with its methods (the shape `aws::LiveResource::methods` holds). Paths without methods are
+/// left out; they change nothing a client can call.
+pub fn api_configuration(resources: &[crate::aws::LiveResource]) -> Value {
+    let mut paths: BTreeMap<&str, Value> = BTreeMap::new();
+    for r in resources.iter().filter(|r| !r.methods.is_empty()) {
+        let methods: serde_json::Map<String, Value> =
+            r.methods.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        paths.insert(&r.path, Value::Object(methods));
+    }
+    Value::Object(paths.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// The description the operator writes on its deployments: a fingerprint of the configuration
+/// deployed, so a later pass can tell whether a stage serves the current configuration (SPEC §4).
+pub fn deployment_description(configuration: &Value) -> String {
+    format!("sfn-operator config {}", fingerprint(configuration))
+}
+
+/// A stable 128-bit fingerprint (two FNV-1a 64 hashes, hex) of a value's canonical JSON (object
+/// keys sorted at every level), so key order never changes it and it is the same on every
+/// platform and Rust release.
+pub fn fingerprint(v: &Value) -> String {
+    let mut text = String::new();
+    canonical(v, &mut text);
+    let fnv = |offset: u64| {
+        text.bytes().fold(offset, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
+}
+
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod integration_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn fingerprint_ignores_key_order_and_sees_every_value() {
+        let a = json!({"/a": {"POST": {"x": 1, "y": [1, 2]}}, "/b": {}});
+        let mut b = serde_json::Map::new();
+        b.insert("/b".into(), json!({}));
+        b.insert("/a".into(), json!({"POST": {"y": [1, 2], "x": 1}}));
+        assert_eq!(fingerprint(&a), fingerprint(&Value::Object(b)));
+        assert_ne!(
+            fingerprint(&a),
+            fingerprint(&json!({"/a": {"POST": {"x": 2, "y": [1, 2]}}, "/b": {}}))
+        );
+        assert_eq!(fingerprint(&a).len(), 32);
+        assert!(deployment_description(&a).starts_with("sfn-operator config "));
+    }
+
+    #[test]
+    fn response_work_compares_pattern_and_templates() {
+        let want = crate::desired::Response {
+            status_code: "200".into(),
+            selection_pattern: None,
+            response_templates: BTreeMap::from([("application/json".to_owned(), "$input.body".to_owned())]),
+        };
+        let live = json!({"responses": {"200": integration_value_response(&want), "400": {"integrationResponse": false}}});
+        let none = ResponseWork {
+            put_method_response: false,
+            put_integration_response: false,
+        };
+        assert_eq!(response_work(Some(&live), &want, false), none);
+        assert!(response_work(Some(&live), &want, true).put_integration_response);
+        let mut other = want.clone();
+        other.selection_pattern = Some("4\\d{2}".into());
+        assert!(response_work(Some(&live), &other, false).put_integration_response);
+        other.status_code = "500".into();
+        assert_eq!(
+            response_work(Some(&live), &other, false),
+            ResponseWork {
+                put_method_response: true,
+                put_integration_response: true
+            }
+        );
     }
 }

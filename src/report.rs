@@ -71,7 +71,9 @@ impl ResourceReport {
     }
 }
 
-/// Counts by action, plus failures.
+/// Counts by action of the resources that reconciled (or, in `diff`, would), plus those that
+/// failed (or are invalid) and those skipped: a failed or skipped resource is counted there only,
+/// never as "unchanged".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
@@ -79,6 +81,8 @@ pub struct Summary {
     pub delete: usize,
     pub noop: usize,
     pub failed: usize,
+    #[serde(default)]
+    pub skipped: usize,
 }
 
 /// The whole report.
@@ -98,14 +102,13 @@ impl Report {
     pub fn new(resources: Vec<ResourceReport>) -> Self {
         let mut summary = Summary::default();
         for r in &resources {
-            match r.action {
-                Action::Create => summary.create += 1,
-                Action::Update => summary.update += 1,
-                Action::Delete => summary.delete += 1,
-                Action::Noop => summary.noop += 1,
-            }
-            if matches!(r.status, Status::Failed | Status::Invalid) {
-                summary.failed += 1;
+            match (r.status, r.action) {
+                (Status::Failed | Status::Invalid, _) => summary.failed += 1,
+                (Status::Skipped, _) => summary.skipped += 1,
+                (_, Action::Create) => summary.create += 1,
+                (_, Action::Update) => summary.update += 1,
+                (_, Action::Delete) => summary.delete += 1,
+                (_, Action::Noop) => summary.noop += 1,
             }
         }
         Report {
@@ -160,8 +163,8 @@ impl Report {
         let m = &self.summary;
         let _ = writeln!(
             s,
-            "{} to create, {} to update, {} to delete, {} unchanged, {} failed",
-            m.create, m.update, m.delete, m.noop, m.failed
+            "{} to create, {} to update, {} to delete, {} unchanged, {} failed, {} skipped",
+            m.create, m.update, m.delete, m.noop, m.failed, m.skipped
         );
         s
     }
@@ -201,5 +204,35 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("1 to update"));
+    }
+
+    #[test]
+    fn failed_and_skipped_are_never_counted_as_unchanged() {
+        let entry = |name: &str, action, status| ResourceReport {
+            action,
+            ..ResourceReport::new(ResourceKey::new(Kind::StateMachine, name), status)
+        };
+        let r = Report::new(vec![
+            entry("a", Action::Noop, Status::Synced),
+            entry("b", Action::Update, Status::Failed),
+            entry("c", Action::Noop, Status::Skipped),
+            entry("d", Action::Noop, Status::Invalid),
+            entry("e", Action::Create, Status::Pending),
+        ]);
+        assert_eq!(
+            r.summary,
+            Summary {
+                create: 1,
+                update: 0,
+                delete: 0,
+                noop: 1,
+                failed: 2,
+                skipped: 1
+            }
+        );
+        assert!(
+            r.to_text()
+                .ends_with("1 to create, 0 to update, 0 to delete, 1 unchanged, 2 failed, 1 skipped\n")
+        );
     }
 }

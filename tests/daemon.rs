@@ -676,3 +676,118 @@ async fn json_logs_have_a_span_per_reconcile_and_never_a_credential() {
         assert!(!text.contains(secret), "{secret} in the log");
     }
 }
+
+/// The reference system's manifests in `manifests/` of a daemon's directory.
+fn reference_system(manifests: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
+        std::fs::copy(root.join(f), manifests.join(f)).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// The live `POST /execution` integration of the one REST API: (timeout, request template).
+async fn live_integration(apigw: &aws_sdk_apigateway::Client) -> Option<(i32, String)> {
+    let apis = apigw.get_rest_apis().send().await.ok()?;
+    let api = apis.items().first()?.id()?.to_owned();
+    let res = apigw.get_resources().rest_api_id(&api).send().await.ok()?;
+    let rid = res
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/execution"))?
+        .id()?
+        .to_owned();
+    let i = apigw
+        .get_integration()
+        .rest_api_id(&api)
+        .resource_id(&rid)
+        .http_method("POST")
+        .send()
+        .await
+        .ok()?;
+    let t = i.request_templates()?.get("application/json")?.clone();
+    Some((i.timeout_in_millis(), t))
+}
+
+/// Issue 9, points 1 and 7: an edited `ApiIntegration`, and an edit of the machine it references,
+/// go live while the daemon runs (not at the next resync, an hour away); `/status` says Pending
+/// while the work is under way, and a failed dependency's dependant is `Skipped` with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_integration_edits_go_live_and_dependants_of_a_failure_are_skipped() {
+    let live = Live::start().await;
+    let url = live.url();
+    let (dir, manifests) = manifests_dir();
+    reference_system(&manifests);
+    let d = Daemon::start(dir.path(), &url, &["--no-rate-limits", "--resync-interval", "1h"]).await;
+    let conf = common::sdk_conf(&url).await;
+    let apigw = aws_sdk_apigateway::Client::new(&conf);
+    assert_eq!(live_integration(&apigw).await.map(|l| l.0), Some(29000));
+
+    // Edit the integration's timeout.
+    let api_yaml = manifests.join("api.yaml");
+    let text = std::fs::read_to_string(&api_yaml).unwrap_or_default();
+    write_file(
+        &api_yaml,
+        &text.replace(
+            "    integrationHttpMethod: POST\n",
+            "    integrationHttpMethod: POST\n    timeoutInMillis: 12000\n",
+        ),
+    );
+    let started = Instant::now();
+    poll("the timeout edit to be live", async || {
+        live_integration(&apigw).await.map(|l| l.0) == Some(12000)
+    })
+    .await;
+    eprintln!("ApiIntegration edit live after {:?}", started.elapsed());
+    poll("the integration Synced", async || {
+        let r = d.resource("start-execution").await;
+        r["status"] == "Synced" && r["failures"] == 0
+    })
+    .await;
+
+    // Rename the machine it references: the integration's template follows.
+    let sm_yaml = manifests.join("state-machine.yaml");
+    let text = std::fs::read_to_string(&sm_yaml).unwrap_or_default();
+    assert!(text.contains("name: ParallelProcessingMachine"), "{text}");
+    write_file(
+        &sm_yaml,
+        &text.replace(
+            "name: ParallelProcessingMachine",
+            "name: ParallelProcessingMachine2",
+        ),
+    );
+    poll("the template to name the renamed machine", async || {
+        live_integration(&apigw)
+            .await
+            .is_some_and(|l| l.1.contains("stateMachine:ParallelProcessingMachine2\""))
+    })
+    .await;
+
+    // The machine fails (permanently); its dependant integration is Skipped with the reason.
+    live.faults(
+        serde_json::json!({"errorCode": "AccessDeniedException", "operations": ["UpdateStateMachine"]}),
+    )
+    .await;
+    let asl = manifests.join("parallel-processing.asl.yaml");
+    let text = std::fs::read_to_string(&asl).unwrap_or_default();
+    write_file(&asl, &text.replace("in parallel.", "in parallel (edited)."));
+    poll("the machine Failed and the integration Skipped", async || {
+        let s = d.status().await;
+        let find = |kind: &str| {
+            s["resources"]
+                .as_array()
+                .and_then(|a| a.iter().find(|r| r["kind"] == kind).cloned())
+                .unwrap_or_default()
+        };
+        let (m, i) = (find("StateMachine"), find("ApiIntegration"));
+        m["status"] == "Failed"
+            && i["status"] == "Skipped"
+            && i["message"].as_str().is_some_and(|t| {
+                t.contains("StateMachine/parallel-processing") && t.contains("AccessDeniedException")
+            })
+            && s["summary"]["failed"] == 1
+            && s["summary"]["skipped"] == 1
+    })
+    .await;
+    live.faults(serde_json::json!({})).await;
+    drop(d);
+}

@@ -142,9 +142,31 @@ async fn create_in_sync_drift_restore() {
     let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let c = counts(&url).await;
-    assert_eq!(count(&c, "CreateDeployment"), 1, "{c:?}");
+    // The drift was never deployed: stage prod still serves the deployment of the manifests'
+    // configuration, which the restore brings back, so there is nothing to redeploy.
+    assert_eq!(count(&c, "CreateDeployment"), 0, "{c:?}");
     assert_eq!(count(&c, "UpdateStateMachine"), 1, "{c:?}");
     assert_eq!(count(&c, "PutIntegration"), 1, "{c:?}");
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(0));
+
+    // Drift that someone also deploys: the stage now serves it, so the restore redeploys, once.
+    drift_reference_system(&conf, &api_id, "team", "x").await;
+    apigw
+        .create_deployment()
+        .rest_api_id(&api_id)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let ip = paths(entry(&report(&out), "ApiIntegration"));
+    assert!(ip.iter().any(|p| p == "stage[\"prod\"]"), "{ip:?}");
+    reset(&url).await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(count(&counts(&url).await, "CreateDeployment"), 1);
     let out = run(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 }

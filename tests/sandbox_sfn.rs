@@ -256,6 +256,58 @@ async fn input_errors_are_typed() -> TestResult {
         fail.diagnostics().first().map(|d| d.code()),
         Some("SCHEMA_VALIDATION_FAILED")
     );
+    // AWS's codes, severities and locations; a warning alone leaves the result OK; EXPRESS rules
+    // follow the `type` parameter.
+    let warned = sfn
+        .validate_state_machine_definition()
+        .definition(
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"p": "$.x"}, "End": true}}}"#,
+        )
+        .send()
+        .await?;
+    assert_eq!(warned.result().as_str(), "OK");
+    let d = warned.diagnostics().first().ok_or("no warning")?;
+    assert_eq!(
+        (d.severity().as_str(), d.code(), d.location()),
+        ("WARNING", "NO_DOLLAR", Some("/States/A/Parameters/p"))
+    );
+    let express = r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "End": true}}}"#;
+    let refused = sfn
+        .validate_state_machine_definition()
+        .definition(express)
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .send()
+        .await?;
+    assert_eq!(refused.result().as_str(), "FAIL");
+    let d = refused.diagnostics().first().ok_or("no error")?;
+    assert_eq!(
+        (d.severity().as_str(), d.code(), d.location()),
+        ("ERROR", "SCHEMA_VALIDATION_FAILED", Some("/States/A/Resource"))
+    );
+    let standard = sfn
+        .validate_state_machine_definition()
+        .definition(express)
+        .send()
+        .await?;
+    assert_eq!(standard.result().as_str(), "OK");
+    let err = sfn
+        .create_state_machine()
+        .name("express-callback")
+        .definition(express)
+        .role_arn(ROLE)
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .send()
+        .await
+        .err()
+        .ok_or("EXPRESS with a callback accepted")?
+        .into_service_error();
+    assert!(err.is_invalid_definition(), "{err:?}");
+    assert_eq!(
+        err.meta().message(),
+        Some(
+            "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machines (and a distributed Map's EXPRESS child executions) do not support the .waitForTaskToken (Wait for Callback) integration pattern at /States/A/Resource'"
+        )
+    );
 
     // Unknown operations and oversized bodies answer in AWS's shapes.
     let http = reqwest::Client::new();

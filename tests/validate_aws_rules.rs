@@ -166,10 +166,28 @@ fn express_machines_refuse_sync_callbacks_and_activities() {
             "States.A.Resource",
             "SCHEMA_VALIDATION_FAILED",
         );
-        assert!(d.message.contains("Express state machines do not support"), "{d}");
+        assert!(
+            d.message.contains(
+                "Express state machines (and a distributed Map's EXPRESS child executions) do not support"
+            ),
+            "{d}"
+        );
         accepted("STANDARD", &task(r));
     }
     accepted("EXPRESS", &task("arn:aws:states:::lambda:invoke"));
+    // A distributed Map's EXPRESS children are Express workflows too; STANDARD children are not.
+    let dmap = |exec: &str| {
+        format!(
+            "StartAt: M\nStates:\n  M:\n    Type: Map\n    End: true\n    ItemProcessor:\n      ProcessorConfig: {{Mode: DISTRIBUTED, ExecutionType: {exec}}}\n      StartAt: T\n      States:\n        T:\n          Type: Task\n          Resource: ^arn:aws:states:::lambda:invoke.waitForTaskToken\n          End: true\n"
+        )
+    };
+    refused(
+        "STANDARD",
+        &dmap("EXPRESS"),
+        "States.M.ItemProcessor.States.T.Resource",
+        "SCHEMA_VALIDATION_FAILED",
+    );
+    accepted("STANDARD", &dmap("STANDARD"));
 }
 
 /// A one-Pass JSONata machine whose Output is `output` (marked).
@@ -391,5 +409,87 @@ fn false_refusals_of_the_past_are_accepted() {
     accepted(
         "STANDARD",
         "QueryLanguage: JSONata\nStartAt: A\nStates:\n  A:\n    Type: Pass\n    Comment: \"{% not an expression, just a note\"\n    End: true\n",
+    );
+}
+
+#[test]
+fn map_labels_are_valid_and_unique() {
+    let map = |name: &str, label: &str, next: &str| {
+        format!(
+            "  {name}:\n    Type: Map\n    Label: {label}\n    {next}\n    ItemProcessor:\n      ProcessorConfig: {{Mode: DISTRIBUTED, ExecutionType: STANDARD}}\n      StartAt: I{name}\n      States:\n        I{name}: {{Type: Succeed}}\n"
+        )
+    };
+    let bad = format!("StartAt: M\nStates:\n{}", map("M", "^\"my label\"", "End: true"));
+    refused("STANDARD", &bad, "States.M.Label", "INVALID_LABEL_NAME");
+    let twice = format!(
+        "StartAt: M\nStates:\n{}{}",
+        map("M", "Batch", "Next: N"),
+        map("N", "^Batch", "End: true")
+    );
+    let d = refused("STANDARD", &twice, "States.N.Label", "DUPLICATE_LABEL_NAME");
+    assert!(d.message.contains("States.M.Label"), "{d}");
+    accepted(
+        "STANDARD",
+        &format!("StartAt: M\nStates:\n{}", map("M", "Batch-1_ok", "End: true")),
+    );
+}
+
+#[test]
+fn validate_prints_warnings_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: m}\nspec:\n  roleArn: arn:aws:iam::123456789012:role/r\n  definition:\n    StartAt: A\n    States:\n      A: {Type: Pass, Parameters: {p: $.x}, End: true}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.contains("m.yaml:9:39: warning: definition.States.A.Parameters.p: NO_DOLLAR: "),
+        "stderr: {stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1 manifest valid");
+}
+
+#[test]
+fn jsonata_arguments_and_items_have_their_types() {
+    let args = "QueryLanguage: JSONata\nStartAt: A\nStates:\n  A:\n    Type: Task\n    Resource: arn:aws:states:::lambda:invoke\n    Arguments: ^[1, 2]\n    End: true\n";
+    refused("STANDARD", args, "States.A.Arguments", "SCHEMA_VALIDATION_FAILED");
+    let items = "QueryLanguage: JSONata\nStartAt: M\nStates:\n  M:\n    Type: Map\n    Items: ^{a: 1}\n    End: true\n    ItemProcessor:\n      StartAt: I\n      States:\n        I: {Type: Succeed}\n";
+    refused("STANDARD", items, "States.M.Items", "SCHEMA_VALIDATION_FAILED");
+    accepted(
+        "STANDARD",
+        "QueryLanguage: JSONata\nStartAt: M\nStates:\n  M:\n    Type: Map\n    Items: \"{% $states.input.xs %}\"\n    End: true\n    ItemProcessor:\n      StartAt: I\n      States:\n        I: {Type: Succeed}\n",
+    );
+}
+
+#[test]
+fn reconcile_prints_warnings_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("manifests")).unwrap();
+    std::fs::write(
+        dir.path().join("manifests/m.yaml"),
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: m}\nspec:\n  roleArn: arn:aws:iam::123456789012:role/r\n  definition:\n    StartAt: A\n    States:\n      A: {Type: Pass, Parameters: {p: $.x}, End: true}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .current_dir(dir.path())
+        .args(["reconcile", "--once", "--sandbox", "manifests", "-q"])
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(
+        stderr
+            .matches("warning: definition.States.A.Parameters.p: NO_DOLLAR: ")
+            .count(),
+        1,
+        "printed once: {stderr}"
     );
 }

@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::prune::PruneRecord;
 use super::rest_api::too_many_tags;
 use super::{Engine, Mode, PassScope, failed, not_started, reconcile_span};
-use crate::aws::{Aws, AwsError, retry};
+use crate::aws::{Aws, AwsError, create_once, delete_idempotent, retry};
 use crate::desired::{Kind, Resource, ResourceKey};
 use crate::ownership;
 use crate::plan::{self, ResourcePlan};
@@ -26,6 +26,25 @@ pub(super) struct LiveApis<'a> {
     pub(super) created: &'a BTreeMap<String, crate::aws::LiveApi>,
 }
 
+/// What the whole desired set says beyond the integrations in scope: the integration records to
+/// prune (by API id), every (method, path) a declared integration manages, and every stage a
+/// declared integration deploys to (by API id).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Declared<'a> {
+    pub(super) prunes: &'a BTreeMap<String, Vec<PruneRecord>>,
+    pub(super) claimed: &'a BTreeSet<(String, String)>,
+    pub(super) stages: &'a BTreeMap<String, BTreeSet<String>>,
+}
+
+/// [`Declared`] narrowed to one API, plus the API's live tags.
+#[derive(Debug, Clone, Copy)]
+struct OnApi<'a> {
+    prunes: &'a [PruneRecord],
+    claimed: &'a BTreeSet<(String, String)>,
+    declared_stages: &'a BTreeSet<String>,
+    live_tags: &'a BTreeMap<String, String>,
+}
+
 impl Engine {
     /// Reconciles integrations API by API (resources read once per API), prunes the integrations
     /// chosen for pruning on the same APIs, then deploys each (API, stage) at most once: when the
@@ -36,10 +55,14 @@ impl Engine {
         integrations: &[&Resource],
         apis: LiveApis<'_>,
         done: &BTreeMap<ResourceKey, ResourceReport>,
-        prunes: &BTreeMap<String, Vec<PruneRecord>>,
-        claimed: &BTreeSet<(String, String)>,
+        declared: Declared<'_>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
+        let Declared {
+            prunes,
+            claimed,
+            stages: declared_stages,
+        } = declared;
         let mut out = Vec::new();
         let mut pruned = Vec::new();
         // API id (None: the API is still to be created, diff mode) → integrations on it.
@@ -100,13 +123,17 @@ impl Engine {
                 .or_else(|| apis.listed.iter().find(|a| a.id == api_id))
                 .map(|a| a.tags.clone())
                 .unwrap_or_default();
+            let no_stages = BTreeSet::new();
             let (reps, gone) = self
                 .integrations_on_api(
                     &api_id,
                     &ais,
-                    prunes.get(&api_id).unwrap_or(&no_prunes),
-                    claimed,
-                    &live_tags,
+                    OnApi {
+                        prunes: prunes.get(&api_id).unwrap_or(&no_prunes),
+                        claimed,
+                        declared_stages: declared_stages.get(&api_id).unwrap_or(&no_stages),
+                        live_tags: &live_tags,
+                    },
                     scope,
                 )
                 .await;
@@ -121,11 +148,15 @@ impl Engine {
         &self,
         api_id: &str,
         ais: &[&crate::desired::ApiIntegration],
-        prunes: &[PruneRecord],
-        claimed: &BTreeSet<(String, String)>,
-        live_tags: &BTreeMap<String, String>,
+        on_api: OnApi<'_>,
         scope: &PassScope,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
+        let OnApi {
+            prunes,
+            claimed,
+            declared_stages,
+            live_tags,
+        } = on_api;
         let aws = &self.aws;
         let deadline = scope.deadline;
         let apply = scope.mode == Mode::Apply;
@@ -233,8 +264,8 @@ impl Engine {
         }
 
         // Apply: record ownership first (one TagResource per API), so nothing is created
-        // unrecorded; then the integrations.
-        let mut changed = false;
+        // unrecorded; then the integrations. `resources` follows every write, so that it ends
+        // as the configuration a deployment now captures.
         if apply {
             // Moves first: the old method goes while its record still names it, so a failure
             // leaves the record (and a later pass retries) instead of an unrecorded method.
@@ -245,9 +276,8 @@ impl Engine {
                     continue;
                 }
                 let verb = m.http_method.as_str();
-                match retry(deadline, || aws.delete_method(api_id, &m.resource_id, verb)).await {
+                match delete_idempotent(deadline, || aws.delete_method(api_id, &m.resource_id, verb)).await {
                     Ok(()) => {
-                        changed = true;
                         if let Some(r) = resources.iter_mut().find(|r| r.id == m.resource_id) {
                             r.methods.remove(verb);
                         }
@@ -292,7 +322,7 @@ impl Engine {
                     .instrument(reconcile_span(Kind::ApiIntegration, &ai.meta.name))
                     .await
                 {
-                    Ok(()) => changed = true,
+                    Ok(()) => {}
                     Err(e) => {
                         rep.status = Status::Failed;
                         rep.message = Some(format!(
@@ -301,6 +331,26 @@ impl Engine {
                         ));
                     }
                 }
+            }
+        }
+
+        if !apply {
+            // What the API will hold once the plan is carried out, for the stage check below.
+            for ((rep, ai), moved) in reps.iter().zip(ais).zip(&moves) {
+                if rep.status == Status::Failed {
+                    continue;
+                }
+                if let Some(m) = moved
+                    && let Some(r) = resources.iter_mut().find(|r| r.id == m.resource_id)
+                {
+                    r.methods.remove(&m.http_method);
+                }
+                set_method(
+                    &mut resources,
+                    &ai.path,
+                    &ai.http_method,
+                    plan::integration_value(ai),
+                );
             }
         }
 
@@ -353,12 +403,23 @@ impl Engine {
             });
             if !apply {
                 rep.status = Status::Pending;
+                if let Some(res_id) = &res_id
+                    && let Some(r) = resources.iter_mut().find(|r| &r.id == res_id)
+                {
+                    r.methods.remove(&rec.http_method);
+                }
+                if res_id.is_some()
+                    && let Some(stage) = &rec.stage
+                {
+                    prune_stages.push((gone.len(), stage.clone()));
+                }
                 gone.push(rep);
                 continue;
             }
             if let Some(res_id) = res_id {
                 let verb = rec.http_method.as_str();
-                if let Err(e) = retry(deadline, || aws.delete_method(api_id, &res_id, verb)).await {
+                if let Err(e) = delete_idempotent(deadline, || aws.delete_method(api_id, &res_id, verb)).await
+                {
                     rep.status = Status::Failed;
                     rep.message = Some(format!(
                         "deleting method {verb} {} on REST API {api_id}: {e}",
@@ -368,7 +429,6 @@ impl Engine {
                     gone.push(rep);
                     continue;
                 }
-                changed = true;
                 if let Some(r) = resources.iter_mut().find(|r| r.id == res_id) {
                     r.methods.remove(verb);
                 }
@@ -390,34 +450,52 @@ impl Engine {
             }
         }
 
-        // Deployments: one per (API, stage), only if the API changed or a manifest's stage is
-        // missing; a pruned integration's stage is redeployed only if it exists.
+        // Deployments: a stage is in sync only when it serves a deployment of the configuration
+        // the API holds now (SPEC §4), recognised by the fingerprint the operator writes in its
+        // deployments' descriptions. One CreateDeployment per (API, stage) per pass, for a stage
+        // that is stale or missing; a pruned integration's stage only if it exists.
         let mut stages: BTreeSet<&str> = ais.iter().filter_map(|ai| ai.stage.as_deref()).collect();
+        stages.extend(declared_stages.iter().map(String::as_str));
         stages.extend(prune_stages.iter().map(|(_, s)| s.as_str()));
         if stages.is_empty() {
             return (reps, gone);
         }
+        let stage_failed = |reps: &mut Vec<ResourceReport>,
+                            gone: &mut Vec<ResourceReport>,
+                            stage: Option<&str>,
+                            msg: &str| {
+            for rep in reps.iter_mut().filter(|r| {
+                ais.iter().any(|ai| {
+                    ai.meta.name == r.name
+                        && ai.stage.is_some()
+                        && stage.is_none_or(|s| ai.stage.as_deref() == Some(s))
+                })
+            }) {
+                rep.status = Status::Failed;
+                rep.message = Some(msg.to_owned());
+            }
+            for (i, s) in &prune_stages {
+                if stage.is_none_or(|x| x == s) {
+                    gone[*i].status = Status::Failed;
+                    gone[*i].message = Some(msg.to_owned());
+                }
+            }
+        };
         let live_stages = match retry(deadline, || aws.stages(api_id)).await {
             Ok(s) => s,
             Err(e) => {
                 let msg = format!("reading stages of REST API {api_id}: {e}");
-                for rep in reps.iter_mut() {
-                    rep.status = Status::Failed;
-                    rep.message = Some(msg.clone());
-                }
-                for (i, _) in &prune_stages {
-                    gone[*i].status = Status::Failed;
-                    gone[*i].message = Some(msg.clone());
-                }
+                stage_failed(&mut reps, &mut gone, None, &msg);
                 return (reps, gone);
             }
         };
-        // (Methods created in this pass are not in `resources`: only an API with no manifest's
-        // integration on it can be left empty, by pruning.)
-        let no_methods = ais.is_empty() && resources.iter().all(|r| r.methods.is_empty());
+        let configuration = plan::api_configuration(&resources);
+        let description = plan::deployment_description(&configuration);
+        let no_methods = resources.iter().all(|r| r.methods.is_empty());
         for stage in stages {
-            let missing = !live_stages.iter().any(|s| s == stage);
-            let declared = ais.iter().any(|ai| ai.stage.as_deref() == Some(stage));
+            let live = live_stages.iter().find(|s| s.name == stage);
+            let declared =
+                declared_stages.contains(stage) || ais.iter().any(|ai| ai.stage.as_deref() == Some(stage));
             let on_stage = |rep: &ResourceReport| {
                 ais.iter()
                     .any(|ai| ai.meta.name == rep.name && ai.stage.as_deref() == Some(stage))
@@ -427,22 +505,51 @@ impl Engine {
                 .filter(|(_, s)| s == stage)
                 .map(|(i, _)| *i)
                 .collect();
-            if !(changed || missing) || (missing && !declared) {
+            if live.is_none() && !declared {
                 continue;
             }
+            // What the stage serves now: `None` when it is missing or serves something the
+            // operator did not deploy (or an older configuration).
+            let serving = match live.and_then(|l| l.deployment_id.clone()) {
+                None => None,
+                Some(dep) => match retry(deadline, || aws.deployment_description(api_id, &dep)).await {
+                    Ok(d) => Some((dep, d)),
+                    Err(e) => {
+                        let msg = format!("reading deployment {dep} of REST API {api_id}: {e}");
+                        stage_failed(&mut reps, &mut gone, Some(stage), &msg);
+                        continue;
+                    }
+                },
+            };
+            if serving
+                .as_ref()
+                .is_some_and(|(_, d)| d.as_deref() == Some(description.as_str()))
+            {
+                continue;
+            }
+            let change = Change {
+                path: format!("stage[{stage:?}]"),
+                before: match (&live, &serving) {
+                    (None, _) => serde_json::Value::Null,
+                    (Some(_), Some((dep, _))) => {
+                        format!("deployment {dep} (not the current configuration)").into()
+                    }
+                    (Some(_), None) => "no deployment".into(),
+                },
+                after: "a deployment of the current configuration".into(),
+            };
             if scope.mode == Mode::Diff {
                 for rep in reps.iter_mut().filter(|r| on_stage(r)) {
-                    if missing {
-                        rep.changes.push(Change {
-                            path: format!("stage[{stage:?}]"),
-                            before: serde_json::Value::Null,
-                            after: "deployed".into(),
-                        });
+                    rep.changes.push(change.clone());
+                    if rep.status != Status::Failed {
                         rep.status = Status::Pending;
-                        if rep.action == Action::Noop {
-                            rep.action = Action::Update;
-                        }
                     }
+                    if rep.action == Action::Noop {
+                        rep.action = Action::Update;
+                    }
+                }
+                for i in &pruned_here {
+                    gone[*i].changes.push(change.clone());
                 }
                 continue;
             }
@@ -457,31 +564,58 @@ impl Engine {
                 tracing::warn!(api = %api_id, %stage, "not redeployed: the API has no methods left");
                 continue;
             }
-            if let Err(e) = retry(deadline, || aws.deploy(api_id, stage)).await {
-                let msg = format!("deployment of REST API {api_id} to stage {stage}: {e}");
-                for rep in reps.iter_mut().filter(|r| on_stage(r)) {
-                    rep.status = Status::Failed;
-                    rep.message = Some(msg.clone());
+            let deployed = create_once(
+                deadline,
+                || aws.deploy(api_id, stage, &description),
+                || async {
+                    // A deployment whose answer was lost is found on the stage by its description.
+                    let Some(dep) = aws.stage_deployment(api_id, stage).await? else {
+                        return Ok(None);
+                    };
+                    let d = aws.deployment_description(api_id, &dep).await?;
+                    Ok((d.as_deref() == Some(description.as_str())).then_some(()))
+                },
+            )
+            .await;
+            match deployed {
+                Err(e) => {
+                    let msg = format!("deployment of REST API {api_id} to stage {stage}: {e}");
+                    stage_failed(&mut reps, &mut gone, Some(stage), &msg);
                 }
-                for i in &pruned_here {
-                    gone[*i].status = Status::Failed;
-                    gone[*i].message = Some(msg.clone());
-                }
-            } else if missing {
-                for rep in reps
-                    .iter_mut()
-                    .filter(|r| on_stage(r) && r.action == Action::Noop)
-                {
-                    rep.action = Action::Update;
-                    rep.changes.push(Change {
-                        path: format!("stage[{stage:?}]"),
-                        before: serde_json::Value::Null,
-                        after: "deployed".into(),
-                    });
+                Ok(()) => {
+                    for rep in reps.iter_mut().filter(|r| on_stage(r)) {
+                        if rep.action == Action::Noop {
+                            rep.action = Action::Update;
+                        }
+                        rep.changes.push(change.clone());
+                    }
+                    for i in &pruned_here {
+                        gone[*i].changes.push(change.clone());
+                    }
                 }
             }
         }
         (reps, gone)
+    }
+}
+
+/// Sets the comparable value of `verb` on `path` in the local view of an API's resources,
+/// adding the path if it is not there yet.
+fn set_method(
+    resources: &mut Vec<crate::aws::LiveResource>,
+    path: &str,
+    verb: &str,
+    value: serde_json::Value,
+) {
+    match resources.iter_mut().find(|r| r.path == path) {
+        Some(r) => {
+            r.methods.insert(verb.to_owned(), value);
+        }
+        None => resources.push(crate::aws::LiveResource {
+            id: String::new(),
+            path: path.to_owned(),
+            methods: BTreeMap::from([(verb.to_owned(), value)]),
+        }),
     }
 }
 
@@ -519,6 +653,10 @@ fn moved_from(
     })
 }
 
+/// Writes what differs for one integration: missing path parts, method, integration, responses
+/// (the manifest's set exactly). Creates that are not safe to repeat go through [`create_once`],
+/// so a lost answer never leaves a duplicate. On success the local view holds the method as the
+/// manifest has it.
 async fn apply_integration(
     aws: &Aws,
     api_id: &str,
@@ -544,11 +682,21 @@ async fn apply_integration(
     for part in ai.path.split('/').filter(|s| !s.is_empty()) {
         path.push('/');
         path.push_str(part);
-        if let Some(r) = resources.iter().find(|r| r.path == path) {
+        if let Some(r) = resources.iter().find(|r| r.path == path && !r.id.is_empty()) {
             parent = r.id.clone();
             continue;
         }
-        let id = retry(deadline, || aws.create_resource(api_id, &parent, part)).await?;
+        let id = create_once(
+            deadline,
+            || aws.create_resource(api_id, &parent, part),
+            || async {
+                // A ConflictException or a lost answer: the path part may exist; read it.
+                let live = aws.resources(api_id).await?;
+                Ok(live.into_iter().find(|r| r.path == path).map(|r| r.id))
+            },
+        )
+        .await?;
+        resources.retain(|r| r.path != path);
         resources.push(crate::aws::LiveResource {
             id: id.clone(),
             path: path.clone(),
@@ -566,18 +714,32 @@ async fn apply_integration(
     let changed = |prefix: &str| p.changes.iter().any(|c| c.path.starts_with(prefix));
     match &live {
         None => {
-            retry(deadline, || {
-                aws.put_method(api_id, &res, verb, &ai.authorization_type)
-            })
+            create_once(
+                deadline,
+                || aws.put_method(api_id, &res, verb, &ai.authorization_type),
+                || async { Ok(aws.method_exists(api_id, &res, verb).await?.then_some(())) },
+            )
             .await?
         }
-        Some(_) if changed("authorizationType") => {
+        Some(l) if l["authorizationType"] != serde_json::Value::String(ai.authorization_type.clone()) => {
             retry(deadline, || {
                 aws.set_method_auth(api_id, &res, verb, &ai.authorization_type)
             })
             .await?
         }
         Some(_) => {}
+    }
+    // Responses the manifest no longer names go first, the integration response before the
+    // method response, while the live read still describes them (a PutIntegration below drops
+    // integration responses in the sandbox and moto, and moto fails deleting a missing one).
+    for (code, has_integration_response) in plan::stale_responses(live.as_ref(), ai) {
+        if has_integration_response {
+            delete_idempotent(deadline, || {
+                aws.delete_integration_response(api_id, &res, verb, &code)
+            })
+            .await?;
+        }
+        delete_idempotent(deadline, || aws.delete_method_response(api_id, &res, verb, &code)).await?;
     }
     let put_integration = live.is_none() || changed("integration");
     if put_integration {
@@ -587,20 +749,27 @@ async fn apply_integration(
         .await?;
     }
     for r in &ai.responses {
-        let live_resp = live.as_ref().and_then(|l| l["responses"].get(&r.status_code));
-        if live_resp.is_none() {
-            retry(deadline, || {
-                aws.put_method_response(api_id, &res, verb, &r.status_code)
-            })
+        let work = plan::response_work(live.as_ref(), r, put_integration);
+        if work.put_method_response {
+            let code = r.status_code.as_str();
+            create_once(
+                deadline,
+                || aws.put_method_response(api_id, &res, verb, code),
+                || async {
+                    Ok(aws
+                        .method_response_exists(api_id, &res, verb, code)
+                        .await?
+                        .then_some(()))
+                },
+            )
             .await?;
         }
-        let resp_path = format!(
-            "responses{}",
-            crate::path::Path::root().key(r.status_code.clone())
-        );
-        if put_integration || live_resp.is_none() || changed(&resp_path) {
+        if work.put_integration_response {
             retry(deadline, || aws.put_integration_response(api_id, &res, verb, r)).await?;
         }
+    }
+    if let Some(r) = resources.iter_mut().find(|r| r.id == res) {
+        r.methods.insert(verb.to_owned(), plan::integration_value(ai));
     }
     Ok(())
 }

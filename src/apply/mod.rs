@@ -3,7 +3,7 @@
 //! `reconcile --once` call it once.
 //!
 //! ```ignore
-//! let engine = Engine::connect(&settings, 8).await?;
+//! let engine = Engine::connect(&settings, 8, deadline).await?;
 //! let report = engine.pass(&desired, &PassScope::new(Mode::Apply, deadline)).await;
 //! ```
 //!
@@ -116,9 +116,14 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Connects to AWS (or the endpoint in `settings`).
-    pub async fn connect(settings: &Settings, concurrency: usize) -> Result<Engine, AwsError> {
-        Ok(Engine::new(Aws::connect(settings).await?, concurrency))
+    /// Connects to AWS (or the endpoint in `settings`), retrying transient failures until
+    /// `deadline`.
+    pub async fn connect(
+        settings: &Settings,
+        concurrency: usize,
+        deadline: Instant,
+    ) -> Result<Engine, AwsError> {
+        Ok(Engine::new(Aws::connect(settings, deadline).await?, concurrency))
     }
 
     /// Wraps already connected clients.
@@ -246,6 +251,33 @@ impl Engine {
                 results.insert(ResourceKey::new(rep.kind, rep.name.clone()), rep);
             }
         }
+        // A scoped pass (the daemon's) resolves what its integrations depend on without
+        // reconciling it: the REST API's id from the listing. (A state machine's ARN is
+        // deterministic and already in the desired request template.)
+        let mut known = results.clone();
+        if let Ok(list) = &apis {
+            for r in desired.resources.iter().filter(|r| in_scope.contains(&r.key())) {
+                for dep in r.dependencies() {
+                    if dep.kind != Kind::RestApi || known.contains_key(&dep) || invalid.contains(&dep) {
+                        continue;
+                    }
+                    let Some(Resource::RestApi(api)) = desired.get(&dep) else {
+                        continue;
+                    };
+                    let rep = match rest_api::match_api(&dep, &api.name, list, &self.owner) {
+                        Ok(Some(live)) => ResourceReport {
+                            id: Some(live.id.clone()),
+                            ..ResourceReport::new(dep.clone(), Status::Synced)
+                        },
+                        Ok(None) => ResourceReport::new(dep.clone(), Status::Skipped)
+                            .with_message("it does not exist yet (it is created by its own reconcile)"),
+                        Err(m) => failed(dep.clone(), m),
+                    };
+                    known.insert(dep, rep);
+                }
+            }
+        }
+
         // Wave 2: integrations, after what they depend on.
         let mut integrations = Vec::new();
         for r in desired
@@ -254,15 +286,25 @@ impl Engine {
             .filter(|r| in_scope.contains(&r.key()) && !invalid.contains(&r.key()))
         {
             if let Resource::ApiIntegration(_) = r {
-                let blocked = r.dependencies().into_iter().find(|d| {
-                    invalid.contains(d)
-                        || results.get(d).is_some_and(|rep| {
-                            matches!(rep.status, Status::Failed | Status::Skipped | Status::Invalid)
-                        })
+                let blocked = r.dependencies().into_iter().find_map(|d| {
+                    if invalid.contains(&d) {
+                        return Some(format!("skipped: depends on {d}, whose manifest is invalid"));
+                    }
+                    let rep = known.get(&d)?;
+                    match rep.status {
+                        Status::Failed | Status::Skipped | Status::Invalid => Some(format!(
+                            "skipped: depends on {d}, which is {:?}{}",
+                            rep.status,
+                            rep.message
+                                .as_deref()
+                                .map(|m| format!(": {m}"))
+                                .unwrap_or_default()
+                        )),
+                        _ => None,
+                    }
                 });
                 let rep = match blocked {
-                    Some(dep) => ResourceReport::new(r.key(), Status::Skipped)
-                        .with_message(format!("skipped: depends on {dep}, which did not reconcile")),
+                    Some(message) => ResourceReport::new(r.key(), Status::Skipped).with_message(message),
                     None => {
                         integrations.push(r);
                         continue;
@@ -284,6 +326,29 @@ impl Engine {
                         _ => None,
                     })
                     .collect();
+                // Every stage a declared integration deploys to, by API id, in scope or not: any
+                // change to an API can leave each of its stages serving an older configuration.
+                let mut stages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+                for r in &desired.resources {
+                    let Resource::ApiIntegration(ai) = r else { continue };
+                    let Some(stage) = &ai.stage else { continue };
+                    let id = match &ai.rest_api {
+                        crate::desired::RestApiTarget::Ref(name) => known
+                            .get(&ResourceKey::new(Kind::RestApi, name.clone()))
+                            .and_then(|rep| rep.id.clone()),
+                        crate::desired::RestApiTarget::Id(id) => Some(id.clone()),
+                        crate::desired::RestApiTarget::Name(name) => {
+                            let mut found = list.iter().filter(|a| &a.name == name);
+                            match (found.next(), found.next()) {
+                                (Some(one), None) => Some(one.id.clone()),
+                                _ => None,
+                            }
+                        }
+                    };
+                    if let Some(id) = id {
+                        stages.entry(id).or_default().insert(stage.clone());
+                    }
+                }
                 let (reps, gone) = self
                     .reconcile_integrations(
                         &integrations,
@@ -291,9 +356,12 @@ impl Engine {
                             listed: list,
                             created: &created,
                         },
-                        &results,
-                        &api_prunes.integrations,
-                        &claimed,
+                        &known,
+                        integration::Declared {
+                            prunes: &api_prunes.integrations,
+                            claimed: &claimed,
+                            stages: &stages,
+                        },
                         scope,
                     )
                     .await;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Engine, Mode, PassScope};
-use crate::aws::retry;
+use crate::aws::{delete_idempotent, retry};
 use crate::desired::{DesiredSet, Kind, Resource, ResourceKey};
 use crate::ownership;
 use crate::report::{Action, Change, ResourceReport, Status};
@@ -131,10 +131,12 @@ impl Engine {
             }
             let (status, message) = match scope.mode {
                 Mode::Diff => (Status::Pending, None),
-                Mode::Apply => match retry(scope.deadline, || self.aws.delete_machine(&arn)).await {
-                    Ok(()) => (Status::Synced, None),
-                    Err(e) => (Status::Failed, Some(e.to_string())),
-                },
+                Mode::Apply => {
+                    match delete_idempotent(scope.deadline, || self.aws.delete_machine(&arn)).await {
+                        Ok(()) => (Status::Synced, None),
+                        Err(e) => (Status::Failed, Some(e.to_string())),
+                    }
+                }
             };
             out.push(ResourceReport {
                 kind: key.kind,
@@ -163,7 +165,8 @@ impl Engine {
         for (key, api) in apis {
             let (status, message) = match scope.mode {
                 Mode::Diff => (Status::Pending, None),
-                Mode::Apply => match retry(scope.deadline, || self.aws.delete_api(&api.id)).await {
+                Mode::Apply => match delete_idempotent(scope.deadline, || self.aws.delete_api(&api.id)).await
+                {
                     Ok(()) => (Status::Synced, None),
                     Err(e) => (Status::Failed, Some(format!("deleting REST API {}: {e}", api.id))),
                 },

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 
 use super::{Mode, failed};
-use crate::aws::{Aws, AwsError, retry};
+use crate::aws::{Aws, AwsError, create_once, retry};
 use crate::desired::{DesiredSet, Kind, Resource, ResourceKey};
 use crate::ownership;
 use crate::plan;
@@ -43,7 +43,7 @@ pub(super) fn creation_records(
 /// Finds the live API a `RestApi` manifest manages: the one tagged as its manifest by this
 /// instance (`owner`), else the one unowned API of that name (adoption). Two candidates are an
 /// error, never a guess; an API of that name that another instance owns fails the manifest.
-fn match_api<'a>(
+pub(super) fn match_api<'a>(
     key: &ResourceKey,
     name: &str,
     apis: &'a [crate::aws::LiveApi],
@@ -127,7 +127,16 @@ pub(super) async fn reconcile_api(
             rep.message = Some(too_many_tags(&key.to_string(), all.len()));
             return (rep, None);
         }
-        match retry(deadline, || aws.create_api(api, &all)).await {
+        // CreateRestApi is not idempotent: after a lost answer, look for the API the first
+        // attempt may have made (it carries this manifest's tag from birth) before sending again.
+        let find = || async {
+            let listed = aws.list_apis().await?;
+            Ok(listed
+                .into_iter()
+                .find(|a| ownership::owned_by(&a.tags, owner).as_ref() == Some(&key))
+                .map(|a| a.id))
+        };
+        match create_once(deadline, || aws.create_api(api, &all), find).await {
             Ok(id) => {
                 rep.id = Some(id.clone());
                 let created = crate::aws::LiveApi {

@@ -1,5 +1,6 @@
-//! JSONPath syntax (paths and reference paths) and intrinsic function calls, as Step Functions
-//! accepts them in `*Path` fields and `.$` keys. Syntax only: no evaluation.
+//! JSONPath syntax (paths and reference paths), as Step Functions accepts them in `*Path` fields
+//! and `.$` keys (intrinsic function calls are parsed by [`super::intrinsics`]). Syntax only: no
+//! evaluation.
 
 /// How strict a path check is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,30 +10,6 @@ pub enum PathKind {
     /// A Reference Path: only `.name`, `['name']` and `[n]` steps, one node.
     Reference,
 }
-
-/// The intrinsic functions Step Functions knows.
-pub const INTRINSICS: &[&str] = &[
-    "States.Format",
-    "States.StringToJson",
-    "States.JsonToString",
-    "States.Array",
-    "States.ArrayPartition",
-    "States.ArrayContains",
-    "States.ArrayRange",
-    "States.ArrayGetItem",
-    "States.ArrayLength",
-    "States.ArrayUnique",
-    "States.Base64Encode",
-    "States.Base64Decode",
-    "States.Hash",
-    "States.JsonMerge",
-    "States.MathRandom",
-    "States.MathAdd",
-    "States.StringSplit",
-    "States.UUID",
-];
-
-const MAX_CALL_DEPTH: usize = 32;
 
 /// Checks a JSONPath: `$`, `$$` (context object) or `$name` (a variable), then steps.
 pub fn check_path(s: &str, kind: PathKind) -> Result<(), String> {
@@ -163,149 +140,7 @@ pub fn check_dynamic(s: &str) -> Result<(), String> {
 
 /// Checks a whole intrinsic function call such as `States.Format('{}', $.a)`.
 pub fn check_intrinsic(s: &str) -> Result<(), String> {
-    let mut p = Parser {
-        s: s.as_bytes(),
-        src: s,
-        i: 0,
-    };
-    p.call(0)?;
-    p.skip_ws();
-    if p.i != p.s.len() {
-        return Err(format!(
-            "invalid intrinsic function {s:?}: unexpected text after the call"
-        ));
-    }
-    Ok(())
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    src: &'a str,
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn err(&self, why: &str) -> String {
-        format!("invalid intrinsic function {:?}: {why}", self.src)
-    }
-
-    fn skip_ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
-        }
-    }
-
-    fn call(&mut self, depth: usize) -> Result<(), String> {
-        if depth > MAX_CALL_DEPTH {
-            return Err(self.err("calls nested too deeply"));
-        }
-        let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'.') {
-            self.i += 1;
-        }
-        let name = &self.src[start..self.i];
-        if !INTRINSICS.contains(&name) {
-            return Err(self.err(&format!("unknown function {name:?}")));
-        }
-        self.skip_ws();
-        if self.s.get(self.i) != Some(&b'(') {
-            return Err(self.err("expected \"(\""));
-        }
-        self.i += 1;
-        self.skip_ws();
-        if self.s.get(self.i) == Some(&b')') {
-            self.i += 1;
-            return Ok(());
-        }
-        loop {
-            self.skip_ws();
-            self.arg(depth)?;
-            self.skip_ws();
-            match self.s.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b')') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.err("expected \",\" or \")\"")),
-            }
-        }
-    }
-
-    fn arg(&mut self, depth: usize) -> Result<(), String> {
-        match self.s.get(self.i) {
-            Some(b'\'') => {
-                self.i += 1;
-                loop {
-                    match self.s.get(self.i) {
-                        None => return Err(self.err("unterminated string")),
-                        // AWS refuses `\"` in intrinsic strings (a `"` needs no escape there).
-                        Some(b'\\') if self.s.get(self.i + 1) == Some(&b'"') => {
-                            return Err(
-                                self.err("\\\" is not a valid escape in an intrinsic function string")
-                            );
-                        }
-                        Some(b'\\') => self.i += 2,
-                        Some(b'\'') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        Some(_) => self.i += 1,
-                    }
-                }
-            }
-            Some(b'$') => {
-                let start = self.i;
-                let mut depth_b = 0usize;
-                let mut quote: Option<u8> = None;
-                while let Some(&c) = self.s.get(self.i) {
-                    if let Some(q) = quote {
-                        if c == b'\\' {
-                            self.i += 1;
-                        } else if c == q {
-                            quote = None;
-                        }
-                    } else {
-                        match c {
-                            b'\'' | b'"' => quote = Some(c),
-                            b'[' | b'(' => depth_b += 1,
-                            b']' => depth_b = depth_b.saturating_sub(1),
-                            b')' if depth_b == 0 => break,
-                            b')' => depth_b -= 1,
-                            b',' if depth_b == 0 => break,
-                            _ => {}
-                        }
-                    }
-                    self.i += 1;
-                }
-                let end = self.i.min(self.s.len());
-                check_path(self.src[start..end].trim_end(), PathKind::Path).map_err(|e| self.err(&e))
-            }
-            Some(c) if c.is_ascii_digit() || *c == b'-' => {
-                let start = self.i;
-                self.i += 1;
-                while self.i < self.s.len()
-                    && (self.s[self.i].is_ascii_digit() || b".eE+-".contains(&self.s[self.i]))
-                {
-                    self.i += 1;
-                }
-                self.src[start..self.i]
-                    .parse::<f64>()
-                    .map(|_| ())
-                    .map_err(|_| self.err("invalid number"))
-            }
-            Some(b'S') => self.call(depth + 1),
-            _ => {
-                for lit in ["null", "true", "false"] {
-                    if self.s[self.i..].starts_with(lit.as_bytes()) {
-                        self.i += lit.len();
-                        return Ok(());
-                    }
-                }
-                Err(self.err("expected an argument (string, number, path or function call)"))
-            }
-        }
-    }
+    super::intrinsics::parse(s).map(|_| ())
 }
 
 #[cfg(test)]

@@ -80,6 +80,8 @@ pub enum Code {
     TooDeeplyNested,
     /// A Map `Label` is invalid.
     InvalidLabelName,
+    /// Two Map states have the same `Label`.
+    DuplicateLabelName,
     /// A JSONPath (or reference path) that does not parse.
     InvalidJsonPath,
     /// A JSONata expression that does not parse, or uses what Step Functions forbids.
@@ -102,6 +104,7 @@ impl Code {
             Code::MissingTransitionTarget => "MISSING_TRANSITION_TARGET",
             Code::TooDeeplyNested => "TOO_DEEPLY_NESTED",
             Code::InvalidLabelName => "INVALID_LABEL_NAME",
+            Code::DuplicateLabelName => "DUPLICATE_LABEL_NAME",
             Code::InvalidJsonPath => "INVALID_JSON_PATH",
             Code::InvalidJsonata => "INVALID_JSONATA",
             Code::NoDollar => "NO_DOLLAR",

@@ -21,6 +21,13 @@ pub struct LiveApi {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A stage and the deployment it serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveStage {
+    pub name: String,
+    pub deployment_id: Option<String>,
+}
+
 /// A resource path with its methods, each as comparable data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveResource {
@@ -441,8 +448,8 @@ impl Aws {
         .map(|_| ())
     }
 
-    /// GetStages: the stage names of an API.
-    pub async fn stages(&self, api_id: &str) -> Result<Vec<String>, AwsError> {
+    /// GetStages: the stages of an API with the deployment each serves.
+    pub async fn stages(&self, api_id: &str) -> Result<Vec<LiveStage>, AwsError> {
         let out = self
             .call(
                 SVC,
@@ -453,12 +460,152 @@ impl Aws {
         Ok(out
             .item()
             .iter()
-            .filter_map(|s| s.stage_name().map(str::to_owned))
+            .filter_map(|s| {
+                Some(LiveStage {
+                    name: s.stage_name()?.to_owned(),
+                    deployment_id: s.deployment_id().map(str::to_owned),
+                })
+            })
             .collect())
     }
 
-    /// CreateDeployment to a stage (creating the stage if needed).
-    pub async fn deploy(&self, api_id: &str, stage: &str) -> Result<(), AwsError> {
+    /// GetStage: the deployment a stage serves (`None`: no such stage, or no deployment).
+    pub async fn stage_deployment(&self, api_id: &str, stage: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .call(
+                SVC,
+                "GetStage",
+                self.apigw
+                    .get_stage()
+                    .rest_api_id(api_id)
+                    .stage_name(stage)
+                    .send(),
+            )
+            .await
+        {
+            Ok(out) => Ok(out.deployment_id().map(str::to_owned)),
+            Err(e) if e.is_code("NotFoundException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GetDeployment: a deployment's description (`None`: no such deployment, or none set).
+    pub async fn deployment_description(&self, api_id: &str, id: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .call(
+                SVC,
+                "GetDeployment",
+                self.apigw
+                    .get_deployment()
+                    .rest_api_id(api_id)
+                    .deployment_id(id)
+                    .send(),
+            )
+            .await
+        {
+            Ok(out) => Ok(out.description().map(str::to_owned)),
+            Err(e) if e.is_code("NotFoundException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GetMethod: whether the method exists.
+    pub async fn method_exists(&self, api_id: &str, res: &str, verb: &str) -> Result<bool, AwsError> {
+        match self
+            .call(
+                SVC,
+                "GetMethod",
+                self.apigw
+                    .get_method()
+                    .rest_api_id(api_id)
+                    .resource_id(res)
+                    .http_method(verb)
+                    .send(),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_code("NotFoundException") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GetMethodResponse: whether the method response exists.
+    pub async fn method_response_exists(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        code: &str,
+    ) -> Result<bool, AwsError> {
+        match self
+            .call(
+                SVC,
+                "GetMethodResponse",
+                self.apigw
+                    .get_method_response()
+                    .rest_api_id(api_id)
+                    .resource_id(res)
+                    .http_method(verb)
+                    .status_code(code)
+                    .send(),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_code("NotFoundException") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// DeleteMethodResponse.
+    pub async fn delete_method_response(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        code: &str,
+    ) -> Result<(), AwsError> {
+        self.call(
+            SVC,
+            "DeleteMethodResponse",
+            self.apigw
+                .delete_method_response()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
+                .status_code(code)
+                .send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// DeleteIntegrationResponse.
+    pub async fn delete_integration_response(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        code: &str,
+    ) -> Result<(), AwsError> {
+        self.call(
+            SVC,
+            "DeleteIntegrationResponse",
+            self.apigw
+                .delete_integration_response()
+                .rest_api_id(api_id)
+                .resource_id(res)
+                .http_method(verb)
+                .status_code(code)
+                .send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// CreateDeployment to a stage (creating the stage if needed), described as `description`.
+    pub async fn deploy(&self, api_id: &str, stage: &str, description: &str) -> Result<(), AwsError> {
         self.call(
             SVC,
             "CreateDeployment",
@@ -466,6 +613,7 @@ impl Aws {
                 .create_deployment()
                 .rest_api_id(api_id)
                 .stage_name(stage)
+                .description(description)
                 .send(),
         )
         .await

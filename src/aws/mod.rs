@@ -20,7 +20,7 @@ use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
-pub use apigw::{LiveApi, LiveResource};
+pub use apigw::{LiveApi, LiveResource, LiveStage};
 pub use sfn::LiveMachine;
 
 /// How to reach AWS: plain values from the command line, resolved once by [`Aws::connect`].
@@ -52,12 +52,26 @@ pub struct AwsError {
     /// The AWS message.
     pub message: String,
     transient: bool,
+    /// The request may have been carried out: the connection dropped after it was sent, it timed
+    /// out, or the service answered 5xx. A create that failed so is never re-sent before looking
+    /// for what it may have made (SPEC §4).
+    outcome_unknown: bool,
 }
 
 impl AwsError {
     /// Throttling, 5xx, timeouts, connection failures and `ConflictException` are transient.
     pub fn is_transient(&self) -> bool {
         self.transient
+    }
+
+    /// Whether the failed request may nevertheless have been carried out.
+    pub fn outcome_unknown(&self) -> bool {
+        self.outcome_unknown
+    }
+
+    /// Whether AWS answered with this error code.
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code == code
     }
 
     /// Builds an error by hand (configuration problems, unexpected responses).
@@ -73,6 +87,7 @@ impl AwsError {
             code: code.into(),
             message: message.into(),
             transient: false,
+            outcome_unknown: false,
         }
     }
 
@@ -81,26 +96,31 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let (code, message, transient) = match &err {
-            SdkError::TimeoutError(_) => ("Timeout".to_owned(), "request timed out".to_owned(), true),
+        // (code, message, transient, outcome unknown)
+        let (code, message, transient, unknown) = match &err {
+            SdkError::TimeoutError(_) => ("Timeout".to_owned(), "request timed out".to_owned(), true, true),
             SdkError::DispatchFailure(f) => (
                 "ConnectionFailure".to_owned(),
                 f.as_connector_error()
                     .map(|e| error_chain(e))
                     .unwrap_or_else(|| error_chain(&err)),
                 true,
+                true,
             ),
-            SdkError::ResponseError(_) => {
-                ("ResponseError".to_owned(), "unreadable response".to_owned(), true)
-            }
+            SdkError::ResponseError(_) => (
+                "ResponseError".to_owned(),
+                "unreadable response".to_owned(),
+                true,
+                true,
+            ),
             SdkError::ServiceError(se) => {
                 let status = se.raw().status().as_u16();
                 let code = se.err().code().unwrap_or("Unknown").to_owned();
                 let message = se.err().message().unwrap_or("").to_owned();
                 let transient = status >= 500 || status == 429 || is_transient_code(&code);
-                (code, message, transient)
+                (code, message, transient, status >= 500)
             }
-            _ => ("ClientError".to_owned(), error_chain(&err), false),
+            _ => ("ClientError".to_owned(), error_chain(&err), false, false),
         };
         AwsError {
             service,
@@ -108,6 +128,7 @@ impl AwsError {
             code,
             message,
             transient,
+            outcome_unknown: unknown,
         }
     }
 }
@@ -160,16 +181,73 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let policy = ExponentialBuilder::default()
+    op.retry(backoff_policy())
+        .when(|e: &AwsError| e.is_transient() && may_retry(deadline))
+        .await
+}
+
+/// Backoff delays for one call's retries: exponential from 50 ms to 5 s, with jitter.
+fn backoff_policy() -> ExponentialBuilder {
+    ExponentialBuilder::default()
         .with_jitter()
         .with_min_delay(Duration::from_millis(50))
         .with_max_delay(Duration::from_secs(5))
-        .without_max_times();
-    op.retry(policy)
-        .when(|e: &AwsError| {
-            e.is_transient() && Instant::now() < deadline && !crate::shutdown::retries_over()
-        })
-        .await
+        .without_max_times()
+}
+
+/// Whether another attempt may still be made.
+fn may_retry(deadline: Instant) -> bool {
+    Instant::now() < deadline && !crate::shutdown::retries_over()
+}
+
+/// Makes something whose create call is not safe to repeat blindly (SPEC §4): `create` is sent;
+/// when its outcome is unknown (a lost answer, a timeout, a 5xx), `find` looks for what it may
+/// have made before anything is sent again; a `ConflictException` means the thing exists, so
+/// `find` reads it. `find` returns `None` when there is nothing (yet). Transient failures are
+/// retried with [`retry`]'s policy until `deadline`.
+pub async fn create_once<T, C, CF, F, FF>(
+    deadline: Instant,
+    mut create: C,
+    mut find: F,
+) -> Result<T, AwsError>
+where
+    C: FnMut() -> CF,
+    CF: Future<Output = Result<T, AwsError>>,
+    F: FnMut() -> FF,
+    FF: Future<Output = Result<Option<T>, AwsError>>,
+{
+    use backon::BackoffBuilder as _;
+    let mut delays = backoff_policy().build();
+    loop {
+        let err = match create().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let exists = err.is_code("ConflictException");
+        if (exists || err.outcome_unknown())
+            && let Some(found) = retry(deadline, &mut find).await?
+        {
+            tracing::info!(operation = err.operation, code = %err.code, "found what an earlier attempt made; not sent again");
+            return Ok(found);
+        }
+        if !(err.is_transient() && may_retry(deadline)) {
+            return Err(err);
+        }
+        tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(5))).await;
+    }
+}
+
+/// Deletes something, retrying transient failures: a `NotFoundException` (it is gone already,
+/// perhaps by an earlier attempt whose answer was lost) is success.
+pub async fn delete_idempotent<F, Fut>(deadline: Instant, op: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), AwsError>>,
+{
+    match retry(deadline, op).await {
+        Err(e) if e.is_code("NotFoundException") || e.is_code("StateMachineDoesNotExist") => Ok(()),
+        other => other,
+    }
 }
 
 /// Connected clients plus the region, partition and account they act in.
@@ -185,8 +263,9 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Loads the standard configuration chain with our overrides and resolves the account.
-    pub async fn connect(settings: &Settings) -> Result<Aws, AwsError> {
+    /// Loads the standard configuration chain with our overrides and resolves the account
+    /// (STS `GetCallerIdentity`, retried like every other call until `deadline`).
+    pub async fn connect(settings: &Settings, deadline: Instant) -> Result<Aws, AwsError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::disabled())
             .timeout_config(
@@ -226,7 +305,10 @@ impl Aws {
             Some(id) => id.clone(),
             None => {
                 let sts = aws_sdk_sts::Client::new(&config);
-                let out = record("sts", "GetCallerIdentity", sts.get_caller_identity().send().await)?;
+                let out = retry(deadline, || async {
+                    record("sts", "GetCallerIdentity", sts.get_caller_identity().send().await)
+                })
+                .await?;
                 out.account().map(str::to_owned).ok_or_else(|| {
                     AwsError::permanent(
                         "sts",

@@ -65,6 +65,10 @@ pub(crate) async fn pass(
     };
     // Offline validation before any AWS call: nothing is read or written when a manifest is bad.
     let offline = manifest::load(&load);
+    // AWS's WARNING findings: printed once, here, never failing the pass.
+    for w in &offline.warnings {
+        eprintln!("{w}");
+    }
     if !offline.diagnostics.is_empty() {
         for d in &offline.diagnostics {
             eprintln!("{d}");
@@ -116,7 +120,7 @@ async fn connect_and_pass(
     deadline: Instant,
     concurrency: usize,
 ) -> Option<Report> {
-    let engine = match Engine::connect(settings, concurrency).await {
+    let engine = match Engine::connect(settings, concurrency, deadline).await {
         Ok(e) => e.with_owner(owner.owner_id.clone()),
         Err(e) => {
             eprintln!("error: cannot reach AWS: {e}");

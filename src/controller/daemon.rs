@@ -117,6 +117,58 @@ struct Ctx {
     /// Keys whose manifest changed (or that depend on one that did) since their last successful
     /// reconcile: a write to them is the manifest being applied, not drift being corrected.
     dirty: std::sync::Mutex<BTreeSet<ResourceKey>>,
+    /// Keys some per-key pass is reconciling now (a pass covers its key's dependants too).
+    held: KeyLocks,
+}
+
+/// Exclusive hold of a set of keys: a per-key pass takes every key it will reconcile, so no
+/// resource is reconciled by two passes at once (SPEC §6).
+#[derive(Debug, Default)]
+struct KeyLocks {
+    held: std::sync::Mutex<BTreeSet<ResourceKey>>,
+    released: tokio::sync::Notify,
+}
+
+/// Releases its keys when dropped.
+struct Held<'a> {
+    locks: &'a KeyLocks,
+    keys: BTreeSet<ResourceKey>,
+}
+
+impl KeyLocks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<ResourceKey>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until none of `keys` is held, then holds them all.
+    async fn acquire(&self, keys: BTreeSet<ResourceKey>) -> Held<'_> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let mut held = self.lock();
+                if keys.iter().all(|k| !held.contains(k)) {
+                    held.extend(keys.iter().cloned());
+                    return Held { locks: self, keys };
+                }
+            }
+            released.await;
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut held = self.locks.lock();
+        for k in &self.keys {
+            held.remove(k);
+        }
+        drop(held);
+        self.locks.released.notify_waiters();
+    }
 }
 
 impl Ctx {
@@ -149,8 +201,10 @@ impl Ctx {
         self.dirty().extend(keys);
     }
 
+    /// The queue depth gauge: work waiting plus work under way, so it reads 0 only when nothing
+    /// is left to do.
     fn depth(&self) {
-        crate::metrics::global().set_queue_depth(self.queue.pending());
+        crate::metrics::global().set_queue_depth(self.queue.pending() + self.queue.running());
     }
 
     /// Runs one unit of work and records its outcome.
@@ -169,6 +223,18 @@ impl Ctx {
         let report = match work {
             Work::Key(k) => {
                 let _shared = self.full.read().await;
+                // The pass also reconciles k's dependants: never while another pass has them.
+                // Passes writing to the same REST API (and deploying its stages) also take turns:
+                // each holds the APIs its integrations are on.
+                let mut keys = crate::apply::scope_keys(&desired.set, Some(&BTreeSet::from([k.clone()])));
+                let apis: Vec<ResourceKey> = keys
+                    .iter()
+                    .filter_map(|k| desired.set.get(k))
+                    .flat_map(Resource::dependencies)
+                    .filter(|d| d.kind == crate::desired::Kind::RestApi)
+                    .collect();
+                keys.extend(apis);
+                let _held = self.held.acquire(keys).await;
                 // The engine opens a `reconcile` span per resource inside the pass.
                 let span = tracing::info_span!("pass", only = %k);
                 (self.pass)(Arc::clone(&desired.set), request)
@@ -184,24 +250,26 @@ impl Ctx {
             }
         };
         let seconds = started.elapsed().as_secs_f64();
-        self.record(&report, seconds);
-        if let Work::Key(k) = work
-            && !report
-                .resources
-                .iter()
-                .any(|r| r.kind == k.kind && r.name == k.name)
-        {
-            // Not in the set any more (deleted meanwhile): nothing to retry.
-            self.queue.done(&Work::Key(k.clone()), true);
-        }
+        let own = self.record(&report, work, seconds);
         if matches!(work, Work::Full) {
             self.shared.set_prune_held_back(report.prune_held_back.clone());
-            self.queue.done(&Work::Full, true);
         }
+        // Free the work's slot; a key no longer in the set (deleted meanwhile) has nothing to retry.
+        match (work, own) {
+            (Work::Key(k), Some(_)) => self.queue.release(&Work::Key(k.clone())),
+            (other, _) => {
+                let _ = self.queue.done(other, true);
+            }
+        }
+        self.depth();
     }
 
-    fn record(&self, report: &Report, seconds: f64) {
+    /// Records every outcome of a pass; returns the outcome of the work's own key, if it is in
+    /// the report (its slot is freed by the caller). Other keys' outcomes never free a slot: one
+    /// of them may be running in another worker.
+    fn record(&self, report: &Report, work: &Work, seconds: f64) -> Option<bool> {
         let now = SystemTime::now();
+        let mut own = None;
         for r in &report.resources {
             let key = ResourceKey::new(r.kind, r.name.clone());
             crate::metrics::global().reconcile(r.kind.as_str(), result_name(r.status), seconds);
@@ -212,9 +280,15 @@ impl Ctx {
             if r.status == Status::Synced {
                 self.dirty().remove(&key);
             }
-            let ok = matches!(r.status, Status::Synced | Status::Invalid);
-            // Invalid resources are never retried by backoff: fixing the manifest queues them.
-            let retry = self.queue.done(&Work::Key(key.clone()), ok);
+            // Invalid resources are never retried by backoff: fixing the manifest queues them. A
+            // resource skipped because a dependency failed is not retried on its own either: the
+            // dependency's retry covers its dependants, and until then it stays `Skipped` with
+            // the reason (rather than running alone past its failed dependency).
+            let ok = matches!(r.status, Status::Synced | Status::Invalid | Status::Skipped);
+            if *work == Work::Key(key.clone()) {
+                own = Some(ok);
+            }
+            let retry = self.queue.outcome(&Work::Key(key.clone()), ok);
             let failures = self.queue.key_state(&Work::Key(key)).map_or(0, |s| s.failures);
             let next_retry = retry.map(|at| now + at.saturating_duration_since(tokio::time::Instant::now()));
             match r.status {
@@ -225,7 +299,7 @@ impl Ctx {
             }
             self.shared.record(r.clone(), now, failures, next_retry);
         }
-        self.depth();
+        own
     }
 }
 
@@ -261,6 +335,7 @@ pub async fn run_loop(
         full: RwLock::new(()),
         pass,
         dirty: std::sync::Mutex::default(),
+        held: KeyLocks::default(),
     });
     tokio::pin!(shutdown);
 
@@ -332,6 +407,11 @@ pub async fn run_loop(
                 }
                 tracing::info!(?change, changed = changed.len(), removed, "manifests reloaded");
                 ctx.mark_dirty(&changed);
+                // Until their reconcile reports, /status must not call them Synced.
+                let affected = crate::apply::scope_keys(&ctx.desired().set, Some(&changed));
+                for k in affected.iter().filter(|k| !invalid.contains(k)) {
+                    shared.mark_pending(k, "manifest changed; reconcile queued");
+                }
                 for k in changed {
                     ctx.queue.retry_now(Work::Key(k));
                 }

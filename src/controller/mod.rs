@@ -49,7 +49,8 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
     } else {
         None
     };
-    let engine = match Engine::connect(&settings, usize::from(opts.concurrency)).await {
+    let connect_deadline = Instant::now() + opts.timeout;
+    let engine = match Engine::connect(&settings, usize::from(opts.concurrency), connect_deadline).await {
         Ok(e) => e.with_owner(opts.owner.owner_id.clone()),
         Err(e) => {
             eprintln!("error: cannot reach AWS: {e}");

@@ -178,11 +178,34 @@ impl<K: Hash + Eq + Clone> Queue<K> {
         }
     }
 
-    /// Marks `key` finished (also for a key reconciled outside the queue, by a full pass). A
-    /// failure schedules a retry after the backoff unless it was scheduled again meanwhile (then
-    /// that earlier run wins); a success resets the backoff. Returns when the key runs next after
-    /// a failure.
+    /// Marks `key`, handed out by [`Queue::next`], finished with outcome `ok` (see
+    /// [`Queue::outcome`]) and frees its slot.
     pub fn done(&self, key: &K, ok: bool) -> Option<Instant> {
+        let retry = self.outcome(key, ok);
+        self.release(key);
+        retry
+    }
+
+    /// Frees the slot of `key`, handed out by [`Queue::next`], whose outcome is already recorded.
+    pub fn release(&self, key: &K) {
+        {
+            let mut st = self.lock();
+            if let Some(e) = st.entries.get_mut(key)
+                && e.running
+            {
+                e.running = false;
+                st.running = st.running.saturating_sub(1);
+            }
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Records the outcome of a reconcile of `key`, whether or not the queue handed it out (a
+    /// full pass, or another key's pass, reconciles it too); a key running meanwhile keeps
+    /// running. A failure schedules a retry after the backoff unless it was scheduled again
+    /// meanwhile (then that earlier run wins); a success resets the backoff. Returns when the key
+    /// runs next after a failure.
+    pub fn outcome(&self, key: &K, ok: bool) -> Option<Instant> {
         let retry = {
             let mut st = self.lock();
             let e = st.entries.entry(key.clone()).or_insert(Entry {
@@ -190,9 +213,7 @@ impl<K: Hash + Eq + Clone> Queue<K> {
                 running: false,
                 failures: 0,
             });
-            let was_running = e.running;
-            e.running = false;
-            let retry = if ok {
+            if ok {
                 e.failures = 0;
                 None
             } else {
@@ -204,11 +225,7 @@ impl<K: Hash + Eq + Clone> Queue<K> {
                 };
                 e.due = Some(due);
                 Some(due)
-            };
-            if was_running {
-                st.running = st.running.saturating_sub(1);
             }
-            retry
         };
         self.changed.notify_waiters();
         retry
@@ -375,5 +392,22 @@ mod tests {
         tokio::task::yield_now().await;
         q.close();
         assert_eq!(waiter.await.ok().flatten(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outcome_recorded_by_another_pass_never_frees_a_running_key() {
+        let q = Queue::new(2);
+        q.schedule("a");
+        assert_eq!(try_next(&q).await, Some("a"));
+        // A full pass reports `a` failed while the worker still runs it; `a` is changed again.
+        assert!(q.outcome(&"a", false).is_some());
+        q.schedule("a");
+        assert_eq!(try_next(&q).await, None, "a is running: never handed out twice");
+        assert_eq!(q.running(), 1);
+        q.release(&"a");
+        assert_eq!(q.running(), 0, "the slot is freed once, by its worker");
+        assert_eq!(try_next(&q).await, Some("a"));
+        q.release(&"a");
+        assert_eq!((q.running(), q.pending()), (0, 0));
     }
 }

@@ -106,6 +106,21 @@ impl Shared {
         }
     }
 
+    /// Marks a resource `Pending` (work for it is queued or under way), keeping its last times;
+    /// a resource not seen yet is added.
+    pub fn mark_pending(&self, key: &ResourceKey, message: &str) {
+        let mut map = self.write();
+        let entry = map.entry(key.clone()).or_insert_with(|| ResourceStatus {
+            report: ResourceReport::new(key.clone(), Status::Pending),
+            last_reconcile_time: None,
+            last_result: "pending".into(),
+            failures: 0,
+            next_retry_time: None,
+        });
+        entry.report.status = Status::Pending;
+        entry.report.message = Some(message.to_owned());
+    }
+
     /// Adds a resource not reconciled yet, or replaces one unless it has an outcome already.
     pub fn ensure(&self, report: ResourceReport) {
         let key = ResourceKey::new(report.kind, report.name.clone());

@@ -13,6 +13,10 @@ pub struct FaultConfig {
     /// Probability (0–1) of answering with a 500.
     #[serde(default)]
     pub error: f64,
+    /// Probability (0–1) of carrying the request out and then dropping the connection unanswered
+    /// (a lost answer: the client cannot tell whether its write happened).
+    #[serde(default)]
+    pub lost: f64,
     /// Delay added to every affected request.
     #[serde(default)]
     pub latency_ms: u64,
@@ -40,7 +44,11 @@ impl FaultConfig {
         }
         let config: FaultConfig =
             serde_json::from_str(text).map_err(|e| format!("invalid faults JSON: {e}"))?;
-        for (name, p) in [("throttle", config.throttle), ("error", config.error)] {
+        for (name, p) in [
+            ("throttle", config.throttle),
+            ("error", config.error),
+            ("lost", config.lost),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("faults.{name} must be between 0 and 1, got {p}"));
             }
@@ -64,6 +72,8 @@ impl FaultConfig {
 pub enum Fault {
     Throttle,
     Error,
+    /// Carry the request out, then drop the connection without answering.
+    Lost,
     /// A permanent AWS error with this code.
     Code(String),
 }
@@ -100,6 +110,8 @@ impl Faults {
             Some(Fault::Throttle)
         } else if draw < self.config.throttle + self.config.error {
             Some(Fault::Error)
+        } else if draw < self.config.throttle + self.config.error + self.config.lost {
+            Some(Fault::Lost)
         } else {
             None
         };
@@ -134,6 +146,12 @@ mod tests {
         assert_eq!(only.roll("A", ""), (0, Some(Fault::Throttle)));
         assert_eq!(FaultConfig::parse("{}"), Ok(None));
         assert!(FaultConfig::parse(r#"{"throttle": 2}"#).is_err());
+        assert!(FaultConfig::parse(r#"{"lost": -0.1}"#).is_err());
+        let mut lost = Faults::new(FaultConfig {
+            lost: 1.0,
+            ..FaultConfig::default()
+        });
+        assert_eq!(lost.roll("CreateRestApi", ""), (0, Some(Fault::Lost)));
     }
 
     #[test]
@@ -166,7 +184,7 @@ mod tests {
         assert_eq!(
             round.ok(),
             Some(
-                serde_json::json!({"throttle":0.0,"error":0.0,"latencyMs":0,"seed":0,"errorCode":"X","match":"m"})
+                serde_json::json!({"throttle":0.0,"error":0.0,"lost":0.0,"latencyMs":0,"seed":0,"errorCode":"X","match":"m"})
             )
         );
     }

@@ -4,6 +4,7 @@
 //! service modules (`sfn`, `apigw`) are pure handlers over their part of the state.
 
 pub mod apigw;
+mod conn;
 pub mod executions;
 pub mod faults;
 pub mod invoke;

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::conn::{Conn, CuttableListener};
 use super::faults::{Fault, FaultConfig, Faults};
 use super::state::{self, Journal, SandboxState};
 use super::{Error, RequestContext, SandboxConfig, apigw, executions, invoke, sfn};
@@ -130,10 +131,11 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
     });
     let app = axum::Router::new()
         .fallback(dispatch)
-        .with_state(Arc::clone(&shared));
+        .with_state(Arc::clone(&shared))
+        .into_make_service_with_connect_info::<Conn>();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+        let serve = axum::serve(CuttableListener(listener), app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });
         if let Err(error) = serve.await {
@@ -237,6 +239,20 @@ fn json_response(
     response
 }
 
+/// A fresh request id in AWS's UUID shape, for the `x-amzn-RequestId` header of every answer.
+fn request_id() -> HeaderValue {
+    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+    let text = format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48 & 0x3fff),
+        b & 0xffff_ffff_ffff
+    );
+    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("00000000-0000-4000-8000-000000000000"))
+}
+
 const SFN_JSON: &str = "application/x-amz-json-1.0";
 const REST_JSON: &str = "application/json";
 
@@ -250,6 +266,17 @@ fn sfn_error(status: u16, code: &str, message: &str) -> Response {
 }
 
 async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let id = request_id();
+    let conn = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<Conn>>()
+        .map(|c| c.0.clone());
+    let mut response = answer(&shared, conn.as_ref(), request).await;
+    response.headers_mut().insert("x-amzn-requestid", id);
+    response
+}
+
+async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
     let route = route(&parts.method, &path, &parts.headers);
@@ -320,17 +347,21 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             let operation = sfn::operation(&op);
             let write = operation == "Unknown" || sfn::is_write(operation);
             shared.count("sfn", if operation == "Unknown" { &op } else { operation }, write);
-            match shared.inject(operation, &path, &body).await {
+            let fault = shared.inject(operation, &path, &body).await;
+            match &fault {
                 Some(Fault::Throttle) => return sfn_error(400, "ThrottlingException", "Rate exceeded"),
                 Some(Fault::Error) => return sfn_error(500, "ServiceUnavailable", "Injected fault"),
-                Some(Fault::Code(code)) => return sfn_error(400, &code, &injected_message(&code)),
-                None => {}
+                Some(Fault::Code(code)) => return sfn_error(400, code, &injected_message(code)),
+                Some(Fault::Lost) | None => {}
             }
             let response = if executions::handles(operation) {
                 shared.runner.handle(operation, &body, &ctx).await
             } else {
                 shared.sfn(&op, &body, &ctx).await
             };
+            if fault == Some(Fault::Lost) {
+                cut(conn);
+            }
             let error_type = response.body.get("__type").and_then(Value::as_str);
             json_response(response.status, &response.body, SFN_JSON, error_type)
         }
@@ -349,6 +380,19 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                     "Only GetCallerIdentity is supported by the sandbox",
                 );
             }
+            match shared.inject(operation, &path, &body).await {
+                Some(Fault::Throttle) => return sts_error("Throttling", "Rate exceeded"),
+                Some(Fault::Error) => {
+                    let mut r = sts_error("InternalFailure", "Injected fault");
+                    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    return r;
+                }
+                Some(Fault::Code(code)) => return sts_error(&code, &injected_message(&code)),
+                Some(Fault::Lost) => {
+                    cut(conn);
+                }
+                None => {}
+            }
             let account = &shared.account_id;
             let xml = format!(
                 "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
@@ -364,11 +408,12 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             let operation = apigw::operation(method, &path);
             let write = !matches!(parts.method, Method::GET | Method::HEAD);
             shared.count("apigateway", operation, write);
-            match shared.inject(operation, &path, &body).await {
+            let fault = shared.inject(operation, &path, &body).await;
+            match &fault {
                 Some(Fault::Code(code)) => {
                     let status = if code == "AccessDeniedException" { 403 } else { 400 };
-                    let body = json!({"message": injected_message(&code)});
-                    return json_response(status, &body, REST_JSON, Some(&code));
+                    let body = json!({"message": injected_message(code)});
+                    return json_response(status, &body, REST_JSON, Some(code));
                 }
                 Some(Fault::Throttle) => {
                     let body = json!({"message": "Too Many Requests"});
@@ -378,7 +423,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                     let body = json!({"message": "Injected fault"});
                     return json_response(500, &body, REST_JSON, Some("ServiceUnavailableException"));
                 }
-                None => {}
+                Some(Fault::Lost) | None => {}
             }
             let query: Vec<(String, String)> = axum::extract::Query::try_from_uri(&parts.uri)
                 .map(|axum::extract::Query(q)| q)
@@ -390,8 +435,21 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 body: &body,
                 ctx: &ctx,
             };
-            shared.apigw(&req).await
+            let response = shared.apigw(&req).await;
+            if fault == Some(Fault::Lost) {
+                cut(conn);
+            }
+            response
         }
+    }
+}
+
+/// The `lost` fault, once the request was carried out (and is on disk): the connection goes
+/// without an answer.
+fn cut(conn: Option<&Conn>) {
+    match conn {
+        Some(conn) => conn.cut(),
+        None => tracing::warn!("lost fault: no connection to cut"),
     }
 }
 
@@ -436,6 +494,7 @@ impl Shared {
             "throttle": counts.injected.get("throttle").copied().unwrap_or(0),
             "error": counts.injected.get("error").copied().unwrap_or(0),
             "errorCode": counts.injected.get("errorCode").copied().unwrap_or(0),
+            "lost": counts.injected.get("lost").copied().unwrap_or(0),
         });
         out["reads"] = json!(counts.reads);
         out["writes"] = json!(counts.writes);
@@ -461,6 +520,7 @@ impl Shared {
             let kind = match f {
                 Fault::Throttle => "throttle",
                 Fault::Error => "error",
+                Fault::Lost => "lost",
                 Fault::Code(_) => "errorCode",
             };
             *counts.injected.entry(kind).or_insert(0) += 1;

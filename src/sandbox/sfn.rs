@@ -258,6 +258,17 @@ fn definition_problems(definition: &str, kind: &str) -> Vec<crate::asl::AslError
     }
 }
 
+/// A finding's place as AWS writes it: `/States/<state>/<field>`.
+fn aws_location(path: &crate::path::Path) -> String {
+    path.0
+        .iter()
+        .map(|seg| match seg {
+            crate::path::Segment::Key(k) => format!("/{k}"),
+            crate::path::Segment::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
 /// Refuses a definition AWS would refuse (warnings do not refuse), in AWS's words:
 /// `CODE: message at /path`.
 fn check_definition(definition: &str, kind: &str) -> Result<(), Fail> {
@@ -265,11 +276,10 @@ fn check_definition(definition: &str, kind: &str) -> Result<(), Fail> {
         .iter()
         .filter(|e| e.is_error())
         .map(|e| {
-            let path = e.path.to_string();
-            if path.is_empty() {
+            if e.path.0.is_empty() {
                 e.to_string()
             } else {
-                format!("{e} at /{path}")
+                format!("{e} at {}", aws_location(&e.path))
             }
         })
         .collect();
@@ -654,9 +664,8 @@ fn validate_definition(input: &Map<String, Value>) -> Result<SfnResponse, Fail> 
         .map(|e| {
             let severity = if e.is_error() { "ERROR" } else { "WARNING" };
             let mut d = json!({"severity": severity, "code": e.code.as_str(), "message": e.message});
-            let path = e.path.to_string();
-            if !path.is_empty() {
-                d["location"] = Value::String(format!("/{}", path.replace('.', "/")));
+            if !e.path.0.is_empty() {
+                d["location"] = Value::String(aws_location(&e.path));
             }
             d
         })

@@ -108,9 +108,15 @@
       }
     },
     // The syntax tree as JSON (regular expressions become {"regex": source}).
+    // {"ast": tree} or {"error": error}, in one parse.
     ast(expr) {
-      const ast = jsonata(expr).ast();
-      return JSON.stringify(ast, (k, v) => (v instanceof RegExp ? { regex: v.source } : v));
+      let ast;
+      try {
+        ast = jsonata(expr).ast();
+      } catch (e) {
+        return '{"error":' + error(e) + "}";
+      }
+      return JSON.stringify({ ast: ast }, (k, v) => (v instanceof RegExp ? { regex: v.source } : v));
     },
     // Starts an evaluation; the result lands in __sfn.out once the job queue is drained.
     eval(expr, input, bindings, nowMillis) {

@@ -146,16 +146,26 @@ pub fn is_expression(s: &str) -> bool {
 
 /// Checks a string that starts with `{%`: delimiters, then the expression's syntax.
 pub fn check_expression(s: &str) -> Result<(), String> {
+    check_expression_ast(s).map(|_| ())
+}
+
+/// [`check_expression`], returning the expression's syntax tree (one parse).
+pub fn check_expression_ast(s: &str) -> Result<Value, String> {
     let Some(body) = expression_body(s.trim()) else {
         return Err(format!("JSONata expression {s:?} must end with \"%}}\""));
     };
     if body.trim().is_empty() {
         return Err("empty JSONata expression".into());
     }
-    parse(body).map(|_| ()).map_err(|e| match e.position {
+    parse_ast(body).map_err(|e| match e.position {
         Some(p) => format!("invalid JSONata expression {s:?}: {e} (at position {p})"),
         None => format!("invalid JSONata expression {s:?}: {e}"),
     })
+}
+
+/// Parses an expression and returns its syntax tree (see [`Expr::ast`]).
+pub fn parse_ast(expr: &str) -> Result<Value, JsonataError> {
+    with_engine(|eng| eng.ast(expr))
 }
 
 /// Parses an expression (the text between `{%` and `%}`).
@@ -298,7 +308,13 @@ impl Engine {
 
     fn ast(&self, expr: &str) -> Result<Value, JsonataError> {
         let out: String = self.call(|_, b| b.get::<_, Function>("ast")?.call((expr,)))?;
-        serde_json::from_str(&out).map_err(|e| JsonataError::engine(e.to_string()))
+        let mut out: Value = serde_json::from_str(&out).map_err(|e| JsonataError::engine(e.to_string()))?;
+        if let Some(err) = out.get("error") {
+            return Err(
+                serde_json::from_value(err.clone()).unwrap_or_else(|_| JsonataError::engine(err.to_string()))
+            );
+        }
+        Ok(out["ast"].take())
     }
 
     fn evaluate(

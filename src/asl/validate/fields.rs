@@ -215,15 +215,12 @@ impl Validator {
     /// level of an expression (`$`, `$$` and unqualified field names: the input is
     /// `$states.input`).
     pub(super) fn jsonata(&mut self, s: &str, path: &Path) {
-        if let Err(e) = jsonata::check_expression(s) {
-            self.fail(Code::InvalidJsonata, path, e);
-            return;
-        }
-        let Some(body) = jsonata::expression_body(s.trim()) else {
-            return;
-        };
-        let Ok(ast) = jsonata::parse(body).and_then(|e| e.ast()) else {
-            return;
+        let ast = match jsonata::check_expression_ast(s) {
+            Ok(ast) => ast,
+            Err(e) => {
+                self.fail(Code::InvalidJsonata, path, e);
+                return;
+            }
         };
         if let Some(what) = top_level_input_reference(&ast) {
             self.fail(

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::super::jsonata;
 use super::super::jsonpath::PathKind;
-use super::super::model::{QueryLanguage as Ql, Scope, kind};
+use super::super::model::{MachineType, QueryLanguage as Ql, Scope, kind};
 use super::Validator;
 use crate::asl::Code;
 use crate::path::Path;
@@ -93,13 +93,25 @@ impl Validator {
             ),
             (None, None) => self.err(path, "missing required field \"ItemProcessor\""),
             (Some(p), None) => match p.as_object() {
-                Some(o) => self.machine(
-                    o,
-                    &path.key("ItemProcessor"),
-                    top_ql,
-                    Scope::ItemProcessor,
-                    depth + 1,
-                ),
+                Some(o) => {
+                    // A distributed Map's EXPRESS child executions are Express workflows.
+                    let pc = o.get("ProcessorConfig");
+                    let express_children = pc.and_then(|c| c.get("Mode")).and_then(Value::as_str)
+                        == Some("DISTRIBUTED")
+                        && pc.and_then(|c| c.get("ExecutionType")).and_then(Value::as_str) == Some("EXPRESS");
+                    let outer = self.options.machine_type;
+                    if express_children {
+                        self.options.machine_type = MachineType::Express;
+                    }
+                    self.machine(
+                        o,
+                        &path.key("ItemProcessor"),
+                        top_ql,
+                        Scope::ItemProcessor,
+                        depth + 1,
+                    );
+                    self.options.machine_type = outer;
+                }
                 None => self.err(
                     &path.key("ItemProcessor"),
                     format!("ItemProcessor must be an object, found {}", kind(p)),
@@ -182,11 +194,21 @@ impl Validator {
         }
         if let Some(l) = st.get("Label") {
             match l.as_str() {
-                Some(s) if s.chars().count() <= 40 => {}
-                _ => self.fail(
+                Some(s) if s.chars().count() > 40 => self.fail(
                     Code::InvalidLabelName,
                     &path.key("Label"),
-                    format!("Label must be a string of at most 40 characters, found {l}"),
+                    format!("Label must be at most 40 characters, found {l}"),
+                ),
+                Some(s) if s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)) => self.fail(
+                    Code::InvalidLabelName,
+                    &path.key("Label"),
+                    format!("Label {s:?} must not contain whitespace, brackets, wildcards or any of \" # % \\ ^ | ~ ` $ & , ; : /"),
+                ),
+                Some(_) => {}
+                None => self.fail(
+                    Code::InvalidLabelName,
+                    &path.key("Label"),
+                    format!("Label must be a string, found {}", kind(l)),
                 ),
             }
         }

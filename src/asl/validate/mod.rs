@@ -87,10 +87,24 @@ impl Validator {
         });
     }
 
-    /// State names are unique in the whole machine, across Parallel branches and Map processors.
+    /// State names are unique in the whole machine, across Parallel branches and Map processors;
+    /// so are Map labels.
     fn unique_names(&mut self, definition: &Value) {
         let mut seen: HashMap<&str, Path> = HashMap::new();
+        let mut labels: HashMap<&str, Path> = HashMap::new();
         for st in super::model::states(definition, MAX_SCOPE_DEPTH) {
+            if let Some(label) = st.state.get("Label").and_then(Value::as_str) {
+                let lp = st.path.key("Label");
+                match labels.get(label) {
+                    Some(first) => {
+                        let msg = format!("Label {label:?} is already used at {first}");
+                        self.fail(Code::DuplicateLabelName, &lp, msg);
+                    }
+                    None => {
+                        labels.insert(label, lp);
+                    }
+                }
+            }
             match seen.get(st.name) {
                 Some(first) => {
                     let msg = format!("state name {:?} is already used at {first}", st.name);
@@ -407,6 +421,25 @@ impl Validator {
             }
         } else {
             self.jsonata_strings(st, path);
+            let expr = |v: &Value| v.as_str().is_some_and(super::jsonata::is_expression);
+            if let Some(a) = st.get("Arguments").filter(|a| !a.is_object() && !expr(a)) {
+                self.err(
+                    &path.key("Arguments"),
+                    format!(
+                        "Arguments must be an object or a JSONata expression, found {}",
+                        kind(a)
+                    ),
+                );
+            }
+            if let Some(i) = st.get("Items").filter(|i| !i.is_array() && !expr(i)) {
+                self.err(
+                    &path.key("Items"),
+                    format!(
+                        "Items must be an array or a JSONata expression, found {}",
+                        kind(i)
+                    ),
+                );
+            }
         }
 
         match ty {

@@ -81,7 +81,7 @@ impl Validator {
             "lambda" if rest.starts_with("function:") && rest.len() > "function:".len() => {}
             "states" if rest.starts_with("activity:") && !region.is_empty() && !account.is_empty() => {
                 if express {
-                    self.err(path, "Express state machines do not support activities");
+                    self.err(path, "Express state machines (and a distributed Map's EXPRESS child executions) do not support activities");
                 }
             }
             // AWS takes a region and account in integration ARNs too.
@@ -121,7 +121,7 @@ impl Validator {
                 } else if express && pattern != Pattern::RequestResponse {
                     self.err(
                         path,
-                        format!("Express state machines do not support the {} integration pattern", pattern.name()),
+                        format!("Express state machines (and a distributed Map's EXPRESS child executions) do not support the {} integration pattern", pattern.name()),
                     );
                 }
             }

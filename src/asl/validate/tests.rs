@@ -209,7 +209,7 @@ fn nested_scopes() {
             (
                 "States.S.Label",
                 &format!(
-                    "Label must be a string of at most 40 characters, found \"{}\"",
+                    "Label must be at most 40 characters, found \"{}\"",
                     "x".repeat(41)
                 ),
             ),
