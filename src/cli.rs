@@ -54,6 +54,8 @@ pub enum Command {
     Diff(DiffOpts),
     /// Make AWS match the manifests, once (--once) or continuously (the daemon).
     Reconcile(ReconcileOpts),
+    /// Run the WorkflowTest cases in-process on simulated time; no AWS call.
+    Test(TestOpts),
     /// Run the local AWS-compatible Step Functions and API Gateway endpoint.
     Sandbox(SandboxOpts),
 }
@@ -179,6 +181,28 @@ pub struct ReconcileOpts {
     /// Daemon: the exclusive lock that keeps one daemon per manifest set.
     #[arg(long, default_value = ".sfn-operator/lock")]
     pub lock_file: PathBuf,
+}
+
+/// `test`.
+#[derive(Debug, Args)]
+pub struct TestOpts {
+    #[command(flatten)]
+    pub manifests: ManifestOpts,
+    /// Report format on stdout.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Region for `${AWS::Region}` and the ARNs the cases see (nothing is sent anywhere).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Account id for `${AWS::AccountId}` and the ARNs the cases see.
+    #[arg(long, value_name = "ID", default_value = "123456789012")]
+    pub account_id: String,
+    /// States a case may enter before it is stopped as a runaway (a loop that never ends).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_steps: u64,
 }
 
 /// `sandbox`.

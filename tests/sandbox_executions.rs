@@ -275,6 +275,7 @@ async fn express_executions_are_refused_by_describe_and_listed_by_the_sandbox() 
         .json()
         .await
         .unwrap();
+    assert_eq!(listed["running"], 0);
     let listed = listed["executions"].as_array().unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0]["type"], "EXPRESS");

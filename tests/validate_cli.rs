@@ -162,7 +162,7 @@ fn reference_manifests_are_valid() {
     let run = validate(root, &[]);
     assert_eq!(
         (run.code, run.stdout.trim()),
-        (0, "3 manifests valid"),
+        (0, "4 manifests valid"),
         "{}",
         run.stderr
     );
@@ -208,7 +208,7 @@ fn unknown_field_bad_api_version_kind_and_name() {
     );
     assert_diag(
         &run,
-        "./b.yaml:2:7: kind: expected StateMachine, RestApi or ApiIntegration",
+        "./b.yaml:2:7: kind: expected StateMachine, RestApi, ApiIntegration or WorkflowTest",
     );
     assert_diag(
         &run,

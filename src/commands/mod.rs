@@ -3,6 +3,7 @@
 pub mod diff;
 pub mod reconcile;
 pub mod sandbox;
+pub mod test;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +14,7 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
         Command::Validate(opts) => validate::run(&opts),
         Command::Diff(opts) => runtime()?.block_on(diff::run(opts)),
         Command::Reconcile(opts) => runtime()?.block_on(reconcile::run(opts)),
+        Command::Test(opts) => test::run(&opts),
         Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
     }
 }

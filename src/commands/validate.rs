@@ -25,7 +25,7 @@ pub fn run(opts: &ValidateOpts) -> crate::Result<u8> {
         eprintln!("{w}");
     }
     if loaded.diagnostics.is_empty() {
-        let n = loaded.desired.resources.len();
+        let n = loaded.desired.resources.len() + loaded.tests.len();
         println!("{n} manifest{} valid", if n == 1 { "" } else { "s" });
         return Ok(crate::exit::OK);
     }

@@ -1031,6 +1031,16 @@ impl<'a> Engine<'a> {
         frame: &Frame,
         execution_input: &Value,
     ) -> Result<Step, Abort> {
+        if cx.field("ItemReader").is_some() {
+            // Items from S3 need a service the interpreter does not have: say so, never guess.
+            return Err(fail(
+                "States.TaskFailed",
+                format!(
+                    "The Map state '{}' reads its items with ItemReader, which the local interpreter does not support (give the items inline)",
+                    cx.name
+                ),
+            ));
+        }
         let effective = if cx.ql == Ql::Jsonata {
             input.clone()
         } else {

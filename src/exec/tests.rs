@@ -122,3 +122,17 @@ fn timeout_and_wait_on_the_simulated_clock() {
     assert_eq!(out.status, Status::TimedOut);
     assert_eq!(out.stop_ms, 5000);
 }
+
+#[test]
+fn item_reader_is_refused_clearly() {
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"}},
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}});
+    let out = exec(def, json!({}));
+    assert_eq!(out.error.as_deref(), Some("States.TaskFailed"));
+    assert!(
+        out.cause.as_deref().is_some_and(|c| c.contains("ItemReader")),
+        "{:?}",
+        out.cause
+    );
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::subst::{Vars, substitute};
 use super::walk::{Found, walk};
+use super::workflow_test::{self, TestDoc};
 use super::yaml::{Node, Pos, Value, parse_documents};
 use super::{Diagnostic, LoadOptions, Loaded};
 use crate::desired::{
@@ -26,14 +27,14 @@ const O_NONBLOCK: i32 = 0o4000;
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 const O_NONBLOCK: i32 = 0x0004;
 
-struct Diags<'a> {
+pub(super) struct Diags<'a> {
     out: &'a mut Vec<Diagnostic>,
     file: &'a Path,
     count: usize,
 }
 
 impl Diags<'_> {
-    fn at(&mut self, pos: Pos, message: impl Into<String>) {
+    pub(super) fn at(&mut self, pos: Pos, message: impl Into<String>) {
         self.count += 1;
         self.out.push(Diagnostic {
             file: self.file.to_path_buf(),
@@ -119,10 +120,12 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         warnings: Default::default(),
     };
     let mut docs: Vec<Doc> = Vec::new();
+    let mut tests: Vec<TestDoc> = Vec::new();
+    // Only resources count: a PATH holding WorkflowTests alone is empty for pruning (SPEC §5).
     let mut per_path = vec![0usize; opts.paths.len()];
     for f in &found {
         let before = docs.len();
-        load_file(f, &ctx, &mut docs, &mut diagnostics);
+        load_file(f, &ctx, &mut docs, &mut tests, &mut diagnostics);
         if let Some(n) = per_path.get_mut(f.origin) {
             *n += docs.len() - before;
         }
@@ -209,6 +212,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
             d.valid = false;
         }
     }
+    let tests = resolve_tests(tests, &docs, &mut diagnostics);
     let mut desired = DesiredSet {
         region: opts.region.clone(),
         account_id: opts.account_id.clone(),
@@ -235,7 +239,70 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         diagnostics,
         warnings: ctx.warnings.into_inner(),
         empty_paths,
+        tests,
     }
+}
+
+/// Duplicate names, `stateMachineRef`, and the state paths of mocks and `expect.states`; the valid
+/// tests get their machine's definition.
+fn resolve_tests(
+    tests: Vec<TestDoc>,
+    docs: &[Doc],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<workflow_test::WorkflowTest> {
+    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    let mut valid = Vec::new();
+    let mut tests = tests;
+    for i in 0..tests.len() {
+        let name = tests[i].test.meta.name.clone();
+        if let Some(&j) = first.get(&name) {
+            let (f, p) = (tests[j].file.display().to_string(), tests[j].name_pos);
+            diagnostics.push(Diagnostic {
+                file: tests[i].file.clone(),
+                line: tests[i].name_pos.line,
+                column: tests[i].name_pos.column,
+                message: format!(
+                    "duplicate WorkflowTest \"{name}\": also defined at {f}:{}:{}",
+                    p.line, p.column
+                ),
+            });
+            tests[i].valid = false;
+            tests[j].valid = false;
+        } else {
+            first.insert(name, i);
+        }
+    }
+    for mut t in tests {
+        let file = t.file.clone();
+        let mut ds = Diags {
+            out: diagnostics,
+            file: &file,
+            count: 0,
+        };
+        let key = ResourceKey::new(Kind::StateMachine, t.test.state_machine_ref.clone());
+        let Some(machine_doc) = docs.iter().find(|d| d.key == key) else {
+            ds.at(
+                t.ref_pos,
+                format!("stateMachineRef: no StateMachine manifest named \"{}\"", key.name),
+            );
+            continue;
+        };
+        // An invalid machine has its own diagnostics; its tests cannot run.
+        let (true, Some(Spec::Machine(m))) = (machine_doc.valid, &machine_doc.spec) else {
+            continue;
+        };
+        t.test.machine = workflow_test::TestedMachine {
+            name: m.name.clone(),
+            definition: m.definition.clone(),
+            express: m.machine_type == MachineType::Express,
+            role_arn: m.role_arn.clone(),
+        };
+        workflow_test::check_states(&t, &mut ds);
+        if t.valid && ds.count == 0 {
+            valid.push(t.test);
+        }
+    }
+    valid
 }
 
 /// The `application/json` request template set for a `stateMachineRef` with no templates.
@@ -313,7 +380,13 @@ impl Ctx<'_> {
     }
 }
 
-fn load_file(found: &Found, ctx: &Ctx<'_>, docs: &mut Vec<Doc>, out: &mut Vec<Diagnostic>) {
+fn load_file(
+    found: &Found,
+    ctx: &Ctx<'_>,
+    docs: &mut Vec<Doc>,
+    tests: &mut Vec<TestDoc>,
+    out: &mut Vec<Diagnostic>,
+) {
     let file = found.file.as_path();
     let mut ds = Diags { out, file, count: 0 };
     let text = match read_bounded(file) {
@@ -326,13 +399,15 @@ fn load_file(found: &Found, ctx: &Ctx<'_>, docs: &mut Vec<Doc>, out: &mut Vec<Di
     };
     for mut root in roots {
         ds.count = 0;
-        if let Some(doc) = load_doc(&mut root, found, ctx, &mut ds) {
-            docs.push(doc);
+        match load_doc(&mut root, found, ctx, &mut ds) {
+            Some(Loadable::Resource(doc)) => docs.push(*doc),
+            Some(Loadable::Test(t)) => tests.push(*t),
+            None => {}
         }
     }
 }
 
-fn check_keys(node: &Node, what: &str, allowed: &[&str], ds: &mut Diags<'_>) -> bool {
+pub(super) fn check_keys(node: &Node, what: &str, allowed: &[&str], ds: &mut Diags<'_>) -> bool {
     let Value::Map(entries) = &node.value else {
         ds.at(
             node.pos,
@@ -355,7 +430,7 @@ fn check_keys(node: &Node, what: &str, allowed: &[&str], ds: &mut Diags<'_>) -> 
     true
 }
 
-fn string_field(node: &Node, key: &str, what: &str, ds: &mut Diags<'_>) -> Option<String> {
+pub(super) fn string_field(node: &Node, key: &str, what: &str, ds: &mut Diags<'_>) -> Option<String> {
     let v = node.get(key)?;
     match &v.value {
         Value::String(s) => Some(s.clone()),
@@ -369,7 +444,7 @@ fn string_field(node: &Node, key: &str, what: &str, ds: &mut Diags<'_>) -> Optio
     }
 }
 
-fn required_string(node: &Node, key: &str, what: &str, ds: &mut Diags<'_>) -> Option<String> {
+pub(super) fn required_string(node: &Node, key: &str, what: &str, ds: &mut Diags<'_>) -> Option<String> {
     if node.get(key).is_none() {
         ds.at(node.pos, format!("{what}.{key}: required field missing"));
         return None;
@@ -452,7 +527,13 @@ fn is_dns_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-fn load_doc(root: &mut Node, found: &Found, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -> Option<Doc> {
+/// A document that loaded far enough to be identified.
+enum Loadable {
+    Resource(Box<Doc>),
+    Test(Box<TestDoc>),
+}
+
+fn load_doc(root: &mut Node, found: &Found, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -> Option<Loadable> {
     if matches!(root.value, Value::Map(_))
         && ["apiVersion", "kind", "metadata"]
             .iter()
@@ -479,18 +560,23 @@ fn load_doc(root: &mut Node, found: &Found, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -
         None => {
             ds.at(
                 root.pos,
-                "kind: required field missing (StateMachine, RestApi or ApiIntegration)",
+                "kind: required field missing (StateMachine, RestApi, ApiIntegration or WorkflowTest)",
             );
             None
         }
+        Some(v) if v.as_str() == Some("WorkflowTest") => None,
         Some(v) => match v.as_str().and_then(Kind::parse) {
             Some(k) => Some(k),
             None => {
-                ds.at(v.pos, "kind: expected StateMachine, RestApi or ApiIntegration");
+                ds.at(
+                    v.pos,
+                    "kind: expected StateMachine, RestApi, ApiIntegration or WorkflowTest",
+                );
                 None
             }
         },
     };
+    let is_test = root.get("kind").and_then(Node::as_str) == Some("WorkflowTest");
     let Some(metadata) = root.get("metadata") else {
         ds.at(root.pos, "metadata: required field missing");
         return None;
@@ -508,6 +594,9 @@ fn load_doc(root: &mut Node, found: &Found, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -
     }
     let labels = string_map(metadata, "labels", "metadata", ds);
     let annotations = string_map(metadata, "annotations", "metadata", ds);
+    if is_test {
+        return load_test_doc(root, name, name_pos, labels, annotations, found, ctx, ds);
+    }
     let kind = kind?;
     let meta = Meta {
         name: name.clone(),
@@ -534,13 +623,44 @@ fn load_doc(root: &mut Node, found: &Found, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -
             })
         }
     };
-    Some(Doc {
+    Some(Loadable::Resource(Box::new(Doc {
         key: ResourceKey::new(kind, name),
         name_pos,
         file: found.file.clone(),
         valid: ds.count == 0,
         spec,
-    })
+    })))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn load_test_doc(
+    root: &mut Node,
+    name: String,
+    name_pos: Pos,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    found: &Found,
+    ctx: &Ctx<'_>,
+    ds: &mut Diags<'_>,
+) -> Option<Loadable> {
+    let meta = Meta {
+        name,
+        labels,
+        annotations,
+        source: SourceRef {
+            file: found.file.clone(),
+            line: root.pos.line,
+            column: root.pos.column,
+        },
+    };
+    let Some(spec) = spec_mut(root) else {
+        ds.at(root.pos, "spec: required field missing");
+        return None;
+    };
+    substitute_tree(spec, &ctx.vars(None), &[], ds);
+    let mut test = workflow_test::load_test(spec, meta, name_pos, ds)?;
+    test.valid = ds.count == 0;
+    Some(Loadable::Test(Box::new(test)))
 }
 
 fn spec_mut(root: &mut Node) -> Option<&mut Node> {

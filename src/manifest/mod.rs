@@ -5,6 +5,7 @@
 mod load;
 mod subst;
 mod walk;
+pub mod workflow_test;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use crate::desired::{DesiredSet, ResourceKey};
 
 pub use load::load;
+pub use workflow_test::{Expect, Mock, TestCase, TestedMachine, WorkflowTest};
 
 /// One problem found in the manifests, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,4 +70,6 @@ pub struct Loaded {
     /// The `PATH`s (as given) that hold no manifest document at all: an emptied directory, a
     /// ConfigMap or git-sync checkout that came up empty. Pruning holds back then (SPEC §5).
     pub empty_paths: Vec<PathBuf>,
+    /// The valid `WorkflowTest`s, each with its machine's definition (never part of `desired`).
+    pub tests: Vec<WorkflowTest>,
 }

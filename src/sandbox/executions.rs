@@ -189,6 +189,17 @@ pub struct Runner {
     express: Mutex<VecDeque<Execution>>,
     /// Parsed definitions by machine ARN and revision, so each start does not parse again.
     definitions: Mutex<HashMap<String, (String, Arc<Value>)>>,
+    /// Executions running at once on the blocking pool; more wait their turn, so a burst of
+    /// starts does not become hundreds of threads (each with its own JSONata engine).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Executions started and not yet finished, EXPRESS included.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// How many executions run at once: a few per core (more would only add threads), with room
+/// for executions that sit in Wait states or slow stand-ins.
+fn slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 8
 }
 
 fn err(code: &str, message: impl Into<String>) -> SfnResponse {
@@ -278,6 +289,8 @@ impl Runner {
             running: Mutex::new(HashMap::new()),
             express: Mutex::new(VecDeque::new()),
             definitions: Mutex::new(HashMap::new()),
+            slots: Arc::new(tokio::sync::Semaphore::new(slots())),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -444,15 +457,21 @@ impl Runner {
         }
         let runner = Arc::clone(self);
         let functions = Arc::clone(&self.functions);
-        let task = tokio::task::spawn_blocking(move || {
-            let outcome = exec::run(
-                &definition,
-                execution_input,
-                &info,
-                functions.as_ref(),
-                &RealClock(&stop),
-            );
-            runner.finish(record, outcome)
+        let slots = Arc::clone(&self.slots);
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let task = tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            tokio::task::spawn_blocking(move || {
+                let outcome = exec::run(
+                    &definition,
+                    execution_input,
+                    &info,
+                    functions.as_ref(),
+                    &RealClock(&stop),
+                );
+                runner.finish(record, outcome)
+            })
+            .await
         });
         if !sync && !express {
             return Ok(ok(
@@ -467,6 +486,7 @@ impl Runner {
         }
         let done = task
             .await
+            .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?
             .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?;
         let mut body = done.describe();
         if let Some(m) = body.as_object_mut() {
@@ -486,6 +506,7 @@ impl Runner {
 
     /// Stores a finished execution; returns it.
     fn finish(&self, mut record: Execution, outcome: exec::Outcome) -> Execution {
+        self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         if record.kind == "EXPRESS" {
             record.record(outcome);
             if let Ok(mut kept) = self.express.lock() {
@@ -673,7 +694,8 @@ impl Runner {
         }
     }
 
-    /// `GET /_sandbox/executions`: every execution, EXPRESS included, oldest first.
+    /// `GET /_sandbox/executions`: every execution, EXPRESS included, oldest first, and how many
+    /// are still running.
     pub fn sandbox_list(&self) -> Value {
         let mut all: Vec<Value> = Vec::new();
         if let Ok(state) = self.state.read() {
@@ -690,7 +712,8 @@ impl Runner {
                 .unwrap_or(0.0)
                 .total_cmp(&b["startDate"].as_f64().unwrap_or(0.0))
         });
-        json!({"executions": all})
+        let running = self.in_flight.load(std::sync::atomic::Ordering::Relaxed);
+        json!({"executions": all, "running": running})
     }
 }
 

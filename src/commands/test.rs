@@ -1,0 +1,559 @@
+//! `sfn-operator test` (SPEC §8): every `WorkflowTest` case through the interpreter of `exec/`,
+//! in-process, with the case's mocks and Lambda stand-ins as its tasks and a simulated clock (Wait
+//! states and retry back-off never sleep). No port, no AWS call, no credentials, no state file.
+//!
+//! Cases run in parallel on all cores; each one is stopped after `--max-steps` states, so a loop
+//! that never ends fails its case instead of hanging the job.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::cli::{OutputFormat, TestOpts};
+use crate::exec::{self, Clock, ExecutionInfo, SimulatedClock, Status, TaskCall, TaskFailure, Tasks};
+use crate::manifest::{self, LoadOptions, Mock, TestCase, WorkflowTest};
+use crate::standins::{self, Functions};
+
+/// Where simulated time starts: 2026-01-01T00:00:00Z, the same for every case and run.
+const EPOCH_MS: i64 = 1_767_225_600_000;
+
+/// One case's result.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub test: String,
+    pub case: String,
+    pub file: String,
+    pub line: u64,
+    pub status: &'static str,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// State paths entered, in order.
+    pub states: Vec<String>,
+    /// Why the case failed, if it did.
+    pub failure: Option<Failure>,
+    pub elapsed_us: u64,
+}
+
+/// The first difference between what a case expects and what its execution did.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// `output[1].max`, `status`, `states`, or `steps` for a runaway.
+    pub path: String,
+    pub expected: Option<Value>,
+    pub got: Option<Value>,
+    /// For people: `output[1].max: 3 → 4`.
+    pub message: String,
+}
+
+/// Loads the manifests, runs every case, prints the report; 0 when all pass, 1 otherwise.
+pub fn run(opts: &TestOpts) -> crate::Result<u8> {
+    let loaded = manifest::load(&LoadOptions {
+        paths: opts.manifests.paths.clone(),
+        vars: opts.manifests.vars.iter().cloned().collect(),
+        var_files: opts.manifests.var_files.clone(),
+        region: Some(opts.region.clone()),
+        account_id: Some(opts.account_id.clone()),
+    });
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    if !loaded.diagnostics.is_empty() {
+        for d in &loaded.diagnostics {
+            eprintln!("{d}");
+        }
+        let n = loaded.diagnostics.len();
+        eprintln!(
+            "{n} error{} in the manifests: no test was run",
+            if n == 1 { "" } else { "s" }
+        );
+        return Ok(crate::exit::FAILURE);
+    }
+    let started = Instant::now();
+    let results = run_all(&loaded.tests, opts);
+    let elapsed = started.elapsed();
+    if let Some(path) = &opts.junit {
+        std::fs::write(path, junit(&results)).map_err(|source| crate::Error::Io {
+            context: format!("writing {}", path.display()),
+            source,
+        })?;
+    }
+    match opts.output {
+        OutputFormat::Json => println!("{}", json_report(&results)),
+        OutputFormat::Text => print!("{}", text_report(&results, elapsed.as_secs_f64())),
+    }
+    Ok(if results.iter().all(|r| r.failure.is_none()) {
+        crate::exit::OK
+    } else {
+        crate::exit::FAILURE
+    })
+}
+
+/// Runs every case of every test on all cores; results in manifest order.
+pub fn run_all(tests: &[WorkflowTest], opts: &TestOpts) -> Vec<CaseResult> {
+    let cases: Vec<(&WorkflowTest, &TestCase)> = tests
+        .iter()
+        .flat_map(|t| t.cases.iter().map(move |c| (t, c)))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(cases.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<CaseResult>>> = cases.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((t, c)) = cases.get(i) else { break };
+                    let r = run_case(t, c, i, opts);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
+}
+
+/// A case's tasks: its mocks by state path, else the Lambda stand-ins.
+struct CaseTasks<'a> {
+    mocks: &'a BTreeMap<String, Vec<Mock>>,
+    calls: Mutex<BTreeMap<String, usize>>,
+    functions: Functions,
+}
+
+impl Tasks for CaseTasks<'_> {
+    fn call(&self, call: &TaskCall<'_>) -> Result<Value, TaskFailure> {
+        let Some(answers) = self.mocks.get(call.state_path).filter(|a| !a.is_empty()) else {
+            return self.functions.call(call);
+        };
+        let n = {
+            let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+            let n = calls.entry(call.state_path.to_string()).or_insert(0);
+            *n += 1;
+            *n - 1
+        };
+        match &answers[n.min(answers.len() - 1)] {
+            Mock::Return(v) => Ok(v.clone()),
+            Mock::Throw(t) => Err(TaskFailure {
+                error: t.error.clone(),
+                cause: t.cause.clone(),
+            }),
+        }
+    }
+}
+
+/// Simulated time, and a step budget: the interpreter asks `stopped()` before every state.
+struct CaseClock {
+    time: SimulatedClock,
+    steps: AtomicU64,
+    budget: u64,
+}
+
+impl Clock for CaseClock {
+    fn now_ms(&self) -> i64 {
+        self.time.now_ms()
+    }
+    fn sleep_until(&self, deadline_ms: i64) -> bool {
+        self.time.sleep_until(deadline_ms)
+    }
+    fn stopped(&self) -> bool {
+        self.steps.fetch_add(1, Ordering::Relaxed) >= self.budget
+    }
+}
+
+fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts) -> CaseResult {
+    let started = Instant::now();
+    let machine = &test.machine;
+    let mut stand_ins = BTreeMap::new();
+    for (k, v) in test.functions.iter().chain(&case.functions) {
+        stand_ins.insert(standins::function_name(k).to_string(), v.clone());
+    }
+    let tasks = CaseTasks {
+        mocks: &case.mocks,
+        calls: Mutex::new(BTreeMap::new()),
+        functions: Functions::from_map(stand_ins),
+    };
+    let clock = CaseClock {
+        time: SimulatedClock::new(EPOCH_MS),
+        steps: AtomicU64::new(0),
+        budget: opts.max_steps,
+    };
+    let name = format!("test-{index}");
+    let (region, account) = (&opts.region, &opts.account_id);
+    let machine_arn = format!("arn:aws:states:{region}:{account}:stateMachine:{}", machine.name);
+    let execution_arn = if machine.express {
+        format!(
+            "arn:aws:states:{region}:{account}:express:{}:{name}:00000000-0000-4000-8000-{index:012}",
+            machine.name
+        )
+    } else {
+        format!(
+            "arn:aws:states:{region}:{account}:execution:{}:{name}",
+            machine.name
+        )
+    };
+    let info = ExecutionInfo {
+        execution_arn,
+        name,
+        state_machine_arn: machine_arn,
+        state_machine_name: machine.name.clone(),
+        role_arn: machine.role_arn.clone(),
+        express: machine.express,
+        region: region.clone(),
+    };
+    let outcome = exec::run(&machine.definition, case.input.clone(), &info, &tasks, &clock);
+    let paths: BTreeMap<String, String> = manifest::workflow_test::state_paths(&machine.definition)
+        .into_iter()
+        .filter_map(|(path, _)| Some((path.rsplit('.').next()?.to_string(), path)))
+        .collect();
+    let states: Vec<String> = outcome
+        .events
+        .iter()
+        .filter(|e| e.kind.ends_with("StateEntered"))
+        .filter_map(|e| e.details.as_ref()?.get("name")?.as_str())
+        .map(|n| paths.get(n).cloned().unwrap_or_else(|| n.to_string()))
+        .collect();
+    let runaway = outcome.status == Status::Aborted;
+    let failure = if runaway {
+        Some(Failure {
+            path: "steps".into(),
+            expected: None,
+            got: Some(json!(opts.max_steps)),
+            message: format!(
+                "stopped after {} states (the step budget, --max-steps): does a loop never end?",
+                opts.max_steps
+            ),
+        })
+    } else {
+        compare(case, &outcome)
+    };
+    CaseResult {
+        test: test.meta.name.clone(),
+        case: case.name.clone(),
+        file: test.meta.source.file.display().to_string(),
+        line: case.line,
+        status: outcome.status.as_str(),
+        output: outcome.output,
+        error: outcome.error,
+        cause: outcome.cause,
+        states,
+        failure,
+        elapsed_us: started.elapsed().as_micros() as u64,
+    }
+    .with_states_checked(case)
+}
+
+impl CaseResult {
+    /// `expect.states` is checked last: it needs the entered paths.
+    fn with_states_checked(mut self, case: &TestCase) -> Self {
+        if self.failure.is_some() {
+            return self;
+        }
+        let Some(want) = &case.expect.states else {
+            return self;
+        };
+        let mut entered = self.states.iter();
+        let mut after: Option<&str> = None;
+        for w in want {
+            if entered.by_ref().any(|s| s == w) {
+                after = Some(w);
+                continue;
+            }
+            let message = match after {
+                Some(a) => format!("states: {w} was not entered after {a}"),
+                None => format!("states: {w} was not entered"),
+            };
+            self.failure = Some(Failure {
+                path: "states".into(),
+                expected: Some(json!(want)),
+                got: Some(json!(self.states)),
+                message,
+            });
+            break;
+        }
+        self
+    }
+}
+
+/// Status, error, cause and output, in that order: the first that differs.
+fn compare(case: &TestCase, outcome: &exec::Outcome) -> Option<Failure> {
+    let e = &case.expect;
+    let got_status = outcome.status.as_str();
+    if e.status != got_status {
+        return Some(differ("status", Some(&json!(e.status)), Some(&json!(got_status))));
+    }
+    for (field, want, got) in [
+        ("error", &e.error, &outcome.error),
+        ("cause", &e.cause, &outcome.cause),
+    ] {
+        if let Some(w) = want
+            && got.as_deref() != Some(w.as_str())
+        {
+            return Some(differ(
+                field,
+                Some(&json!(w)),
+                got.as_ref().map(|g| json!(g)).as_ref(),
+            ));
+        }
+    }
+    if let Some(want) = &e.output {
+        let got = outcome.output.as_ref();
+        if let Some((path, w, g)) = first_difference("output".into(), Some(want), got) {
+            return Some(differ(&path, w, g));
+        }
+    }
+    None
+}
+
+fn differ(path: &str, expected: Option<&Value>, got: Option<&Value>) -> Failure {
+    Failure {
+        path: path.to_string(),
+        expected: expected.cloned(),
+        got: got.cloned(),
+        message: format!("{path}: {} → {}", show(expected), show(got)),
+    }
+}
+
+/// A value for a report line; `(absent)` when there is none, long values cut.
+fn show(v: Option<&Value>) -> String {
+    let Some(v) = v else {
+        return "(absent)".into();
+    };
+    let s = v.to_string();
+    if s.chars().count() > 200 {
+        let cut: String = s.chars().take(200).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+type Difference<'a> = (String, Option<&'a Value>, Option<&'a Value>);
+
+/// The first place where two values differ, as data: key order never matters, numbers compare by
+/// value (`2` equals `2.0`).
+fn first_difference<'a>(
+    path: String,
+    want: Option<&'a Value>,
+    got: Option<&'a Value>,
+) -> Option<Difference<'a>> {
+    match (want, got) {
+        (Some(Value::Object(w)), Some(Value::Object(g))) => {
+            for (k, wv) in w {
+                if let Some(d) = first_difference(child(&path, k), Some(wv), g.get(k)) {
+                    return Some(d);
+                }
+            }
+            g.iter()
+                .find(|(k, _)| !w.contains_key(*k))
+                .map(|(k, gv)| (child(&path, k), None, Some(gv)))
+        }
+        (Some(Value::Array(w)), Some(Value::Array(g))) => (0..w.len().max(g.len()))
+            .find_map(|i| first_difference(format!("{path}[{i}]"), w.get(i), g.get(i))),
+        (Some(Value::Number(w)), Some(Value::Number(g))) if w.as_f64() == g.as_f64() => None,
+        (w, g) if w == g => None,
+        (w, g) => Some((path, w, g)),
+    }
+}
+
+fn child(path: &str, key: &str) -> String {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{}]", Value::String(key.to_string()))
+    }
+}
+
+/// The states entered, for people: a runaway's thousands are cut to their first and last ones.
+fn entered(states: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if states.is_empty() {
+        return "(none)".into();
+    }
+    if states.len() <= 2 * SHOWN {
+        return states.join(" → ");
+    }
+    format!(
+        "{} → … {} more … → {}",
+        states[..SHOWN].join(" → "),
+        states.len() - 2 * SHOWN,
+        states[states.len() - SHOWN..].join(" → ")
+    )
+}
+
+/// One line per case; under a failure its difference, the states entered, error and cause.
+pub fn text_report(results: &[CaseResult], seconds: f64) -> String {
+    let mut out = String::new();
+    for r in results {
+        match &r.failure {
+            None => out.push_str(&format!("PASS  {}/{}\n", r.test, r.case)),
+            Some(f) => {
+                out.push_str(&format!("FAIL  {}/{}  ({}:{})\n", r.test, r.case, r.file, r.line));
+                out.push_str(&format!("      {}\n", f.message));
+                out.push_str(&format!("      execution: {}\n", r.status));
+                out.push_str(&format!("      states entered: {}\n", entered(&r.states)));
+                if r.error.is_some() || r.cause.is_some() {
+                    out.push_str(&format!(
+                        "      error: {}\n      cause: {}\n",
+                        r.error.as_deref().unwrap_or("(none)"),
+                        r.cause.as_deref().unwrap_or("(none)")
+                    ));
+                }
+            }
+        }
+    }
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    if results.is_empty() {
+        out.push_str("no WorkflowTest cases found\n");
+    }
+    out.push_str(&format!(
+        "{} passed, {} failed ({} case{} in {:.3}s)\n",
+        results.len() - failed,
+        failed,
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        seconds
+    ));
+    out
+}
+
+/// The results as data (`-o json`).
+pub fn json_report(results: &[CaseResult]) -> Value {
+    let cases: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "test": r.test,
+                "case": r.case,
+                "file": r.file,
+                "line": r.line,
+                "result": if r.failure.is_some() { "failed" } else { "passed" },
+                "status": r.status,
+                "output": r.output,
+                "error": r.error,
+                "cause": r.cause,
+                "states": r.states,
+                "failure": r.failure.as_ref().map(|f| json!({
+                    "path": f.path, "expected": f.expected, "got": f.got, "message": f.message,
+                })),
+            })
+        })
+        .collect();
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    json!({"cases": cases, "summary": {"passed": results.len() - failed, "failed": failed}})
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: one `<testsuite>` per WorkflowTest, one `<testcase>` per case.
+pub fn junit(results: &[CaseResult]) -> String {
+    let mut suites: Vec<(&str, Vec<&CaseResult>)> = Vec::new();
+    for r in results {
+        match suites.iter_mut().find(|(n, _)| *n == r.test) {
+            Some((_, v)) => v.push(r),
+            None => suites.push((&r.test, vec![r])),
+        }
+    }
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    let secs = |us: u64| us as f64 / 1e6;
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"sfn-operator test\" tests=\"{}\" failures=\"{failed}\">\n",
+        results.len()
+    );
+    for (name, cases) in suites {
+        let f = cases.iter().filter(|r| r.failure.is_some()).count();
+        let t: u64 = cases.iter().map(|r| r.elapsed_us).sum();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"0\" time=\"{:.6}\">\n",
+            xml_escape(name),
+            cases.len(),
+            secs(t)
+        ));
+        for r in cases {
+            out.push_str(&format!(
+                "    <testcase classname=\"WorkflowTest/{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{:.6}\"",
+                xml_escape(&r.test),
+                xml_escape(&r.case),
+                xml_escape(&r.file),
+                r.line,
+                secs(r.elapsed_us)
+            ));
+            match &r.failure {
+                None => out.push_str("/>\n"),
+                Some(f) => {
+                    let body = format!(
+                        "{}\nexecution: {}\nstates entered: {}\nerror: {}\ncause: {}",
+                        f.message,
+                        r.status,
+                        entered(&r.states),
+                        r.error.as_deref().unwrap_or("(none)"),
+                        r.cause.as_deref().unwrap_or("(none)")
+                    );
+                    out.push_str(&format!(
+                        ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                        xml_escape(&f.message),
+                        xml_escape(&f.path),
+                        xml_escape(&body)
+                    ));
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_difference_is_a_path_into_the_data() {
+        let want = json!([{"sum": 6}, {"max": 3, "min": 1}, {"avg": 2}]);
+        let got = json!([{"sum": 6}, {"min": 1, "max": 4}, {"avg": 2.0}]);
+        let d = first_difference("output".into(), Some(&want), Some(&got)).unwrap();
+        assert_eq!(
+            (d.0.as_str(), d.1, d.2),
+            ("output[1].max", Some(&json!(3)), Some(&json!(4)))
+        );
+        let same = json!([{"sum": 6}, {"min": 1, "max": 3}, {"avg": 2.0}]);
+        assert!(first_difference("output".into(), Some(&want), Some(&same)).is_none());
+        let (one, extra) = (json!({"a": 1}), json!({"a": 1, "b": 2}));
+        let d = first_difference("output".into(), Some(&one), Some(&extra)).unwrap();
+        assert_eq!((d.0.as_str(), d.1, d.2), ("output.b", None, Some(&json!(2))));
+        let (w, g) = (json!({"a b": [1]}), json!({"a b": []}));
+        let d = first_difference("output".into(), Some(&w), Some(&g)).unwrap();
+        assert_eq!(d.0, "output[\"a b\"][0]");
+    }
+
+    #[test]
+    fn xml_escapes_markup_and_control_characters() {
+        assert_eq!(xml_escape("a<b>&\"'\u{1}"), "a&lt;b&gt;&amp;&quot;&apos;\u{FFFD}");
+    }
+}
