@@ -6,31 +6,8 @@ use std::time::Duration;
 
 use common::{entry, paths, report, sdk_conf};
 use serde_json::{Value, json};
-use sfn_operator::sandbox::{SandboxConfig, SandboxHandle, start};
 
 mod common;
-
-async fn sandbox() -> (tempfile::TempDir, SandboxHandle) {
-    let state = tempfile::tempdir().unwrap();
-    let h = start(SandboxConfig {
-        state_file: Some(state.path().join("s.json")),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    (state, h)
-}
-
-async fn run(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
-    let (dir, url) = (dir.to_owned(), url.to_owned());
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::run_binary(&dir, &url, &args)
-    })
-    .await
-    .unwrap()
-}
 
 async fn post(url: &str, path: &str, body: Value) {
     let r = reqwest::Client::new()
@@ -90,12 +67,12 @@ const RESPONSES: &str = "  responses:
 /// written (not only redeployed), and the next pass writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn response_edits_and_deleted_responses_are_written() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let dir = tempfile::tempdir().unwrap();
     manifests(dir.path(), RESPONSES);
     assert_eq!(
-        run(dir.path(), &url, &["reconcile", "--once"])
+        common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
             .await
             .status
             .code(),
@@ -110,7 +87,7 @@ async fn response_edits_and_deleted_responses_are_written() {
         .replace("{\"executionArn\": ", "{\"arn\": ")
         .replace("4\\\\d{2}", "400");
     manifests(dir.path(), &edited);
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(2));
     let changed = paths(entry(&report(&out), "ApiIntegration"));
     assert!(
@@ -125,7 +102,7 @@ async fn response_edits_and_deleted_responses_are_written() {
     );
     post(&url, "/_sandbox/requests/reset", json!({})).await;
     assert_eq!(
-        run(dir.path(), &url, &["reconcile", "--once"])
+        common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
             .await
             .status
             .code(),
@@ -164,7 +141,7 @@ async fn response_edits_and_deleted_responses_are_written() {
         .unwrap();
     post(&url, "/_sandbox/requests/reset", json!({})).await;
     assert_eq!(
-        run(dir.path(), &url, &["reconcile", "--once"])
+        common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
             .await
             .status
             .code(),
@@ -180,7 +157,7 @@ async fn response_edits_and_deleted_responses_are_written() {
         edited.split("    - statusCode: \"400\"").next().unwrap(),
     );
     assert_eq!(
-        run(dir.path(), &url, &["reconcile", "--once"])
+        common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
             .await
             .status
             .code(),
@@ -199,7 +176,7 @@ async fn response_edits_and_deleted_responses_are_written() {
 
     post(&url, "/_sandbox/requests/reset", json!({})).await;
     assert_eq!(
-        run(dir.path(), &url, &["reconcile", "--once"])
+        common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
             .await
             .status
             .code(),
@@ -212,12 +189,12 @@ async fn response_edits_and_deleted_responses_are_written() {
 /// stale stage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_deployment_is_made_by_the_next_pass() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let dir = tempfile::tempdir().unwrap();
     manifests(dir.path(), "");
     assert_eq!(
-        run(dir.path(), &url, &["reconcile", "--once"])
+        common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
             .await
             .status
             .code(),
@@ -244,7 +221,7 @@ async fn a_failed_deployment_is_made_by_the_next_pass() {
         json!({"errorCode": "AccessDeniedException", "operations": ["CreateDeployment"]}),
     )
     .await;
-    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(1));
     let e = entry(&report(&out), "ApiIntegration").clone();
     assert_eq!(e["status"], "Failed");
@@ -256,13 +233,13 @@ async fn a_failed_deployment_is_made_by_the_next_pass() {
     assert_eq!(stage().await.unwrap().deployment_id(), Some(before.as_str()));
 
     // The stage is stale: diff says so, and the next pass deploys, once.
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(2));
     let e = entry(&report(&out), "ApiIntegration").clone();
     assert_eq!(paths(&e), vec!["stage[\"prod\"]".to_owned()], "{e}");
     post(&url, "/_sandbox/requests/reset", json!({})).await;
     assert_eq!(
-        run(dir.path(), &url, &["reconcile", "--once"])
+        common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
             .await
             .status
             .code(),
@@ -270,7 +247,13 @@ async fn a_failed_deployment_is_made_by_the_next_pass() {
     );
     assert_eq!(requests(&url).await["apigateway"]["CreateDeployment"], 1);
     assert_ne!(stage().await.unwrap().deployment_id(), Some(before.as_str()));
-    assert_eq!(run(dir.path(), &url, &["diff"]).await.status.code(), Some(0));
+    assert_eq!(
+        common::run_binary_async(dir.path(), &url, &["diff"])
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 /// Points 4 and 5: lost answers to CreateRestApi, CreateResource, PutMethod and CreateDeployment
@@ -284,13 +267,14 @@ async fn lost_answers_to_creates_leave_one_of_each_and_do_not_stall() {
         "PutMethodResponse",
         "CreateDeployment",
     ] {
-        let (_state, sb) = sandbox().await;
+        let (_state, sb) = common::sandbox().await;
         let url = sb.endpoint_url();
         let dir = tempfile::tempdir().unwrap();
         manifests(dir.path(), "");
         post(&url, "/_sandbox/faults", json!({"lost": 1.0, "operations": [op]})).await;
         let started = std::time::Instant::now();
-        let out = run(dir.path(), &url, &["reconcile", "--once", "--timeout", "60s"]).await;
+        let out =
+            common::run_binary_async(dir.path(), &url, &["reconcile", "--once", "--timeout", "60s"]).await;
         let took = started.elapsed();
         let c = requests(&url).await;
         assert!(c["injectedFaults"]["lost"].as_u64() >= Some(1), "{op}: {c}");
@@ -309,7 +293,7 @@ async fn lost_answers_to_creates_leave_one_of_each_and_do_not_stall() {
         assert_eq!(deps.items().len(), 1, "{op}: one deployment");
         post(&url, "/_sandbox/requests/reset", json!({})).await;
         assert_eq!(
-            run(dir.path(), &url, &["reconcile", "--once"])
+            common::run_binary_async(dir.path(), &url, &["reconcile", "--once"])
                 .await
                 .status
                 .code(),
@@ -323,7 +307,7 @@ async fn lost_answers_to_creates_leave_one_of_each_and_do_not_stall() {
 /// run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn get_caller_identity_is_retried_at_start_up() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let dir = tempfile::tempdir().unwrap();
     manifests(dir.path(), "");

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use serde_json::{Value, json};
-use sfn_operator::sandbox::{SandboxConfig, start};
 
 mod common;
 
@@ -918,13 +917,7 @@ async fn converge(url: &str, seed: u64, rounds: usize, limits: Limits, sandbox: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sandbox_converges_under_random_edits_drift_and_faults() {
-    let state = tempfile::tempdir().unwrap();
-    let sandbox = start(SandboxConfig {
-        state_file: Some(state.path().join("s.json")),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let (_state, sandbox) = common::sandbox().await;
     let (seed, rounds) = seed_and_rounds(300);
     converge(
         &sandbox.endpoint_url(),
@@ -956,13 +949,7 @@ async fn moto_converges_under_random_edits_and_drift() {
 /// (everything Synced, queue depth 0). Prints how long each round took to go live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_daemon_applies_generated_edits_of_every_kind() {
-    let state = tempfile::tempdir().unwrap();
-    let sandbox = start(SandboxConfig {
-        state_file: Some(state.path().join("s.json")),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let (_state, sandbox) = common::sandbox().await;
     let url = sandbox.endpoint_url();
     let (seed, rounds) = seed_and_rounds(15);
     let rounds = rounds.min(40);

@@ -3,24 +3,13 @@
 //! `GET /_sandbox/requests`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::{drift_reference_system, entry, methods, paths, report, sdk_conf, set_endpoint_type};
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, start};
 
 mod common;
-
-async fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
-    let (dir, url) = (dir.to_owned(), url.to_owned());
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::run_binary(&dir, &url, &args)
-    })
-    .await
-    .unwrap()
-}
 
 /// Every (operation, count) in the requests document, whatever its nesting.
 fn ops(v: &Value, out: &mut Vec<(String, u64)>) {
@@ -83,7 +72,7 @@ async fn create_in_sync_drift_restore() {
         std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
     }
 
-    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(report(&out)["summary"]["create"], 3);
     assert_eq!(
@@ -94,7 +83,7 @@ async fn create_in_sync_drift_restore() {
 
     // A pass right after a successful one: no write call, the fewest reads.
     reset(&url).await;
-    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let c = counts(&url).await;
     assert_eq!(writes(&c), vec![], "in-sync pass wrote: {c:?}");
@@ -107,7 +96,7 @@ async fn create_in_sync_drift_restore() {
     ] {
         assert_eq!(count(&c, op), 1, "{op}: {c:?}");
     }
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 
     // Out-of-band changes with the SDK.
@@ -118,7 +107,7 @@ async fn create_in_sync_drift_restore() {
     drift_reference_system(&conf, &api_id, "sfn-operator.dev/manifest", "StateMachine/x").await;
 
     reset(&url).await;
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(writes(&counts(&url).await), vec![], "diff never writes");
     let r = report(&out);
@@ -139,7 +128,7 @@ async fn create_in_sync_drift_restore() {
     }
 
     reset(&url).await;
-    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let c = counts(&url).await;
     // The drift was never deployed: stage prod still serves the deployment of the manifests'
@@ -147,7 +136,7 @@ async fn create_in_sync_drift_restore() {
     assert_eq!(count(&c, "CreateDeployment"), 0, "{c:?}");
     assert_eq!(count(&c, "UpdateStateMachine"), 1, "{c:?}");
     assert_eq!(count(&c, "PutIntegration"), 1, "{c:?}");
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 
     // Drift that someone also deploys: the stage now serves it, so the restore redeploys, once.
@@ -159,27 +148,16 @@ async fn create_in_sync_drift_restore() {
         .send()
         .await
         .unwrap();
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(2));
     let ip = paths(entry(&report(&out), "ApiIntegration"));
     assert!(ip.iter().any(|p| p == "stage[\"prod\"]"), "{ip:?}");
     reset(&url).await;
-    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(count(&counts(&url).await, "CreateDeployment"), 1);
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
-}
-
-async fn sandbox() -> (tempfile::TempDir, sfn_operator::sandbox::SandboxHandle) {
-    let state = tempfile::tempdir().unwrap();
-    let h = start(SandboxConfig {
-        state_file: Some(state.path().join("s.json")),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    (state, h)
 }
 
 fn machine_yaml(name: &str, policy: &str) -> String {
@@ -190,7 +168,7 @@ fn machine_yaml(name: &str, policy: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn throttling_and_server_errors_still_converge() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
@@ -212,7 +190,7 @@ async fn throttling_and_server_errors_still_converge() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let out = run(dir.path(), &url, &["reconcile", "--once", "--timeout", "2m"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once", "--timeout", "2m"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(report(&out)["summary"]["create"], 13);
     // The faults really fired (the sandbox counts what it injected).
@@ -227,14 +205,14 @@ async fn throttling_and_server_errors_still_converge() {
         .unwrap();
     assert!(r.status().is_success());
     reset(&url).await;
-    let out = run(dir.path(), &url, &["diff"]).await;
+    let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0), "converged to the right state");
     assert_eq!(report(&out)["summary"]["noop"], 13);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invalid_manifest_writes_nothing_and_prune_matrix() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -245,7 +223,7 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
     ] {
         std::fs::write(d.join(format!("{name}.yaml")), machine_yaml(name, policy)).unwrap();
     }
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     // An unowned machine, made by hand.
     let conf = sdk_conf(&url).await;
@@ -273,7 +251,7 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
     )
     .unwrap();
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         counts(&url).await.iter().map(|(_, n)| n).sum::<u64>(),
@@ -283,12 +261,12 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
     std::fs::remove_file(d.join("bad.yaml")).unwrap();
 
     // Without --prune nothing is deleted.
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(names().await, ["keep", "owned-delete", "owned-retain", "unowned"]);
 
     // With --prune only owned ∧ Delete goes.
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(0));
     let r = report(&out);
     assert_eq!(r["summary"]["delete"], 1, "{r}");
@@ -299,7 +277,7 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
 /// dependants, with the code in the report, and fast: one attempt, no retry loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn access_denied_fails_one_resource_and_its_dependants_once() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -326,7 +304,7 @@ async fn access_denied_fails_one_resource_and_its_dependants_once() {
     reset(&url).await;
 
     let started = std::time::Instant::now();
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(1));
     let r = report(&out);
@@ -453,14 +431,14 @@ async fn requests(url: &str) -> Value {
 async fn assert_in_sync(d: &Path, url: &str, args: &[&str]) {
     reset(url).await;
     let once = [&["reconcile", "--once"][..], args].concat();
-    let out = run(d, url, &once).await;
+    let out = common::run_binary_async(d, url, &once).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         writes(&counts(url).await),
         vec![],
         "a pass after a successful one wrote"
     );
-    let out = run(d, url, &[&["diff"][..], args].concat()).await;
+    let out = common::run_binary_async(d, url, &[&["diff"][..], args].concat()).await;
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -532,7 +510,7 @@ fn deletes(r: &Value) -> Vec<String> {
 /// one deployment, merged with the one the pass makes anyway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prune_matrix_for_rest_apis_and_integrations() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
 
@@ -635,7 +613,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     for (f, text) in files {
         std::fs::write(d.join(f), text).unwrap();
     }
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(report(&out)["summary"]["create"], 8);
     let apis = live_apis(&apigw).await;
@@ -665,7 +643,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
 
     // In sync: no write, including no ownership write.
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(writes(&counts(&url).await), vec![]);
     assert_eq!(deletes(&report(&out)), Vec::<String>::new());
@@ -707,7 +685,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     )
     .unwrap();
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         requests(&url).await["total"],
@@ -717,7 +695,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     std::fs::remove_file(d.join("bad.yaml")).unwrap();
 
     // Without --prune: nothing deleted (only int-keep's own change).
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(deletes(&report(&out)), Vec::<String>::new());
     assert_eq!(everything().await, before);
@@ -738,7 +716,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     // `diff --prune`: the deletes `reconcile --prune` would make are Pending (exit 2), nothing is
     // written; plain `diff` shows no delete at all.
     reset(&url).await;
-    let out = run(d, &url, &["diff", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["diff", "--prune"]).await;
     assert_eq!(out.status.code(), Some(2));
     let diff = report(&out);
     let pending = [
@@ -747,13 +725,13 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
         "RestApi/api-del Pending",
     ];
     assert_eq!(deletes(&diff), pending, "{diff}");
-    let out = run(d, &url, &["diff"]).await;
+    let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(deletes(&report(&out)), Vec::<String>::new());
     assert_eq!(writes(&counts(&url).await), vec![], "diff never writes");
 
     // With --prune: only owned ∧ Delete.
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(0));
     let r = report(&out);
     assert_eq!(
@@ -799,7 +777,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
 /// tags-only change, needs a deployment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn endpoint_configuration_drift_is_restored_without_deployment() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
     let dir = tempfile::tempdir().unwrap();
@@ -818,7 +796,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
     )
     .unwrap();
     std::fs::write(d.join("default.yaml"), rest_api_yaml("default", "Retain", "")).unwrap();
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let apis = apigw.get_rest_apis().send().await.unwrap();
     let types = |name: &str| {
@@ -845,7 +823,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
         .unwrap()
         .to_owned();
     reset(&url).await;
-    let out = run(d, &url, &["diff"]).await;
+    let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0), "AWS's EDGE default makes no change");
 
     // Out of band: the endpoint type the way AWS patches it, and a tag.
@@ -857,7 +835,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
         .send()
         .await
         .unwrap();
-    let out = run(d, &url, &["diff"]).await;
+    let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(2));
     let r = report(&out);
     let e = r["resources"]
@@ -879,7 +857,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
     assert!(paths(e).contains(&"tags.team".to_owned()), "{e}");
 
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let c = counts(&url).await;
     assert_eq!(count(&c, "UpdateRestApi"), 1, "{c:?}");
@@ -889,7 +867,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
         0,
         "API-level changes need no deployment: {c:?}"
     );
-    let out = run(d, &url, &["diff"]).await;
+    let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -898,7 +876,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
 /// remaining manifest manages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pruning_a_renamed_integration_keeps_the_method() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
     let dir = tempfile::tempdir().unwrap();
@@ -909,7 +887,7 @@ async fn pruning_a_renamed_integration_keeps_the_method() {
         integration_yaml("int-old", "{ref: api}", "/x", "Delete", Some("prod"), 29000),
     )
     .unwrap();
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let api_id = live_apis(&apigw).await["api-live"].0.clone();
 
@@ -934,7 +912,7 @@ async fn pruning_a_renamed_integration_keeps_the_method() {
         .unwrap();
     assert!(r.status().is_success());
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(1), "the broken machine fails");
     let r = report(&out);
     let by_name = |n: &str| {
@@ -980,7 +958,7 @@ async fn pruning_a_renamed_integration_keeps_the_method() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let out = run(d, &url, &["reconcile", "--once", "--prune"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(0));
     let tags = &live_apis(&apigw).await["api-live"].1;
     assert_eq!(
@@ -990,7 +968,7 @@ async fn pruning_a_renamed_integration_keeps_the_method() {
         "{tags:?}"
     );
     assert_eq!(methods(&apigw, &api_id).await, ["POST /x"]);
-    let out = run(d, &url, &["diff"]).await;
+    let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -999,7 +977,7 @@ async fn pruning_a_renamed_integration_keeps_the_method() {
 /// An old method another manifest now manages is kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_manages_it() {
-    let (_state, sb) = sandbox().await;
+    let (_state, sb) = common::sandbox().await;
     let url = sb.endpoint_url();
     let apigw = aws_sdk_apigateway::Client::new(&sdk_conf(&url).await);
     let dir = tempfile::tempdir().unwrap();
@@ -1014,7 +992,7 @@ async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_m
         "y.yaml",
         integration_yaml("y", "{ref: api}", "/c", "Retain", Some("prod"), 29000),
     );
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let id = live_apis(&apigw).await["api-live"].0.clone();
     assert_eq!(methods(&apigw, &id).await, ["POST /a", "POST /c"]);
@@ -1025,7 +1003,7 @@ async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_m
         "x.yaml",
         integration_yaml("x", "{ref: api}", "/b", "Retain", Some("prod"), 29000),
     );
-    let out = run(d, &url, &["diff"]).await;
+    let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(2));
     let r = report(&out);
     let x = r["resources"]
@@ -1043,7 +1021,7 @@ async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_m
         "{x}"
     );
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(methods(&apigw, &id).await, ["POST /b", "POST /c"]);
     let c = counts(&url).await;
@@ -1067,10 +1045,10 @@ async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_m
         integration_yaml("y", "{ref: api}", "/b", "Retain", Some("prod"), 29000),
     );
     reset(&url).await;
-    let out = run(d, &url, &["reconcile", "--once"]).await;
+    let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(count(&counts(&url).await, "DeleteMethod"), 0);
     assert_eq!(methods(&apigw, &id).await, ["POST /b", "POST /c"]);
-    let out = run(d, &url, &["diff"]).await;
+    let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0));
 }

@@ -29,6 +29,30 @@ pub fn run_binary(dir: &Path, url: &str, args: &[&str]) -> Output {
     out
 }
 
+/// A sandbox in this process with its state in a temporary file (kept while the `TempDir` lives).
+pub async fn sandbox() -> (tempfile::TempDir, sfn_operator::sandbox::SandboxHandle) {
+    let state = tempfile::tempdir().unwrap();
+    let h = sfn_operator::sandbox::start(sfn_operator::sandbox::SandboxConfig {
+        state_file: Some(state.path().join("s.json")),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (state, h)
+}
+
+/// [`run_binary`] off the async threads, for tokio tests.
+pub async fn run_binary_async(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let (dir, url) = (dir.to_owned(), url.to_owned());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_binary(&dir, &url, &args)
+    })
+    .await
+    .unwrap()
+}
+
 /// The JSON report on stdout.
 pub fn report(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON report on stdout")
