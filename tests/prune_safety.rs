@@ -498,7 +498,8 @@ async fn the_daemon_holds_back_a_prune_of_an_emptied_path_and_prunes_only_its_ow
 
 /// Point 1, the daemon, each way manifests vanish: with three `PATH`s (a directory, a ConfigMap
 /// volume, a git-sync link), emptying any one holds the whole prune back and says which in
-/// `/status`; nothing is deleted while the daemon keeps running its full passes.
+/// `/status`; nothing is deleted while the daemon keeps running its full passes; a daemon started
+/// with `--allow-empty` on the same PATHs prunes them.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_daemon_holds_back_for_an_emptied_configmap_and_a_git_sync_swap_too() {
@@ -547,6 +548,14 @@ async fn the_daemon_holds_back_for_an_emptied_configmap_and_a_git_sync_swap_too(
     std::fs::rename(w.join("repo.tmp"), &repo).unwrap();
     held_for(repo.clone()).await;
     assert_eq!(live.machine_names().await, all);
+    drop(_d);
+
+    // With --allow-empty the same emptied ConfigMap and git-sync checkout are pruned: the user
+    // means it. The plain directory still holds its manifest, so its machine stays.
+    let extra = [cm.to_str().unwrap(), repo.to_str().unwrap(), "--allow-empty"];
+    let (_d, base) = daemon(w, &plain, &url, &extra).await;
+    assert_eq!(live.machine_names().await, ["Plain"]);
+    assert!(status(&base).await.get("pruneHeldBack").is_none());
 }
 
 fn integration(name: &str, api_name: &str, path: &str, policy: &str) -> String {
