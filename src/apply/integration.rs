@@ -69,30 +69,11 @@ impl Engine {
         let mut by_api: BTreeMap<Option<String>, Vec<&crate::desired::ApiIntegration>> = BTreeMap::new();
         for r in integrations {
             let Resource::ApiIntegration(ai) = r else { continue };
-            let id = match &ai.rest_api {
-                crate::desired::RestApiTarget::Ref(name) => done
-                    .get(&ResourceKey::new(Kind::RestApi, name.clone()))
-                    .and_then(|rep| rep.id.clone()),
-                crate::desired::RestApiTarget::Id(id) => Some(id.clone()),
-                crate::desired::RestApiTarget::Name(name) => {
-                    let found: Vec<_> = apis.listed.iter().filter(|a| &a.name == name).collect();
-                    match found.as_slice() {
-                        [one] => Some(one.id.clone()),
-                        [] => {
-                            out.push(failed(
-                                r.key(),
-                                format!("NotFoundException: no live REST API named {name:?}"),
-                            ));
-                            continue;
-                        }
-                        _ => {
-                            out.push(failed(
-                                r.key(),
-                                format!("ambiguous: several live REST APIs are named {name:?}"),
-                            ));
-                            continue;
-                        }
-                    }
+            let id = match api_id_of(ai, done, apis.listed) {
+                Ok(id) => id,
+                Err(message) => {
+                    out.push(failed(r.key(), message));
+                    continue;
                 }
             };
             by_api.entry(id).or_default().push(ai);
@@ -596,6 +577,30 @@ impl Engine {
             }
         }
         (reps, gone)
+    }
+}
+
+/// The id of the REST API an integration targets: a `ref`'s from the reports the pass knows
+/// (`None` while it is still to be created, in diff mode), an `id` as given, a `name`'s from the
+/// listing (none or several is an error).
+pub(super) fn api_id_of(
+    ai: &crate::desired::ApiIntegration,
+    known: &BTreeMap<ResourceKey, ResourceReport>,
+    listed: &[crate::aws::LiveApi],
+) -> Result<Option<String>, String> {
+    match &ai.rest_api {
+        crate::desired::RestApiTarget::Ref(name) => Ok(known
+            .get(&ResourceKey::new(Kind::RestApi, name.clone()))
+            .and_then(|rep| rep.id.clone())),
+        crate::desired::RestApiTarget::Id(id) => Ok(Some(id.clone())),
+        crate::desired::RestApiTarget::Name(name) => {
+            let found: Vec<_> = listed.iter().filter(|a| &a.name == name).collect();
+            match found.as_slice() {
+                [one] => Ok(Some(one.id.clone())),
+                [] => Err(format!("NotFoundException: no live REST API named {name:?}")),
+                _ => Err(format!("ambiguous: several live REST APIs are named {name:?}")),
+            }
+        }
     }
 }
 

@@ -332,19 +332,7 @@ impl Engine {
                 for r in &desired.resources {
                     let Resource::ApiIntegration(ai) = r else { continue };
                     let Some(stage) = &ai.stage else { continue };
-                    let id = match &ai.rest_api {
-                        crate::desired::RestApiTarget::Ref(name) => known
-                            .get(&ResourceKey::new(Kind::RestApi, name.clone()))
-                            .and_then(|rep| rep.id.clone()),
-                        crate::desired::RestApiTarget::Id(id) => Some(id.clone()),
-                        crate::desired::RestApiTarget::Name(name) => {
-                            let mut found = list.iter().filter(|a| &a.name == name);
-                            match (found.next(), found.next()) {
-                                (Some(one), None) => Some(one.id.clone()),
-                                _ => None,
-                            }
-                        }
-                    };
+                    let id = integration::api_id_of(ai, &known, list).ok().flatten();
                     if let Some(id) = id {
                         stages.entry(id).or_default().insert(stage.clone());
                     }

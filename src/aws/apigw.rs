@@ -51,6 +51,15 @@ fn map_value(m: Option<&HashMap<String, String>>) -> Value {
     Value::Object(out)
 }
 
+/// A read whose `NotFoundException` means "there is none": `Ok(None)` then.
+fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_code("NotFoundException") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl Aws {
     /// The ARN API Gateway tags a REST API by.
     pub fn rest_api_arn(&self, id: &str) -> String {
@@ -471,7 +480,7 @@ impl Aws {
 
     /// GetStage: the deployment a stage serves (`None`: no such stage, or no deployment).
     pub async fn stage_deployment(&self, api_id: &str, stage: &str) -> Result<Option<String>, AwsError> {
-        match self
+        let out = self
             .call(
                 SVC,
                 "GetStage",
@@ -481,17 +490,13 @@ impl Aws {
                     .stage_name(stage)
                     .send(),
             )
-            .await
-        {
-            Ok(out) => Ok(out.deployment_id().map(str::to_owned)),
-            Err(e) if e.is_code("NotFoundException") => Ok(None),
-            Err(e) => Err(e),
-        }
+            .await;
+        Ok(found(out)?.and_then(|out| out.deployment_id().map(str::to_owned)))
     }
 
     /// GetDeployment: a deployment's description (`None`: no such deployment, or none set).
     pub async fn deployment_description(&self, api_id: &str, id: &str) -> Result<Option<String>, AwsError> {
-        match self
+        let out = self
             .call(
                 SVC,
                 "GetDeployment",
@@ -501,17 +506,13 @@ impl Aws {
                     .deployment_id(id)
                     .send(),
             )
-            .await
-        {
-            Ok(out) => Ok(out.description().map(str::to_owned)),
-            Err(e) if e.is_code("NotFoundException") => Ok(None),
-            Err(e) => Err(e),
-        }
+            .await;
+        Ok(found(out)?.and_then(|out| out.description().map(str::to_owned)))
     }
 
     /// GetMethod: whether the method exists.
     pub async fn method_exists(&self, api_id: &str, res: &str, verb: &str) -> Result<bool, AwsError> {
-        match self
+        let out = self
             .call(
                 SVC,
                 "GetMethod",
@@ -522,12 +523,8 @@ impl Aws {
                     .http_method(verb)
                     .send(),
             )
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_code("NotFoundException") => Ok(false),
-            Err(e) => Err(e),
-        }
+            .await;
+        Ok(found(out)?.is_some())
     }
 
     /// GetMethodResponse: whether the method response exists.
@@ -538,7 +535,7 @@ impl Aws {
         verb: &str,
         code: &str,
     ) -> Result<bool, AwsError> {
-        match self
+        let out = self
             .call(
                 SVC,
                 "GetMethodResponse",
@@ -550,12 +547,8 @@ impl Aws {
                     .status_code(code)
                     .send(),
             )
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_code("NotFoundException") => Ok(false),
-            Err(e) => Err(e),
-        }
+            .await;
+        Ok(found(out)?.is_some())
     }
 
     /// DeleteMethodResponse.
