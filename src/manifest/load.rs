@@ -123,12 +123,14 @@ pub fn load(opts: &LoadOptions) -> Loaded {
     let mut tests: Vec<TestDoc> = Vec::new();
     // Only resources count: a PATH holding WorkflowTests alone is empty for pruning (SPEC §5).
     let mut per_path = vec![0usize; opts.paths.len()];
-    for f in &found {
-        let before = docs.len();
-        load_file(f, &ctx, &mut docs, &mut tests, &mut diagnostics);
+    for (f, loaded) in found.iter().zip(load_files(&found, &ctx)) {
         if let Some(n) = per_path.get_mut(f.origin) {
-            *n += docs.len() - before;
+            *n += loaded.docs.len();
         }
+        docs.extend(loaded.docs);
+        tests.extend(loaded.tests);
+        diagnostics.extend(loaded.diagnostics);
+        ctx.warnings.borrow_mut().extend(loaded.warnings);
     }
     let empty_paths: Vec<PathBuf> = opts
         .paths
@@ -378,6 +380,68 @@ impl Ctx<'_> {
             account_id: self.account_id,
         }
     }
+}
+
+/// What one file holds.
+#[derive(Default)]
+struct FileLoad {
+    docs: Vec<Doc>,
+    tests: Vec<TestDoc>,
+    diagnostics: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+/// Loads every file, on all cores when there are several (files are independent until
+/// duplicates and references are checked); the results in `found`'s order, so diagnostics read
+/// the same however the work was shared.
+fn load_files(found: &[Found], ctx: &Ctx<'_>) -> Vec<FileLoad> {
+    let (vars, region, account_id) = (ctx.vars, ctx.region, ctx.account_id);
+    let one = |f: &Found| {
+        let ctx = Ctx {
+            vars,
+            region,
+            account_id,
+            warnings: Default::default(),
+        };
+        let mut loaded = FileLoad::default();
+        load_file(
+            f,
+            &ctx,
+            &mut loaded.docs,
+            &mut loaded.tests,
+            &mut loaded.diagnostics,
+        );
+        loaded.warnings = ctx.warnings.into_inner();
+        loaded
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(found.len());
+    if workers <= 1 {
+        return found.iter().map(one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, FileLoad)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = found.get(i) else { break };
+                        mine.push((i, one(f)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, loaded)| loaded).collect()
 }
 
 fn load_file(

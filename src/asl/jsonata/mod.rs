@@ -21,8 +21,10 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use rquickjs::{Context, Function, Object, Runtime};
@@ -168,12 +170,55 @@ pub fn parse_ast(expr: &str) -> Result<Value, JsonataError> {
     with_engine(|eng| eng.ast(expr))
 }
 
-/// Parses an expression (the text between `{%` and `%}`).
+/// Parses an expression (the text between `{%` and `%}`). An expression that parsed before is
+/// not parsed again.
 pub fn parse(expr: &str) -> Result<Expr, JsonataError> {
-    with_engine(|eng| eng.parse(expr))?;
+    if parsed(expr).is_none() {
+        with_engine(|eng| eng.parse(expr))?;
+        remember(expr);
+    }
     Ok(Expr {
         source: expr.to_string(),
     })
+}
+
+/// What is known of an expression that parses: its native form, once an evaluation asked.
+struct Parsed {
+    native: OnceLock<Option<native::Node>>,
+}
+
+/// Expressions that parsed, by text (bounded: cleared when full).
+static PARSED: LazyLock<RwLock<HashMap<String, Arc<Parsed>>>> = LazyLock::new(Default::default);
+const PARSED_KEPT: usize = 4096;
+
+fn parsed(expr: &str) -> Option<Arc<Parsed>> {
+    PARSED.read().ok()?.get(expr).cloned()
+}
+
+fn remember(expr: &str) -> Arc<Parsed> {
+    let entry = Arc::new(Parsed {
+        native: OnceLock::new(),
+    });
+    if let Ok(mut map) = PARSED.write() {
+        if map.len() >= PARSED_KEPT {
+            map.clear();
+        }
+        return Arc::clone(map.entry(expr.to_string()).or_insert(entry));
+    }
+    entry
+}
+
+/// The evaluation by the native subset ([`native`]), or `None` when the reference must answer.
+fn evaluate_natively(expr: &Expr, input: &Value, bindings: &[(&str, &Value)]) -> Option<Option<Value>> {
+    let entry = parsed(&expr.source).unwrap_or_else(|| remember(&expr.source));
+    let node = entry
+        .native
+        .get_or_init(|| {
+            let ast = with_engine(|eng| eng.ast(&expr.source)).ok()?;
+            native::compile(&ast).ok()
+        })
+        .as_ref()?;
+    native::evaluate(node, input, bindings).ok()
 }
 
 /// Evaluates `expr` against `input` (JSONata's `$`), with `bindings` as variables (`("states",
@@ -189,6 +234,19 @@ pub fn evaluate(
 
 /// [`evaluate`] with a simulated clock or another time limit.
 pub fn evaluate_with(
+    expr: &Expr,
+    input: &Value,
+    bindings: &[(&str, &Value)],
+    options: &Options,
+) -> Result<Option<Value>, JsonataError> {
+    if let Some(value) = evaluate_natively(expr, input, bindings) {
+        return Ok(value);
+    }
+    evaluate_by_reference(expr, input, bindings, options)
+}
+
+/// [`evaluate_with`] by the reference engine only (the native subset skipped).
+fn evaluate_by_reference(
     expr: &Expr,
     input: &Value,
     bindings: &[(&str, &Value)],
@@ -380,5 +438,6 @@ fn host_hash(value: String, algorithm: String) -> Option<String> {
     super::intrinsics::hash_hex(&algorithm, value.as_bytes())
 }
 
+mod native;
 #[cfg(test)]
 mod tests;
