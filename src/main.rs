@@ -7,6 +7,11 @@ use clap::Parser;
 use sfn_operator::cli::{Cli, GlobalOpts, LogFormat};
 use sfn_operator::exit;
 
+/// mimalloc: the sandbox's executions and the loader allocate many small, short-lived values
+/// from several threads, where glibc's malloc spent half the time (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
