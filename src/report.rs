@@ -293,4 +293,40 @@ mod tests {
                 .ends_with("1 to create, 0 to update, 0 to delete, 1 unchanged, 2 failed, 1 skipped\n")
         );
     }
+
+    #[test]
+    fn pacing_lists_only_what_waited_a_second_or_was_throttled() {
+        let paced = |operation: &str, waited_seconds, throttled| Paced {
+            service: "states".into(),
+            operation: operation.into(),
+            calls: 1001,
+            waited_seconds,
+            throttled,
+        };
+        let r = Report::new(vec![]).with_pacing(vec![
+            paced("CreateStateMachine", 900.3, 0),
+            paced("DescribeStateMachine", 0.2, 0),
+            paced("TagResource", 0.0, 2),
+        ]);
+        let ops: Vec<&str> = r.rate_limited.iter().map(|p| p.operation.as_str()).collect();
+        assert_eq!(ops, ["CreateStateMachine", "TagResource"]);
+        assert_eq!(r.calls.len(), 3, "every call is kept for the daemon's figures");
+        let json = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(json["rateLimited"][0]["waitedSeconds"], 900.3);
+        assert!(json.get("calls").is_none());
+        let text = r.to_text();
+        assert!(
+            text.contains(
+                "~ paced by AWS quotas: states:CreateStateMachine 1001 calls waited 900.3 s for rate-limit \
+                 tokens, 0 throttled and retried (AWS's default quota: 100, then 1/s)"
+            ),
+            "{text}"
+        );
+        assert!(
+            serde_json::to_value(Report::new(vec![]))
+                .unwrap_or_default()
+                .get("rateLimited")
+                .is_none()
+        );
+    }
 }

@@ -269,3 +269,90 @@ async fn the_sandbox_lists_tagged_rest_apis_by_their_arn() {
     );
     assert_eq!(query(&url, &["apigateway"], &[], None).await, want);
 }
+
+/// Pruning finds its candidates in one Tagging API listing (no ListStateMachines, no tag read per
+/// machine), confirms each with a fresh ListTagsForResource, and deletes only what is ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_lists_once_and_deletes_only_what_is_ours() {
+    let (_state, sandbox) = common::sandbox().await;
+    let url = sandbox.endpoint_url();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let manifest = |name: &str| {
+        format!(
+            "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata:\n  name: {name}\nspec:\n  \
+             roleArn: {ROLE}\n  deletionPolicy: Delete\n  definition:\n    StartAt: A\n    States:\n      \
+             A: {{Type: Pass, End: true}}\n"
+        )
+    };
+    for name in ["keep", "gone"] {
+        std::fs::write(dir.path().join(format!("{name}.yaml")), manifest(name))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    // Not ours: another owner's (policy Delete, manifest gone from its set too) and an untagged one.
+    let sfn = aws_sdk_sfn::Client::new(&sdk_conf(&url).await);
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    for (name, tags) in [
+        (
+            "theirs",
+            vec![
+                tag("sfn-operator.dev/managed-by", "sfn-operator"),
+                tag("sfn-operator.dev/manifest", "StateMachine/theirs"),
+                tag("sfn-operator.dev/deletion-policy", "Delete"),
+                tag("sfn-operator.dev/owner", "prod"),
+            ],
+        ),
+        ("unowned", vec![]),
+    ] {
+        sfn.create_state_machine()
+            .name(name)
+            .definition(DEF)
+            .role_arn(ROLE)
+            .set_tags((!tags.is_empty()).then_some(tags))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}", sfn_operator::aws::error_chain(&e)));
+    }
+
+    std::fs::remove_file(dir.path().join("gone.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/requests/reset"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.status().is_success());
+    let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once", "--prune"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let report = common::report(&out);
+    let deleted: Vec<&str> = report["resources"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|e| e["action"] == "delete")
+                .filter_map(|e| e["name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(deleted, ["gone"], "{report}");
+    let c: serde_json::Value = reqwest::get(format!("{url}/_sandbox/requests"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c["sfn"].get("ListStateMachines").is_none(), "{c}");
+    assert_eq!(c["tagging"]["GetResources"], 1, "{c}");
+    assert_eq!(
+        c["sfn"]["ListTagsForResource"], 1,
+        "only the candidate is read again: {c}"
+    );
+    assert_eq!(c["sfn"]["DeleteStateMachine"], 1, "{c}");
+    for name in ["keep", "theirs", "unowned"] {
+        sfn.describe_state_machine()
+            .state_machine_arn(arn(name))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name} must survive: {}", sfn_operator::aws::error_chain(&e)));
+    }
+}
