@@ -227,6 +227,10 @@ pub struct SandboxOpts {
     /// {command: [ARGV...]} | {return: JSON} | {throw: {error, cause}}.
     #[arg(long, value_name = "FILE")]
     pub functions: Option<std::path::PathBuf>,
+    /// Enforce AWS's default control-plane quotas server-side (the operator's client-side
+    /// buckets), answering ThrottlingException / 429 as AWS does, to rehearse a real account's pace.
+    #[arg(long)]
+    pub aws_quotas: bool,
 }
 
 fn parse_owner_id(s: &str) -> Result<String, String> {

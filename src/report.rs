@@ -95,6 +95,38 @@ pub struct Report {
     /// was deleted; `reconcile --once --prune` exits 1.
     #[serde(rename = "pruneHeldBack", default, skip_serializing_if = "Option::is_none")]
     pub prune_held_back: Option<String>,
+    /// The operations AWS's quotas slowed down in this pass: those that waited at least a second
+    /// in all for client-side rate-limit tokens, or that AWS throttled (and were retried). Pacing,
+    /// not failure: a create pass of 1,000 machines waits ~15 minutes for `CreateStateMachine`'s
+    /// quota (100, then 1 a second), whatever the tool.
+    #[serde(rename = "rateLimited", default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limited: Vec<Paced>,
+    /// Every operation the pass called, notable or not (for the daemon's resync figures; not
+    /// part of the report's JSON).
+    #[serde(skip)]
+    pub calls: Vec<Paced>,
+}
+
+/// One operation's pacing in a pass (see [`Report::rate_limited`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paced {
+    /// `states`, `apigateway`, `tagging` or `sts`.
+    pub service: String,
+    pub operation: String,
+    /// Calls made (throttled attempts included).
+    pub calls: u64,
+    /// Seconds spent waiting for client-side rate-limit tokens, summed over the calls.
+    pub waited_seconds: f64,
+    /// Calls AWS answered with a throttling error.
+    pub throttled: u64,
+}
+
+impl Paced {
+    /// Whether this is worth saying in a report: a second of waiting, or any throttling.
+    pub fn notable(&self) -> bool {
+        self.waited_seconds >= 1.0 || self.throttled > 0
+    }
 }
 
 impl Report {
@@ -115,7 +147,17 @@ impl Report {
             resources,
             summary,
             prune_held_back: None,
+            rate_limited: Vec::new(),
+            calls: Vec::new(),
         }
+    }
+
+    /// The same report, with the operations AWS's quotas slowed down ([`Paced::notable`]).
+    #[must_use]
+    pub fn with_pacing(mut self, pacing: Vec<Paced>) -> Self {
+        self.rate_limited = pacing.iter().filter(|p| p.notable()).cloned().collect();
+        self.calls = pacing;
+        self
     }
 
     /// The same report, saying that pruning was held back and why.
@@ -159,6 +201,22 @@ impl Report {
         }
         if let Some(why) = &self.prune_held_back {
             let _ = writeln!(s, "! prune held back: {why}");
+        }
+        for p in &self.rate_limited {
+            let quota = crate::aws::ratelimit::quotas_of(&p.service, &p.operation)
+                .first()
+                .map(|q| {
+                    format!(
+                        " (AWS's default quota: {}, then {}/s)",
+                        q.capacity, q.refill_per_sec
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "~ paced by AWS quotas: {}:{} {} calls waited {:.1} s for rate-limit tokens, {} throttled and retried{quota}",
+                p.service, p.operation, p.calls, p.waited_seconds, p.throttled
+            );
         }
         let m = &self.summary;
         let _ = writeln!(
@@ -233,6 +291,42 @@ mod tests {
         assert!(
             r.to_text()
                 .ends_with("1 to create, 0 to update, 0 to delete, 1 unchanged, 2 failed, 1 skipped\n")
+        );
+    }
+
+    #[test]
+    fn pacing_lists_only_what_waited_a_second_or_was_throttled() {
+        let paced = |operation: &str, waited_seconds, throttled| Paced {
+            service: "states".into(),
+            operation: operation.into(),
+            calls: 1001,
+            waited_seconds,
+            throttled,
+        };
+        let r = Report::new(vec![]).with_pacing(vec![
+            paced("CreateStateMachine", 900.3, 0),
+            paced("DescribeStateMachine", 0.2, 0),
+            paced("TagResource", 0.0, 2),
+        ]);
+        let ops: Vec<&str> = r.rate_limited.iter().map(|p| p.operation.as_str()).collect();
+        assert_eq!(ops, ["CreateStateMachine", "TagResource"]);
+        assert_eq!(r.calls.len(), 3, "every call is kept for the daemon's figures");
+        let json = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(json["rateLimited"][0]["waitedSeconds"], 900.3);
+        assert!(json.get("calls").is_none());
+        let text = r.to_text();
+        assert!(
+            text.contains(
+                "~ paced by AWS quotas: states:CreateStateMachine 1001 calls waited 900.3 s for rate-limit \
+                 tokens, 0 throttled and retried (AWS's default quota: 100, then 1/s)"
+            ),
+            "{text}"
+        );
+        assert!(
+            serde_json::to_value(Report::new(vec![]))
+                .unwrap_or_default()
+                .get("rateLimited")
+                .is_none()
         );
     }
 }

@@ -463,6 +463,18 @@ async fn drift_is_corrected_on_resync_and_counted_but_manifest_edits_are_not_dri
     })
     .await;
     assert_eq!(daemon.metric(drift).await, 0.0, "a manifest edit is not drift");
+    // /status says how long a full resync takes, and under which share of AWS's quotas
+    // (--endpoint-url keeps the client-side limits on; the daemon's full passes use half).
+    let resync = daemon.status().await["resync"].clone();
+    assert_eq!(resync["intervalSeconds"], 2.0, "{resync}");
+    assert_eq!(resync["quotaShare"], 0.5, "{resync}");
+    let took = resync["lastFullPassSeconds"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..2.0).contains(&took), "{resync}");
+    assert_eq!(
+        resync["quotaFloorSeconds"], 0.0,
+        "two machines fit in every bucket: {resync}"
+    );
+    assert!(resync["lastFullPassTime"].is_string(), "{resync}");
 
     // Out of band: someone changes x's definition. The next resync puts it back and counts it.
     live.sfn

@@ -120,6 +120,7 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
 
     let sfn = calls(&read("src/aws/sfn.rs"));
     let apigw = calls(&read("src/aws/apigw.rs"));
+    let tagging = calls(&read("src/aws/tagging.rs"));
     let all_aws: String = std::fs::read_dir(root().join("src/aws"))
         .unwrap_or_else(|e| panic!("{e}"))
         .filter_map(|e| e.ok())
@@ -134,6 +135,7 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
             "states" => sfn.contains(&snake(op)),
             "apigateway" => apigw.iter().any(|c| apigw_verb(c) == Some(op)),
             "sts" => any.contains(&snake(op)),
+            "tag" => tagging.contains(&snake(op)),
             // Creating a machine or an integration hands the referenced roles to the service.
             "iam" => op == "PassRole" && sfn.contains("create_state_machine"),
             _ => false,
@@ -180,4 +182,22 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
         }
     }
     assert!(any.contains("get_caller_identity") == actions.contains("sts:GetCallerIdentity"));
+    // The Tagging API: every call the code makes is allowed (IAM's prefix is `tag`).
+    for c in tagging
+        .iter()
+        .filter(|c| ["get_resources", "get_tag_keys", "get_tag_values"].contains(&c.as_str()))
+    {
+        let camel: String = c
+            .split('_')
+            .map(|w| format!("{}{}", &w[..1].to_ascii_uppercase(), &w[1..]))
+            .collect();
+        assert!(
+            actions.contains(&format!("tag:{camel}")),
+            "the code calls tag:{camel}; the policy lacks it"
+        );
+    }
+    assert!(
+        tagging.contains("get_resources"),
+        "src/aws/tagging.rs calls GetResources"
+    );
 }

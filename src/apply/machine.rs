@@ -15,10 +15,12 @@ use crate::ownership;
 use crate::plan::{self, ResourcePlan};
 use crate::report::{Action, ResourceReport, Status};
 
-/// Reads, plans and (in `Apply` mode) applies one state machine.
+/// Reads, plans and (in `Apply` mode) applies one state machine. `listed_tags`: its tags from
+/// the pass's Tagging API listing, when it is in it (then only DescribeStateMachine is read).
 pub(super) async fn reconcile_machine(
     aws: &Aws,
     sm: &StateMachine,
+    listed_tags: Option<BTreeMap<String, String>>,
     owner: &str,
     mode: Mode,
     deadline: Instant,
@@ -31,7 +33,7 @@ pub(super) async fn reconcile_machine(
         id: Some(arn.clone()),
         ..ResourceReport::new(key.clone(), Status::Synced)
     };
-    let live = match retry(deadline, || aws.describe_machine(&arn)).await {
+    let live = match retry(deadline, || aws.describe_machine(&arn, listed_tags.as_ref())).await {
         Ok(l) => l,
         Err(e) => {
             rep.status = Status::Failed;

@@ -147,8 +147,28 @@ impl Engine {
         &self.aws
     }
 
-    /// Runs one pass and reports every resource in scope (in manifest order, prunes last).
+    /// Runs one pass and reports every resource in scope (in manifest order, prunes last), with
+    /// the operations AWS's quotas slowed down ([`Report::rate_limited`]).
     pub async fn pass(&self, desired: &DesiredSet, scope: &PassScope) -> Report {
+        let engine = Engine {
+            aws: self.aws.fresh_pacing(),
+            ..self.clone()
+        };
+        let report = engine.pass_paced(desired, scope).await;
+        report.with_pacing(engine.aws.pacing())
+    }
+
+    /// The same engine whose calls also wait for `limits` (the daemon's resync: a share of every
+    /// quota, so that other tools in the account keep the rest).
+    #[must_use]
+    pub fn with_quota_share(&self, limits: Arc<crate::aws::ratelimit::RateLimits>) -> Engine {
+        Engine {
+            aws: self.aws.with_quota_share(limits),
+            ..self.clone()
+        }
+    }
+
+    async fn pass_paced(&self, desired: &DesiredSet, scope: &PassScope) -> Report {
         let in_scope = scope_keys(desired, scope.only.as_ref());
         let invalid: BTreeSet<&ResourceKey> = scope.invalid.iter().collect();
         let sem = Arc::new(Semaphore::new(self.concurrency));
@@ -189,6 +209,19 @@ impl Engine {
             }
         };
 
+        // The tags of every machine we manage, in one listing, when the pass reads or prunes
+        // more than one (see `machine_listing`).
+        let machines_in_scope = desired
+            .resources
+            .iter()
+            .filter(|r| matches!(r, Resource::StateMachine(_)) && in_scope.contains(&r.key()))
+            .count();
+        let listing = if pruning || machines_in_scope >= BULK_TAGS_MIN {
+            self.machine_listing(scope.deadline).await
+        } else {
+            None
+        };
+
         // Wave 1: resources with no dependencies.
         let mut tasks = JoinSet::new();
         let mut created: BTreeMap<String, crate::aws::LiveApi> = BTreeMap::new();
@@ -207,13 +240,18 @@ impl Engine {
                         scope.mode,
                         scope.deadline,
                     );
+                    // Listed: its tags are known. Not listed: it does not exist or carries no
+                    // managed-by tag (adoption), so it is read one by one.
+                    let known = listing
+                        .as_ref()
+                        .and_then(|l| l.get(&aws.state_machine_arn(&sm.name)).cloned());
                     tasks.spawn(async move {
                         let _permit = sem.acquire_owned().await;
                         if crate::shutdown::requested() {
                             return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
                         }
                         let span = reconcile_span(Kind::StateMachine, &sm.meta.name);
-                        reconcile_machine(&aws, &sm, &owner, mode, deadline)
+                        reconcile_machine(&aws, &sm, known, &owner, mode, deadline)
                             .instrument(span)
                             .await
                     });
@@ -383,9 +421,33 @@ impl Engine {
         out.extend(prunes);
         if pruning {
             out.extend(self.prune_apis(&api_prunes.apis, scope).await);
-            out.extend(self.prune_machines(desired, scope).await);
+            out.extend(self.prune_machines(desired, scope, listing.as_ref()).await);
         }
         Report::new(out).with_prune_held_back(held_back)
+    }
+}
+
+/// From this many state machines in a pass on, their tags come from one Tagging API listing
+/// (`GetResources`, 100 a page, 15 a second) instead of one `ListTagsForResource` each (100, then
+/// 1 a second). A single machine costs one call either way, and its own read sees no listing lag.
+const BULK_TAGS_MIN: usize = 2;
+
+impl Engine {
+    /// The Tagging API listing of every state machine carrying our `managed-by` tag (any owner),
+    /// ARN → tags; `None` when it failed (an IAM policy without `tag:GetResources`, say): the
+    /// pass then reads each machine's tags itself, as before.
+    async fn machine_listing(&self, deadline: Instant) -> Option<Arc<crate::aws::TagListing>> {
+        match self
+            .aws
+            .list_managed(crate::aws::tagging::STATE_MACHINE_TYPE, deadline)
+            .await
+        {
+            Ok(listing) => Some(Arc::new(listing)),
+            Err(error) => {
+                tracing::warn!(%error, "listing state machines with the Tagging API failed; reading their tags one by one");
+                None
+            }
+        }
     }
 }
 

@@ -93,18 +93,32 @@ impl ApiPrunes {
 }
 
 impl Engine {
+    /// Deletes owned state machines whose manifest is gone. Candidates come from the pass's
+    /// Tagging API listing (every machine with our `managed-by` tag, with its tags) when there is
+    /// one, else from ListStateMachines plus a tag read per machine. Either way a machine is
+    /// deleted only after a fresh ListTagsForResource confirms that it is ours and prunable: the
+    /// listing is eventually consistent, and a tag removed a moment ago must still protect it.
     pub(super) async fn prune_machines(
         &self,
         desired: &DesiredSet,
         scope: &PassScope,
+        listing: Option<&std::sync::Arc<crate::aws::TagListing>>,
     ) -> Vec<ResourceReport> {
         let mut out = Vec::new();
-        let machines = match retry(scope.deadline, || self.aws.list_machines()).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "listing state machines for pruning failed");
-                return out;
-            }
+        // (name, ARN, its tags when the listing has them)
+        type Candidate<'a> = (String, String, Option<&'a BTreeMap<String, String>>);
+        let machines: Vec<Candidate<'_>> = match listing {
+            Some(listing) => listing
+                .iter()
+                .filter_map(|(arn, tags)| Some((machine_name(arn)?.to_owned(), arn.clone(), Some(tags))))
+                .collect(),
+            None => match retry(scope.deadline, || self.aws.list_machines()).await {
+                Ok(m) => m.into_iter().map(|(name, arn)| (name, arn, None)).collect(),
+                Err(e) => {
+                    tracing::error!(error = %e, "listing state machines for pruning failed");
+                    return out;
+                }
+            },
         };
         let wanted: BTreeSet<&str> = desired
             .resources
@@ -115,7 +129,17 @@ impl Engine {
             })
             .collect();
         let declared = |k: &ResourceKey| desired.get(k).is_some() || scope.invalid.contains(k);
-        for (name, arn) in machines.into_iter().filter(|(n, _)| !wanted.contains(n.as_str())) {
+        for (name, arn, listed) in machines
+            .into_iter()
+            .filter(|(n, _, _)| !wanted.contains(n.as_str()))
+        {
+            // From the listing: only what it calls prunable is read again (and confirmed below).
+            if let Some(tags) = listed
+                && ownership::prunable(tags, &declared, scope.manifests_valid, &self.owner)
+                    .is_none_or(|k| k.kind != Kind::StateMachine)
+            {
+                continue;
+            }
             let tags = match retry(scope.deadline, || self.aws.machine_tags(&arn)).await {
                 Ok(t) => t,
                 Err(e) => {
@@ -186,5 +210,32 @@ impl Engine {
             });
         }
         out
+    }
+}
+
+/// The name in a state machine's ARN (`arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME`).
+fn machine_name(arn: &str) -> Option<&str> {
+    let (head, name) = arn.rsplit_once(":stateMachine:")?;
+    (head.contains(":states:") && !name.is_empty() && !name.contains(':')).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn machine_names_come_from_state_machine_arns_only() {
+        use super::machine_name;
+        assert_eq!(
+            machine_name("arn:aws:states:us-east-1:123456789012:stateMachine:m1"),
+            Some("m1")
+        );
+        assert_eq!(
+            machine_name("arn:aws:states:us-east-1:123456789012:activity:m1"),
+            None
+        );
+        assert_eq!(
+            machine_name("arn:aws:states:us-east-1:123456789012:stateMachine:m1:v1"),
+            None
+        );
+        assert_eq!(machine_name("arn:aws:apigateway:us-east-1::/restapis/abc"), None);
     }
 }

@@ -8,6 +8,7 @@
 mod apigw;
 pub mod ratelimit;
 mod sfn;
+pub mod tagging;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use tokio::time::Instant;
 
 pub use apigw::{LiveApi, LiveResource, LiveStage};
 pub use sfn::LiveMachine;
+pub use tagging::TagListing;
 
 /// How to reach AWS: plain values from the command line, resolved once by [`Aws::connect`].
 #[derive(Debug, Clone, Default)]
@@ -43,7 +45,7 @@ pub struct Settings {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message} ({operation})")]
 pub struct AwsError {
-    /// `states`, `apigateway` or `sts`.
+    /// `states`, `apigateway`, `tagging` or `sts`.
     pub service: &'static str,
     /// The API operation, e.g. `DescribeStateMachine`.
     pub operation: &'static str,
@@ -67,6 +69,18 @@ impl AwsError {
     /// Whether the failed request may nevertheless have been carried out.
     pub fn outcome_unknown(&self) -> bool {
         self.outcome_unknown
+    }
+
+    /// Whether AWS refused the call for its rate (a quota), not for what it asked.
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "ThrottlingException"
+                | "Throttling"
+                | "ThrottledException"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+        )
     }
 
     /// Whether AWS answered with this error code.
@@ -250,16 +264,63 @@ where
     }
 }
 
+/// Per operation: calls made, time spent waiting for client-side rate-limit tokens, and calls
+/// AWS answered with a throttling error (then retried).
+#[derive(Debug, Default)]
+struct Pacing {
+    by_op: std::sync::Mutex<std::collections::BTreeMap<(&'static str, &'static str), OpPacing>>,
+}
+
+/// (calls, time waited for tokens, calls throttled)
+type OpPacing = (u64, Duration, u64);
+
+impl Pacing {
+    fn add(&self, service: &'static str, operation: &'static str, waited: Duration, throttled: bool) {
+        let mut map = self
+            .by_op
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = map.entry((service, operation)).or_default();
+        entry.0 += 1;
+        entry.1 += waited;
+        entry.2 += u64::from(throttled);
+    }
+
+    fn snapshot(&self) -> Vec<crate::report::Paced> {
+        let map = self
+            .by_op
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.iter()
+            .map(
+                |(&(service, operation), &(calls, waited, throttled))| crate::report::Paced {
+                    service: service.to_owned(),
+                    operation: operation.to_owned(),
+                    calls,
+                    waited_seconds: (waited.as_secs_f64() * 1000.0).round() / 1000.0,
+                    throttled,
+                },
+            )
+            .collect()
+    }
+}
+
 /// Connected clients plus the region, partition and account they act in.
 #[derive(Debug, Clone)]
 pub struct Aws {
     pub sfn: aws_sdk_sfn::Client,
     pub apigw: aws_sdk_apigateway::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub region: String,
     pub partition: String,
     pub account_id: String,
     /// Client-side rate limits; `None` when `Settings.rate_limits` is off (the sandbox).
     limits: Option<Arc<ratelimit::RateLimits>>,
+    /// A second set of buckets the calls of this handle also wait for: a share of every quota
+    /// (the daemon's resync, [`Aws::with_quota_share`]).
+    share: Option<Arc<ratelimit::RateLimits>>,
+    /// What the calls of this handle waited for and how often AWS throttled them.
+    pacing: Arc<Pacing>,
 }
 
 impl Aws {
@@ -322,13 +383,40 @@ impl Aws {
         Ok(Aws {
             sfn: aws_sdk_sfn::Client::new(&config),
             apigw: aws_sdk_apigateway::Client::new(&config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
             partition: partition_of(&region).to_owned(),
             region,
             account_id,
             limits: settings
                 .rate_limits
                 .then(|| Arc::new(ratelimit::RateLimits::aws_defaults())),
+            share: None,
+            pacing: Arc::default(),
         })
+    }
+
+    /// The same clients, with pacing counted afresh (one pass's figures for its report).
+    #[must_use]
+    pub fn fresh_pacing(&self) -> Aws {
+        Aws {
+            pacing: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The same clients, whose calls also wait for `limits` (a share of every quota, see
+    /// [`ratelimit::RateLimits::share_of_defaults`]). Nothing changes when rate limits are off.
+    #[must_use]
+    pub fn with_quota_share(&self, limits: Arc<ratelimit::RateLimits>) -> Aws {
+        Aws {
+            share: self.limits.is_some().then_some(limits),
+            ..self.clone()
+        }
+    }
+
+    /// What the calls made through this handle (and its clones) waited for, by operation.
+    pub fn pacing(&self) -> Vec<crate::report::Paced> {
+        self.pacing.snapshot()
     }
 
     /// Whether calls wait for client-side rate-limit tokens.
@@ -348,10 +436,18 @@ impl Aws {
         F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        let started = Instant::now();
         if let Some(limits) = &self.limits {
             limits.acquire(service, operation).await;
         }
-        record(service, operation, send.await)
+        if let Some(share) = &self.share {
+            share.acquire(service, operation).await;
+        }
+        let waited = started.elapsed();
+        let result = record(service, operation, send.await);
+        let throttled = matches!(&result, Err(e) if e.is_throttling());
+        self.pacing.add(service, operation, waited, throttled);
+        result
     }
 
     /// The deterministic ARN of a state machine named `name` (no list call needed).

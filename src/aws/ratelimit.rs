@@ -30,8 +30,13 @@
 //!   | UpdateStateMachine   | 100    | 1        |
 //!
 //!   An action missing from the table gets the most conservative bucket (100, 1/s).
+//! - Resource Groups Tagging API: `GetResources` 15 a second ([`TAGGING_QUOTAS`]).
+//!
+//! The same tables size the sandbox's server-side buckets (`sandbox --aws-quotas`), so a pass
+//! can be rehearsed at the pace a real account allows, and [`floor_seconds`] computes the least
+//! time a set of calls can take under them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -64,24 +69,148 @@ pub const SFN_QUOTAS: &[(&str, u32, f64)] = &[
     ("UpdateStateMachine", 100, 1.0),
 ];
 
+/// Resource Groups Tagging API quotas: (action, bucket size, refill per second). The Tag Editor
+/// user guide's "Service quotas" gives `GetResources` a "maximum of 15 calls per second" (no
+/// burst is documented, so the bucket holds one second's worth).
+pub const TAGGING_QUOTAS: &[(&str, u32, f64)] = &[("GetResources", 15, 15.0)];
+
 /// The bucket for a Step Functions action not in [`SFN_QUOTAS`].
 const SFN_FALLBACK: (u32, f64) = (100, 1.0);
 
-/// An async token bucket.
-#[derive(Debug)]
-pub struct TokenBucket {
+/// One of AWS's default quotas: a token bucket that some calls share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    /// `apigateway` (the control plane's shared bucket), or `SERVICE:Operation`.
+    pub name: &'static str,
+    /// Bucket size (the burst).
+    pub capacity: u32,
+    /// Tokens gained per second.
+    pub refill_per_sec: f64,
+}
+
+/// Every quota of the tables above, each once.
+pub fn all_quotas() -> Vec<Quota> {
+    let mut out = vec![Quota {
+        name: "apigateway",
+        capacity: APIGW_BURST,
+        refill_per_sec: APIGW_RATE,
+    }];
+    for (service, table) in [
+        ("apigateway", APIGW_OP_QUOTAS),
+        ("states", SFN_QUOTAS),
+        ("tagging", TAGGING_QUOTAS),
+    ] {
+        out.extend(table.iter().map(|&(op, capacity, refill_per_sec)| Quota {
+            name: quota_name(service, op),
+            capacity,
+            refill_per_sec,
+        }));
+    }
+    out
+}
+
+/// `SERVICE:Operation` as a `'static` name (the tables are static; anything else is `other`).
+fn quota_name(service: &str, op: &str) -> &'static str {
+    const NAMES: &[&str] = &[
+        "apigateway:CreateDeployment",
+        "apigateway:CreateResource",
+        "apigateway:CreateRestApi",
+        "apigateway:DeleteRestApi",
+        "apigateway:GetResources",
+        "states:CreateStateMachine",
+        "states:DeleteStateMachine",
+        "states:DescribeStateMachine",
+        "states:ListStateMachines",
+        "states:ListTagsForResource",
+        "states:TagResource",
+        "states:UntagResource",
+        "states:UpdateStateMachine",
+        "tagging:GetResources",
+    ];
+    NAMES
+        .iter()
+        .find(|n| n.split_once(':') == Some((service, op)))
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The documented quotas one `operation` call on `service` (`apigateway`, `states`, `tagging`)
+/// takes a token from: API Gateway's shared bucket plus the operation's own, if it has one; a
+/// Step Functions or Tagging action's own bucket. Empty for anything the tables do not name
+/// (STS, executions, a Step Functions action with no documented bucket).
+pub fn quotas_of(service: &str, operation: &str) -> Vec<Quota> {
+    let own = |table: &[(&str, u32, f64)]| {
+        table
+            .iter()
+            .find(|(op, _, _)| *op == operation)
+            .map(|&(op, capacity, refill_per_sec)| Quota {
+                name: quota_name(service, op),
+                capacity,
+                refill_per_sec,
+            })
+    };
+    match service {
+        "apigateway" => {
+            let mut out: Vec<Quota> = own(APIGW_OP_QUOTAS).into_iter().collect();
+            out.push(Quota {
+                name: "apigateway",
+                capacity: APIGW_BURST,
+                refill_per_sec: APIGW_RATE,
+            });
+            out
+        }
+        "states" => own(SFN_QUOTAS).into_iter().collect(),
+        "tagging" => own(TAGGING_QUOTAS).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The least time AWS's default quotas allow for `calls` (`(service, operation, count)`): every
+/// bucket starts full and the slowest one decides, `(calls on it - bucket size) / refill`.
+pub fn floor_seconds<'a>(calls: impl IntoIterator<Item = (&'a str, &'a str, u64)>) -> f64 {
+    floor_seconds_at(1.0, calls)
+}
+
+/// [`floor_seconds`] under `share` of every quota ([`RateLimits::share_of_defaults`]).
+pub fn floor_seconds_at<'a>(share: f64, calls: impl IntoIterator<Item = (&'a str, &'a str, u64)>) -> f64 {
+    let share = clamp_share(share);
+    let mut per_quota: BTreeMap<&'static str, (u64, Quota)> = BTreeMap::new();
+    for (service, op, n) in calls {
+        for q in quotas_of(service, op) {
+            per_quota.entry(q.name).or_insert((0, q)).0 += n;
+        }
+    }
+    per_quota
+        .values()
+        .map(|(n, q)| (*n as f64 - scaled_capacity(q.capacity, share)).max(0.0) / (q.refill_per_sec * share))
+        .fold(0.0, f64::max)
+}
+
+/// A share in (0, 1]; anything else is the whole quota.
+fn clamp_share(share: f64) -> f64 {
+    if share.is_finite() && share > 0.0 {
+        share.min(1.0)
+    } else {
+        1.0
+    }
+}
+
+/// A bucket's size under a share of its quota (at least one token).
+fn scaled_capacity(capacity: u32, share: f64) -> f64 {
+    (f64::from(capacity) * share).floor().max(1.0)
+}
+
+/// The token count of one bucket, without a clock: the caller says how much time passed. Shared
+/// by the client's waiting [`TokenBucket`] and the sandbox's answering one (`--aws-quotas`), so
+/// both do the same arithmetic.
+#[derive(Debug, Clone)]
+pub struct Tokens {
     capacity: f64,
     refill_per_sec: f64,
-    state: Mutex<BucketState>,
-}
-
-#[derive(Debug)]
-struct BucketState {
     tokens: f64,
-    last: Instant,
 }
 
-impl TokenBucket {
+impl Tokens {
     /// A full bucket of `capacity` tokens gaining `refill_per_sec` a second (both at least 1
     /// and a positive rate; nonsense values are clamped so a bucket never blocks forever).
     pub fn new(capacity: u32, refill_per_sec: f64) -> Self {
@@ -91,11 +220,56 @@ impl TokenBucket {
         } else {
             1.0
         };
-        TokenBucket {
+        Tokens {
             capacity,
             refill_per_sec,
+            tokens: capacity,
+        }
+    }
+
+    /// Adds what `elapsed` seconds refill, up to the capacity.
+    pub fn refill(&mut self, elapsed: f64) {
+        self.tokens = (self.tokens + elapsed.max(0.0) * self.refill_per_sec).min(self.capacity);
+    }
+
+    /// How long until one token is there (zero when one is).
+    pub fn wait_for_one(&self) -> Duration {
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.refill_per_sec)
+        }
+    }
+
+    /// Whether a token is there.
+    pub fn available(&self) -> bool {
+        self.tokens >= 1.0
+    }
+
+    /// Takes one token (rounding may leave a hair under one after an exact wait: it counts).
+    pub fn take(&mut self) {
+        self.tokens = (self.tokens.max(1.0) - 1.0).max(0.0);
+    }
+}
+
+/// An async token bucket.
+#[derive(Debug)]
+pub struct TokenBucket {
+    state: Mutex<BucketState>,
+}
+
+#[derive(Debug)]
+struct BucketState {
+    tokens: Tokens,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket (see [`Tokens::new`]).
+    pub fn new(capacity: u32, refill_per_sec: f64) -> Self {
+        TokenBucket {
             state: Mutex::new(BucketState {
-                tokens: capacity,
+                tokens: Tokens::new(capacity, refill_per_sec),
                 last: Instant::now(),
             }),
         }
@@ -104,63 +278,65 @@ impl TokenBucket {
     /// Takes one token, waiting until one is available.
     pub async fn acquire(&self) {
         let mut state = self.state.lock().await;
-        self.refill(&mut state);
-        if state.tokens < 1.0 {
-            let wait = (1.0 - state.tokens) / self.refill_per_sec;
-            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-            self.refill(&mut state);
-            // Rounding can leave a hair under one token after the exact wait.
-            state.tokens = state.tokens.max(1.0);
+        Self::refill(&mut state);
+        let wait = state.tokens.wait_for_one();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+            Self::refill(&mut state);
         }
-        state.tokens -= 1.0;
+        state.tokens.take();
     }
 
-    fn refill(&self, state: &mut BucketState) {
+    fn refill(state: &mut BucketState) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(state.last).as_secs_f64();
-        state.tokens = (state.tokens + elapsed * self.refill_per_sec).min(self.capacity);
+        state.tokens.refill(elapsed);
         state.last = now;
     }
 }
 
-/// Every bucket one client uses: API Gateway's shared one and Step Functions' per action.
+/// Every bucket one client uses: API Gateway's shared one and per operation, Step Functions' and
+/// the Tagging API's per action.
 #[derive(Debug)]
 pub struct RateLimits {
-    apigw: TokenBucket,
-    apigw_ops: HashMap<&'static str, TokenBucket>,
-    sfn: HashMap<&'static str, TokenBucket>,
+    buckets: HashMap<&'static str, TokenBucket>,
     sfn_other: TokenBucket,
 }
 
 impl RateLimits {
     /// AWS's default control-plane quotas (see the module documentation).
     pub fn aws_defaults() -> Self {
+        Self::share_of_defaults(1.0)
+    }
+
+    /// `share` (0–1] of AWS's default quotas: every bucket's size and refill scaled, so that
+    /// what waits for these buckets never uses more than that share of any quota (the daemon's
+    /// resync uses half, leaving the rest to other tools in the account).
+    pub fn share_of_defaults(share: f64) -> Self {
+        let share = clamp_share(share);
+        let scaled = |capacity: u32, rate: f64| {
+            TokenBucket::new(scaled_capacity(capacity, share) as u32, rate * share)
+        };
         RateLimits {
-            apigw: TokenBucket::new(APIGW_BURST, APIGW_RATE),
-            apigw_ops: APIGW_OP_QUOTAS
-                .iter()
-                .map(|&(op, size, rate)| (op, TokenBucket::new(size, rate)))
+            buckets: all_quotas()
+                .into_iter()
+                .map(|q| (q.name, scaled(q.capacity, q.refill_per_sec)))
                 .collect(),
-            sfn: SFN_QUOTAS
-                .iter()
-                .map(|&(action, size, rate)| (action, TokenBucket::new(size, rate)))
-                .collect(),
-            sfn_other: TokenBucket::new(SFN_FALLBACK.0, SFN_FALLBACK.1),
+            sfn_other: scaled(SFN_FALLBACK.0, SFN_FALLBACK.1),
         }
     }
 
-    /// Waits for the token of one `operation` call on `service` (`apigateway` or `states`;
-    /// other services are not limited).
+    /// Waits for the tokens of one `operation` call on `service` (`apigateway`, `states` or
+    /// `tagging`; other services are not limited).
     pub async fn acquire(&self, service: &str, operation: &str) {
-        match service {
-            "apigateway" => {
-                if let Some(own) = self.apigw_ops.get(operation) {
-                    own.acquire().await;
-                }
-                self.apigw.acquire().await
+        let quotas = quotas_of(service, operation);
+        if quotas.is_empty() && service == "states" {
+            self.sfn_other.acquire().await;
+        }
+        for q in quotas {
+            if let Some(bucket) = self.buckets.get(q.name) {
+                bucket.acquire().await;
             }
-            "states" => self.sfn.get(operation).unwrap_or(&self.sfn_other).acquire().await,
-            _ => {}
         }
     }
 }
@@ -320,5 +496,72 @@ mod tests {
         for &(action, size, rate) in SFN_QUOTAS {
             assert!(size >= 100 && rate >= 1.0, "{action}");
         }
+    }
+
+    #[test]
+    fn floor_is_the_slowest_bucket() {
+        // 1,000 machines in sync: DescribeStateMachine (200, then 20/s) decides: 40 s.
+        let calls = [
+            ("states", "DescribeStateMachine", 1000),
+            ("tagging", "GetResources", 10),
+            ("apigateway", "GetRestApis", 1),
+        ];
+        assert!((floor_seconds(calls) - 40.0).abs() < 1e-9);
+        // One ListTagsForResource per machine (100, then 1/s): 900 s.
+        assert!((floor_seconds([("states", "ListTagsForResource", 1000)]) - 900.0).abs() < 1e-9);
+        // API Gateway calls share one bucket (40, then 10/s) besides their own.
+        let apigw = [("apigateway", "GetRestApis", 30), ("apigateway", "PutMethod", 30)];
+        assert!((floor_seconds(apigw) - 2.0).abs() < 1e-9);
+        assert_eq!(floor_seconds([("sts", "GetCallerIdentity", 1000)]), 0.0);
+        // Half of every quota: 100, then 10/s.
+        let half = floor_seconds_at(0.5, [("states", "DescribeStateMachine", 1000)]);
+        assert!((half - 90.0).abs() < 1e-9, "{half}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn half_share_halves_burst_and_rate() {
+        let limits = RateLimits::share_of_defaults(0.5);
+        let start = Instant::now();
+        for _ in 0..100 {
+            limits.acquire("states", "DescribeStateMachine").await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "half of the burst of 200");
+        for _ in 0..10 {
+            limits.acquire("states", "DescribeStateMachine").await;
+        }
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(990) && waited <= Duration::from_millis(1010),
+            "then 10 a second (half of 20): {waited:?}"
+        );
+        // The tagging bucket is limited too: 7 at once, then 7.5 a second.
+        let start = Instant::now();
+        for _ in 0..7 {
+            limits.acquire("tagging", "GetResources").await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limits.acquire("tagging", "GetResources").await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(130),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn quotas_of_names_every_bucket_a_call_takes() {
+        let names = |s, o| quotas_of(s, o).iter().map(|q| q.name).collect::<Vec<_>>();
+        assert_eq!(
+            names("apigateway", "CreateDeployment"),
+            ["apigateway:CreateDeployment", "apigateway"]
+        );
+        assert_eq!(names("apigateway", "GetRestApis"), ["apigateway"]);
+        assert_eq!(
+            names("states", "DescribeStateMachine"),
+            ["states:DescribeStateMachine"]
+        );
+        assert_eq!(names("tagging", "GetResources"), ["tagging:GetResources"]);
+        assert!(names("states", "StartExecution").is_empty());
+        assert!(all_quotas().iter().all(|q| q.name != "other"));
     }
 }

@@ -52,8 +52,13 @@ fn sdk_logging(l: &LoggingConfiguration) -> SdkLogging {
 }
 
 impl Aws {
-    /// DescribeStateMachine + ListTagsForResource; `None` when it does not exist.
-    pub async fn describe_machine(&self, arn: &str) -> Result<Option<LiveMachine>, AwsError> {
+    /// DescribeStateMachine + ListTagsForResource (unless its tags are `known`, from a Tagging
+    /// API listing); `None` when it does not exist.
+    pub async fn describe_machine(
+        &self,
+        arn: &str,
+        known: Option<&BTreeMap<String, String>>,
+    ) -> Result<Option<LiveMachine>, AwsError> {
         let out = match self
             .call(
                 SVC,
@@ -92,7 +97,10 @@ impl Aws {
             },
         };
         let tracing_enabled = out.tracing_configuration().map(|t| t.enabled()).unwrap_or(false);
-        let tags = self.machine_tags(arn).await?;
+        let tags = match known {
+            Some(tags) => tags.clone(),
+            None => self.machine_tags(arn).await?,
+        };
         Ok(Some(LiveMachine {
             arn: out.state_machine_arn().to_owned(),
             machine_type: out.r#type().as_str().to_owned(),

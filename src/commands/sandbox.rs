@@ -21,6 +21,7 @@ pub async fn run(opts: SandboxOpts) -> crate::Result<u8> {
         faults,
         allow_remote: opts.allow_remote,
         functions,
+        aws_quotas: opts.aws_quotas,
     };
     let handle = sandbox::start(config).await?;
     println!("{}", handle.endpoint_url());

@@ -253,6 +253,8 @@ impl Ctx {
         let own = self.record(&report, work, seconds);
         if matches!(work, Work::Full) {
             self.shared.set_prune_held_back(report.prune_held_back.clone());
+            self.shared
+                .record_full_pass(seconds, SystemTime::now(), &report.calls);
         }
         // Free the work's slot; a key no longer in the set (deleted meanwhile) has nothing to retry.
         match (work, own) {

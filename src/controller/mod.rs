@@ -21,6 +21,10 @@ use crate::manifest::{self, LoadOptions};
 /// How long in-flight reconciles may take to finish after SIGINT/SIGTERM (SPEC §6: exit within 10 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
+/// The share of every AWS quota the daemon's full passes (the first one and every resync) keep
+/// to: other tools in the account share the quotas, and a resync is never urgent.
+pub const RESYNC_QUOTA_SHARE: f64 = 0.5;
+
 /// `sfn-operator reconcile` without `--once`: runs until SIGINT/SIGTERM, then exits 0.
 pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
     // One daemon per manifest set, before anything else happens.
@@ -68,8 +72,19 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
     let prune = opts.prune;
     let allow_empty = opts.owner.allow_empty;
     let timeout = opts.timeout;
+    // One set of half-size buckets for every full pass, on top of the common ones: a resync
+    // spreads its reads so that it never uses more than half of any quota, and edits reconciled
+    // meanwhile keep the other half.
+    let resync_limits = Arc::new(crate::aws::ratelimit::RateLimits::share_of_defaults(
+        RESYNC_QUOTA_SHARE,
+    ));
+    let quota_share = engine.aws().rate_limited().then_some(RESYNC_QUOTA_SHARE);
     let pass: daemon::PassFn = Arc::new(move |desired, req: daemon::PassRequest| {
-        let engine = engine.clone();
+        let engine = if req.only.is_none() {
+            engine.with_quota_share(Arc::clone(&resync_limits))
+        } else {
+            engine.clone()
+        };
         Box::pin(async move {
             // The very pass of `--once`, scoped to what the daemon asks for.
             let mut scope = PassScope::new(Mode::Apply, Instant::now() + timeout);
@@ -91,6 +106,7 @@ pub async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         }
     };
     let shared = Arc::new(status::Shared::default());
+    shared.set_resync_settings(opts.resync_interval, quota_share);
     let (addr, server) = http::bind(opts.listen, Arc::clone(&shared), stopped()).await?;
     tracing::info!(%addr, "serving /healthz /readyz /metrics /status");
     let server = tokio::spawn(server);

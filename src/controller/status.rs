@@ -39,6 +39,32 @@ pub struct StatusReport {
     /// Why the last full pass held its prune back (SPEC §5), if it did.
     #[serde(rename = "pruneHeldBack", skip_serializing_if = "Option::is_none")]
     pub prune_held_back: Option<String>,
+    /// How long a full resync takes, and the share of AWS's quotas it keeps to.
+    pub resync: ResyncStatus,
+}
+
+/// `/status`'s `resync`: the daemon's full passes (the first one and every resync) wait for
+/// their own buckets at `quotaShare` of every AWS quota besides the common ones, so that other
+/// tools in the account keep the rest; this says what that costs.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResyncStatus {
+    /// `--resync-interval` (each wait is jittered ±10 %).
+    pub interval_seconds: f64,
+    /// The share of every quota a full pass uses at most; `null` when client-side rate limits
+    /// are off (`--sandbox`, `--no-rate-limits`).
+    pub quota_share: Option<f64>,
+    /// Wall time of the last full pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_full_pass_seconds: Option<f64>,
+    /// RFC 3339 time the last full pass finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_full_pass_time: Option<String>,
+    /// The least time the calls of the last full pass can take under `quotaShare` of AWS's
+    /// default quotas (the slowest bucket decides): what a full resync of this fleet costs
+    /// whatever the network. More than `intervalSeconds` means resyncs run back to back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_floor_seconds: Option<f64>,
 }
 
 /// Shared daemon state read by the HTTP server.
@@ -47,6 +73,7 @@ pub struct Shared {
     ready: AtomicBool,
     resources: RwLock<BTreeMap<ResourceKey, ResourceStatus>>,
     prune_held_back: RwLock<Option<String>>,
+    resync: RwLock<ResyncStatus>,
 }
 
 impl Shared {
@@ -74,6 +101,44 @@ impl Shared {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Sets the resync settings `/status` reports.
+    pub fn set_resync_settings(&self, interval: std::time::Duration, quota_share: Option<f64>) {
+        let mut r = self
+            .resync
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.interval_seconds = interval.as_secs_f64();
+        r.quota_share = quota_share;
+    }
+
+    /// Records a finished full pass: its wall time and the calls it made.
+    pub fn record_full_pass(&self, seconds: f64, at: SystemTime, calls: &[crate::report::Paced]) {
+        let mut r = self
+            .resync
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.last_full_pass_seconds = Some((seconds * 1000.0).round() / 1000.0);
+        r.last_full_pass_time = Some(rfc3339(at));
+        r.quota_floor_seconds = r.quota_share.map(|share| {
+            let floor = crate::aws::ratelimit::floor_seconds_at(
+                share,
+                calls
+                    .iter()
+                    .map(|c| (c.service.as_str(), c.operation.as_str(), c.calls)),
+            );
+            (floor * 10.0).round() / 10.0
+        });
+        if let Some(floor) = r.quota_floor_seconds
+            && floor > r.interval_seconds
+        {
+            tracing::warn!(
+                floor_seconds = floor,
+                interval_seconds = r.interval_seconds,
+                "a full resync needs longer than --resync-interval under its share of AWS's quotas; resyncs will run back to back"
+            );
+        }
     }
 
     /// Records the outcome of one reconcile of a resource.
@@ -153,6 +218,11 @@ impl Shared {
             summary,
             ready: self.is_ready(),
             prune_held_back: self.prune_held_back(),
+            resync: self
+                .resync
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 
@@ -248,5 +318,31 @@ mod tests {
         assert_eq!(r["lastResult"], "failed");
         assert_eq!(r["failures"], 2);
         assert_eq!(json["ready"], false);
+    }
+
+    #[test]
+    fn status_says_how_long_a_full_resync_takes_under_its_share() {
+        let shared = Shared::default();
+        shared.set_resync_settings(Duration::from_secs(300), Some(0.5));
+        let calls = [
+            ("states", "DescribeStateMachine", 1001),
+            ("tagging", "GetResources", 11),
+        ]
+        .map(|(service, operation, calls)| crate::report::Paced {
+            service: service.into(),
+            operation: operation.into(),
+            calls,
+            waited_seconds: 0.0,
+            throttled: 0,
+        });
+        shared.record_full_pass(92.25, SystemTime::UNIX_EPOCH, &calls);
+        let json = serde_json::to_value(shared.snapshot()).unwrap_or_default();
+        let r = &json["resync"];
+        assert_eq!(r["intervalSeconds"], 300.0);
+        assert_eq!(r["quotaShare"], 0.5);
+        assert_eq!(r["lastFullPassSeconds"], 92.25);
+        assert_eq!(r["lastFullPassTime"], "1970-01-01T00:00:00.000Z");
+        // DescribeStateMachine at half its quota (100, then 10/s): (1001 - 100) / 10.
+        assert_eq!(r["quotaFloorSeconds"], 90.1);
     }
 }

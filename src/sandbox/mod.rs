@@ -1,16 +1,18 @@
 //! The sandbox: a local, AWS-compatible Step Functions and API Gateway endpoint (SPEC §7).
 //!
-//! `mod.rs` and the server own HTTP, signatures, persistence, request counts and faults; the
-//! service modules (`sfn`, `apigw`) are pure handlers over their part of the state.
+//! `mod.rs` and the server own HTTP, signatures, persistence, request counts, faults and quotas;
+//! the service modules (`sfn`, `apigw`, `tagging`) are pure handlers over the state.
 
 pub mod apigw;
 mod conn;
 pub mod executions;
 pub mod faults;
 pub mod invoke;
+pub mod quotas;
 mod server;
 pub mod sfn;
 pub mod state;
+pub mod tagging;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +44,8 @@ pub struct SandboxConfig {
     pub allow_remote: bool,
     /// Lambda stand-ins for Task states (`--functions`).
     pub functions: crate::standins::Functions,
+    /// Enforce AWS's default control-plane quotas server-side (`--aws-quotas`, see [`quotas`]).
+    pub aws_quotas: bool,
 }
 
 /// The account the sandbox reports unless told otherwise (SPEC §7).
@@ -56,6 +60,7 @@ impl Default for SandboxConfig {
             faults: None,
             allow_remote: false,
             functions: crate::standins::Functions::default(),
+            aws_quotas: false,
         }
     }
 }

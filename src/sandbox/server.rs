@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::conn::{Conn, CuttableListener};
 use super::faults::{Fault, FaultConfig, Faults};
 use super::state::{self, Journal, SandboxState};
-use super::{Error, RequestContext, SandboxConfig, apigw, executions, invoke, sfn};
+use super::{Error, RequestContext, SandboxConfig, apigw, executions, invoke, quotas, sfn, tagging};
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -71,6 +71,8 @@ struct Shared {
     faults: Mutex<Option<Faults>>,
     /// Runs executions (`StartExecution`, the invoke URL) and answers the execution operations.
     runner: Arc<executions::Runner>,
+    /// AWS's default quotas, enforced when `--aws-quotas` is on.
+    quotas: Option<quotas::ServerQuotas>,
 }
 
 /// Starts a sandbox on the caller's tokio runtime.
@@ -128,6 +130,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         account_id: config.account_id,
         counts: Mutex::new(Counts::default()),
         faults: Mutex::new(config.faults.map(Faults::new)),
+        quotas: config.aws_quotas.then(quotas::ServerQuotas::default),
     });
     let app = axum::Router::new()
         .fallback(dispatch)
@@ -164,6 +167,8 @@ pub fn state_lock_path(state_file: &std::path::Path) -> std::path::PathBuf {
 /// Which service a request is for, decided before reading the body.
 enum Route {
     Sfn(String),
+    Tagging(String),
+    Quotas,
     Sts,
     Apigw,
     Requests,
@@ -183,6 +188,7 @@ fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
             (&Method::POST, "faults") => Route::SetFaults,
             (&Method::GET, "faults") => Route::GetFaults,
             (&Method::GET, "executions") => Route::Executions,
+            (&Method::GET, "quotas") => Route::Quotas,
             _ => Route::NotFound,
         };
     }
@@ -193,6 +199,9 @@ fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         if let Some(op) = target.strip_prefix("AWSStepFunctions.") {
             return Route::Sfn(op.to_string());
+        }
+        if let Some(op) = target.strip_prefix("ResourceGroupsTaggingAPI_20170126.") {
+            return Route::Tagging(op.to_string());
         }
         return Route::NotFound;
     }
@@ -254,6 +263,7 @@ fn request_id() -> HeaderValue {
 }
 
 const SFN_JSON: &str = "application/x-amz-json-1.0";
+const TAGGING_JSON: &str = "application/x-amz-json-1.1";
 const REST_JSON: &str = "application/json";
 
 fn sfn_error(status: u16, code: &str, message: &str) -> Response {
@@ -305,6 +315,9 @@ async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> 
             if let Ok(mut counts) = shared.counts.lock() {
                 *counts = Counts::default();
             }
+            if let Some(q) = &shared.quotas {
+                q.reset_counts();
+            }
             json_response(200, &json!({}), REST_JSON, None)
         }
         Route::SetFaults => match FaultConfig::parse(&String::from_utf8_lossy(&body)) {
@@ -333,6 +346,42 @@ async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> 
             json_response(200, &body, REST_JSON, None)
         }
         Route::Executions => json_response(200, &shared.runner.sandbox_list(), REST_JSON, None),
+        Route::Quotas => {
+            let body = shared
+                .quotas
+                .as_ref()
+                .map_or_else(|| json!({"enabled": false}), |q| q.to_json());
+            json_response(200, &body, REST_JSON, None)
+        }
+        Route::Tagging(op) => {
+            let operation = tagging::operation(&op);
+            shared.count(
+                "tagging",
+                if operation == "Unknown" { &op } else { operation },
+                false,
+            );
+            if shared.over_quota(&ctx, "tagging", operation).is_some() {
+                let body = json!({"__type": "ThrottledException", "Message": "Rate exceeded"});
+                return json_response(400, &body, TAGGING_JSON, Some("ThrottledException"));
+            }
+            let fault = shared.inject(operation, &path, &body).await;
+            let failure = match &fault {
+                Some(Fault::Throttle) => Some((400, "ThrottledException", "Rate exceeded".to_owned())),
+                Some(Fault::Error) => Some((500, "InternalServiceException", "Injected fault".to_owned())),
+                Some(Fault::Code(code)) => Some((400, code.as_str(), injected_message(code))),
+                Some(Fault::Lost) | None => None,
+            };
+            if let Some((status, code, message)) = failure {
+                let body = json!({"__type": code, "Message": message});
+                return json_response(status, &body, TAGGING_JSON, Some(code));
+            }
+            let response = shared.tagging(&op, &body, &ctx).await;
+            if fault == Some(Fault::Lost) {
+                cut(conn);
+            }
+            let error_type = response.body.get("__type").and_then(Value::as_str);
+            json_response(response.status, &response.body, TAGGING_JSON, error_type)
+        }
         Route::Invoke => shared.invoke(&parts, &path, &body, &ctx).await,
         Route::NotFound => {
             let message = format!("Unknown sandbox endpoint {} {path}", parts.method);
@@ -347,6 +396,9 @@ async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> 
             let operation = sfn::operation(&op);
             let write = operation == "Unknown" || sfn::is_write(operation);
             shared.count("sfn", if operation == "Unknown" { &op } else { operation }, write);
+            if shared.over_quota(&ctx, "states", operation).is_some() {
+                return sfn_error(400, "ThrottlingException", "Rate exceeded");
+            }
             let fault = shared.inject(operation, &path, &body).await;
             match &fault {
                 Some(Fault::Throttle) => return sfn_error(400, "ThrottlingException", "Rate exceeded"),
@@ -408,6 +460,15 @@ async fn answer(shared: &Arc<Shared>, conn: Option<&Conn>, request: Request) -> 
             let operation = apigw::operation(method, &path);
             let write = !matches!(parts.method, Method::GET | Method::HEAD);
             shared.count("apigateway", operation, write);
+            if let Some(wait) = shared.over_quota(&ctx, "apigateway", operation) {
+                let body = json!({"message": "Too Many Requests"});
+                let mut r = json_response(429, &body, REST_JSON, Some("TooManyRequestsException"));
+                let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
+                if let Ok(v) = HeaderValue::from_str(&secs) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return r;
+            }
             let fault = shared.inject(operation, &path, &body).await;
             match &fault {
                 Some(Fault::Code(code)) => {
@@ -471,6 +532,22 @@ fn sts_error(code: &str, message: &str) -> Response {
 }
 
 impl Shared {
+    /// With `--aws-quotas`: `Some(wait)` when this call finds a quota's bucket empty (it is then
+    /// refused as AWS would), else the call takes its tokens.
+    fn over_quota(&self, ctx: &RequestContext, service: &str, operation: &str) -> Option<Duration> {
+        self.quotas.as_ref()?.admit(&ctx.region, service, operation).err()
+    }
+
+    /// A Tagging API read (after the state it answered from is on disk, as for every read).
+    async fn tagging(&self, op: &str, body: &Bytes, ctx: &RequestContext) -> tagging::TaggingResponse {
+        let read = match self.state.read() {
+            Ok(state) => (tagging::handle(&state, op, body, ctx), self.generation()),
+            Err(_) => return tagging::error(500, "InternalServiceException", "sandbox state lock poisoned"),
+        };
+        let _ = self.settle(read.1, false).await;
+        read.0
+    }
+
     fn count(&self, service: &'static str, operation: &str, write: bool) {
         if let Ok(mut counts) = self.counts.lock() {
             *counts.by_op.entry((service, operation.to_string())).or_insert(0) += 1;
@@ -486,7 +563,7 @@ impl Shared {
         let Ok(counts) = self.counts.lock() else {
             return json!({});
         };
-        let mut out = json!({"sfn": {}, "apigateway": {}, "sts": {}});
+        let mut out = json!({"sfn": {}, "apigateway": {}, "sts": {}, "tagging": {}});
         for ((service, operation), n) in &counts.by_op {
             out[*service][operation.as_str()] = json!(n);
         }
