@@ -250,3 +250,76 @@ async fn lambda_service_exceptions_are_retried_and_a_function_error_fails_the_ex
     );
     sandbox.shutdown().await;
 }
+
+/// `$context.requestId` in a mapping template is the id the invoke URL answers with in
+/// `x-amzn-RequestId`, as in API Gateway: here the template names the execution after it, and
+/// the execution the sandbox ran carries that name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_request_id_is_the_answers_request_id() {
+    let sandbox = sandbox_with(Functions::parse(SEED_FUNCTIONS).expect("functions.json")).await;
+    let url = sandbox.endpoint_url();
+    reconcile(&url).await;
+    let api = rest_api_id(&url).await;
+    let machine = machine_arn(&sfn(&url)).await;
+    let apigw = aws_sdk_apigateway::Client::new(&common::sdk_conf(&url).await);
+    let resources = apigw
+        .get_resources()
+        .rest_api_id(&api)
+        .send()
+        .await
+        .expect("GetResources");
+    let resource = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/execution"))
+        .and_then(|r| r.id())
+        .expect("/execution")
+        .to_string();
+    let template = format!(
+        r#"{{"input": "$util.escapeJavaScript($input.json('$'))", "name": "$context.requestId", "stateMachineArn": "{machine}"}}"#
+    );
+    apigw
+        .update_integration()
+        .rest_api_id(&api)
+        .resource_id(&resource)
+        .http_method("POST")
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/requestTemplates/application~1json")
+                .value(template)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("UpdateIntegration");
+    apigw
+        .create_deployment()
+        .rest_api_id(&api)
+        .stage_name("prod")
+        .send()
+        .await
+        .expect("CreateDeployment");
+
+    let r = reqwest::Client::new()
+        .post(format!("{url}/restapis/{api}/prod/_user_request_/execution"))
+        .header("content-type", "application/json")
+        .body(r#"{"values": [3, 1, 2]}"#)
+        .send()
+        .await
+        .expect("POST invoke URL");
+    let request_id = r
+        .headers()
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-amzn-RequestId")
+        .to_string();
+    let answer: Value = r.json().await.expect("JSON answer");
+    let arn = answer["executionArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"));
+    let e = finished(&url, arn).await;
+    assert_eq!(e["name"], request_id.as_str(), "{e}");
+    assert_eq!(e["status"], "SUCCEEDED", "{e}");
+    sandbox.shutdown().await;
+}

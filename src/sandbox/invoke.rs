@@ -25,6 +25,8 @@ pub struct Call<'a> {
     pub query: &'a [(String, String)],
     pub headers: Vec<(String, String)>,
     pub body: &'a [u8],
+    /// The id of this request (its answer's `x-amzn-RequestId`), `$context.requestId`.
+    pub request_id: &'a str,
 }
 
 /// What the invoke URL answers.
@@ -144,11 +146,7 @@ pub async fn invoke(
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
     };
-    let request_id = format!(
-        "{:08x}-sbox-4000-8000-{:012x}",
-        fastrand::u32(..),
-        fastrand::u64(..) & 0xffff_ffff_ffff
-    );
+    let request_id = call.request_id;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

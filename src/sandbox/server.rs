@@ -248,6 +248,11 @@ fn json_response(
     response
 }
 
+/// This request's id (the `x-amzn-RequestId` of its answer), in the request's extensions so the
+/// invoke URL can hand the same id to mapping templates as `$context.requestId`, as API Gateway does.
+#[derive(Debug, Clone)]
+struct RequestId(HeaderValue);
+
 /// A fresh request id in AWS's UUID shape, for the `x-amzn-RequestId` header of every answer.
 fn request_id() -> HeaderValue {
     let (a, b) = (fastrand::u64(..), fastrand::u64(..));
@@ -275,8 +280,9 @@ fn sfn_error(status: u16, code: &str, message: &str) -> Response {
     )
 }
 
-async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn dispatch(State(shared): State<Arc<Shared>>, mut request: Request) -> Response {
     let id = request_id();
+    request.extensions_mut().insert(RequestId(id.clone()));
     let conn = request
         .extensions()
         .get::<axum::extract::ConnectInfo<Conn>>()
@@ -652,6 +658,11 @@ impl Shared {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .and_then(|id| id.0.to_str().ok())
+            .unwrap_or_default();
         let call = invoke::Call {
             api_id,
             stage,
@@ -660,6 +671,7 @@ impl Shared {
             query: &query,
             headers,
             body,
+            request_id,
         };
         let answer = invoke::invoke(&self.runner, &self.state, &call, ctx).await;
         let mut response = Response::new(Body::from(answer.body));
