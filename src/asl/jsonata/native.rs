@@ -398,6 +398,11 @@ pub(super) fn evaluate(node: &Node, input: &Value, bindings: &[(&str, &Value)]) 
         // The reference wraps an array input in a sequence marked `outerWrapper`.
         return Err(Defer);
     }
+    // Our walks over values recurse; deeply nested data is left to the reference (whose own
+    // limits turn it into an error rather than a stack overflow).
+    if !within_depth(input) || !bindings.iter().all(|(_, v)| within_depth(v)) {
+        return Err(Defer);
+    }
     let env = Env {
         root: input,
         bindings,
@@ -406,6 +411,26 @@ pub(super) fn evaluate(node: &Node, input: &Value, bindings: &[(&str, &Value)]) 
         V::Undef => Ok(None),
         v => to_json(v).map(Some),
     }
+}
+
+/// How deeply nested input and variables may be for the native evaluator.
+const MAX_VALUE_DEPTH: usize = 64;
+
+/// Whether `v` nests at most [`MAX_VALUE_DEPTH`] levels (checked without recursion).
+fn within_depth(v: &Value) -> bool {
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(xs) => Box::new(xs.iter()),
+            Value::Object(m) => Box::new(m.values()),
+            _ => continue,
+        };
+        if depth >= MAX_VALUE_DEPTH {
+            return false;
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    true
 }
 
 fn eval<'a>(node: &'a Node, input: &V<'a>, env: &Env<'a>) -> R<V<'a>> {

@@ -267,6 +267,14 @@ fn the_native_subset_keeps_javascripts_rules() {
     ] {
         assert_eq!(native(expr, &input, &[]), None, "{expr}");
     }
+    // Deeply nested data is the reference's to walk.
+    let mut deep = json!(1);
+    for _ in 0..100 {
+        deep = json!({"a": deep});
+    }
+    assert_eq!(native("a.a", &deep, &[]), None);
+    assert_eq!(native("$v.a", &json!({}), &[("v", &deep)]), None);
+    assert!(native("a.a", &json!({"a": {"a": 1}}), &[]).is_some());
     // A variable named like a built-in shadows it.
     let f = json!(1);
     assert_eq!(native("$sum([1])", &json!({}), &[("sum", &f)]), None);
