@@ -41,15 +41,6 @@ async fn get(url: &str, path: &str) -> Value {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn reset(url: &str) {
-    let r = reqwest::Client::new()
-        .post(format!("{url}/_sandbox/requests/reset"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.status().is_success());
-}
-
 /// The report's `rateLimited` entry of one operation.
 fn paced<'a>(r: &'a Value, operation: &str) -> &'a Value {
     r["rateLimited"]
@@ -106,7 +97,7 @@ async fn create_pass_is_paced_by_the_create_quota_and_the_in_sync_pass_reads_tag
     );
     assert_eq!(quotas["admitted"]["states:CreateStateMachine"], n);
 
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let r = report(&out);
@@ -185,7 +176,7 @@ async fn without_tag_get_resources_the_pass_reads_tags_one_machine_at_a_time() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(r.status().is_success());
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(report(&out)["summary"]["noop"], 3);

@@ -47,15 +47,6 @@ fn writes(c: &[(String, u64)]) -> Vec<(String, u64)> {
         .collect()
 }
 
-async fn reset(url: &str) {
-    let r = reqwest::Client::new()
-        .post(format!("{url}/_sandbox/requests/reset"))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn create_in_sync_drift_restore() {
     let state = tempfile::tempdir().unwrap();
@@ -82,7 +73,7 @@ async fn create_in_sync_drift_restore() {
     );
 
     // A pass right after a successful one: no write call, the fewest reads.
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let c = counts(&url).await;
@@ -106,7 +97,7 @@ async fn create_in_sync_drift_restore() {
     let api_id = api.items()[0].id().unwrap().to_owned();
     drift_reference_system(&conf, &api_id, "sfn-operator.dev/manifest", "StateMachine/x").await;
 
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(writes(&counts(&url).await), vec![], "diff never writes");
@@ -127,7 +118,7 @@ async fn create_in_sync_drift_restore() {
         assert!(ip.iter().any(|x| x == p), "{p} not in {ip:?}");
     }
 
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let c = counts(&url).await;
@@ -152,7 +143,7 @@ async fn create_in_sync_drift_restore() {
     assert_eq!(out.status.code(), Some(2));
     let ip = paths(entry(&report(&out), "ApiIntegration"));
     assert!(ip.iter().any(|p| p == "stage[\"prod\"]"), "{ip:?}");
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(count(&counts(&url).await, "CreateDeployment"), 1);
@@ -204,7 +195,7 @@ async fn throttling_and_server_errors_still_converge() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(dir.path(), &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0), "converged to the right state");
     assert_eq!(report(&out)["summary"]["noop"], 13);
@@ -250,7 +241,7 @@ async fn invalid_manifest_writes_nothing_and_prune_matrix() {
         "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata:\n  name: Bad_Name\nspec: {}\n",
     )
     .unwrap();
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -301,7 +292,7 @@ async fn access_denied_fails_one_resource_and_its_dependants_once() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    reset(&url).await;
+    common::reset_requests(&url).await;
 
     let started = std::time::Instant::now();
     let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
@@ -429,7 +420,7 @@ async fn requests(url: &str) -> Value {
 
 /// `reconcile --once ARGS` makes no write call and then `diff ARGS` exits 0.
 async fn assert_in_sync(d: &Path, url: &str, args: &[&str]) {
-    reset(url).await;
+    common::reset_requests(url).await;
     let once = [&["reconcile", "--once"][..], args].concat();
     let out = common::run_binary_async(d, url, &once).await;
     assert_eq!(out.status.code(), Some(0));
@@ -642,7 +633,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     let unowned_deployments = deployments(&apigw, &unowned_id).await;
 
     // In sync: no write, including no ownership write.
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(writes(&counts(&url).await), vec![]);
@@ -684,7 +675,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
         "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata:\n  name: Bad_Name\nspec: {}\n",
     )
     .unwrap();
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -715,7 +706,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
 
     // `diff --prune`: the deletes `reconcile --prune` would make are Pending (exit 2), nothing is
     // written; plain `diff` shows no delete at all.
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["diff", "--prune"]).await;
     assert_eq!(out.status.code(), Some(2));
     let diff = report(&out);
@@ -730,7 +721,7 @@ async fn prune_matrix_for_rest_apis_and_integrations() {
     assert_eq!(writes(&counts(&url).await), vec![], "diff never writes");
 
     // With --prune: only owned ∧ Delete.
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(0));
     let r = report(&out);
@@ -822,7 +813,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
         .id()
         .unwrap()
         .to_owned();
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["diff"]).await;
     assert_eq!(out.status.code(), Some(0), "AWS's EDGE default makes no change");
 
@@ -856,7 +847,7 @@ async fn endpoint_configuration_drift_is_restored_without_deployment() {
     );
     assert!(paths(e).contains(&"tags.team".to_owned()), "{e}");
 
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     let c = counts(&url).await;
@@ -911,7 +902,7 @@ async fn pruning_a_renamed_integration_keeps_the_method() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(1), "the broken machine fails");
     let r = report(&out);
@@ -1020,7 +1011,7 @@ async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_m
             .any(|c| c["path"] == "method" && c["before"] == "POST /a" && c["after"] == "POST /b"),
         "{x}"
     );
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(methods(&apigw, &id).await, ["POST /b", "POST /c"]);
@@ -1044,7 +1035,7 @@ async fn a_moved_integration_takes_its_old_method_away_unless_another_manifest_m
         "y.yaml",
         integration_yaml("y", "{ref: api}", "/b", "Retain", Some("prod"), 29000),
     );
-    reset(&url).await;
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(d, &url, &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(count(&counts(&url).await, "DeleteMethod"), 0);

@@ -316,12 +316,7 @@ async fn pruning_lists_once_and_deletes_only_what_is_ours() {
     }
 
     std::fs::remove_file(dir.path().join("gone.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let r = reqwest::Client::new()
-        .post(format!("{url}/_sandbox/requests/reset"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.status().is_success());
+    common::reset_requests(&url).await;
     let out = common::run_binary_async(dir.path(), &url, &["reconcile", "--once", "--prune"]).await;
     assert_eq!(out.status.code(), Some(0));
     let report = common::report(&out);

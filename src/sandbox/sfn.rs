@@ -581,11 +581,12 @@ fn list(state: &SfnState, input: &Map<String, Value>, ctx: &RequestContext) -> R
 }
 
 /// Tokens are opaque to clients: the hex of the last ARN returned.
-fn encode_token(arn: &str) -> String {
+pub(super) fn encode_token(arn: &str) -> String {
     arn.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_token(token: &str) -> Option<String> {
+/// The ARN a token of [`encode_token`] names, if it is one.
+pub(super) fn decode_token(token: &str) -> Option<String> {
     if !token.len().is_multiple_of(2) {
         return None;
     }

@@ -11,6 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
+use super::sfn::{decode_token, encode_token};
 use super::state::SandboxState;
 
 /// The answer: HTTP status and JSON body (errors carry `__type` and `Message`).
@@ -241,22 +242,6 @@ fn tag_filters(input: &Map<String, Value>) -> Result<Vec<(String, Vec<String>)>,
             Ok((key.to_owned(), values))
         })
         .collect()
-}
-
-/// Tokens are opaque to clients: the hex of the last ARN returned.
-fn encode_token(arn: &str) -> String {
-    arn.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_token(token: &str) -> Option<String> {
-    if !token.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect();
-    String::from_utf8(bytes?).ok()
 }
 
 #[cfg(test)]

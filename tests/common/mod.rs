@@ -79,6 +79,16 @@ pub fn paths(e: &Value) -> Vec<String> {
 }
 
 /// SDK configuration for out-of-band changes at `url`.
+/// Zeroes the sandbox's `/_sandbox/requests` counts.
+pub async fn reset_requests(url: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/requests/reset"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.status().is_success());
+}
+
 pub async fn sdk_conf(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
