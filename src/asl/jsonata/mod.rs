@@ -40,9 +40,25 @@ const MEMORY_LIMIT: usize = 512 << 20;
 const STACK_LIMIT: usize = 256 << 10;
 
 /// A JSONata expression that parses (the text between `{%` and `%}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Expr {
     source: String,
+    /// What is known of it (shared by every `Expr` of the same text).
+    parsed: Arc<Parsed>,
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Expr {}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Expr").field("source", &self.source).finish()
+    }
 }
 
 impl Expr {
@@ -173,12 +189,16 @@ pub fn parse_ast(expr: &str) -> Result<Value, JsonataError> {
 /// Parses an expression (the text between `{%` and `%}`). An expression that parsed before is
 /// not parsed again.
 pub fn parse(expr: &str) -> Result<Expr, JsonataError> {
-    if parsed(expr).is_none() {
-        with_engine(|eng| eng.parse(expr))?;
-        remember(expr);
-    }
+    let parsed = match parsed(expr) {
+        Some(p) => p,
+        None => {
+            with_engine(|eng| eng.parse(expr))?;
+            remember(expr)
+        }
+    };
     Ok(Expr {
         source: expr.to_string(),
+        parsed,
     })
 }
 
@@ -210,8 +230,8 @@ fn remember(expr: &str) -> Arc<Parsed> {
 
 /// The evaluation by the native subset ([`native`]), or `None` when the reference must answer.
 fn evaluate_natively(expr: &Expr, input: &Value, bindings: &[(&str, &Value)]) -> Option<Option<Value>> {
-    let entry = parsed(&expr.source).unwrap_or_else(|| remember(&expr.source));
-    let node = entry
+    let node = expr
+        .parsed
         .native
         .get_or_init(|| {
             let ast = with_engine(|eng| eng.ast(&expr.source)).ok()?;
