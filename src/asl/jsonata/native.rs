@@ -515,7 +515,8 @@ fn path<'a>(steps: &'a [Node], input: &V<'a>, env: &Env<'a>) -> R<V<'a>> {
             break;
         }
         if !last {
-            sequence = result.items();
+            // The next step recomputes `result`: hand this one's items over instead of copying.
+            sequence = std::mem::replace(&mut result, V::Seq(Vec::new())).into_items();
         }
     }
     Ok(result)
