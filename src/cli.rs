@@ -116,6 +116,17 @@ pub struct OwnerOpts {
 }
 
 /// `validate`.
+/// How one pass runs (`diff`, `reconcile`).
+#[derive(Debug, Clone, Args)]
+pub struct PassOpts {
+    /// Give up retrying transient failures after this long (the daemon: per pass).
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub timeout: Duration,
+    /// Resources reconciled (or read, for `diff`) at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateOpts {
     #[command(flatten)]
@@ -140,6 +151,8 @@ pub struct DiffOpts {
     pub prune: bool,
     #[command(flatten)]
     pub owner: OwnerOpts,
+    #[command(flatten)]
+    pub pass: PassOpts,
     /// Report format on stdout.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -160,12 +173,8 @@ pub struct ReconcileOpts {
     pub prune: bool,
     #[command(flatten)]
     pub owner: OwnerOpts,
-    /// `--once`: give up retrying transient failures after this long.
-    #[arg(long, value_parser = parse_duration, default_value = "5m")]
-    pub timeout: Duration,
-    /// Resources reconciled at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: u16,
+    #[command(flatten)]
+    pub pass: PassOpts,
     /// Report format on stdout (`--once`).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

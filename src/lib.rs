@@ -12,6 +12,7 @@ pub mod commands;
 pub mod controller;
 pub mod desired;
 pub mod exec;
+pub mod live;
 pub mod lock;
 pub mod manifest;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod path;
 pub mod plan;
 pub mod report;
 pub mod sandbox;
+pub mod setup;
 pub mod shutdown;
 pub mod standins;
 pub mod vtl;
@@ -36,9 +38,23 @@ pub mod exit {
     pub const USAGE: u8 = 64;
 }
 
-/// Errors that end a command (per-resource failures are reported, not raised).
+/// Errors that end a command (per-resource failures are reported, not raised). Printed once, by
+/// `main`, which exits with [`Error::exit_code`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Manifests failed to load or validate; their diagnostics were printed, nothing was read
+    /// from or written to AWS.
+    #[error("manifests are invalid; nothing was changed")]
+    InvalidManifests { count: usize },
+    /// AWS (or the endpoint given) could not be reached, or refused the caller's identity.
+    #[error("cannot reach AWS: {0}")]
+    Connect(aws::AwsError),
+    /// The in-process sandbox of `--sandbox` could not start.
+    #[error("cannot start the sandbox: {0}")]
+    SandboxStart(sandbox::Error),
+    /// A file the command was given cannot be used (a `--functions` file, say).
+    #[error("{0}")]
+    Input(String),
     /// A file or socket operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -49,7 +65,7 @@ pub enum Error {
     /// The sandbox could not start or keep its state.
     #[error(transparent)]
     Sandbox(#[from] sandbox::Error),
-    /// A command-line value that parsed but cannot be used.
+    /// A command-line value that parsed but cannot be used (exit 64, BSD `EX_USAGE`).
     #[error("{0}")]
     Usage(String),
     /// The daemon's lock is held by another process, or cannot be taken.
@@ -58,6 +74,16 @@ pub enum Error {
     /// The daemon cannot watch its manifest paths.
     #[error(transparent)]
     Watch(#[from] controller::watcher::Error),
+}
+
+impl Error {
+    /// The process exit code of SPEC §3 for this error: 64 for a usage error, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            _ => exit::FAILURE,
+        }
+    }
 }
 
 /// The crate's result type.

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
                 source = cause.source();
             }
-            ExitCode::from(exit::FAILURE)
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -4,16 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::desired::{Kind, ResourceKey};
-
-/// What a pass did, or would do, to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-    Noop,
-}
+pub use crate::plan::{Action, Change};
 
 /// Where a resource stands after the pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,14 +14,6 @@ pub enum Status {
     Failed,
     Skipped,
     Invalid,
-}
-
-/// One changed field: a readable path with its live and desired values (`null` when absent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    pub path: String,
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
 }
 
 /// One resource's line in the report.

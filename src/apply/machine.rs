@@ -1,19 +1,19 @@
-//! One state machine: read it, plan it against its manifest and (in `Apply` mode) create or update
-//! it and its tags, returning its report.
+//! One state machine: read it, plan it (`plan::machine`) and, in `Apply` mode, carry out the
+//! plan's operations, returning its report.
 //!
-//! Must not: touch other resources, decide scope or order (that is the pass in `mod.rs`), or delete
-//! anything (pruning is `prune.rs`).
+//! Must not: decide anything the plan decides (what changes, whose it is), touch other
+//! resources, decide scope or order (the pass in `mod.rs`), or delete anything (`prune.rs`).
 
 use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use super::Mode;
+use super::{Mode, report_of};
 use crate::aws::{Aws, AwsError, retry};
 use crate::desired::{Kind, ResourceKey, StateMachine};
 use crate::ownership;
-use crate::plan::{self, ResourcePlan};
-use crate::report::{Action, ResourceReport, Status};
+use crate::plan::machine::{MachineOp, plan_machine};
+use crate::report::{ResourceReport, Status};
 
 /// Reads, plans and (in `Apply` mode) applies one state machine. `listed_tags`: its tags from
 /// the pass's Tagging API listing, when it is in it (then only DescribeStateMachine is read).
@@ -27,54 +27,33 @@ pub(super) async fn reconcile_machine(
 ) -> ResourceReport {
     let key = ResourceKey::new(Kind::StateMachine, sm.meta.name.clone());
     let arn = aws.state_machine_arn(&sm.name);
-    let mut tags = sm.tags.clone();
-    tags.extend(ownership::owner_tags(&key, sm.deletion_policy, owner));
-    let mut rep = ResourceReport {
-        id: Some(arn.clone()),
-        ..ResourceReport::new(key.clone(), Status::Synced)
-    };
     let live = match retry(deadline, || aws.describe_machine(&arn, listed_tags.as_ref())).await {
         Ok(l) => l,
         Err(e) => {
-            rep.status = Status::Failed;
-            rep.message = Some(e.to_string());
-            return rep;
+            return ResourceReport {
+                id: Some(arn),
+                ..ResourceReport::new(key, Status::Failed).with_message(e.to_string())
+            };
         }
     };
-    // Another instance's machine of the same name is never touched (SPEC §5).
-    if let Some(why) = live
-        .as_ref()
-        .and_then(|l| ownership::foreign_owner(&l.tags, owner))
-    {
+    let mut tags = sm.tags.clone();
+    tags.extend(ownership::owner_tags(&key, sm.deletion_policy, owner));
+    let plan = plan_machine(sm, &tags, live.as_ref(), owner);
+    let mut rep = report_of(key, plan.action, plan.changes.clone(), Some(arn.clone()), mode);
+    if let Some(why) = plan.refusal {
         rep.status = Status::Failed;
-        rep.message = Some(format!("state machine {:?} is {why}", sm.name));
+        rep.message = Some(why);
         return rep;
     }
-    let p: ResourcePlan = plan::plan_state_machine(sm, &tags, live.as_ref());
-    rep.action = p.action;
-    rep.changes = p.changes.clone();
-    if let Some(err) = &p.error {
-        rep.status = Status::Failed;
-        rep.message = Some(err.clone());
+    if mode == Mode::Diff || plan.ops.is_empty() {
         return rep;
     }
-    if p.action == Action::Noop {
-        return rep;
-    }
-    if mode == Mode::Diff {
-        rep.status = Status::Pending;
-        return rep;
-    }
-    let result = match (&live, p.action) {
-        (None, _) => retry(deadline, || aws.create_machine(sm, &tags))
-            .await
-            .map(|arn| rep.id = Some(arn)),
-        (Some(live), _) => apply_machine_update(aws, &arn, sm, &tags, live, &p, deadline).await,
-    };
-    match result {
-        Ok(()) => {
-            tracing::info!(action = ?p.action, "applied");
+    match execute(aws, &arn, sm, &plan.ops, deadline).await {
+        Ok(Some(created)) => {
+            rep.id = Some(created);
+            tracing::info!(action = ?plan.action, "applied");
         }
+        Ok(None) => tracing::info!(action = ?plan.action, "applied"),
         Err(e) => {
             tracing::error!(error = %e, "apply failed");
             rep.status = Status::Failed;
@@ -84,34 +63,24 @@ pub(super) async fn reconcile_machine(
     rep
 }
 
-async fn apply_machine_update(
+/// Carries out the operations in order; the ARN of a machine it created.
+async fn execute(
     aws: &Aws,
     arn: &str,
     sm: &StateMachine,
-    tags: &BTreeMap<String, String>,
-    live: &crate::aws::LiveMachine,
-    p: &ResourcePlan,
+    ops: &[MachineOp],
     deadline: Instant,
-) -> Result<(), AwsError> {
-    if plan::needs_machine_update(p) {
-        retry(deadline, || aws.update_machine(arn, sm)).await?;
+) -> Result<Option<String>, AwsError> {
+    let mut created = None;
+    for op in ops {
+        match op {
+            MachineOp::Create { tags } => {
+                created = Some(retry(deadline, || aws.create_machine(sm, tags)).await?);
+            }
+            MachineOp::Update => retry(deadline, || aws.update_machine(arn, sm)).await?,
+            MachineOp::Tag(tags) => retry(deadline, || aws.tag_machine(arn, tags)).await?,
+            MachineOp::Untag(keys) => retry(deadline, || aws.untag_machine(arn, keys)).await?,
+        }
     }
-    let to_set: BTreeMap<String, String> = tags
-        .iter()
-        .filter(|(k, v)| live.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !to_set.is_empty() {
-        retry(deadline, || aws.tag_machine(arn, &to_set)).await?;
-    }
-    let to_remove: Vec<String> = live
-        .tags
-        .keys()
-        .filter(|k| k.starts_with("sfn-operator.dev/") && !tags.contains_key(*k))
-        .cloned()
-        .collect();
-    if !to_remove.is_empty() {
-        retry(deadline, || aws.untag_machine(arn, &to_remove)).await?;
-    }
-    Ok(())
+    Ok(created)
 }

@@ -1,10 +1,11 @@
-//! The pass: read live state, plan, and (in `Apply` mode) carry the plan out through `aws`, one
-//! outcome per resource. The daemon calls [`Engine::pass`] in a loop; `diff` and
-//! `reconcile --once` call it once.
+//! The pass: read live state, plan (`plan/`), and in `Apply` mode carry the plan out through
+//! `aws`, one outcome per resource. The daemon calls [`Reconciler::pass`] in a loop; `diff` and
+//! `reconcile --once` call it once. Diff mode is "plan, don't apply": the same reads and plans,
+//! no write.
 //!
 //! ```ignore
-//! let engine = Engine::connect(&settings, 8, deadline).await?;
-//! let report = engine.pass(&desired, &PassScope::new(Mode::Apply, deadline)).await;
+//! let reconciler = Reconciler::connect(&settings, 8, deadline).await?;
+//! let report = reconciler.pass(&desired, &PassScope::new(Mode::Apply, deadline)).await;
 //! ```
 //!
 //! Order (SPEC §4): state machines and REST APIs first, concurrently (bounded by `concurrency`),
@@ -14,13 +15,15 @@
 //! - `mod.rs` (this file): the pass driver — scope, the two waves, the order of the report — and
 //!   the small report helpers the others share. It decides *what* runs and in which order, never
 //!   *how* a resource is written.
-//! - `machine.rs`: one state machine (read, plan, create or update, tags).
-//! - `rest_api.rs`: one REST API (which live API a manifest manages, create or update, tags).
-//! - `integration.rs`: API integrations, API by API, with their ownership records, the pruning of
-//!   stale integration records on those APIs, and deployments.
-//! - `prune.rs`: what pruning removes, and the deletion of whole REST APIs and state machines.
+//! - `machine.rs`: one state machine (read, plan, carry out).
+//! - `rest_api.rs`: one REST API (plan against the listing, carry out).
+//! - `integrations.rs`: API integrations, API by API, with the pruning of stale integration
+//!   records on those APIs and the deployments.
+//! - `prune.rs`: the deletion of whole REST APIs and state machines.
+//!
+//! Must not: decide what differs or what to write (`plan/` does), or format reports for people.
 
-mod integration;
+mod integrations;
 mod machine;
 mod prune;
 mod rest_api;
@@ -38,9 +41,14 @@ use crate::aws::{Aws, AwsError, Settings, retry};
 use crate::desired::{DesiredSet, Kind, Resource, ResourceKey};
 use crate::report::{Report, ResourceReport, Status};
 
+use crate::live::LiveApi;
+use crate::plan::integrations::{claimed_methods, declared_stages};
+use crate::plan::prune::ApiPrunes;
+use crate::plan::rest_api::creation_records;
+use crate::plan::{Action, Change};
+use integrations::{Declared, LiveApis};
 use machine::reconcile_machine;
-use prune::ApiPrunes;
-use rest_api::{creation_records, reconcile_api};
+use rest_api::reconcile_api;
 
 /// Whether a pass only looks (`diff`) or also writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,36 +116,39 @@ impl PassScope {
 
 /// Connected AWS clients plus pass settings; build once, run many passes.
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub struct Reconciler {
     aws: Aws,
     concurrency: usize,
     /// This instance's owner id (SPEC §5): what it tags, and the only owner it updates or prunes.
     owner: String,
 }
 
-impl Engine {
+impl Reconciler {
     /// Connects to AWS (or the endpoint in `settings`), retrying transient failures until
     /// `deadline`.
     pub async fn connect(
         settings: &Settings,
         concurrency: usize,
         deadline: Instant,
-    ) -> Result<Engine, AwsError> {
-        Ok(Engine::new(Aws::connect(settings, deadline).await?, concurrency))
+    ) -> Result<Reconciler, AwsError> {
+        Ok(Reconciler::new(
+            Aws::connect(settings, deadline).await?,
+            concurrency,
+        ))
     }
 
     /// Wraps already connected clients.
-    pub fn new(aws: Aws, concurrency: usize) -> Engine {
-        Engine {
+    pub fn new(aws: Aws, concurrency: usize) -> Reconciler {
+        Reconciler {
             aws,
             concurrency: concurrency.max(1),
             owner: crate::ownership::DEFAULT_OWNER.to_owned(),
         }
     }
 
-    /// The same engine acting as the instance `owner` (`--owner-id`).
+    /// The same reconciler acting as the instance `owner` (`--owner-id`).
     #[must_use]
-    pub fn with_owner(mut self, owner: impl Into<String>) -> Engine {
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Reconciler {
         self.owner = owner.into();
         self
     }
@@ -150,19 +161,19 @@ impl Engine {
     /// Runs one pass and reports every resource in scope (in manifest order, prunes last), with
     /// the operations AWS's quotas slowed down ([`Report::rate_limited`]).
     pub async fn pass(&self, desired: &DesiredSet, scope: &PassScope) -> Report {
-        let engine = Engine {
+        let reconciler = Reconciler {
             aws: self.aws.fresh_pacing(),
             ..self.clone()
         };
-        let report = engine.pass_paced(desired, scope).await;
-        report.with_pacing(engine.aws.pacing())
+        let report = reconciler.pass_paced(desired, scope).await;
+        report.with_pacing(reconciler.aws.pacing())
     }
 
-    /// The same engine whose calls also wait for `limits` (the daemon's resync: a share of every
+    /// The same reconciler whose calls also wait for `limits` (the daemon's resync: a share of every
     /// quota, so that other tools in the account keep the rest).
     #[must_use]
-    pub fn with_quota_share(&self, limits: Arc<crate::aws::ratelimit::RateLimits>) -> Engine {
-        Engine {
+    pub fn with_quota_share(&self, limits: Arc<crate::aws::ratelimit::RateLimits>) -> Reconciler {
+        Reconciler {
             aws: self.aws.with_quota_share(limits),
             ..self.clone()
         }
@@ -171,9 +182,6 @@ impl Engine {
     async fn pass_paced(&self, desired: &DesiredSet, scope: &PassScope) -> Report {
         let in_scope = scope_keys(desired, scope.only.as_ref());
         let invalid: BTreeSet<&ResourceKey> = scope.invalid.iter().collect();
-        let sem = Arc::new(Semaphore::new(self.concurrency));
-        let mut results: BTreeMap<ResourceKey, ResourceReport> = BTreeMap::new();
-
         // Pruning only in full passes with every manifest valid and no PATH empty (SPEC §5).
         let held_back = scope.prune_held_back();
         if let Some(why) = &held_back {
@@ -184,7 +192,6 @@ impl Engine {
             && scope.manifests_valid
             && scope.only.is_none()
             && !crate::shutdown::requested();
-        let declared = |k: &ResourceKey| desired.get(k).is_some() || scope.invalid.contains(k);
 
         // REST APIs are listed once per pass and shared (with pruning, too).
         let needs_apis = pruning
@@ -192,10 +199,13 @@ impl Engine {
                 in_scope.contains(&r.key()) && matches!(r, Resource::RestApi(_) | Resource::ApiIntegration(_))
             });
         let apis = if needs_apis {
-            retry(scope.deadline, || self.aws.list_apis()).await
+            retry(scope.deadline, || self.aws.list_apis())
+                .await
+                .map_err(|e| format!("listing REST APIs: {e}"))
         } else {
             Ok(Vec::new())
         };
+        let declared = |k: &ResourceKey| desired.get(k).is_some() || scope.invalid.contains(k);
         let api_prunes = match &apis {
             Ok(list) if pruning => {
                 ApiPrunes::decide(desired, list, &declared, scope.manifests_valid, &self.owner)
@@ -208,7 +218,6 @@ impl Engine {
                 ApiPrunes::default()
             }
         };
-
         // The tags of every machine we manage, in one listing, when the pass reads or prunes
         // more than one (see `machine_listing`).
         let machines_in_scope = desired
@@ -222,186 +231,21 @@ impl Engine {
             None
         };
 
-        // Wave 1: resources with no dependencies.
-        let mut tasks = JoinSet::new();
-        let mut created: BTreeMap<String, crate::aws::LiveApi> = BTreeMap::new();
-        for r in desired
-            .resources
-            .iter()
-            .filter(|r| in_scope.contains(&r.key()) && !invalid.contains(&r.key()))
-        {
-            match r {
-                Resource::StateMachine(sm) => {
-                    let (aws, sm, owner, sem, mode, deadline) = (
-                        self.aws.clone(),
-                        sm.clone(),
-                        self.owner.clone(),
-                        sem.clone(),
-                        scope.mode,
-                        scope.deadline,
-                    );
-                    // Listed: its tags are known. Not listed: it does not exist or carries no
-                    // managed-by tag (adoption), so it is read one by one.
-                    let known = listing
-                        .as_ref()
-                        .and_then(|l| l.get(&aws.state_machine_arn(&sm.name)).cloned());
-                    tasks.spawn(async move {
-                        let _permit = sem.acquire_owned().await;
-                        if crate::shutdown::requested() {
-                            return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
-                        }
-                        let span = reconcile_span(Kind::StateMachine, &sm.meta.name);
-                        reconcile_machine(&aws, &sm, known, &owner, mode, deadline)
-                            .instrument(span)
-                            .await
-                    });
-                }
-                Resource::RestApi(api) => {
-                    let rep = match &apis {
-                        _ if crate::shutdown::requested() => not_started(r.key()),
-                        Ok(list) => {
-                            let records = creation_records(desired, &api.meta.name, &invalid, &self.owner);
-                            let (rep, new) = reconcile_api(
-                                &self.aws,
-                                api,
-                                list,
-                                &records,
-                                &self.owner,
-                                scope.mode,
-                                scope.deadline,
-                            )
-                            .instrument(reconcile_span(Kind::RestApi, &api.meta.name))
-                            .await;
-                            if let Some(new) = new {
-                                created.insert(new.id.clone(), new);
-                            }
-                            rep
-                        }
-                        Err(e) => failed(r.key(), format!("listing REST APIs: {e}")),
-                    };
-                    results.insert(r.key(), rep);
-                }
-                Resource::ApiIntegration(_) => {}
-            }
-        }
-        while let Some(done) = tasks.join_next().await {
-            if let Ok(rep) = done {
-                results.insert(ResourceKey::new(rep.kind, rep.name.clone()), rep);
-            }
-        }
-        // A scoped pass (the daemon's) resolves what its integrations depend on without
-        // reconciling it: the REST API's id from the listing. (A state machine's ARN is
-        // deterministic and already in the desired request template.)
-        let mut known = results.clone();
-        if let Ok(list) = &apis {
-            for r in desired.resources.iter().filter(|r| in_scope.contains(&r.key())) {
-                for dep in r.dependencies() {
-                    if dep.kind != Kind::RestApi || known.contains_key(&dep) || invalid.contains(&dep) {
-                        continue;
-                    }
-                    let Some(Resource::RestApi(api)) = desired.get(&dep) else {
-                        continue;
-                    };
-                    let rep = match rest_api::match_api(&dep, &api.name, list, &self.owner) {
-                        Ok(Some(live)) => ResourceReport {
-                            id: Some(live.id.clone()),
-                            ..ResourceReport::new(dep.clone(), Status::Synced)
-                        },
-                        Ok(None) => ResourceReport::new(dep.clone(), Status::Skipped)
-                            .with_message("it does not exist yet (it is created by its own reconcile)"),
-                        Err(m) => failed(dep.clone(), m),
-                    };
-                    known.insert(dep, rep);
-                }
-            }
-        }
-
-        // Wave 2: integrations, after what they depend on.
-        let mut integrations = Vec::new();
-        for r in desired
-            .resources
-            .iter()
-            .filter(|r| in_scope.contains(&r.key()) && !invalid.contains(&r.key()))
-        {
-            if let Resource::ApiIntegration(_) = r {
-                let blocked = r.dependencies().into_iter().find_map(|d| {
-                    if invalid.contains(&d) {
-                        return Some(format!("skipped: depends on {d}, whose manifest is invalid"));
-                    }
-                    let rep = known.get(&d)?;
-                    match rep.status {
-                        Status::Failed | Status::Skipped | Status::Invalid => Some(format!(
-                            "skipped: depends on {d}, which is {:?}{}",
-                            rep.status,
-                            rep.message
-                                .as_deref()
-                                .map(|m| format!(": {m}"))
-                                .unwrap_or_default()
-                        )),
-                        _ => None,
-                    }
-                });
-                let rep = match blocked {
-                    Some(message) => ResourceReport::new(r.key(), Status::Skipped).with_message(message),
-                    None => {
-                        integrations.push(r);
-                        continue;
-                    }
-                };
-                results.insert(r.key(), rep);
-            }
-        }
-        let mut prunes = Vec::new();
-        let reps = match &apis {
-            Ok(list) => {
-                // Every (method, path) a declared integration manages, in scope or not: a moved
-                // integration's old method is deleted only if none of them claims it.
-                let claimed: BTreeSet<(String, String)> = desired
-                    .resources
-                    .iter()
-                    .filter_map(|r| match r {
-                        Resource::ApiIntegration(ai) => Some((ai.http_method.clone(), ai.path.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                // Every stage a declared integration deploys to, by API id, in scope or not: any
-                // change to an API can leave each of its stages serving an older configuration.
-                let mut stages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-                for r in &desired.resources {
-                    let Resource::ApiIntegration(ai) = r else { continue };
-                    let Some(stage) = &ai.stage else { continue };
-                    let id = integration::api_id_of(ai, &known, list).ok().flatten();
-                    if let Some(id) = id {
-                        stages.entry(id).or_default().insert(stage.clone());
-                    }
-                }
-                let (reps, gone) = self
-                    .reconcile_integrations(
-                        &integrations,
-                        integration::LiveApis {
-                            listed: list,
-                            created: &created,
-                        },
-                        &known,
-                        integration::Declared {
-                            prunes: &api_prunes.integrations,
-                            claimed: &claimed,
-                            stages: &stages,
-                        },
-                        scope,
-                    )
-                    .await;
-                prunes.extend(gone);
-                reps
-            }
-            Err(e) => integrations
-                .iter()
-                .map(|r| failed(r.key(), format!("listing REST APIs: {e}")))
-                .collect(),
+        let wave = Wave {
+            desired,
+            scope,
+            in_scope: &in_scope,
+            invalid: &invalid,
+            apis: &apis,
         };
-        for rep in reps {
-            results.insert(ResourceKey::new(rep.kind, rep.name.clone()), rep);
-        }
+        let (mut results, created) = self.wave_one(&wave, listing.as_ref()).await;
+        let known = wave.with_dependencies(&results, &self.owner);
+        let (integration_reps, prunes) = self.wave_two(&wave, &known, &created, &api_prunes).await;
+        results.extend(
+            integration_reps
+                .into_iter()
+                .map(|rep| (ResourceKey::new(rep.kind, rep.name.clone()), rep)),
+        );
 
         let mut out = Vec::new();
         for r in &desired.resources {
@@ -425,6 +269,213 @@ impl Engine {
         }
         Report::new(out).with_prune_held_back(held_back)
     }
+
+    /// Wave 1: the resources with no dependencies (state machines concurrently, REST APIs from
+    /// the shared listing). Their reports, and the REST APIs created (by id).
+    async fn wave_one(
+        &self,
+        wave: &Wave<'_>,
+        listing: Option<&Arc<crate::aws::TagListing>>,
+    ) -> (BTreeMap<ResourceKey, ResourceReport>, BTreeMap<String, LiveApi>) {
+        let sem = Arc::new(Semaphore::new(self.concurrency));
+        let mut results = BTreeMap::new();
+        let mut created = BTreeMap::new();
+        let mut tasks = JoinSet::new();
+        for r in wave.runnable() {
+            match r {
+                Resource::StateMachine(sm) => {
+                    let (aws, sm, owner, sem) =
+                        (self.aws.clone(), sm.clone(), self.owner.clone(), sem.clone());
+                    let (mode, deadline) = (wave.scope.mode, wave.scope.deadline);
+                    // Listed: its tags are known. Not listed: it does not exist or carries no
+                    // managed-by tag (adoption), so it is read one by one.
+                    let known = listing.and_then(|l| l.get(&aws.state_machine_arn(&sm.name)).cloned());
+                    tasks.spawn(async move {
+                        let _permit = sem.acquire_owned().await;
+                        if crate::shutdown::requested() {
+                            return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
+                        }
+                        let span = reconcile_span(Kind::StateMachine, &sm.meta.name);
+                        reconcile_machine(&aws, &sm, known, &owner, mode, deadline)
+                            .instrument(span)
+                            .await
+                    });
+                }
+                Resource::RestApi(api) => {
+                    let rep = match wave.apis {
+                        _ if crate::shutdown::requested() => not_started(r.key()),
+                        Ok(list) => {
+                            let records =
+                                creation_records(wave.desired, &api.meta.name, wave.invalid, &self.owner);
+                            let (rep, new) = reconcile_api(
+                                &self.aws,
+                                api,
+                                list,
+                                &records,
+                                &self.owner,
+                                wave.scope.mode,
+                                wave.scope.deadline,
+                            )
+                            .instrument(reconcile_span(Kind::RestApi, &api.meta.name))
+                            .await;
+                            if let Some(new) = new {
+                                created.insert(new.id.clone(), new);
+                            }
+                            rep
+                        }
+                        Err(e) => failed(r.key(), e.clone()),
+                    };
+                    results.insert(r.key(), rep);
+                }
+                Resource::ApiIntegration(_) => {}
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(rep) = done {
+                results.insert(ResourceKey::new(rep.kind, rep.name.clone()), rep);
+            }
+        }
+        (results, created)
+    }
+
+    /// Wave 2: the integrations, after what they depend on (those whose dependency failed are
+    /// `Skipped`), with the pruning of stale integration records. Their reports, and the prunes'.
+    async fn wave_two(
+        &self,
+        wave: &Wave<'_>,
+        known: &BTreeMap<ResourceKey, ResourceReport>,
+        created: &BTreeMap<String, LiveApi>,
+        api_prunes: &ApiPrunes,
+    ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
+        let mut out = Vec::new();
+        let mut integrations = Vec::new();
+        for r in wave.runnable() {
+            let Resource::ApiIntegration(ai) = r else { continue };
+            match wave.blocked(r, known) {
+                Some(message) => {
+                    out.push(ResourceReport::new(r.key(), Status::Skipped).with_message(message))
+                }
+                None => integrations.push(ai),
+            }
+        }
+        let list = match wave.apis {
+            Ok(list) => list,
+            Err(e) => {
+                out.extend(integrations.iter().map(|ai| {
+                    failed(
+                        ResourceKey::new(Kind::ApiIntegration, ai.meta.name.clone()),
+                        e.clone(),
+                    )
+                }));
+                return (out, Vec::new());
+            }
+        };
+        let api_ids: BTreeMap<String, String> = known
+            .iter()
+            .filter(|(k, _)| k.kind == Kind::RestApi)
+            .filter_map(|(k, rep)| Some((k.name.clone(), rep.id.clone()?)))
+            .collect();
+        let known_id = |name: &str| api_ids.get(name).cloned();
+        let claimed = claimed_methods(wave.desired);
+        let stages = declared_stages(wave.desired, &known_id, list);
+        let (reps, gone) = self
+            .reconcile_integrations(
+                &integrations,
+                LiveApis {
+                    listed: list,
+                    created,
+                },
+                Declared {
+                    api_ids: &api_ids,
+                    prunes: &api_prunes.integrations,
+                    claimed: &claimed,
+                    stages: &stages,
+                },
+                wave.scope,
+            )
+            .await;
+        out.extend(reps);
+        (out, gone)
+    }
+}
+
+/// What both waves of one pass share.
+struct Wave<'a> {
+    desired: &'a DesiredSet,
+    scope: &'a PassScope,
+    in_scope: &'a BTreeSet<ResourceKey>,
+    invalid: &'a BTreeSet<&'a ResourceKey>,
+    /// The pass's one listing of REST APIs, or why it failed.
+    apis: &'a Result<Vec<LiveApi>, String>,
+}
+
+impl Wave<'_> {
+    /// The resources in scope whose manifests are valid, in manifest order.
+    fn runnable(&self) -> impl Iterator<Item = &Resource> {
+        self.desired
+            .resources
+            .iter()
+            .filter(|r| self.in_scope.contains(&r.key()) && !self.invalid.contains(&r.key()))
+    }
+
+    /// The wave-1 reports plus what a scoped pass (the daemon's) knows of the dependencies it
+    /// did not reconcile: a REST API's id from the listing, without reconciling it. (A state
+    /// machine's ARN is deterministic and already in the desired request template.)
+    fn with_dependencies(
+        &self,
+        results: &BTreeMap<ResourceKey, ResourceReport>,
+        owner: &str,
+    ) -> BTreeMap<ResourceKey, ResourceReport> {
+        let mut known = results.clone();
+        let Ok(list) = self.apis else { return known };
+        for r in self
+            .desired
+            .resources
+            .iter()
+            .filter(|r| self.in_scope.contains(&r.key()))
+        {
+            for dep in r.dependencies() {
+                if dep.kind != Kind::RestApi || known.contains_key(&dep) || self.invalid.contains(&dep) {
+                    continue;
+                }
+                let Some(Resource::RestApi(api)) = self.desired.get(&dep) else {
+                    continue;
+                };
+                let rep = match crate::plan::rest_api::match_api(&dep, &api.name, list, owner) {
+                    Ok(Some(live)) => ResourceReport {
+                        id: Some(live.id.clone()),
+                        ..ResourceReport::new(dep.clone(), Status::Synced)
+                    },
+                    Ok(None) => ResourceReport::new(dep.clone(), Status::Skipped)
+                        .with_message("it does not exist yet (it is created by its own reconcile)"),
+                    Err(m) => failed(dep.clone(), m),
+                };
+                known.insert(dep, rep);
+            }
+        }
+        known
+    }
+
+    /// Why `r` must wait: a dependency whose manifest is invalid, or that failed or was skipped.
+    fn blocked(&self, r: &Resource, known: &BTreeMap<ResourceKey, ResourceReport>) -> Option<String> {
+        r.dependencies().into_iter().find_map(|d| {
+            if self.invalid.contains(&d) {
+                return Some(format!("skipped: depends on {d}, whose manifest is invalid"));
+            }
+            let rep = known.get(&d)?;
+            match rep.status {
+                Status::Failed | Status::Skipped | Status::Invalid => Some(format!(
+                    "skipped: depends on {d}, which is {:?}{}",
+                    rep.status,
+                    rep.message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )),
+                _ => None,
+            }
+        })
+    }
 }
 
 /// From this many state machines in a pass on, their tags come from one Tagging API listing
@@ -432,7 +483,7 @@ impl Engine {
 /// 1 a second). A single machine costs one call either way, and its own read sees no listing lag.
 const BULK_TAGS_MIN: usize = 2;
 
-impl Engine {
+impl Reconciler {
     /// The Tagging API listing of every state machine carrying our `managed-by` tag (any owner),
     /// ARN → tags; `None` when it failed (an IAM policy without `tag:GetResources`, say): the
     /// pass then reads each machine's tags itself, as before.
@@ -469,6 +520,28 @@ pub(crate) fn scope_keys(
         if set.len() == before {
             return set;
         }
+    }
+}
+
+/// A resource's report from its plan: `Pending` in diff mode when anything changes, else `Synced`
+/// (until an outcome says otherwise).
+fn report_of(
+    key: ResourceKey,
+    action: Action,
+    changes: Vec<Change>,
+    id: Option<String>,
+    mode: Mode,
+) -> ResourceReport {
+    let status = if mode == Mode::Diff && action != Action::Noop {
+        Status::Pending
+    } else {
+        Status::Synced
+    };
+    ResourceReport {
+        action,
+        changes,
+        id,
+        ..ResourceReport::new(key, status)
     }
 }
 

@@ -1,98 +1,19 @@
-//! Pruning (SPEC §5): decide, from the pass's one listing of REST APIs, which owned APIs and
-//! integration records are stale, and delete stale REST APIs and state machines.
+//! Pruning (SPEC §5): delete the stale REST APIs `plan::prune` chose, and the owned state
+//! machines whose manifest is gone (confirmed by a fresh tag read before each delete).
 //!
 //! Must not: decide whether pruning runs at all (the pass does: full passes with every manifest
 //! valid), or delete what `ownership` does not call prunable. The methods of stale integration
-//! records are deleted in `integration.rs`, with the other changes on the same API.
+//! records are deleted in `integrations.rs`, with the other changes on the same API.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Engine, Mode, PassScope};
+use super::{Mode, PassScope, Reconciler};
 use crate::aws::{delete_idempotent, retry};
 use crate::desired::{DesiredSet, Kind, Resource, ResourceKey};
 use crate::ownership;
 use crate::report::{Action, Change, ResourceReport, Status};
 
-/// What pruning removes from API Gateway in a pass, decided from the one listing of REST APIs.
-#[derive(Debug, Default)]
-pub(super) struct ApiPrunes {
-    /// Owned REST APIs whose manifest is gone and whose last known policy is `Delete`.
-    pub(super) apis: Vec<(ResourceKey, crate::aws::LiveApi)>,
-    /// API id → the prunable integration records on it (APIs not pruned themselves: deleting an
-    /// API removes its integrations with it).
-    pub(super) integrations: BTreeMap<String, Vec<PruneRecord>>,
-}
-
-/// A prunable integration record, and whether a remaining manifest (reconciled in this pass or
-/// not, e.g. skipped because a dependency failed) may manage the same method on the same API: then
-/// only the stale record goes, never the method.
-#[derive(Debug, Clone)]
-pub(super) struct PruneRecord {
-    pub(super) record: ownership::IntegrationRecord,
-    pub(super) method_claimed: bool,
-}
-
-impl ApiPrunes {
-    pub(super) fn decide(
-        desired: &DesiredSet,
-        apis: &[crate::aws::LiveApi],
-        declared: &dyn Fn(&ResourceKey) -> bool,
-        manifests_valid: bool,
-        owner: &str,
-    ) -> Self {
-        let mut out = ApiPrunes::default();
-        // An API a declared integration targets by id or name stays, whatever its tags say.
-        let targeted = |a: &crate::aws::LiveApi| {
-            desired.resources.iter().any(|r| match r {
-                Resource::ApiIntegration(ai) => match &ai.rest_api {
-                    crate::desired::RestApiTarget::Id(id) => *id == a.id,
-                    crate::desired::RestApiTarget::Name(name) => *name == a.name,
-                    crate::desired::RestApiTarget::Ref(_) => false,
-                },
-                _ => false,
-            })
-        };
-        for a in apis {
-            if let Some(key) = ownership::prunable(&a.tags, declared, manifests_valid, owner)
-                && key.kind == Kind::RestApi
-                && !targeted(a)
-            {
-                out.apis.push((key, a.clone()));
-                continue;
-            }
-            // Could a declared integration target this API? (Conservative: by id, by name, or by a
-            // RestApi manifest that owns it or would adopt it.)
-            let may_target = |ai: &crate::desired::ApiIntegration| match &ai.rest_api {
-                crate::desired::RestApiTarget::Id(id) => *id == a.id,
-                crate::desired::RestApiTarget::Name(name) => *name == a.name,
-                crate::desired::RestApiTarget::Ref(r) => ownership::owned_by(&a.tags, owner)
-                    == Some(ResourceKey::new(Kind::RestApi, r.clone()))
-                    || desired.resources.iter().any(
-                        |x| matches!(x, Resource::RestApi(api) if api.meta.name == *r && api.name == a.name),
-                    ),
-            };
-            let records: Vec<_> = ownership::integration_records(&a.tags)
-                .into_iter()
-                .filter(|r| ownership::integration_prunable(r, declared, manifests_valid, owner))
-                .map(|record| PruneRecord {
-                    method_claimed: desired.resources.iter().any(|r| match r {
-                        Resource::ApiIntegration(ai) => {
-                            ai.path == record.path && ai.http_method == record.http_method && may_target(ai)
-                        }
-                        _ => false,
-                    }),
-                    record,
-                })
-                .collect();
-            if !records.is_empty() {
-                out.integrations.insert(a.id.clone(), records);
-            }
-        }
-        out
-    }
-}
-
-impl Engine {
+impl Reconciler {
     /// Deletes owned state machines whose manifest is gone. Candidates come from the pass's
     /// Tagging API listing (every machine with our `managed-by` tag, with its tags) when there is
     /// one, else from ListStateMachines plus a tag read per machine. Either way a machine is
@@ -182,7 +103,7 @@ impl Engine {
     /// Deletes the REST APIs pruning chose (after their integrations' pass).
     pub(super) async fn prune_apis(
         &self,
-        apis: &[(ResourceKey, crate::aws::LiveApi)],
+        apis: &[(ResourceKey, crate::live::LiveApi)],
         scope: &PassScope,
     ) -> Vec<ResourceReport> {
         let mut out = Vec::new();

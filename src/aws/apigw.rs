@@ -3,52 +3,20 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation};
-use serde_json::{Map, Value, json};
 
 use super::{Aws, AwsError};
 use crate::desired::RestApi;
+use crate::live::{LiveApi, LiveIntegration, LiveMethod, LiveResource, LiveResponse, LiveStage};
 
 const SVC: &str = "apigateway";
 
-/// A REST API as listed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveApi {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    /// `endpointConfiguration.types` as AWS lists them.
-    pub endpoint_types: Vec<String>,
-    pub tags: BTreeMap<String, String>,
+fn owned(v: Option<&str>) -> Option<String> {
+    v.map(str::to_owned)
 }
 
-/// A stage and the deployment it serves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveStage {
-    pub name: String,
-    pub deployment_id: Option<String>,
-}
-
-/// A resource path with its methods, each as comparable data.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveResource {
-    pub id: String,
-    pub path: String,
-    /// HTTP method → `{authorizationType, integration{...}, responses{code: {...}}}`.
-    pub methods: BTreeMap<String, Value>,
-}
-
-fn opt(v: Option<&str>) -> Value {
-    v.map(|s| Value::String(s.to_owned())).unwrap_or(Value::Null)
-}
-
-fn map_value(m: Option<&HashMap<String, String>>) -> Value {
-    let mut out = Map::new();
-    let mut keys: Vec<_> = m.map(|m| m.iter().collect()).unwrap_or_default();
-    keys.sort();
-    for (k, v) in keys {
-        out.insert(k.clone(), Value::String(v.clone()));
-    }
-    Value::Object(out)
+fn sorted(m: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
+    m.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 /// A read whose `NotFoundException` means "there is none": `Ok(None)` then.
@@ -261,43 +229,37 @@ impl Aws {
             for r in out.items() {
                 let mut methods = BTreeMap::new();
                 for (verb, m) in r.resource_methods().into_iter().flatten() {
-                    let integration = m.method_integration().map(|i| {
-                        json!({
-                            "type": opt(i.r#type().map(|t| t.as_str())),
-                            "uri": opt(i.uri()),
-                            "integrationHttpMethod": opt(i.http_method()),
-                            "credentials": opt(i.credentials()),
-                            "requestTemplates": map_value(i.request_templates()),
-                            "passthroughBehavior": opt(i.passthrough_behavior()),
-                            "timeoutInMillis": i.timeout_in_millis(),
-                        })
+                    let integration = m.method_integration().map(|i| LiveIntegration {
+                        integration_type: owned(i.r#type().map(|t| t.as_str())),
+                        uri: owned(i.uri()),
+                        integration_http_method: owned(i.http_method()),
+                        credentials: owned(i.credentials()),
+                        request_templates: sorted(i.request_templates()),
+                        passthrough_behavior: owned(i.passthrough_behavior()),
+                        timeout_in_millis: i.timeout_in_millis(),
                     });
-                    let mut responses = Map::new();
-                    for code in m
-                        .method_responses()
-                        .map(|r| r.keys().cloned().collect::<Vec<_>>())
-                        .unwrap_or_default()
-                    {
+                    let mut responses = BTreeMap::new();
+                    for code in m.method_responses().into_iter().flat_map(|r| r.keys()) {
                         let ir = m
                             .method_integration()
                             .and_then(|i| i.integration_responses())
-                            .and_then(|r| r.get(&code));
+                            .and_then(|r| r.get(code));
                         responses.insert(
                             code.clone(),
-                            json!({
-                                "integrationResponse": ir.is_some(),
-                                "selectionPattern": opt(ir.and_then(|r| r.selection_pattern())),
-                                "responseTemplates": map_value(ir.and_then(|r| r.response_templates())),
-                            }),
+                            LiveResponse {
+                                integration_response: ir.is_some(),
+                                selection_pattern: owned(ir.and_then(|r| r.selection_pattern())),
+                                response_templates: sorted(ir.and_then(|r| r.response_templates())),
+                            },
                         );
                     }
                     methods.insert(
                         verb.clone(),
-                        json!({
-                            "authorizationType": opt(m.authorization_type()),
-                            "integration": integration.unwrap_or(Value::Null),
-                            "responses": Value::Object(responses),
-                        }),
+                        LiveMethod {
+                            authorization_type: owned(m.authorization_type()),
+                            integration,
+                            responses,
+                        },
                     );
                 }
                 all.push(LiveResource {

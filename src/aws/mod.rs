@@ -21,8 +21,6 @@ use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
-pub use apigw::{LiveApi, LiveResource, LiveStage};
-pub use sfn::LiveMachine;
 pub use tagging::TagListing;
 
 /// How to reach AWS: plain values from the command line, resolved once by [`Aws::connect`].

@@ -9,22 +9,9 @@ use aws_sdk_sfn::types::{
 
 use super::{Aws, AwsError};
 use crate::desired::{LoggingConfiguration, StateMachine};
+use crate::live::LiveMachine;
 
 const SVC: &str = "states";
-
-/// A state machine as it is live.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveMachine {
-    pub arn: String,
-    /// `STANDARD` or `EXPRESS`.
-    pub machine_type: String,
-    pub role_arn: String,
-    /// The definition parsed as data (`Value::String` of the raw text if it is not JSON).
-    pub definition: serde_json::Value,
-    pub logging: LoggingConfiguration,
-    pub tracing_enabled: bool,
-    pub tags: BTreeMap<String, String>,
-}
 
 fn tags_of(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()

@@ -7,21 +7,16 @@ use crate::report::Status;
 
 /// Runs `diff`.
 pub async fn run(opts: DiffOpts) -> crate::Result<u8> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
-    let outcome = super::reconcile::pass(
+    let report = super::reconcile::pass(
         &opts.manifests,
         &opts.aws,
         &opts.owner,
+        &opts.pass,
         Mode::Diff,
         opts.prune,
-        deadline,
-        8,
     )
     .await?;
-    let Some(report) = outcome else {
-        return Ok(crate::exit::FAILURE);
-    };
-    super::reconcile::print(&report, opts.output)?;
+    crate::setup::print_report(&report, opts.output)?;
     // A prune held back is an error here too: `reconcile --prune` would exit 1.
     if report.prune_held_back.is_some()
         || report

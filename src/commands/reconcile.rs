@@ -1,20 +1,23 @@
-//! `sfn-operator reconcile --once`: one pass that makes live match the manifests. Manifests are
+//! `sfn-operator reconcile`: with `--once`, one pass that makes live match the manifests;
+//! without it, the daemon (SPEC §6), wired here from the controller's parts. Manifests are
 //! validated completely (offline) before any AWS call; if any is invalid nothing is written.
 
-use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::apply::{Engine, Mode, PassScope};
-use crate::aws::Settings;
-use crate::cli::{AwsOpts, ManifestOpts, OutputFormat, OwnerOpts, ReconcileOpts};
-use crate::manifest::{self, LoadOptions};
+use crate::apply::{Mode, PassScope};
+use crate::cli::{AwsOpts, ManifestOpts, OwnerOpts, PassOpts, ReconcileOpts};
+use crate::controller::{RESYNC_QUOTA_SHARE, SHUTDOWN_GRACE, daemon, http, lock, status, watcher};
+use crate::manifest;
 use crate::report::{Report, Status};
+use crate::setup::{self, Target};
 
-/// Runs `reconcile --once` (the daemon lives elsewhere).
+/// Runs `reconcile --once`, or the daemon without `--once`.
 pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
     if !opts.once {
-        return crate::controller::run_daemon(&opts).await;
+        return run_daemon(&opts).await;
     }
     // Interrupted (Ctrl-C, a cancelled CI job): start nothing new, finish the calls in flight and
     // report; a second signal stops at once.
@@ -25,156 +28,161 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
         crate::shutdown::signal().await;
         std::process::exit(i32::from(crate::exit::FAILURE));
     });
-    let deadline = Instant::now() + opts.timeout;
-    let outcome = pass(
+    let report = pass(
         &opts.manifests,
         &opts.aws,
         &opts.owner,
+        &opts.pass,
         Mode::Apply,
         opts.prune,
-        deadline,
-        usize::from(opts.concurrency),
     )
     .await?;
-    let Some(report) = outcome else {
-        return Ok(crate::exit::FAILURE);
-    };
-    print(&report, opts.output)?;
+    setup::print_report(&report, opts.output)?;
     // A prune held back (SPEC §5) is a failure: what should be gone is not.
     let ok = report.resources.iter().all(|r| r.status == Status::Synced) && report.prune_held_back.is_none();
     Ok(if ok { crate::exit::OK } else { crate::exit::FAILURE })
 }
 
-/// Loads manifests (offline first), connects, and runs one pass. `None`: manifests were invalid
-/// or AWS could not be reached (already told on stderr).
+/// Loads manifests (offline first, so nothing is read or written when one is bad), connects,
+/// and runs one pass in `mode`.
 pub(crate) async fn pass(
     manifests: &ManifestOpts,
     aws: &AwsOpts,
     owner: &OwnerOpts,
+    pass: &PassOpts,
     mode: Mode,
     prune: bool,
-    deadline: Instant,
-    concurrency: usize,
-) -> crate::Result<Option<Report>> {
-    let load = LoadOptions {
-        paths: manifests.paths.clone(),
-        vars: manifests.vars.iter().cloned().collect(),
-        var_files: manifests.var_files.clone(),
-        region: None,
-        account_id: None,
-    };
-    // Offline validation before any AWS call: nothing is read or written when a manifest is bad.
-    let offline = manifest::load(&load);
+) -> crate::Result<Report> {
+    let deadline = setup::deadline(pass);
+    let offline = manifest::load(&setup::load_options(manifests, None, None));
     // AWS's WARNING findings: printed once, here, never failing the pass.
     for w in &offline.warnings {
         eprintln!("{w}");
     }
-    if !offline.diagnostics.is_empty() {
-        for d in &offline.diagnostics {
-            eprintln!("{d}");
-        }
-        eprintln!("error: manifests are invalid; nothing was changed");
-        return Ok(None);
-    }
-    let mut settings = Settings {
-        region: aws.region.clone(),
-        endpoint_url: aws.endpoint_url.clone(),
-        account_id: aws.account_id.clone(),
-        rate_limits: aws.rate_limits(),
-        sandbox: aws.sandbox,
-    };
-    // `--sandbox`: the built-in endpoint, its state kept in `.sfn-operator/sandbox.json` so
-    // consecutive runs see the same "live" state.
-    let sandbox = if aws.sandbox {
-        let handle = match start_local_sandbox().await {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("error: cannot start the sandbox: {e}");
-                return Ok(None);
-            }
-        };
-        tracing::info!(
-            endpoint = %handle.endpoint_url(),
-            state = ".sfn-operator/sandbox.json",
-            "sandbox started in this process (it stops with it; `sfn-operator sandbox --state .sfn-operator/sandbox.json` serves the same state)"
-        );
-        settings.endpoint_url = Some(handle.endpoint_url());
-        settings.account_id = Some(crate::sandbox::DEFAULT_ACCOUNT_ID.into());
-        Some(handle)
-    } else {
-        None
-    };
-    let report = connect_and_pass(load, &settings, owner, mode, prune, deadline, concurrency).await;
-    if let Some(handle) = sandbox {
-        handle.shutdown().await;
-    }
-    Ok(report)
+    invalid(&offline)?;
+    let target = Target::from_opts(aws).await?;
+    let report = connect_and_pass(&target, manifests, owner, pass, mode, prune, deadline).await;
+    target.shutdown().await;
+    report
 }
 
 async fn connect_and_pass(
-    mut load: LoadOptions,
-    settings: &Settings,
+    target: &Target,
+    manifests: &ManifestOpts,
     owner: &OwnerOpts,
+    pass: &PassOpts,
     mode: Mode,
     prune: bool,
     deadline: Instant,
-    concurrency: usize,
-) -> Option<Report> {
-    let engine = match Engine::connect(settings, concurrency, deadline).await {
-        Ok(e) => e.with_owner(owner.owner_id.clone()),
-        Err(e) => {
-            eprintln!("error: cannot reach AWS: {e}");
-            return None;
-        }
-    };
-    load.region = Some(engine.aws().region.clone());
-    load.account_id = Some(engine.aws().account_id.clone());
-    let loaded = manifest::load(&load);
-    if !loaded.diagnostics.is_empty() {
-        for d in &loaded.diagnostics {
-            eprintln!("{d}");
-        }
-        eprintln!("error: manifests are invalid; nothing was changed");
-        return None;
-    }
-    let mut scope = PassScope::new(mode, deadline);
-    scope.prune = prune;
-    scope.allow_empty = owner.allow_empty;
+) -> crate::Result<Report> {
+    let reconciler = target.connect(pass, &owner.owner_id, deadline).await?;
+    let (region, account) = (&reconciler.aws().region, &reconciler.aws().account_id);
+    let loaded = manifest::load(&setup::load_options(
+        manifests,
+        Some(region.clone()),
+        Some(account.clone()),
+    ));
+    invalid(&loaded)?;
+    let mut scope = setup::pass_scope(mode, prune, owner.allow_empty, deadline);
     scope.empty_paths = loaded.empty_paths.clone();
-    Some(engine.pass(&loaded.desired, &scope).await)
+    Ok(reconciler.pass(&loaded.desired, &scope).await)
 }
 
-/// Prints a report on stdout in the chosen format.
-pub(crate) fn print(report: &Report, format: OutputFormat) -> crate::Result<()> {
-    let text = match format {
-        OutputFormat::Text => report.to_text(),
-        OutputFormat::Json => {
-            let mut s =
-                serde_json::to_string_pretty(report).map_err(|e| crate::Error::Usage(e.to_string()))?;
-            s.push('\n');
-            s
+/// Prints the diagnostics of invalid manifests (they are the answer a person needs) and says
+/// that nothing was changed.
+fn invalid(loaded: &manifest::Loaded) -> crate::Result<()> {
+    if loaded.diagnostics.is_empty() {
+        return Ok(());
+    }
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    Err(crate::Error::InvalidManifests {
+        count: loaded.diagnostics.len(),
+    })
+}
+
+/// `sfn-operator reconcile` without `--once`: the controller's loop with its lock, endpoints,
+/// watcher and passes; runs until SIGINT/SIGTERM, then exits 0.
+async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
+    // One daemon per manifest set, before anything else happens.
+    let lock = lock::acquire(&opts.lock_file)?;
+    tracing::info!(lock = %lock.path().display(), "lock taken");
+    // `--sandbox`: the same in-process sandbox as `--once`, alive as long as the daemon.
+    let target = Target::from_opts(&opts.aws).await?;
+    let connect_deadline = setup::deadline(&opts.pass);
+    let reconciler = match target
+        .connect(&opts.pass, &opts.owner.owner_id, connect_deadline)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(e);
         }
     };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(|source| crate::Error::Io {
-            context: "writing the report".into(),
-            source,
+    let load_opts = setup::load_options(
+        &opts.manifests,
+        Some(reconciler.aws().region.clone()),
+        Some(reconciler.aws().account_id.clone()),
+    );
+    let load: daemon::LoadFn = Arc::new(move || manifest::load(&load_opts));
+    let (prune, allow_empty, timeout) = (opts.prune, opts.owner.allow_empty, opts.pass.timeout);
+    // One set of half-size buckets for every full pass, on top of the common ones: a resync
+    // spreads its reads so that it never uses more than half of any quota, and edits reconciled
+    // meanwhile keep the other half.
+    let resync_limits = Arc::new(crate::aws::ratelimit::RateLimits::share_of_defaults(
+        RESYNC_QUOTA_SHARE,
+    ));
+    let quota_share = reconciler.aws().rate_limited().then_some(RESYNC_QUOTA_SHARE);
+    let pass: daemon::PassFn = Arc::new(move |desired, req: daemon::PassRequest| {
+        let reconciler = if req.only.is_none() {
+            reconciler.with_quota_share(Arc::clone(&resync_limits))
+        } else {
+            reconciler.clone()
+        };
+        Box::pin(async move {
+            // The very pass of `--once`, scoped to what the daemon asks for.
+            let scope = PassScope {
+                only: req.only,
+                invalid: req.invalid,
+                manifests_valid: req.manifests_valid,
+                empty_paths: req.empty_paths,
+                ..setup::pass_scope(Mode::Apply, prune, allow_empty, Instant::now() + timeout)
+            };
+            reconciler.pass(&desired, &scope).await
         })
-}
+    });
 
-/// `--sandbox`: starts the built-in endpoint in this process, its state kept in
-/// `.sfn-operator/sandbox.json` so consecutive runs (and the daemon) see the same "live" state.
-pub(crate) async fn start_local_sandbox() -> crate::Result<crate::sandbox::SandboxHandle> {
-    let dir = std::path::Path::new(".sfn-operator");
-    std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
-        context: format!("creating {}", dir.display()),
-        source,
-    })?;
-    let config = crate::sandbox::SandboxConfig {
-        state_file: Some(dir.join("sandbox.json")),
-        account_id: crate::sandbox::DEFAULT_ACCOUNT_ID.into(),
-        ..Default::default()
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
     };
-    Ok(crate::sandbox::start(config).await?)
+    let shared = Arc::new(status::Shared::default());
+    shared.set_resync_settings(opts.resync_interval, quota_share);
+    let (addr, server) = http::bind(opts.listen, Arc::clone(&shared), stopped()).await?;
+    tracing::info!(%addr, "serving /healthz /readyz /metrics /status");
+    let server = tokio::spawn(server);
+    let changes = watcher::spawn(&opts.manifests.paths, opts.debounce)?;
+
+    tokio::spawn(async move {
+        crate::shutdown::signal().await;
+        tracing::info!("signal received; stopping");
+        crate::shutdown::request();
+        let _ = stop_tx.send(true);
+    });
+    let cfg = daemon::LoopConfig {
+        resync_interval: opts.resync_interval,
+        concurrency: usize::from(opts.pass.concurrency),
+        shutdown_grace: SHUTDOWN_GRACE,
+    };
+    daemon::run_loop(cfg, shared, load, pass, changes, stopped()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    target.shutdown().await;
+    drop(lock);
+    tracing::info!("stopped");
+    Ok(crate::exit::OK)
 }

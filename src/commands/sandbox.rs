@@ -11,7 +11,7 @@ pub async fn run(opts: SandboxOpts) -> crate::Result<u8> {
         None => None,
     };
     let functions = match &opts.functions {
-        Some(path) => Functions::load(path).map_err(|e| crate::Error::Usage(e.to_string()))?,
+        Some(path) => Functions::load(path).map_err(|e| crate::Error::Input(e.to_string()))?,
         None => Functions::default(),
     };
     let config = SandboxConfig {

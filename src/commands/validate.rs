@@ -3,23 +3,16 @@
 use std::collections::BTreeSet;
 
 use crate::cli::ValidateOpts;
-use crate::manifest::{self, LoadOptions};
-
-/// Builds the loader options from the command line.
-pub fn load_options(opts: &ValidateOpts) -> LoadOptions {
-    LoadOptions {
-        paths: opts.manifests.paths.clone(),
-        vars: opts.manifests.vars.iter().cloned().collect(),
-        var_files: opts.manifests.var_files.clone(),
-        region: opts.region.clone(),
-        account_id: opts.account_id.clone(),
-    }
-}
+use crate::manifest;
 
 /// Prints every warning and diagnostic to stderr and a one-line summary; exit 0 when all is valid
 /// (warnings or not), else 1.
 pub fn run(opts: &ValidateOpts) -> crate::Result<u8> {
-    let loaded = manifest::load(&load_options(opts));
+    let loaded = manifest::load(&crate::setup::load_options(
+        &opts.manifests,
+        opts.region.clone(),
+        opts.account_id.clone(),
+    ));
     // Warnings are AWS's WARNING diagnostics: printed, never failing.
     for w in &loaded.warnings {
         eprintln!("{w}");

@@ -1,0 +1,124 @@
+//! The live state of what the operator manages, as typed data: what `aws/` reads and `plan/`
+//! compares with the manifests. No I/O here and no decisions: `aws/` fills these, `plan/` judges
+//! them.
+//!
+//! A method's comparable form ([`LiveMethod`]) serializes to the JSON shape the report's change
+//! paths are written in (`integration.requestTemplates["application/json"]`,
+//! `responses["200"].selectionPattern`) and that deployment fingerprints are computed from, so
+//! the field order and names here are part of the report contract (SPEC §3).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::desired::LoggingConfiguration;
+
+/// A state machine as it is live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveMachine {
+    pub arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub machine_type: String,
+    pub role_arn: String,
+    /// The definition parsed as data (`Value::String` of the raw text if it is not JSON).
+    pub definition: serde_json::Value,
+    pub logging: LoggingConfiguration,
+    pub tracing_enabled: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A REST API as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveApi {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `endpointConfiguration.types` as AWS lists them.
+    pub endpoint_types: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A stage and the deployment it serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveStage {
+    pub name: String,
+    pub deployment_id: Option<String>,
+}
+
+/// A resource path with its methods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveResource {
+    pub id: String,
+    pub path: String,
+    /// HTTP method → the method with its integration and responses.
+    pub methods: BTreeMap<String, LiveMethod>,
+}
+
+/// A method, its integration and its responses, in the form plan compares.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveMethod {
+    pub authorization_type: Option<String>,
+    /// `None`: the method has no integration.
+    pub integration: Option<LiveIntegration>,
+    /// Status code → the method response and its integration response.
+    pub responses: BTreeMap<String, LiveResponse>,
+}
+
+/// A method's integration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveIntegration {
+    #[serde(rename = "type")]
+    pub integration_type: Option<String>,
+    pub uri: Option<String>,
+    pub integration_http_method: Option<String>,
+    pub credentials: Option<String>,
+    pub request_templates: BTreeMap<String, String>,
+    pub passthrough_behavior: Option<String>,
+    pub timeout_in_millis: i32,
+}
+
+/// One method response with its integration response (when there is one).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveResponse {
+    /// Whether the integration has a response for this status code.
+    pub integration_response: bool,
+    pub selection_pattern: Option<String>,
+    pub response_templates: BTreeMap<String, String>,
+}
+
+impl LiveMethod {
+    /// The comparable JSON form (the shape change paths and fingerprints are written in).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// What an API's integrations are planned against: its resources with their methods, its stages,
+/// and the descriptions of the deployments those stages serve (by deployment id; `None` when the
+/// deployment has no description or is gone).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveApiState {
+    pub resources: Vec<LiveResource>,
+    pub stages: Vec<LiveStage>,
+    pub deployments: BTreeMap<String, Option<String>>,
+}
+
+impl LiveApiState {
+    /// The live method `verb` on `path`, if both exist.
+    pub fn method(&self, path: &str, verb: &str) -> Option<&LiveMethod> {
+        self.resources
+            .iter()
+            .find(|r| r.path == path)
+            .and_then(|r| r.methods.get(verb))
+    }
+
+    /// The resource holding `verb` on `path`, if the method exists.
+    pub fn resource_with(&self, path: &str, verb: &str) -> Option<&LiveResource> {
+        self.resources
+            .iter()
+            .find(|r| r.path == path && r.methods.contains_key(verb))
+    }
+}

@@ -1,0 +1,241 @@
+//! A state machine: its plan against the live machine (create, update, tags), or why it must not
+//! be touched (another instance owns it, or the immutable `type` differs).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Action, Change, diff_tags, diff_values, tag_writes, update_or_noop};
+use crate::desired::StateMachine;
+use crate::live::LiveMachine;
+use crate::path::Path;
+
+/// One write to a state machine, in the order they are made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MachineOp {
+    /// CreateStateMachine with every tag.
+    Create { tags: BTreeMap<String, String> },
+    /// UpdateStateMachine (definition, role, logging, tracing).
+    Update,
+    /// TagResource.
+    Tag(BTreeMap<String, String>),
+    /// UntagResource (the operator's own keys the manifest no longer implies).
+    Untag(Vec<String>),
+}
+
+/// What to do to one state machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachinePlan {
+    pub action: Action,
+    pub changes: Vec<Change>,
+    /// Why nothing may be written (the changes are still shown).
+    pub refusal: Option<String>,
+    pub ops: Vec<MachineOp>,
+}
+
+/// Plans a state machine. `tags` are the full desired tags (manifest + ownership); `owner` is
+/// this instance's owner id: a machine another instance owns is refused, never touched (SPEC §5).
+pub fn plan_machine(
+    desired: &StateMachine,
+    tags: &BTreeMap<String, String>,
+    live: Option<&LiveMachine>,
+    owner: &str,
+) -> MachinePlan {
+    let Some(live) = live else {
+        let mut changes = Vec::new();
+        diff_values(
+            &Path::root().key("definition"),
+            &Value::Null,
+            &desired.definition,
+            &mut changes,
+        );
+        return MachinePlan {
+            action: Action::Create,
+            changes,
+            refusal: None,
+            ops: vec![MachineOp::Create { tags: tags.clone() }],
+        };
+    };
+    if let Some(why) = crate::ownership::foreign_owner(&live.tags, owner) {
+        return MachinePlan {
+            action: Action::Noop,
+            changes: Vec::new(),
+            refusal: Some(format!("state machine {:?} is {why}", desired.name)),
+            ops: Vec::new(),
+        };
+    }
+    let mut changes = Vec::new();
+    let mut refusal = None;
+    if live.machine_type != desired.machine_type.as_str() {
+        changes.push(Change::new(
+            "type",
+            live.machine_type.clone(),
+            desired.machine_type.as_str(),
+        ));
+        refusal = Some(format!(
+            "field `type` is immutable in AWS: live {}, manifest {}; the machine is not deleted to change it",
+            live.machine_type,
+            desired.machine_type.as_str()
+        ));
+    }
+    if live.role_arn != desired.role_arn {
+        changes.push(Change::new(
+            "roleArn",
+            live.role_arn.clone(),
+            desired.role_arn.clone(),
+        ));
+    }
+    diff_values(
+        &Path::root().key("definition"),
+        &live.definition,
+        &desired.definition,
+        &mut changes,
+    );
+    if let Some(l) = &desired.logging {
+        let to_value =
+            |l: &crate::desired::LoggingConfiguration| serde_json::to_value(l).unwrap_or(Value::Null);
+        diff_values(
+            &Path::root().key("loggingConfiguration"),
+            &to_value(&live.logging),
+            &to_value(l),
+            &mut changes,
+        );
+    }
+    if let Some(t) = desired.tracing_enabled
+        && t != live.tracing_enabled
+    {
+        changes.push(Change::new(
+            "tracingConfiguration.enabled",
+            live.tracing_enabled,
+            t,
+        ));
+    }
+    let needs_update = !changes.is_empty();
+    diff_tags(&live.tags, tags, &mut changes);
+    let mut ops = Vec::new();
+    if needs_update {
+        ops.push(MachineOp::Update);
+    }
+    let (set, remove) = tag_writes(&live.tags, tags);
+    if !set.is_empty() {
+        ops.push(MachineOp::Tag(set));
+    }
+    if !remove.is_empty() {
+        ops.push(MachineOp::Untag(remove));
+    }
+    MachinePlan {
+        action: update_or_noop(&changes),
+        changes,
+        ops: if refusal.is_some() { Vec::new() } else { ops },
+        refusal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::desired::LoggingConfiguration;
+    use crate::plan::fixtures;
+
+    fn live_of(sm: &StateMachine, tags: &BTreeMap<String, String>) -> LiveMachine {
+        LiveMachine {
+            arn: "arn".into(),
+            machine_type: sm.machine_type.as_str().into(),
+            role_arn: sm.role_arn.clone(),
+            definition: sm.definition.clone(),
+            logging: LoggingConfiguration {
+                level: "OFF".into(),
+                include_execution_data: false,
+                destinations: vec![],
+            },
+            tracing_enabled: false,
+            tags: tags.clone(),
+        }
+    }
+
+    #[test]
+    fn in_sync_is_noop_and_defaults_make_no_change() {
+        let sm = fixtures::machine("a");
+        let tags = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        let mut live = live_of(&sm, &tags);
+        live.tags.insert("someone-else".into(), "x".into());
+        let p = plan_machine(&sm, &tags, Some(&live), "default");
+        assert_eq!(p.action, Action::Noop, "{:?}", p.changes);
+        assert!(p.ops.is_empty());
+    }
+
+    #[test]
+    fn a_missing_machine_is_created_with_every_tag() {
+        let sm = fixtures::machine("a");
+        let tags = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        let p = plan_machine(&sm, &tags, None, "default");
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(p.ops, vec![MachineOp::Create { tags }]);
+    }
+
+    #[test]
+    fn definition_change_descends_to_smallest_node_and_updates() {
+        let mut sm = fixtures::machine("a");
+        sm.definition = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "SumValues", "States": {"SumValues": {"Type": "Task", "End": true, "ResultSelector": {"sum.$": "$.Payload.sum"}}}}]}}});
+        let mut live = live_of(&sm, &BTreeMap::new());
+        live.definition["States"]["P"]["Branches"][0]["States"]["SumValues"]["ResultSelector"] =
+            json!({"sum.$": "$.x"});
+        live.role_arn = "arn:other".into();
+        let p = plan_machine(&sm, &BTreeMap::new(), Some(&live), "default");
+        let paths: Vec<_> = p.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "roleArn",
+                "definition.States.P.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]"
+            ]
+        );
+        assert_eq!(p.ops, vec![MachineOp::Update]);
+    }
+
+    #[test]
+    fn type_change_is_refused_naming_the_field_and_writes_nothing() {
+        let sm = fixtures::machine("a");
+        let mut live = live_of(&sm, &BTreeMap::new());
+        live.machine_type = "STANDARD".into();
+        live.role_arn = "arn:other".into();
+        let p = plan_machine(&sm, &BTreeMap::new(), Some(&live), "default");
+        assert!(p.refusal.as_deref().is_some_and(|e| e.contains("`type`")));
+        assert!(p.ops.is_empty());
+    }
+
+    #[test]
+    fn tag_drift_is_named_and_only_tagged() {
+        let sm = fixtures::machine("a");
+        let tags = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        let mut live = live_of(&sm, &tags);
+        live.tags.insert("owner".into(), "you".into());
+        live.tags.insert("sfn-operator.dev/stale".into(), "x".into());
+        let p = plan_machine(&sm, &tags, Some(&live), "default");
+        assert_eq!(p.changes[0].path, "tags.owner");
+        assert_eq!(
+            p.ops,
+            vec![
+                MachineOp::Tag(tags.clone()),
+                MachineOp::Untag(vec!["sfn-operator.dev/stale".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn another_owners_machine_is_refused() {
+        let sm = fixtures::machine("a");
+        let key = crate::desired::ResourceKey::new(crate::desired::Kind::StateMachine, "a");
+        let theirs = crate::ownership::owner_tags(&key, sm.deletion_policy, "team-b");
+        let live = live_of(&sm, &theirs);
+        let p = plan_machine(&sm, &BTreeMap::new(), Some(&live), "team-a");
+        assert!(
+            p.refusal.as_deref().is_some_and(|m| m.contains("team-b")),
+            "{p:?}"
+        );
+        assert!(p.ops.is_empty());
+    }
+}

@@ -1,0 +1,107 @@
+//! `diff` takes `--timeout` and `--concurrency` like `reconcile` (issue 18): a transient failure is
+//! retried until `--timeout`, then reported; a concurrency out of range is a usage error.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+/// Runs the binary with test credentials; kills it (and fails) after `limit`, so a flag that is
+/// ignored (diff used to wait 300 s) fails the test instead of hanging it.
+fn run_within(args: &[&str], limit: Duration) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    eprintln!(
+        "{args:?} stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_retries_until_its_timeout_then_reports_the_failure() {
+    let (_state, sb) = common::sandbox().await;
+    let url = sb.endpoint_url();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/faults"))
+        .json(&serde_json::json!({"throttle": 1.0, "operations": ["GetRestApis"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let manifests = format!("{}/manifests", env!("CARGO_MANIFEST_DIR"));
+    let args = [
+        "diff",
+        manifests.as_str(),
+        "--endpoint-url",
+        url.as_str(),
+        "--region",
+        "us-east-1",
+        "--timeout",
+        "2s",
+        "--concurrency",
+        "1",
+        "-o",
+        "json",
+        "-q",
+    ];
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_within(&args, Duration::from_secs(120))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = common::report(&out);
+    let api = common::entry(&report, "RestApi");
+    assert_eq!(api["status"], "Failed");
+    let message = api["message"].as_str().unwrap();
+    assert!(
+        message.contains("ThrottlingException") || message.contains("TooManyRequests"),
+        "{message}"
+    );
+    let counts: serde_json::Value = reqwest::get(format!("{url}/_sandbox/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tries = counts["apigateway"]["GetRestApis"].as_u64().unwrap();
+    assert!(
+        tries >= 2,
+        "retried until the timeout, not given up at once: {counts}"
+    );
+}
+
+#[test]
+fn a_concurrency_out_of_range_is_a_usage_error() {
+    for args in [
+        &["diff", "--concurrency", "0"][..],
+        &["reconcile", "--once", "--concurrency", "300"],
+    ] {
+        let out = run_within(args, Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--concurrency"),
+            "{args:?}"
+        );
+    }
+}
