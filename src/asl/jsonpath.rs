@@ -1,5 +1,5 @@
 //! JSONPath syntax (paths and reference paths), as Step Functions accepts them in `*Path` fields
-//! and `.$` keys (intrinsic function calls are parsed by [`super::intrinsics`]). Syntax only: no
+//! and `.$` keys (intrinsic function calls are parsed by [`super::intrinsic`]). Syntax only: no
 //! evaluation.
 
 /// How strict a path check is.
@@ -125,24 +125,6 @@ fn bracket_end(b: &[u8], open: usize) -> Option<usize> {
     None
 }
 
-/// Checks the value of a `.$` key: a path or an intrinsic function call.
-pub fn check_dynamic(s: &str) -> Result<(), String> {
-    if s.starts_with('$') {
-        check_path(s, PathKind::Path)
-    } else if s.starts_with("States.") {
-        check_intrinsic(s)
-    } else {
-        Err(format!(
-            "{s:?} is neither a JSONPath (starting with \"$\") nor an intrinsic function call"
-        ))
-    }
-}
-
-/// Checks a whole intrinsic function call such as `States.Format('{}', $.a)`.
-pub fn check_intrinsic(s: &str) -> Result<(), String> {
-    super::intrinsics::parse(s).map(|_| ())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,28 +159,5 @@ mod tests {
         assert!(check_path("$.a[*]", PathKind::Reference).is_err());
         assert!(check_path("$.a.*", PathKind::Reference).is_err());
         assert!(check_path("$.a[?(@.x)]", PathKind::Reference).is_err());
-    }
-
-    #[test]
-    fn intrinsics() {
-        for ok in [
-            "States.Format('Hello {} \\'x\\'', $.name)",
-            "States.Array(1, -2.5, 'a', $.b, States.UUID())",
-            "States.JsonToString($.a[0])",
-            "States.MathAdd($.a, 1)",
-            "States.Format('{}', States.ArrayGetItem(States.StringSplit($.s, ','), 0))",
-        ] {
-            assert_eq!(check_dynamic(ok), Ok(()), "{ok}");
-        }
-        assert_eq!(
-            check_dynamic("States.Nope(1)"),
-            Err("invalid intrinsic function \"States.Nope(1)\": unknown function \"States.Nope\"".into())
-        );
-        assert!(check_dynamic("States.Format('a', $.b").is_err());
-        assert!(check_dynamic("States.Format('a)").is_err());
-        assert!(check_dynamic("States.UUID() x").is_err());
-        assert!(check_dynamic("hello").is_err());
-        let deep = format!("{}1{}", "States.Array(".repeat(1000), ")".repeat(1000));
-        assert!(check_dynamic(&deep).is_err());
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::asl::intrinsic_call as intrinsics;
+use crate::asl::intrinsic;
 use crate::asl::jsonpath_eval::{Path, PathKey, Root, Selected};
 
 /// What paths can read.
@@ -59,7 +59,7 @@ struct Resolver<'a, 'b> {
     sc: &'a Scope<'b>,
 }
 
-impl intrinsics::Resolve for Resolver<'_, '_> {
+impl intrinsic::Resolve for Resolver<'_, '_> {
     fn path(&self, path: &str) -> Result<Value, String> {
         select(path, self.sc).map_err(|e| match e {
             PathError::Missing => format!(
@@ -77,8 +77,8 @@ impl intrinsics::Resolve for Resolver<'_, '_> {
 /// Evaluates the value of a `.$` key: an intrinsic call or a path.
 pub(crate) fn dynamic(key: &str, expr: &str, sc: &Scope<'_>) -> Result<Value, String> {
     if expr.trim_start().starts_with("States.") {
-        let call = intrinsics::parse(expr)?;
-        return intrinsics::eval(&call, &Resolver { sc });
+        let call = intrinsic::parse(expr)?;
+        return intrinsic::eval(&call, &Resolver { sc });
     }
     select(expr, sc).map_err(|e| match e {
         PathError::Missing => format!(

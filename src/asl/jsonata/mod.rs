@@ -455,7 +455,7 @@ impl Engine {
 
 /// `$hash(value, algorithm)`: `None` for an algorithm Step Functions does not offer.
 fn host_hash(value: String, algorithm: String) -> Option<String> {
-    super::intrinsics::hash_hex(&algorithm, value.as_bytes())
+    super::intrinsic::hash_hex(&algorithm, value.as_bytes())
 }
 
 mod native;
