@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::history::Event;
-use super::payload::{self, PathError, Scope};
+use super::payload::{self, Parsed, PathError, Scope};
 use super::query;
 use super::{Clock, ExecutionInfo, MAX_PAYLOAD_BYTES, Outcome, Status, TaskCall, Tasks};
 
@@ -92,6 +92,8 @@ pub(crate) struct Engine<'a> {
     events: Vec<Event>,
     start_ms: i64,
     deadline: Option<i64>,
+    /// The definition's paths and intrinsic calls, parsed on first use.
+    parsed: Parsed,
 }
 
 impl<'a> Engine<'a> {
@@ -103,6 +105,7 @@ impl<'a> Engine<'a> {
             events: Vec::new(),
             start_ms: clock.now_ms(),
             deadline: None,
+            parsed: Parsed::default(),
         }
     }
 
@@ -328,11 +331,12 @@ impl<'a> Engine<'a> {
 
     // ---- data flow helpers ----
 
-    fn scope<'s>(&self, input: &'s Value, cx: &'s Cx<'_>, frame: &'s Frame) -> Scope<'s> {
+    fn scope<'s>(&'s self, input: &'s Value, cx: &'s Cx<'_>, frame: &'s Frame) -> Scope<'s> {
         Scope {
             input,
             context: &cx.context,
             vars: &frame.vars,
+            parsed: &self.parsed,
         }
     }
 
@@ -377,7 +381,7 @@ impl<'a> Engine<'a> {
             Some(Value::String(p)) => Some(p.as_str()),
             Some(other) => return Err(cx.runtime(format!("ResultPath must be a string, not {other}"))),
         };
-        payload::write_result(input, path, result).map_err(|m| cx.runtime(m))
+        payload::write_result(input, path, result, &self.parsed).map_err(|m| cx.runtime(m))
     }
 
     fn jsonpath_assign(

@@ -316,8 +316,8 @@ mod tests {
     struct R(Value);
     impl Resolve for R {
         fn path(&self, path: &str) -> Result<Value, String> {
-            match crate::asl::jsonpath_eval::Path::parse(path)?.select(&self.0) {
-                crate::asl::jsonpath_eval::Selected::One(Some(v)) => Ok(v),
+            match crate::asl::jsonpath::Path::parse(path)?.select(&self.0) {
+                crate::asl::jsonpath::Selected::One(Some(v)) => Ok(v),
                 _ => Err(format!("no {path}")),
             }
         }

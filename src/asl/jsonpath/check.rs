@@ -1,62 +1,30 @@
-//! JSONPath syntax (paths and reference paths), as Step Functions accepts them in `*Path` fields
-//! and `.$` keys (intrinsic function calls are parsed by [`super::intrinsic`]). Syntax only: no
-//! evaluation.
+//! The validator's rules over a lexed path: which steps a Path and a Reference Path may use, as
+//! Step Functions accepts them in `*Path` fields and `.$` keys. Syntax only: no evaluation.
 
-/// How strict a path check is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathKind {
-    /// A Path: wildcards, filters, slices, unions and `..` are allowed.
-    Path,
-    /// A Reference Path: only `.name`, `['name']` and `[n]` steps, one node.
-    Reference,
-}
+use super::PathKind;
+use super::parse::{Lexer, Segment};
 
 /// Checks a JSONPath: `$`, `$$` (context object) or `$name` (a variable), then steps.
 pub fn check_path(s: &str, kind: PathKind) -> Result<(), String> {
-    let b = s.as_bytes();
-    if b.first() != Some(&b'$') {
-        return Err(format!("invalid JSONPath {s:?}: must start with \"$\""));
-    }
-    let mut i = 1;
-    if b.get(1) == Some(&b'$') {
-        i = 2;
-    } else {
-        // A variable reference `$name`.
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-            i += 1;
-        }
-    }
+    let (_, mut lexer) = Lexer::new(s)?;
     let bad = |why: &str| Err(format!("invalid JSONPath {s:?}: {why}"));
     let reference = kind == PathKind::Reference;
-    while i < b.len() {
-        match b[i] {
-            b'.' => {
-                i += 1;
-                if b.get(i) == Some(&b'.') {
-                    if reference {
-                        return bad("a reference path cannot use \"..\"");
-                    }
-                    i += 1;
+    while let Some(segment) = lexer.next() {
+        match segment? {
+            Segment::Dot { deep, name } => {
+                if deep && reference {
+                    return bad("a reference path cannot use \"..\"");
                 }
-                let start = i;
-                while i < b.len() && b[i] != b'.' && b[i] != b'[' {
-                    i += 1;
-                }
-                let name = &s[start..i];
                 // Jayway accepts `$.[0]` and `$.['a']`: a dot right before a bracket.
-                if name.is_empty() && b.get(i) != Some(&b'[') {
+                if name.is_empty() && !lexer.bracket_next() {
                     return bad("empty field name");
                 }
                 if name == "*" && reference {
                     return bad("a reference path cannot use wildcards");
                 }
             }
-            b'[' => {
-                let end = match bracket_end(b, i) {
-                    Some(e) => e,
-                    None => return bad("unclosed \"[\""),
-                };
-                let inner = s[i + 1..end].trim();
+            Segment::Bracket { inner, .. } => {
+                let inner = inner.trim();
                 if inner.is_empty() {
                     return bad("empty \"[]\"");
                 }
@@ -81,48 +49,10 @@ pub fn check_path(s: &str, kind: PathKind) -> Result<(), String> {
                         return bad(&format!("invalid step [{inner}]"));
                     }
                 }
-                i = end + 1;
-            }
-            _ => {
-                return bad(&format!(
-                    "unexpected character {:?}",
-                    s[i..].chars().next().unwrap_or(' ')
-                ));
             }
         }
     }
     Ok(())
-}
-
-/// Index of the `]` closing the `[` at `open`, skipping quotes and nested brackets/parens.
-fn bracket_end(b: &[u8], open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut i = open;
-    while i < b.len() {
-        let c = b[i];
-        if let Some(q) = quote {
-            if c == b'\\' {
-                i += 1;
-            } else if c == q {
-                quote = None;
-            }
-        } else {
-            match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'[' | b'(' => depth += 1,
-                b']' | b')' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        return (c == b']').then_some(i);
-                    }
-                }
-                _ => {}
-            }
-        }
-        i += 1;
-    }
-    None
 }
 
 #[cfg(test)]
