@@ -1,4 +1,4 @@
-//! JSONPath-mode data flow: paths over the input, the context object and variables, payload
+//! JSONPath-mode primitives: paths over the input, the context object and variables, payload
 //! templates (`Parameters`, `ResultSelector`, `ItemSelector`, `Assign`), `ResultPath`, and Choice
 //! rules.
 
@@ -47,6 +47,8 @@ pub(crate) struct Scope<'a> {
     pub context: &'a Value,
     pub vars: &'a Map<String, Value>,
     pub parsed: &'a Parsed,
+    /// `States.UUID` and `States.MathRandom` draw from it.
+    pub random: &'a dyn super::Random,
 }
 
 /// Why a path gave no value.
@@ -105,7 +107,7 @@ impl intrinsic::Resolve for Resolver<'_, '_> {
         })
     }
     fn random(&self) -> f64 {
-        fastrand::f64()
+        self.sc.random.f64()
     }
 }
 

@@ -1,0 +1,224 @@
+//! What a state's evaluation sees and returns, shared by the loop, the data flow and the state
+//! handlers: [`Cx`] (the state, its context object and its [`DataFlow`]), [`Frame`] (variables and
+//! query language of a scope), [`Step`], [`Abort`], [`Env`] (the caller's clock and randomness and
+//! the run's parsed paths), and the [`DataFlow`] interface itself.
+//!
+//! Must not: evaluate anything: the two [`DataFlow`] implementations, and the one place that
+//! picks between them, are in `dataflow.rs` (kept apart so neither file imports the other back).
+
+use serde_json::{Map, Value};
+
+use super::payload::Parsed;
+use super::{Clock, Random};
+use crate::asl::model::QueryLanguage;
+
+/// What the data flow of a run needs from its caller, and the run's parsed paths.
+pub(super) struct Env<'a> {
+    pub(super) clock: &'a dyn Clock,
+    pub(super) random: &'a dyn Random,
+    /// The definition's paths and intrinsic calls, parsed on first use.
+    pub(super) parsed: Parsed,
+}
+
+/// Why a run of states stopped early.
+#[derive(Debug, Clone)]
+pub(super) enum Abort {
+    /// A failure with AWS's error name and cause (a Fail state may leave both out).
+    Error {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    /// `StopExecution`.
+    Stopped,
+    /// The machine's `TimeoutSeconds` passed.
+    TimedOut,
+}
+
+pub(super) fn fail(error: &str, cause: impl Into<String>) -> Abort {
+    Abort::Error {
+        error: Some(error.to_string()),
+        cause: Some(cause.into()),
+    }
+}
+
+/// Variables and settings visible to a run of states (a machine, a branch, an iteration).
+#[derive(Debug, Clone)]
+pub(super) struct Frame {
+    pub(super) vars: Map<String, Value>,
+    pub(super) ql: QueryLanguage,
+    /// Path of the enclosing state in the definition, for [`super::TaskCall::state_path`].
+    pub(super) prefix: String,
+}
+
+/// A state that finished: its output, where to go, and the variables it assigns.
+pub(super) struct Step {
+    pub(super) output: Value,
+    pub(super) next: Option<String>,
+    pub(super) assign: Option<Map<String, Value>>,
+}
+
+/// What a state's evaluation knows about the state.
+#[derive(Clone)]
+pub(super) struct Cx<'s> {
+    pub(super) name: &'s str,
+    pub(super) st: &'s Map<String, Value>,
+    pub(super) entered_id: u64,
+    pub(super) ql: QueryLanguage,
+    /// How this state's fields move data: chosen once, from `ql`.
+    pub(super) flow: &'static dyn DataFlow,
+    pub(super) context: Value,
+}
+
+impl Cx<'_> {
+    pub(super) fn prefix(&self, detail: &str) -> String {
+        format!(
+            "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
+            self.name, self.entered_id
+        )
+    }
+    pub(super) fn runtime(&self, detail: impl AsRef<str>) -> Abort {
+        fail("States.Runtime", self.prefix(detail.as_ref()))
+    }
+    pub(super) fn query_error(&self, detail: impl AsRef<str>) -> Abort {
+        fail("States.QueryEvaluationError", self.prefix(detail.as_ref()))
+    }
+    pub(super) fn field(&self, key: &str) -> Option<&Value> {
+        self.st.get(key)
+    }
+}
+
+/// How a state's fields turn its input into its work's input, its output and its assignments.
+pub(super) trait DataFlow: Sync {
+    /// The input the state's fields read: after `InputPath` (JSONPath), or the input (JSONata).
+    fn effective(&self, it: &Env<'_>, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Result<Value, Abort>;
+
+    /// The input of a Task's call or a Parallel's branches: `Parameters` over the effective
+    /// input, or `Arguments`.
+    fn arguments(&self, it: &Env<'_>, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Result<Value, Abort>;
+
+    /// A Pass state's output and assignments.
+    fn pass(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Step, Abort>;
+
+    /// The output and assignments of a Task, Parallel or Map state from its `result`.
+    fn finish(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        input: &Value,
+        result: Value,
+        frame: &Frame,
+    ) -> Result<Step, Abort>;
+
+    /// A Succeed state's output.
+    fn output(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Value, Abort>;
+
+    /// The output and assignments of a state that hands its input on (Choice, Wait), with
+    /// `holder` the matched Choice rule or the state itself.
+    fn pass_on(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        holder: &Map<String, Value>,
+        input: &Value,
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<(Value, Option<Map<String, Value>>), Abort>;
+
+    /// Whether a Choice rule matches.
+    fn condition(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        rule: &Map<String, Value>,
+        input: &Value,
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<bool, Abort>;
+
+    /// A Fail state's `Error` or `Cause` (`key`).
+    fn fail_field(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        input: &Value,
+        key: &str,
+        frame: &Frame,
+    ) -> Result<Option<String>, Abort>;
+
+    /// When a Wait state ends, in epoch milliseconds (`now` when it has no time field).
+    fn wait_until(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        effective: &Value,
+        now: i64,
+        frame: &Frame,
+    ) -> Result<i64, Abort>;
+
+    /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`key`).
+    fn seconds(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        input: &Value,
+        key: &str,
+        frame: &Frame,
+    ) -> Result<Option<u64>, Abort>;
+
+    /// The output and assignments of a Catch (`catcher`) from the error output.
+    fn caught(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        catcher: &Map<String, Value>,
+        input: Value,
+        error_output: Value,
+        frame: &Frame,
+    ) -> Result<Step, Abort>;
+
+    /// A Map state's items, before `ItemSelector`.
+    fn map_items(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        input: &Value,
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<Vec<Value>, Abort>;
+
+    /// A number field of Map (`MaxConcurrency`, `ToleratedFailure*`) from its literal, its
+    /// `...Path` or its expression.
+    #[allow(clippy::too_many_arguments)]
+    fn map_number(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        key: &str,
+        float: bool,
+        input: &Value,
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<Option<f64>, Abort>;
+
+    /// One item through `ItemSelector` (`item_cx` carries the item in its context object).
+    fn select_item(
+        &self,
+        it: &Env<'_>,
+        item_cx: &Cx<'_>,
+        selector: &Value,
+        input: &Value,
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<Value, Abort>;
+
+    /// An `ItemBatcher`'s `BatchInput`.
+    fn batch_input(
+        &self,
+        it: &Env<'_>,
+        cx: &Cx<'_>,
+        template: &Value,
+        input: &Value,
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<Value, Abort>;
+}
