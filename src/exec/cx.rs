@@ -87,138 +87,74 @@ impl Cx<'_> {
     }
 }
 
+/// A JSON object: a state, a Choice rule, a catcher, the assigned variables.
+pub(super) type Obj = Map<String, Value>;
+
+/// What evaluating a state or one of its fields gives: a value, or why the run stops.
+pub(super) type Eval<T> = Result<T, Abort>;
+
+/// The state being evaluated, as the data flow reads it: the run's [`Env`], the state's [`Cx`]
+/// and its scope's [`Frame`].
+#[derive(Clone, Copy)]
+pub(super) struct At<'a> {
+    pub(super) env: &'a Env<'a>,
+    pub(super) cx: &'a Cx<'a>,
+    pub(super) frame: &'a Frame,
+}
+
 /// How a state's fields turn its input into its work's input, its output and its assignments.
 pub(super) trait DataFlow: Sync {
     /// The input the state's fields read: after `InputPath` (JSONPath), or the input (JSONata).
-    fn effective(&self, it: &Env<'_>, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Result<Value, Abort>;
+    fn effective(&self, at: At<'_>, input: &Value) -> Eval<Value>;
 
     /// The input of a Task's call or a Parallel's branches: `Parameters` over the effective
     /// input, or `Arguments`.
-    fn arguments(&self, it: &Env<'_>, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Result<Value, Abort>;
+    fn arguments(&self, at: At<'_>, input: &Value) -> Eval<Value>;
 
     /// A Pass state's output and assignments.
-    fn pass(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Step, Abort>;
+    fn pass(&self, at: At<'_>, input: Value) -> Eval<Step>;
 
     /// The output and assignments of a Task, Parallel or Map state from its `result`.
-    fn finish(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        result: Value,
-        frame: &Frame,
-    ) -> Result<Step, Abort>;
+    fn finish(&self, at: At<'_>, input: &Value, result: Value) -> Eval<Step>;
 
     /// A Succeed state's output.
-    fn output(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Value, Abort>;
+    fn output(&self, at: At<'_>, input: Value) -> Eval<Value>;
 
     /// The output and assignments of a state that hands its input on (Choice, Wait), with
     /// `holder` the matched Choice rule or the state itself.
     fn pass_on(
         &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        holder: &Map<String, Value>,
+        at: At<'_>,
+        holder: &Obj,
         input: &Value,
         effective: &Value,
-        frame: &Frame,
-    ) -> Result<(Value, Option<Map<String, Value>>), Abort>;
+    ) -> Eval<(Value, Option<Obj>)>;
 
     /// Whether a Choice rule matches.
-    fn condition(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        rule: &Map<String, Value>,
-        input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<bool, Abort>;
+    fn condition(&self, at: At<'_>, rule: &Obj, input: &Value, effective: &Value) -> Eval<bool>;
 
     /// A Fail state's `Error` or `Cause` (`key`).
-    fn fail_field(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        key: &str,
-        frame: &Frame,
-    ) -> Result<Option<String>, Abort>;
+    fn fail_field(&self, at: At<'_>, input: &Value, key: &str) -> Eval<Option<String>>;
 
     /// When a Wait state ends, in epoch milliseconds (`now` when it has no time field).
-    fn wait_until(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        effective: &Value,
-        now: i64,
-        frame: &Frame,
-    ) -> Result<i64, Abort>;
+    fn wait_until(&self, at: At<'_>, effective: &Value, now: i64) -> Eval<i64>;
 
     /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`key`).
-    fn seconds(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        key: &str,
-        frame: &Frame,
-    ) -> Result<Option<u64>, Abort>;
+    fn seconds(&self, at: At<'_>, input: &Value, key: &str) -> Eval<Option<u64>>;
 
     /// The output and assignments of a Catch (`catcher`) from the error output.
-    fn caught(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        catcher: &Map<String, Value>,
-        input: Value,
-        error_output: Value,
-        frame: &Frame,
-    ) -> Result<Step, Abort>;
+    fn caught(&self, at: At<'_>, catcher: &Obj, input: Value, error_output: Value) -> Eval<Step>;
 
     /// A Map state's items, before `ItemSelector`.
-    fn map_items(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Vec<Value>, Abort>;
+    fn map_items(&self, at: At<'_>, input: &Value, effective: &Value) -> Eval<Vec<Value>>;
 
     /// A number field of Map (`MaxConcurrency`, `ToleratedFailure*`) from its literal, its
-    /// `...Path` or its expression.
-    #[allow(clippy::too_many_arguments)]
-    fn map_number(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        key: &str,
-        float: bool,
-        input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Option<f64>, Abort>;
+    /// `...Path` or its expression: a float for `ToleratedFailurePercentage`, else an integer.
+    fn map_number(&self, at: At<'_>, key: &str, input: &Value, effective: &Value) -> Eval<Option<f64>>;
 
     /// One item through `ItemSelector` (`item_cx` carries the item in its context object).
-    fn select_item(
-        &self,
-        it: &Env<'_>,
-        item_cx: &Cx<'_>,
-        selector: &Value,
-        input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort>;
+    fn select_item(&self, at: At<'_>, selector: &Value, input: &Value, effective: &Value) -> Eval<Value>;
 
     /// An `ItemBatcher`'s `BatchInput`.
-    fn batch_input(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        template: &Value,
-        input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort>;
+    fn batch_input(&self, at: At<'_>, template: &Value, input: &Value, effective: &Value) -> Eval<Value>;
 }

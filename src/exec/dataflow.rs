@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cx::{Abort, Cx, DataFlow, Env, Frame, Step};
+use super::cx::{Abort, At, DataFlow, Eval, Obj, Step};
 use super::payload::{self, PathError, Scope};
 use super::query;
 use crate::asl::model::QueryLanguage;
@@ -29,26 +29,24 @@ pub(super) struct JsonPath;
 pub(super) struct Jsonata;
 
 impl DataFlow for JsonPath {
-    fn effective(&self, it: &Env<'_>, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Result<Value, Abort> {
-        it.filter_path(cx, "InputPath", input, frame)
+    fn effective(&self, at: At<'_>, input: &Value) -> Eval<Value> {
+        at.filter_path("InputPath", input)
     }
 
-    fn arguments(&self, it: &Env<'_>, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Result<Value, Abort> {
-        let effective = it.filter_path(cx, "InputPath", input, frame)?;
-        Ok(it
-            .template(cx, "Parameters", &effective, frame)?
-            .unwrap_or(effective))
+    fn arguments(&self, at: At<'_>, input: &Value) -> Eval<Value> {
+        let effective = at.filter_path("InputPath", input)?;
+        Ok(at.template("Parameters", &effective)?.unwrap_or(effective))
     }
 
-    fn pass(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Step, Abort> {
-        let effective = it.filter_path(cx, "InputPath", &input, frame)?;
-        let result = match it.template(cx, "Parameters", &effective, frame)? {
+    fn pass(&self, at: At<'_>, input: Value) -> Eval<Step> {
+        let effective = at.filter_path("InputPath", &input)?;
+        let result = match at.template("Parameters", &effective)? {
             Some(p) => p,
-            None => cx.field("Result").cloned().unwrap_or(effective),
+            None => at.cx.field("Result").cloned().unwrap_or(effective),
         };
-        let assign = it.jsonpath_assign(cx, cx.st, &result, frame)?;
-        let output = it.result_path(cx, cx.st, input, result)?;
-        let output = it.filter_path(cx, "OutputPath", &output, frame)?;
+        let assign = at.jsonpath_assign(at.cx.st, &result)?;
+        let output = at.result_path(at.cx.st, input, result)?;
+        let output = at.filter_path("OutputPath", &output)?;
         Ok(Step {
             output,
             next: None,
@@ -56,20 +54,11 @@ impl DataFlow for JsonPath {
         })
     }
 
-    fn finish(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        result: Value,
-        frame: &Frame,
-    ) -> Result<Step, Abort> {
-        let result = it
-            .template(cx, "ResultSelector", &result, frame)?
-            .unwrap_or(result);
-        let assign = it.jsonpath_assign(cx, cx.st, &result, frame)?;
-        let output = it.result_path(cx, cx.st, input.clone(), result)?;
-        let output = it.filter_path(cx, "OutputPath", &output, frame)?;
+    fn finish(&self, at: At<'_>, input: &Value, result: Value) -> Eval<Step> {
+        let result = at.template("ResultSelector", &result)?.unwrap_or(result);
+        let assign = at.jsonpath_assign(at.cx.st, &result)?;
+        let output = at.result_path(at.cx.st, input.clone(), result)?;
+        let output = at.filter_path("OutputPath", &output)?;
         Ok(Step {
             output,
             next: None,
@@ -77,54 +66,37 @@ impl DataFlow for JsonPath {
         })
     }
 
-    fn output(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Value, Abort> {
-        let effective = it.filter_path(cx, "InputPath", &input, frame)?;
-        it.filter_path(cx, "OutputPath", &effective, frame)
+    fn output(&self, at: At<'_>, input: Value) -> Eval<Value> {
+        let effective = at.filter_path("InputPath", &input)?;
+        at.filter_path("OutputPath", &effective)
     }
 
     fn pass_on(
         &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        holder: &Map<String, Value>,
+        at: At<'_>,
+        holder: &Obj,
         _input: &Value,
         effective: &Value,
-        frame: &Frame,
-    ) -> Result<(Value, Option<Map<String, Value>>), Abort> {
-        let assign = it.jsonpath_assign(cx, holder, effective, frame)?;
-        let output = it.filter_path(cx, "OutputPath", effective, frame)?;
+    ) -> Eval<(Value, Option<Obj>)> {
+        let assign = at.jsonpath_assign(holder, effective)?;
+        let output = at.filter_path("OutputPath", effective)?;
         Ok((output, assign))
     }
 
-    fn condition(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        rule: &Map<String, Value>,
-        _input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<bool, Abort> {
-        payload::choice_rule(rule, &it.scope(effective, cx, frame)).map_err(|m| cx.runtime(m))
+    fn condition(&self, at: At<'_>, rule: &Obj, _input: &Value, effective: &Value) -> Eval<bool> {
+        payload::choice_rule(rule, &at.scope(effective)).map_err(|m| at.cx.runtime(m))
     }
 
-    fn fail_field(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        key: &str,
-        frame: &Frame,
-    ) -> Result<Option<String>, Abort> {
-        if let Some(v) = cx.field(key) {
+    fn fail_field(&self, at: At<'_>, input: &Value, key: &str) -> Eval<Option<String>> {
+        if let Some(v) = at.cx.field(key) {
             return Ok(v.as_str().map(str::to_string));
         }
         let path_key = format!("{key}Path");
-        match cx.field(&path_key).and_then(Value::as_str) {
+        match at.cx.field(&path_key).and_then(Value::as_str) {
             None => Ok(None),
             Some(expr) => {
-                let sc = it.scope(input, cx, frame);
-                let v = payload::dynamic(&path_key, expr, &sc).map_err(|m| cx.runtime(m))?;
+                let sc = at.scope(input);
+                let v = payload::dynamic(&path_key, expr, &sc).map_err(|m| at.cx.runtime(m))?;
                 Ok(Some(match v {
                     Value::String(s) => s,
                     other => other.to_string(),
@@ -133,42 +105,35 @@ impl DataFlow for JsonPath {
         }
     }
 
-    fn wait_until(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        effective: &Value,
-        now: i64,
-        frame: &Frame,
-    ) -> Result<i64, Abort> {
-        let sc = it.scope(effective, cx, frame);
-        Ok(if let Some(s) = cx.field("Seconds") {
+    fn wait_until(&self, at: At<'_>, effective: &Value, now: i64) -> Eval<i64> {
+        let sc = at.scope(effective);
+        Ok(if let Some(s) = at.cx.field("Seconds") {
             now + s.as_i64().unwrap_or(0) * 1000
-        } else if let Some(t) = cx.field("Timestamp").and_then(Value::as_str) {
+        } else if let Some(t) = at.cx.field("Timestamp").and_then(Value::as_str) {
             super::parse_iso(t).unwrap_or(now)
-        } else if let Some(p) = cx.field("SecondsPath").and_then(Value::as_str) {
+        } else if let Some(p) = at.cx.field("SecondsPath").and_then(Value::as_str) {
             let v = payload::select(p, &sc).map_err(|_| {
-                cx.runtime(format!(
+                at.cx.runtime(format!(
                     "The SecondsPath parameter does not reference an input value: {p}"
                 ))
             })?;
             match v.as_i64() {
                 Some(n) if n >= 0 => now + n * 1000,
                 _ => {
-                    return Err(cx.runtime(format!(
+                    return Err(at.cx.runtime(format!(
                         "The SecondsPath parameter cannot be parsed as a long value: {p} == {v}"
                     )));
                 }
             }
-        } else if let Some(p) = cx.field("TimestampPath").and_then(Value::as_str) {
+        } else if let Some(p) = at.cx.field("TimestampPath").and_then(Value::as_str) {
             let v = payload::select(p, &sc).map_err(|_| {
-                cx.runtime(format!(
+                at.cx.runtime(format!(
                     "The TimestampPath parameter does not reference an input value: {p}"
                 ))
             })?;
             let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
             super::parse_iso(&text).ok_or_else(|| {
-                cx.runtime(format!(
+                at.cx.runtime(format!(
                     "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {text}"
                 ))
             })?
@@ -177,36 +142,19 @@ impl DataFlow for JsonPath {
         })
     }
 
-    fn seconds(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        key: &str,
-        frame: &Frame,
-    ) -> Result<Option<u64>, Abort> {
-        if let Some(v) = cx.field(key) {
+    fn seconds(&self, at: At<'_>, input: &Value, key: &str) -> Eval<Option<u64>> {
+        if let Some(v) = at.cx.field(key) {
             return Ok(v.as_u64());
         }
-        match cx.field(&format!("{key}Path")).and_then(Value::as_str) {
-            Some(p) => Ok(payload::select(p, &it.scope(input, cx, frame))
-                .ok()
-                .and_then(|v| v.as_u64())),
+        match at.cx.field(&format!("{key}Path")).and_then(Value::as_str) {
+            Some(p) => Ok(payload::select(p, &at.scope(input)).ok().and_then(|v| v.as_u64())),
             None => Ok(None),
         }
     }
 
-    fn caught(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        catcher: &Map<String, Value>,
-        input: Value,
-        error_output: Value,
-        frame: &Frame,
-    ) -> Result<Step, Abort> {
-        let assign = it.jsonpath_assign(cx, catcher, &error_output, frame)?;
-        let output = it.result_path(cx, catcher, input, error_output)?;
+    fn caught(&self, at: At<'_>, catcher: &Obj, input: Value, error_output: Value) -> Eval<Step> {
+        let assign = at.jsonpath_assign(catcher, &error_output)?;
+        let output = at.result_path(catcher, input, error_output)?;
         Ok(Step {
             output,
             next: None,
@@ -214,99 +162,70 @@ impl DataFlow for JsonPath {
         })
     }
 
-    fn map_items(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        _input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Vec<Value>, Abort> {
-        let path = cx.field("ItemsPath").and_then(Value::as_str).unwrap_or("$");
-        match payload::select(path, &it.scope(effective, cx, frame)) {
+    fn map_items(&self, at: At<'_>, _input: &Value, effective: &Value) -> Eval<Vec<Value>> {
+        let path = at.cx.field("ItemsPath").and_then(Value::as_str).unwrap_or("$");
+        match payload::select(path, &at.scope(effective)) {
             Ok(Value::Array(a)) => Ok(a),
-            Ok(other) => Err(cx.runtime(format!("Map state input must be an array but was: {other}"))),
-            Err(_) => Err(cx.runtime(format!(
+            Ok(other) => Err(at
+                .cx
+                .runtime(format!("Map state input must be an array but was: {other}"))),
+            Err(_) => Err(at.cx.runtime(format!(
                 "Invalid path '{path}' : No results for path: {}",
                 payload::bracket_notation(path)
             ))),
         }
     }
 
-    fn map_number(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        key: &str,
-        float: bool,
-        _input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Option<f64>, Abort> {
-        if let Some(v) = cx.field(key) {
+    fn map_number(&self, at: At<'_>, key: &str, _input: &Value, effective: &Value) -> Eval<Option<f64>> {
+        let float = key == "ToleratedFailurePercentage";
+        if let Some(v) = at.cx.field(key) {
             return Ok(v.as_f64());
         }
         let path_key = format!("{key}Path");
-        let Some(p) = cx.field(&path_key).and_then(Value::as_str) else {
+        let Some(p) = at.cx.field(&path_key).and_then(Value::as_str) else {
             return Ok(None);
         };
-        let v = payload::select(p, &it.scope(effective, cx, frame)).map_err(|_| {
-            cx.runtime(format!(
+        let v = payload::select(p, &at.scope(effective)).map_err(|_| {
+            at.cx.runtime(format!(
                 "The {path_key} field refers to a value that does not exist: {p}"
             ))
         })?;
         number_of(&v, float).map(Some).ok_or_else(|| {
             let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-            cx.runtime(format!(
+            at.cx.runtime(format!(
                 "The {path_key} field refers to value \"{shown}\" which is not a valid {}: {p}",
                 if float { "float" } else { "integer" }
             ))
         })
     }
 
-    fn select_item(
-        &self,
-        it: &Env<'_>,
-        item_cx: &Cx<'_>,
-        selector: &Value,
-        _input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort> {
-        payload::template(selector, &it.scope(effective, item_cx, frame)).map_err(|m| item_cx.runtime(m))
+    fn select_item(&self, at: At<'_>, selector: &Value, _input: &Value, effective: &Value) -> Eval<Value> {
+        payload::template(selector, &at.scope(effective)).map_err(|m| at.cx.runtime(m))
     }
 
-    fn batch_input(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        template: &Value,
-        _input: &Value,
-        effective: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort> {
-        payload::template(template, &it.scope(effective, cx, frame)).map_err(|m| cx.runtime(m))
+    fn batch_input(&self, at: At<'_>, template: &Value, _input: &Value, effective: &Value) -> Eval<Value> {
+        payload::template(template, &at.scope(effective)).map_err(|m| at.cx.runtime(m))
     }
 }
 
 impl DataFlow for Jsonata {
-    fn effective(&self, _: &Env<'_>, _: &Cx<'_>, input: &Value, _: &Frame) -> Result<Value, Abort> {
+    fn effective(&self, _: At<'_>, input: &Value) -> Eval<Value> {
         Ok(input.clone())
     }
 
-    fn arguments(&self, it: &Env<'_>, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Result<Value, Abort> {
-        let states = it.states(cx, input, None, None);
-        Ok(it
-            .ja_field(cx, cx.st, "Arguments", &states, frame)?
+    fn arguments(&self, at: At<'_>, input: &Value) -> Eval<Value> {
+        let states = at.states(input, None, None);
+        Ok(at
+            .ja_field(at.cx.st, "Arguments", &states)?
             .unwrap_or_else(|| input.clone()))
     }
 
-    fn pass(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Step, Abort> {
-        let states = it.states(cx, &input, None, None);
-        let output = it
-            .ja_field(cx, cx.st, "Output", &states, frame)?
+    fn pass(&self, at: At<'_>, input: Value) -> Eval<Step> {
+        let states = at.states(&input, None, None);
+        let output = at
+            .ja_field(at.cx.st, "Output", &states)?
             .unwrap_or_else(|| input.clone());
-        let assign = it.ja_assign(cx, cx.st, &states, frame)?;
+        let assign = at.ja_assign(at.cx.st, &states)?;
         Ok(Step {
             output,
             next: None,
@@ -314,19 +233,12 @@ impl DataFlow for Jsonata {
         })
     }
 
-    fn finish(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        result: Value,
-        frame: &Frame,
-    ) -> Result<Step, Abort> {
-        let states = it.states(cx, input, Some(&result), None);
-        let output = it
-            .ja_field(cx, cx.st, "Output", &states, frame)?
+    fn finish(&self, at: At<'_>, input: &Value, result: Value) -> Eval<Step> {
+        let states = at.states(input, Some(&result), None);
+        let output = at
+            .ja_field(at.cx.st, "Output", &states)?
             .unwrap_or_else(|| result.clone());
-        let assign = it.ja_assign(cx, cx.st, &states, frame)?;
+        let assign = at.ja_assign(at.cx.st, &states)?;
         Ok(Step {
             output,
             next: None,
@@ -334,87 +246,63 @@ impl DataFlow for Jsonata {
         })
     }
 
-    fn output(&self, it: &Env<'_>, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Value, Abort> {
-        let states = it.states(cx, &input, None, None);
-        Ok(it.ja_field(cx, cx.st, "Output", &states, frame)?.unwrap_or(input))
+    fn output(&self, at: At<'_>, input: Value) -> Eval<Value> {
+        let states = at.states(&input, None, None);
+        Ok(at.ja_field(at.cx.st, "Output", &states)?.unwrap_or(input))
     }
 
     fn pass_on(
         &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        holder: &Map<String, Value>,
+        at: At<'_>,
+        holder: &Obj,
         input: &Value,
         _effective: &Value,
-        frame: &Frame,
-    ) -> Result<(Value, Option<Map<String, Value>>), Abort> {
-        let states = it.states(cx, input, None, None);
-        let output = it
-            .ja_field(cx, holder, "Output", &states, frame)?
+    ) -> Eval<(Value, Option<Obj>)> {
+        let states = at.states(input, None, None);
+        let output = at
+            .ja_field(holder, "Output", &states)?
             .unwrap_or_else(|| input.clone());
-        let assign = it.ja_assign(cx, holder, &states, frame)?;
+        let assign = at.ja_assign(holder, &states)?;
         Ok((output, assign))
     }
 
-    fn condition(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        rule: &Map<String, Value>,
-        input: &Value,
-        _effective: &Value,
-        frame: &Frame,
-    ) -> Result<bool, Abort> {
+    fn condition(&self, at: At<'_>, rule: &Obj, input: &Value, _effective: &Value) -> Eval<bool> {
         let cond = match rule.get("Condition") {
             Some(c) => {
-                let states = it.states(cx, input, None, None);
-                it.ja(cx, "Condition", c, &states, frame)?
+                let states = at.states(input, None, None);
+                at.ja("Condition", c, &states)?
             }
             None => Value::Bool(false),
         };
         match cond {
             Value::Bool(matched) => Ok(matched),
-            other => Err(cx.query_error(format!(
+            other => Err(at.cx.query_error(format!(
                 "The Condition of a Choice rule must be a boolean, but was: {other}"
             ))),
         }
     }
 
-    fn fail_field(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        key: &str,
-        frame: &Frame,
-    ) -> Result<Option<String>, Abort> {
-        let states = it.states(cx, input, None, None);
-        Ok(it.ja_field(cx, cx.st, key, &states, frame)?.map(|v| match v {
+    fn fail_field(&self, at: At<'_>, input: &Value, key: &str) -> Eval<Option<String>> {
+        let states = at.states(input, None, None);
+        Ok(at.ja_field(at.cx.st, key, &states)?.map(|v| match v {
             Value::String(s) => s,
             other => other.to_string(),
         }))
     }
 
-    fn wait_until(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        now: i64,
-        frame: &Frame,
-    ) -> Result<i64, Abort> {
-        let states = it.states(cx, input, None, None);
-        if let Some(s) = it.ja_field(cx, cx.st, "Seconds", &states, frame)? {
+    fn wait_until(&self, at: At<'_>, input: &Value, now: i64) -> Eval<i64> {
+        let states = at.states(input, None, None);
+        if let Some(s) = at.ja_field(at.cx.st, "Seconds", &states)? {
             match s.as_i64() {
                 Some(n) if n >= 0 => Ok(now + n * 1000),
-                _ => Err(cx.query_error(format!(
+                _ => Err(at.cx.query_error(format!(
                     "The Seconds field must be a non-negative integer, but was: {s}"
                 ))),
             }
-        } else if let Some(t) = it.ja_field(cx, cx.st, "Timestamp", &states, frame)? {
+        } else if let Some(t) = at.ja_field(at.cx.st, "Timestamp", &states)? {
             let text = t.as_str().map_or_else(|| t.to_string(), str::to_string);
             super::parse_iso(&text).ok_or_else(|| {
-                cx.query_error(format!(
+                at.cx.query_error(format!(
                     "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"
                 ))
             })
@@ -423,34 +311,15 @@ impl DataFlow for Jsonata {
         }
     }
 
-    fn seconds(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        key: &str,
-        frame: &Frame,
-    ) -> Result<Option<u64>, Abort> {
-        let states = it.states(cx, input, None, None);
-        Ok(it
-            .ja_field(cx, cx.st, key, &states, frame)?
-            .and_then(|v| v.as_u64()))
+    fn seconds(&self, at: At<'_>, input: &Value, key: &str) -> Eval<Option<u64>> {
+        let states = at.states(input, None, None);
+        Ok(at.ja_field(at.cx.st, key, &states)?.and_then(|v| v.as_u64()))
     }
 
-    fn caught(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        catcher: &Map<String, Value>,
-        input: Value,
-        error_output: Value,
-        frame: &Frame,
-    ) -> Result<Step, Abort> {
-        let states = it.states(cx, &input, None, Some(&error_output));
-        let output = it
-            .ja_field(cx, catcher, "Output", &states, frame)?
-            .unwrap_or(error_output);
-        let assign = it.ja_assign(cx, catcher, &states, frame)?;
+    fn caught(&self, at: At<'_>, catcher: &Obj, input: Value, error_output: Value) -> Eval<Step> {
+        let states = at.states(&input, None, Some(&error_output));
+        let output = at.ja_field(catcher, "Output", &states)?.unwrap_or(error_output);
+        let assign = at.ja_assign(catcher, &states)?;
         Ok(Step {
             output,
             next: None,
@@ -458,29 +327,24 @@ impl DataFlow for Jsonata {
         })
     }
 
-    fn map_items(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        input: &Value,
-        _effective: &Value,
-        frame: &Frame,
-    ) -> Result<Vec<Value>, Abort> {
-        let Some(expr) = cx.field("Items") else {
+    fn map_items(&self, at: At<'_>, input: &Value, _effective: &Value) -> Eval<Vec<Value>> {
+        let Some(expr) = at.cx.field("Items") else {
             return match input {
                 Value::Array(a) => Ok(a.clone()),
-                other => Err(cx.query_error(format!("Map state input must be an array but was: {other}"))),
+                other => Err(at
+                    .cx
+                    .query_error(format!("Map state input must be an array but was: {other}"))),
             };
         };
-        let states = it.states(cx, input, None, None);
-        match it.ja(cx, "Items", expr, &states, frame)? {
+        let states = at.states(input, None, None);
+        match at.ja("Items", expr, &states)? {
             Value::Array(a) => Ok(a),
             other => {
                 let text = expr
                     .as_str()
                     .and_then(query::expression)
                     .map_or_else(|| expr.to_string(), str::to_string);
-                Err(cx.query_error(format!(
+                Err(at.cx.query_error(format!(
                     "The JSONata expression '{text}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {other}",
                     type_name(&other)
                 )))
@@ -488,109 +352,75 @@ impl DataFlow for Jsonata {
         }
     }
 
-    fn map_number(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        key: &str,
-        float: bool,
-        input: &Value,
-        _effective: &Value,
-        frame: &Frame,
-    ) -> Result<Option<f64>, Abort> {
-        let states = it.states(cx, input, None, None);
-        match it.ja_field(cx, cx.st, key, &states, frame)? {
+    fn map_number(&self, at: At<'_>, key: &str, input: &Value, _effective: &Value) -> Eval<Option<f64>> {
+        let float = key == "ToleratedFailurePercentage";
+        let states = at.states(input, None, None);
+        match at.ja_field(at.cx.st, key, &states)? {
             None => Ok(None),
             Some(v) => match number_of(&v, float) {
                 Some(n) => Ok(Some(n)),
-                None => Err(cx.query_error(format!("The {key} field must be a number, but was: {v}"))),
+                None => Err(at
+                    .cx
+                    .query_error(format!("The {key} field must be a number, but was: {v}"))),
             },
         }
     }
 
-    fn select_item(
-        &self,
-        it: &Env<'_>,
-        item_cx: &Cx<'_>,
-        selector: &Value,
-        input: &Value,
-        _effective: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort> {
-        let states = it.states(item_cx, input, None, None);
-        it.ja(item_cx, "ItemSelector", selector, &states, frame)
+    fn select_item(&self, at: At<'_>, selector: &Value, input: &Value, _effective: &Value) -> Eval<Value> {
+        let states = at.states(input, None, None);
+        at.ja("ItemSelector", selector, &states)
     }
 
-    fn batch_input(
-        &self,
-        it: &Env<'_>,
-        cx: &Cx<'_>,
-        template: &Value,
-        input: &Value,
-        _effective: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort> {
-        let states = it.states(cx, input, None, None);
-        it.ja(cx, "ItemBatcher/BatchInput", template, &states, frame)
+    fn batch_input(&self, at: At<'_>, template: &Value, input: &Value, _effective: &Value) -> Eval<Value> {
+        let states = at.states(input, None, None);
+        at.ja("ItemBatcher/BatchInput", template, &states)
     }
 }
 
 /// The primitives both flows are built from: paths and templates (JSONPath), `$states` and
 /// expressions (JSONata).
-impl Env<'_> {
-    pub(super) fn scope<'s>(&'s self, input: &'s Value, cx: &'s Cx<'_>, frame: &'s Frame) -> Scope<'s> {
+impl<'a> At<'a> {
+    pub(super) fn scope<'s>(&self, input: &'s Value) -> Scope<'s>
+    where
+        'a: 's,
+    {
         Scope {
             input,
-            context: &cx.context,
-            vars: &frame.vars,
-            parsed: &self.parsed,
-            random: self.random,
+            context: &self.cx.context,
+            vars: &self.frame.vars,
+            parsed: &self.env.parsed,
+            random: self.env.random,
         }
     }
 
     /// `InputPath` / `OutputPath`: `$` by default, `null` gives `{}`.
-    pub(super) fn filter_path(
-        &self,
-        cx: &Cx<'_>,
-        key: &str,
-        value: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort> {
-        match cx.field(key) {
+    pub(super) fn filter_path(&self, key: &str, value: &Value) -> Result<Value, Abort> {
+        match self.cx.field(key) {
             None => Ok(value.clone()),
             Some(Value::Null) => Ok(json!({})),
-            Some(Value::String(p)) => {
-                payload::select(p, &self.scope(value, cx, frame)).map_err(|e| match e {
-                    PathError::Missing => cx.runtime(format!(
-                        "Invalid path '{p}' : No results for path: {}",
-                        payload::bracket_notation(p)
-                    )),
-                    PathError::Invalid(m) => cx.runtime(m),
-                })
-            }
-            Some(other) => Err(cx.runtime(format!("{key} must be a string, not {other}"))),
+            Some(Value::String(p)) => payload::select(p, &self.scope(value)).map_err(|e| match e {
+                PathError::Missing => self.cx.runtime(format!(
+                    "Invalid path '{p}' : No results for path: {}",
+                    payload::bracket_notation(p)
+                )),
+                PathError::Invalid(m) => self.cx.runtime(m),
+            }),
+            Some(other) => Err(self.cx.runtime(format!("{key} must be a string, not {other}"))),
         }
     }
 
-    pub(super) fn template(
-        &self,
-        cx: &Cx<'_>,
-        key: &str,
-        input: &Value,
-        frame: &Frame,
-    ) -> Result<Option<Value>, Abort> {
-        match cx.field(key) {
+    pub(super) fn template(&self, key: &str, input: &Value) -> Result<Option<Value>, Abort> {
+        match self.cx.field(key) {
             None => Ok(None),
-            Some(t) => payload::template(t, &self.scope(input, cx, frame))
+            Some(t) => payload::template(t, &self.scope(input))
                 .map(Some)
-                .map_err(|m| cx.runtime(m)),
+                .map_err(|m| self.cx.runtime(m)),
         }
     }
 
     /// `ResultPath` (default `$`), applied to the raw state input.
     pub(super) fn result_path(
         &self,
-        cx: &Cx<'_>,
         key_holder: &Map<String, Value>,
         input: Value,
         result: Value,
@@ -599,38 +429,37 @@ impl Env<'_> {
             None => Some("$"),
             Some(Value::Null) => None,
             Some(Value::String(p)) => Some(p.as_str()),
-            Some(other) => return Err(cx.runtime(format!("ResultPath must be a string, not {other}"))),
+            Some(other) => {
+                return Err(self
+                    .cx
+                    .runtime(format!("ResultPath must be a string, not {other}")));
+            }
         };
-        payload::write_result(input, path, result, &self.parsed).map_err(|m| cx.runtime(m))
+        payload::write_result(input, path, result, &self.env.parsed).map_err(|m| self.cx.runtime(m))
     }
 
     pub(super) fn jsonpath_assign(
         &self,
-        cx: &Cx<'_>,
         holder: &Map<String, Value>,
         value: &Value,
-        frame: &Frame,
     ) -> Result<Option<Map<String, Value>>, Abort> {
         match holder.get("Assign") {
             None => Ok(None),
-            Some(a) => {
-                match payload::template(a, &self.scope(value, cx, frame)).map_err(|m| cx.runtime(m))? {
-                    Value::Object(m) => Ok(Some(m)),
-                    _ => Err(cx.runtime("Assign must be an object")),
-                }
-            }
+            Some(a) => match payload::template(a, &self.scope(value)).map_err(|m| self.cx.runtime(m))? {
+                Value::Object(m) => Ok(Some(m)),
+                _ => Err(self.cx.runtime("Assign must be an object")),
+            },
         }
     }
 
     /// `$states` for JSONata expressions.
     pub(super) fn states(
         &self,
-        cx: &Cx<'_>,
         input: &Value,
         result: Option<&Value>,
         error_output: Option<&Value>,
     ) -> Value {
-        let mut s = json!({"input": input, "context": cx.context});
+        let mut s = json!({"input": input, "context": self.cx.context});
         if let Some(r) = result {
             s["result"] = r.clone();
         }
@@ -641,22 +470,15 @@ impl Env<'_> {
     }
 
     /// Evaluates a JSONata template: `{% %}` strings anywhere inside `v`.
-    pub(super) fn ja(
-        &self,
-        cx: &Cx<'_>,
-        field: &str,
-        v: &Value,
-        states: &Value,
-        frame: &Frame,
-    ) -> Result<Value, Abort> {
+    pub(super) fn ja(&self, field: &str, v: &Value, states: &Value) -> Result<Value, Abort> {
         match v {
             Value::String(s) => match query::expression(s) {
-                Some(expr) => match query::evaluate(expr, states, &frame.vars, self.clock.now_ms()) {
+                Some(expr) => match query::evaluate(expr, states, &self.frame.vars, self.env.clock.now_ms()) {
                     Ok(Some(v)) => Ok(v),
-                    Ok(None) => Err(cx.query_error(format!(
+                    Ok(None) => Err(self.cx.query_error(format!(
                         "The JSONata expression '{expr}' specified for the field '{field}' returned nothing (undefined)."
                     ))),
-                    Err(e) => Err(cx.query_error(format!(
+                    Err(e) => Err(self.cx.query_error(format!(
                         "The JSONata expression '{expr}' specified for the field '{field}' threw an error during evaluation. {e}"
                     ))),
                 },
@@ -665,13 +487,13 @@ impl Env<'_> {
             Value::Object(m) => {
                 let mut out = Map::with_capacity(m.len());
                 for (k, x) in m {
-                    out.insert(k.clone(), self.ja(cx, &format!("{field}/{k}"), x, states, frame)?);
+                    out.insert(k.clone(), self.ja(&format!("{field}/{k}"), x, states)?);
                 }
                 Ok(Value::Object(out))
             }
             Value::Array(a) => a
                 .iter()
-                .map(|x| self.ja(cx, field, x, states, frame))
+                .map(|x| self.ja(field, x, states))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
             other => Ok(other.clone()),
@@ -680,29 +502,22 @@ impl Env<'_> {
 
     pub(super) fn ja_field(
         &self,
-        cx: &Cx<'_>,
         holder: &Map<String, Value>,
         key: &str,
         states: &Value,
-        frame: &Frame,
     ) -> Result<Option<Value>, Abort> {
-        holder
-            .get(key)
-            .map(|v| self.ja(cx, key, v, states, frame))
-            .transpose()
+        holder.get(key).map(|v| self.ja(key, v, states)).transpose()
     }
 
     pub(super) fn ja_assign(
         &self,
-        cx: &Cx<'_>,
         holder: &Map<String, Value>,
         states: &Value,
-        frame: &Frame,
     ) -> Result<Option<Map<String, Value>>, Abort> {
-        match self.ja_field(cx, holder, "Assign", states, frame)? {
+        match self.ja_field(holder, "Assign", states)? {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(cx.query_error("Assign must be an object")),
+            Some(_) => Err(self.cx.query_error("Assign must be an object")),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cx::{Abort, Cx, Env, Frame, Step, fail};
+use super::cx::{Abort, At, Cx, Env, Frame, Step, fail};
 use super::dataflow::flow_for;
 use super::history::Event;
 use super::payload::Parsed;
@@ -22,6 +22,8 @@ pub struct Interpreter<'a> {
     /// The clock, the randomness and the parsed paths the data flow reads.
     pub(super) env: Env<'a>,
     events: Vec<Event>,
+    /// The execution's input (`$$.Execution.Input`).
+    execution_input: Value,
     start_ms: i64,
     deadline: Option<i64>,
 }
@@ -44,8 +46,18 @@ impl<'a> Interpreter<'a> {
                 parsed: Parsed::default(),
             },
             events: Vec::new(),
+            execution_input: Value::Null,
             start_ms: clock.now_ms(),
             deadline: None,
+        }
+    }
+
+    /// The state `cx` in scope `frame`, as its data flow reads it.
+    pub(super) fn at<'s>(&'s self, cx: &'s Cx<'s>, frame: &'s Frame) -> At<'s> {
+        At {
+            env: &self.env,
+            cx,
+            frame,
         }
     }
 
@@ -72,7 +84,7 @@ impl<'a> Interpreter<'a> {
                 "roleArn": self.info.role_arn,
             })),
         );
-        let execution_input = input.clone();
+        self.execution_input = input.clone();
         let result = match definition.as_object() {
             Some(def) => {
                 if let Some(t) = def.get("TimeoutSeconds").and_then(Value::as_u64) {
@@ -83,7 +95,7 @@ impl<'a> Interpreter<'a> {
                     ql: QueryLanguage::of(def.get("QueryLanguage"), QueryLanguage::JsonPath),
                     prefix: String::new(),
                 };
-                self.machine(def, input, &frame, &execution_input)
+                self.machine(def, input, &frame)
             }
             None => Err(fail("States.Runtime", "The definition is not a JSON object")),
         };
@@ -148,10 +160,10 @@ impl<'a> Interpreter<'a> {
         self.check_time()
     }
 
-    fn context(&self, state: &str, entered_ms: i64, retry: Option<u32>, execution_input: &Value) -> Value {
+    fn context(&self, state: &str, entered_ms: i64, retry: Option<u32>) -> Value {
         let mut execution = json!({
             "Id": self.info.execution_arn,
-            "Input": execution_input,
+            "Input": self.execution_input,
             "StartTime": super::format_iso(self.start_ms),
             "Name": self.info.name,
             "RoleArn": self.info.role_arn,
@@ -176,7 +188,6 @@ impl<'a> Interpreter<'a> {
         def: &Map<String, Value>,
         input: Value,
         outer: &Frame,
-        execution_input: &Value,
     ) -> Result<Value, Abort> {
         let states = def
             .get("States")
@@ -196,7 +207,7 @@ impl<'a> Interpreter<'a> {
                 .get(&name)
                 .and_then(Value::as_object)
                 .ok_or_else(|| fail("States.Runtime", format!("The state '{name}' does not exist")))?;
-            let step = self.state(&name, st, input, &mut frame, execution_input)?;
+            let step = self.state(&name, st, input, &mut frame)?;
             match step.next {
                 Some(next) => {
                     name = next;
@@ -213,7 +224,6 @@ impl<'a> Interpreter<'a> {
         st: &Map<String, Value>,
         input: Value,
         frame: &mut Frame,
-        execution_input: &Value,
     ) -> Result<Step, Abort> {
         let ty = st.get("Type").and_then(Value::as_str).unwrap_or("");
         let ql = QueryLanguage::of(st.get("QueryLanguage"), frame.ql);
@@ -229,7 +239,7 @@ impl<'a> Interpreter<'a> {
             entered_id,
             ql,
             flow: flow_for(ql),
-            context: self.context(name, entered_ms, retry, execution_input),
+            context: self.context(name, entered_ms, retry),
         };
         let step = match ty {
             "Pass" => self.pass(&cx, input, frame),
@@ -237,7 +247,7 @@ impl<'a> Interpreter<'a> {
             "Wait" => self.wait(&cx, input, frame),
             "Succeed" => self.succeed(&cx, input, frame),
             "Fail" => return Err(self.fail_state(&cx, &input, frame)),
-            "Task" | "Parallel" | "Map" => self.with_retry(&cx, input, frame, execution_input),
+            "Task" | "Parallel" | "Map" => self.with_retry(&cx, input, frame),
             other => Err(fail("States.Runtime", format!("Unknown state type '{other}'"))),
         }?;
         let size = step.output.to_string().len();

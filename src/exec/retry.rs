@@ -6,17 +6,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cx::{Abort, Cx, Frame, Step};
+use super::cx::{Abort, Cx, Eval, Frame, Step};
 use super::interpreter::Interpreter;
 
 impl Interpreter<'_> {
-    pub(super) fn with_retry(
-        &mut self,
-        cx: &Cx<'_>,
-        input: Value,
-        frame: &Frame,
-        execution_input: &Value,
-    ) -> Result<Step, Abort> {
+    pub(super) fn with_retry(&mut self, cx: &Cx<'_>, input: Value, frame: &Frame) -> Eval<Step> {
         let retriers: Vec<&Map<String, Value>> = cx
             .field("Retry")
             .and_then(Value::as_array)
@@ -27,8 +21,8 @@ impl Interpreter<'_> {
         loop {
             let result = match cx.st.get("Type").and_then(Value::as_str) {
                 Some("Task") => self.task(cx, &input, frame, attempt),
-                Some("Parallel") => self.parallel(cx, &input, frame, execution_input),
-                _ => self.map(cx, &input, frame, execution_input),
+                Some("Parallel") => self.parallel(cx, &input, frame),
+                _ => self.map(cx, &input, frame),
             };
             let (error, cause) = match result {
                 Ok(step) => return Ok(step),
@@ -67,9 +61,7 @@ impl Interpreter<'_> {
             };
             let error_output = json!({"Error": error, "Cause": cause});
             let next = catcher.get("Next").and_then(Value::as_str).map(str::to_string);
-            let step = cx
-                .flow
-                .caught(&self.env, cx, catcher, input, error_output, frame)?;
+            let step = cx.flow.caught(self.at(cx, frame), catcher, input, error_output)?;
             return Ok(Step { next, ..step });
         }
     }

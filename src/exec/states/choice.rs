@@ -2,28 +2,20 @@
 
 use serde_json::{Map, Value};
 
-use crate::exec::cx::{Abort, Cx, Frame, Step, fail};
+use crate::exec::cx::{Cx, Eval, Frame, Step, fail};
 use crate::exec::interpreter::Interpreter;
 
 impl Interpreter<'_> {
-    pub(in crate::exec) fn choice(
-        &mut self,
-        cx: &Cx<'_>,
-        input: Value,
-        frame: &Frame,
-    ) -> Result<Step, Abort> {
+    pub(in crate::exec) fn choice(&mut self, cx: &Cx<'_>, input: Value, frame: &Frame) -> Eval<Step> {
         let rules = cx
             .field("Choices")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let effective = cx.flow.effective(&self.env, cx, &input, frame)?;
+        let effective = cx.flow.effective(self.at(cx, frame), &input)?;
         let mut chosen: Option<(&Map<String, Value>, Option<String>)> = None;
         for rule in rules.iter().filter_map(Value::as_object) {
-            if cx
-                .flow
-                .condition(&self.env, cx, rule, &input, &effective, frame)?
-            {
+            if cx.flow.condition(self.at(cx, frame), rule, &input, &effective)? {
                 let next = rule.get("Next").and_then(Value::as_str).map(str::to_string);
                 chosen = Some((rule, next));
                 break;
@@ -36,9 +28,7 @@ impl Interpreter<'_> {
                 None => return Err(fail("States.NoChoiceMatched", "No Matches!")),
             },
         };
-        let (output, assign) = cx
-            .flow
-            .pass_on(&self.env, cx, holder, &input, &effective, frame)?;
+        let (output, assign) = cx.flow.pass_on(self.at(cx, frame), holder, &input, &effective)?;
         Ok(Step { output, next, assign })
     }
 }

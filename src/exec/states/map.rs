@@ -3,19 +3,13 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::exec::cx::{Abort, Cx, Frame, Step, fail};
+use crate::exec::cx::{Abort, Cx, Eval, Frame, Step, fail};
 use crate::exec::dataflow::number_of;
 use crate::exec::interpreter::Interpreter;
 use crate::exec::payload;
 
 impl Interpreter<'_> {
-    pub(in crate::exec) fn map(
-        &mut self,
-        cx: &Cx<'_>,
-        input: &Value,
-        frame: &Frame,
-        execution_input: &Value,
-    ) -> Result<Step, Abort> {
+    pub(in crate::exec) fn map(&mut self, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Eval<Step> {
         if cx.field("ItemReader").is_some() {
             // Items from S3 need a service the interpreter does not have: say so, never guess.
             return Err(fail(
@@ -26,35 +20,18 @@ impl Interpreter<'_> {
                 ),
             ));
         }
-        let effective = cx.flow.effective(&self.env, cx, input, frame)?;
-        let items = cx.flow.map_items(&self.env, cx, input, &effective, frame)?;
-        let max_concurrency =
-            cx.flow
-                .map_number(&self.env, cx, "MaxConcurrency", false, input, &effective, frame)?;
+        let effective = cx.flow.effective(self.at(cx, frame), input)?;
+        let items = cx.flow.map_items(self.at(cx, frame), input, &effective)?;
+        let number = |key| cx.flow.map_number(self.at(cx, frame), key, input, &effective);
+        let max_concurrency = number("MaxConcurrency")?;
         if max_concurrency.is_some_and(|n| n < 0.0) {
             return Err(cx.runtime("MaxConcurrency cannot be negative."));
         }
-        let tolerated_count = cx.flow.map_number(
-            &self.env,
-            cx,
-            "ToleratedFailureCount",
-            false,
-            input,
-            &effective,
-            frame,
-        )?;
+        let tolerated_count = number("ToleratedFailureCount")?;
         if tolerated_count.is_some_and(|n| n < 0.0) {
             return Err(cx.runtime("ToleratedFailureCount cannot be negative."));
         }
-        let tolerated_pct = cx.flow.map_number(
-            &self.env,
-            cx,
-            "ToleratedFailurePercentage",
-            true,
-            input,
-            &effective,
-            frame,
-        )?;
+        let tolerated_pct = number("ToleratedFailurePercentage")?;
         if tolerated_pct.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
             return Err(cx.runtime("ToleratedFailurePercentage must be between 0 and 100."));
         }
@@ -74,7 +51,7 @@ impl Interpreter<'_> {
             let item_cx = Cx { context, ..*cx };
             selected.push(
                 cx.flow
-                    .select_item(&self.env, &item_cx, selector, input, &effective, frame)?,
+                    .select_item(self.at(&item_cx, frame), selector, input, &effective)?,
             );
         }
         let batches = match cx.field("ItemBatcher").and_then(Value::as_object) {
@@ -86,15 +63,8 @@ impl Interpreter<'_> {
             .or_else(|| cx.field("Iterator"))
             .and_then(Value::as_object)
             .ok_or_else(|| cx.runtime("A Map state needs an ItemProcessor"))?;
-        let results = self.iterate(
-            cx,
-            processor,
-            batches,
-            (tolerated_count, tolerated_pct),
-            frame,
-            execution_input,
-        )?;
-        cx.flow.finish(&self.env, cx, input, Value::Array(results), frame)
+        let results = self.iterate(cx, processor, batches, (tolerated_count, tolerated_pct), frame)?;
+        cx.flow.finish(self.at(cx, frame), input, Value::Array(results))
     }
 
     /// Runs the processor over each item, in order; failures up to the tolerated count or
@@ -106,8 +76,7 @@ impl Interpreter<'_> {
         batches: Vec<Value>,
         (tolerated_count, tolerated_pct): (Option<f64>, Option<f64>),
         frame: &Frame,
-        execution_input: &Value,
-    ) -> Result<Vec<Value>, Abort> {
+    ) -> Eval<Vec<Value>> {
         self.push("MapStateStarted", Some(json!({"length": batches.len()})));
         let total = batches.len();
         let mut results = Vec::with_capacity(total);
@@ -123,7 +92,7 @@ impl Interpreter<'_> {
                 ql: cx.ql,
                 prefix: format!("{}{}.ItemProcessor.", frame.prefix, cx.name),
             };
-            match self.machine(processor, item, &child, execution_input) {
+            match self.machine(processor, item, &child) {
                 Ok(out) => {
                     self.push(
                         "MapIterationSucceeded",
@@ -169,8 +138,8 @@ impl Interpreter<'_> {
         effective: &Value,
         input: &Value,
         frame: &Frame,
-    ) -> Result<Vec<Value>, Abort> {
-        let sc = self.env.scope(effective, cx, frame);
+    ) -> Eval<Vec<Value>> {
+        let sc = self.at(cx, frame).scope(effective);
         let number = |key: &str| -> Option<u64> {
             batcher.get(key).and_then(Value::as_u64).or_else(|| {
                 let p = batcher.get(&format!("{key}Path"))?.as_str()?;
@@ -186,7 +155,7 @@ impl Interpreter<'_> {
             .unwrap_or(256 * 1024) as usize;
         let batch_input = match batcher.get("BatchInput") {
             None => None,
-            Some(t) => Some(cx.flow.batch_input(&self.env, cx, t, input, effective, frame)?),
+            Some(t) => Some(cx.flow.batch_input(self.at(cx, frame), t, input, effective)?),
         };
         let mut out = Vec::new();
         let mut current: Vec<Value> = Vec::new();

@@ -2,18 +2,12 @@
 
 use serde_json::{Value, json};
 
-use crate::exec::cx::{Abort, Cx, Frame, Step};
+use crate::exec::cx::{Abort, Cx, Eval, Frame, Step};
 use crate::exec::interpreter::Interpreter;
 
 impl Interpreter<'_> {
-    pub(in crate::exec) fn parallel(
-        &mut self,
-        cx: &Cx<'_>,
-        input: &Value,
-        frame: &Frame,
-        execution_input: &Value,
-    ) -> Result<Step, Abort> {
-        let args = cx.flow.arguments(&self.env, cx, input, frame)?;
+    pub(in crate::exec) fn parallel(&mut self, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Eval<Step> {
+        let args = cx.flow.arguments(self.at(cx, frame), input)?;
         let branches = cx
             .field("Branches")
             .and_then(Value::as_array)
@@ -30,7 +24,7 @@ impl Interpreter<'_> {
                 ql: cx.ql,
                 prefix: format!("{}{}.Branches[{i}].", frame.prefix, cx.name),
             };
-            match self.machine(def, args.clone(), &child, execution_input) {
+            match self.machine(def, args.clone(), &child) {
                 Ok(out) => results.push(out),
                 Err(e) => {
                     if let Abort::Error { error, cause } = &e {
@@ -44,6 +38,6 @@ impl Interpreter<'_> {
             }
         }
         self.push("ParallelStateSucceeded", None);
-        cx.flow.finish(&self.env, cx, input, Value::Array(results), frame)
+        cx.flow.finish(self.at(cx, frame), input, Value::Array(results))
     }
 }

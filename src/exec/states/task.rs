@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::exec::TaskCall;
-use crate::exec::cx::{Abort, Cx, Frame, Step, fail};
+use crate::exec::cx::{Cx, Eval, Frame, Step, fail};
 use crate::exec::interpreter::Interpreter;
 
 impl Interpreter<'_> {
@@ -14,7 +14,7 @@ impl Interpreter<'_> {
         input: &Value,
         frame: &Frame,
         attempt: u32,
-    ) -> Result<Step, Abort> {
+    ) -> Eval<Step> {
         let mut cx_retry;
         let cx = if attempt > 0 {
             cx_retry = Cx {
@@ -31,9 +31,9 @@ impl Interpreter<'_> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let args = cx.flow.arguments(&self.env, cx, input, frame)?;
-        let timeout_seconds = cx.flow.seconds(&self.env, cx, input, "TimeoutSeconds", frame)?;
-        let heartbeat_seconds = cx.flow.seconds(&self.env, cx, input, "HeartbeatSeconds", frame)?;
+        let args = cx.flow.arguments(self.at(cx, frame), input)?;
+        let timeout_seconds = cx.flow.seconds(self.at(cx, frame), input, "TimeoutSeconds")?;
+        let heartbeat_seconds = cx.flow.seconds(self.at(cx, frame), input, "HeartbeatSeconds")?;
         let lambda_arn = resource.starts_with("arn:aws:lambda:")
             || resource.contains(":lambda:") && resource.contains(":function:");
         let (resource_type, short) = service_parts(&resource);
@@ -85,7 +85,7 @@ impl Interpreter<'_> {
                     );
                 }
                 self.check_time()?;
-                cx.flow.finish(&self.env, cx, input, result, frame)
+                cx.flow.finish(self.at(cx, frame), input, result)
             }
             Err(failure) => {
                 if lambda_arn {

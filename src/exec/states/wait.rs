@@ -2,15 +2,15 @@
 
 use serde_json::Value;
 
-use crate::exec::cx::{Abort, Cx, Frame, Step};
+use crate::exec::cx::{Cx, Eval, Frame, Step};
 use crate::exec::interpreter::Interpreter;
 
 impl Interpreter<'_> {
-    pub(in crate::exec) fn wait(&mut self, cx: &Cx<'_>, input: Value, frame: &Frame) -> Result<Step, Abort> {
+    pub(in crate::exec) fn wait(&mut self, cx: &Cx<'_>, input: Value, frame: &Frame) -> Eval<Step> {
         let now = self.env.clock.now_ms();
-        let effective = cx.flow.effective(&self.env, cx, &input, frame)?;
-        let until = cx.flow.wait_until(&self.env, cx, &effective, now, frame)?;
-        let (output, assign) = cx.flow.pass_on(&self.env, cx, cx.st, &input, &effective, frame)?;
+        let effective = cx.flow.effective(self.at(cx, frame), &input)?;
+        let until = cx.flow.wait_until(self.at(cx, frame), &effective, now)?;
+        let (output, assign) = cx.flow.pass_on(self.at(cx, frame), cx.st, &input, &effective)?;
         if until > now {
             self.sleep_until(until)?;
         }
