@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cx::{Abort, At, DataFlow, Eval, Obj, Step};
+use super::cx::{At, DataFlow, Eval, Obj, Step};
 use super::payload::{self, PathError, Scope};
 use super::query;
 use crate::asl::model::QueryLanguage;
@@ -394,7 +394,7 @@ impl<'a> At<'a> {
     }
 
     /// `InputPath` / `OutputPath`: `$` by default, `null` gives `{}`.
-    pub(super) fn filter_path(&self, key: &str, value: &Value) -> Result<Value, Abort> {
+    pub(super) fn filter_path(&self, key: &str, value: &Value) -> Eval<Value> {
         match self.cx.field(key) {
             None => Ok(value.clone()),
             Some(Value::Null) => Ok(json!({})),
@@ -409,7 +409,7 @@ impl<'a> At<'a> {
         }
     }
 
-    pub(super) fn template(&self, key: &str, input: &Value) -> Result<Option<Value>, Abort> {
+    pub(super) fn template(&self, key: &str, input: &Value) -> Eval<Option<Value>> {
         match self.cx.field(key) {
             None => Ok(None),
             Some(t) => payload::template(t, &self.scope(input))
@@ -419,12 +419,7 @@ impl<'a> At<'a> {
     }
 
     /// `ResultPath` (default `$`), applied to the raw state input.
-    pub(super) fn result_path(
-        &self,
-        key_holder: &Map<String, Value>,
-        input: Value,
-        result: Value,
-    ) -> Result<Value, Abort> {
+    pub(super) fn result_path(&self, key_holder: &Obj, input: Value, result: Value) -> Eval<Value> {
         let path = match key_holder.get("ResultPath") {
             None => Some("$"),
             Some(Value::Null) => None,
@@ -438,11 +433,7 @@ impl<'a> At<'a> {
         payload::write_result(input, path, result, &self.env.parsed).map_err(|m| self.cx.runtime(m))
     }
 
-    pub(super) fn jsonpath_assign(
-        &self,
-        holder: &Map<String, Value>,
-        value: &Value,
-    ) -> Result<Option<Map<String, Value>>, Abort> {
+    pub(super) fn jsonpath_assign(&self, holder: &Obj, value: &Value) -> Eval<Option<Obj>> {
         match holder.get("Assign") {
             None => Ok(None),
             Some(a) => match payload::template(a, &self.scope(value)).map_err(|m| self.cx.runtime(m))? {
@@ -470,7 +461,7 @@ impl<'a> At<'a> {
     }
 
     /// Evaluates a JSONata template: `{% %}` strings anywhere inside `v`.
-    pub(super) fn ja(&self, field: &str, v: &Value, states: &Value) -> Result<Value, Abort> {
+    pub(super) fn ja(&self, field: &str, v: &Value, states: &Value) -> Eval<Value> {
         match v {
             Value::String(s) => match query::expression(s) {
                 Some(expr) => match query::evaluate(expr, states, &self.frame.vars, self.env.clock.now_ms()) {
@@ -500,20 +491,11 @@ impl<'a> At<'a> {
         }
     }
 
-    pub(super) fn ja_field(
-        &self,
-        holder: &Map<String, Value>,
-        key: &str,
-        states: &Value,
-    ) -> Result<Option<Value>, Abort> {
+    pub(super) fn ja_field(&self, holder: &Obj, key: &str, states: &Value) -> Eval<Option<Value>> {
         holder.get(key).map(|v| self.ja(key, v, states)).transpose()
     }
 
-    pub(super) fn ja_assign(
-        &self,
-        holder: &Map<String, Value>,
-        states: &Value,
-    ) -> Result<Option<Map<String, Value>>, Abort> {
+    pub(super) fn ja_assign(&self, holder: &Obj, states: &Value) -> Eval<Option<Obj>> {
         match self.ja_field(holder, "Assign", states)? {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),

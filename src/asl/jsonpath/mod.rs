@@ -112,3 +112,61 @@ impl Path {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One lexer: whatever the evaluator can select with, the validator accepts as a Path; what
+    /// the validator refuses, the evaluator refuses too.
+    #[test]
+    fn the_validator_accepts_every_path_the_evaluator_parses() {
+        let paths = [
+            "$",
+            "$$",
+            "$var",
+            "$.a",
+            "$.a.b[0]",
+            "$['a b']",
+            "$.a[*].b",
+            "$..x",
+            "$..[0]",
+            "$.[0]",
+            "$.a[1:2]",
+            "$.a[::2]",
+            "$.a[-1]",
+            "$.a[0,1]",
+            "$['a','b']",
+            "$.a[?(@.b > 1)]",
+            "$.a[?(@.b == 'x' && @.c)]",
+            "$.a[?(@.b)]",
+            "$.*",
+            "$$.Execution.Id",
+            "$.a[(@.length-1)]",
+            "a",
+            "$.",
+            "$.a[",
+            "$.a[]",
+            "$ .a",
+            "$..",
+            "$.a]",
+            "$['a]",
+            "$[?(@.a == 1]",
+        ];
+        for p in paths {
+            let evaluator = Path::parse(p);
+            let validator = check_path(p, PathKind::Path);
+            if evaluator.is_ok() {
+                assert_eq!(validator, Ok(()), "{p}");
+            }
+            if validator.is_err() {
+                assert!(evaluator.is_err(), "{p}");
+            }
+        }
+        assert!(
+            Path::parse("$.a[(@.length-1)]").is_err(),
+            "script steps are not evaluated"
+        );
+        assert_eq!(check_path("$.a[(@.length-1)]", PathKind::Path), Ok(()));
+    }
+}
