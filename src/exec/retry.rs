@@ -2,7 +2,7 @@
 //! (jitter from the caller's [`super::Random`]), then the first matching catcher.
 //!
 //! Must not: know what the state does (the attempt is the state's handler) or how its data flows
-//! (the catcher's output is [`super::dataflow::DataFlow::caught`]).
+//! (the catcher's output is [`super::cx::DataFlow::caught`]).
 
 use serde_json::{Map, Value, json};
 

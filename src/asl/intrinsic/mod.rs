@@ -1,6 +1,6 @@
 //! Intrinsic functions (`States.Format('{}', $.a)`, ...) of JSONPath states: ONE parser
-//! ([`parse`]) whose tree both the validator checks ([`check`]) and the interpreter evaluates
-//! ([`eval`]), and the hashes `States.Hash` (and JSONata's `$hash`) compute.
+//! ([`parse()`]) whose tree both the validator checks ([`check()`]) and the interpreter evaluates
+//! ([`eval()`]), and the hashes `States.Hash` (and JSONata's `$hash`) compute.
 //!
 //! Must not: resolve paths or draw random numbers itself (the caller's [`Resolve`] does), or do
 //! any I/O.

@@ -1,5 +1,5 @@
 //! JSONPath as Step Functions reads it (Jayway semantics), in `*Path` fields, `.$` keys and
-//! intrinsic arguments: ONE lexer ([`parse`]) splits a path into its root and steps; the validator
+//! intrinsic arguments: ONE lexer (`parse.rs`) splits a path into its root and steps; the validator
 //! checks those steps ([`check_path`]) and the interpreter turns them into a [`Path`] it selects
 //! with ([`Path::parse`], [`Path::select`]).
 //!
