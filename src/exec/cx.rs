@@ -93,6 +93,9 @@ pub(super) type Obj = Map<String, Value>;
 /// What evaluating a state or one of its fields gives: a value, or why the run stops.
 pub(super) type Eval<T> = Result<T, Abort>;
 
+/// A state's output and the variables it assigns.
+pub(super) type Handed = (Value, Option<Obj>);
+
 /// The state being evaluated, as the data flow reads it: the run's [`Env`], the state's [`Cx`]
 /// and its scope's [`Frame`].
 #[derive(Clone, Copy)]
@@ -122,13 +125,7 @@ pub(super) trait DataFlow: Sync {
 
     /// The output and assignments of a state that hands its input on (Choice, Wait), with
     /// `holder` the matched Choice rule or the state itself.
-    fn pass_on(
-        &self,
-        at: At<'_>,
-        holder: &Obj,
-        input: &Value,
-        effective: &Value,
-    ) -> Eval<(Value, Option<Obj>)>;
+    fn pass_on(&self, at: At<'_>, holder: &Obj, input: &Value, effective: &Value) -> Eval<Handed>;
 
     /// Whether a Choice rule matches.
     fn condition(&self, at: At<'_>, rule: &Obj, input: &Value, effective: &Value) -> Eval<bool>;

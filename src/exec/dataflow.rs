@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cx::{At, DataFlow, Eval, Obj, Step};
+use super::cx::{At, DataFlow, Eval, Handed, Obj, Step};
 use super::payload::{self, PathError, Scope};
 use super::query;
 use crate::asl::model::QueryLanguage;
@@ -71,13 +71,7 @@ impl DataFlow for JsonPath {
         at.filter_path("OutputPath", &effective)
     }
 
-    fn pass_on(
-        &self,
-        at: At<'_>,
-        holder: &Obj,
-        _input: &Value,
-        effective: &Value,
-    ) -> Eval<(Value, Option<Obj>)> {
+    fn pass_on(&self, at: At<'_>, holder: &Obj, _input: &Value, effective: &Value) -> Eval<Handed> {
         let assign = at.jsonpath_assign(holder, effective)?;
         let output = at.filter_path("OutputPath", effective)?;
         Ok((output, assign))
@@ -222,28 +216,12 @@ impl DataFlow for Jsonata {
 
     fn pass(&self, at: At<'_>, input: Value) -> Eval<Step> {
         let states = at.states(&input, None, None);
-        let output = at
-            .ja_field(at.cx.st, "Output", &states)?
-            .unwrap_or_else(|| input.clone());
-        let assign = at.ja_assign(at.cx.st, &states)?;
-        Ok(Step {
-            output,
-            next: None,
-            assign,
-        })
+        at.ja_step(at.cx.st, &states, input)
     }
 
     fn finish(&self, at: At<'_>, input: &Value, result: Value) -> Eval<Step> {
         let states = at.states(input, Some(&result), None);
-        let output = at
-            .ja_field(at.cx.st, "Output", &states)?
-            .unwrap_or_else(|| result.clone());
-        let assign = at.ja_assign(at.cx.st, &states)?;
-        Ok(Step {
-            output,
-            next: None,
-            assign,
-        })
+        at.ja_step(at.cx.st, &states, result)
     }
 
     fn output(&self, at: At<'_>, input: Value) -> Eval<Value> {
@@ -251,13 +229,7 @@ impl DataFlow for Jsonata {
         Ok(at.ja_field(at.cx.st, "Output", &states)?.unwrap_or(input))
     }
 
-    fn pass_on(
-        &self,
-        at: At<'_>,
-        holder: &Obj,
-        input: &Value,
-        _effective: &Value,
-    ) -> Eval<(Value, Option<Obj>)> {
+    fn pass_on(&self, at: At<'_>, holder: &Obj, input: &Value, _effective: &Value) -> Eval<Handed> {
         let states = at.states(input, None, None);
         let output = at
             .ja_field(holder, "Output", &states)?
@@ -318,13 +290,7 @@ impl DataFlow for Jsonata {
 
     fn caught(&self, at: At<'_>, catcher: &Obj, input: Value, error_output: Value) -> Eval<Step> {
         let states = at.states(&input, None, Some(&error_output));
-        let output = at.ja_field(catcher, "Output", &states)?.unwrap_or(error_output);
-        let assign = at.ja_assign(catcher, &states)?;
-        Ok(Step {
-            output,
-            next: None,
-            assign,
-        })
+        at.ja_step(catcher, &states, error_output)
     }
 
     fn map_items(&self, at: At<'_>, input: &Value, _effective: &Value) -> Eval<Vec<Value>> {
@@ -493,6 +459,17 @@ impl<'a> At<'a> {
 
     pub(super) fn ja_field(&self, holder: &Obj, key: &str, states: &Value) -> Eval<Option<Value>> {
         holder.get(key).map(|v| self.ja(key, v, states)).transpose()
+    }
+
+    /// `Output` (else `default`) and `Assign` of `holder` (the state, a Choice rule, a catcher).
+    pub(super) fn ja_step(&self, holder: &Obj, states: &Value, default: Value) -> Eval<Step> {
+        let output = self.ja_field(holder, "Output", states)?.unwrap_or(default);
+        let assign = self.ja_assign(holder, states)?;
+        Ok(Step {
+            output,
+            next: None,
+            assign,
+        })
     }
 
     pub(super) fn ja_assign(&self, holder: &Obj, states: &Value) -> Eval<Option<Obj>> {
