@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod controller;
 pub mod desired;
+pub mod encoding;
 pub mod exec;
 pub mod live;
 pub mod lock;

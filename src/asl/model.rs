@@ -22,6 +22,18 @@ pub enum QueryLanguage {
     Jsonata,
 }
 
+impl QueryLanguage {
+    /// The language a `QueryLanguage` field names, or `inherited` when it is absent (or not one
+    /// of the two: the validator reports that).
+    pub fn of(field: Option<&Value>, inherited: QueryLanguage) -> QueryLanguage {
+        match field.and_then(Value::as_str) {
+            Some("JSONata") => QueryLanguage::Jsonata,
+            Some("JSONPath") => QueryLanguage::JsonPath,
+            _ => inherited,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// Which kind of state machine scope a set of states belongs to.
 pub enum Scope {

@@ -13,7 +13,10 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::cli::{OutputFormat, TestOpts};
-use crate::exec::{self, Clock, ExecutionInfo, SimulatedClock, Status, TaskCall, TaskFailure, Tasks};
+use crate::exec::{
+    self, Clock, ExecutionInfo, Interpreter, SeededRandom, SimulatedClock, Status, TaskCall, TaskFailure,
+    Tasks,
+};
 use crate::manifest::{self, LoadOptions, Mock, TestCase, WorkflowTest};
 use crate::standins::{self, Functions};
 
@@ -170,6 +173,16 @@ impl Clock for CaseClock {
     }
 }
 
+/// The seed of a case's randomness (`States.UUID`, `States.MathRandom`, retry jitter): from its
+/// name and input (FNV-1a), so a failing case draws the same numbers every run.
+fn case_seed(case: &TestCase) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in case.name.bytes().chain([0]).chain(case.input.to_string().bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts) -> CaseResult {
     let started = Instant::now();
     let machine = &test.machine;
@@ -210,7 +223,9 @@ fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts)
         express: machine.express,
         region: region.clone(),
     };
-    let outcome = exec::run(&machine.definition, case.input.clone(), &info, &tasks, &clock);
+    let random = SeededRandom::new(case_seed(case));
+    let outcome =
+        Interpreter::new(&info, &tasks, &clock, &random).run(&machine.definition, case.input.clone());
     let paths: BTreeMap<String, String> = manifest::workflow_test::state_paths(&machine.definition)
         .into_iter()
         .filter_map(|(path, _)| Some((path.rsplit('.').next()?.to_string(), path)))

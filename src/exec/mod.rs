@@ -1,22 +1,33 @@
-//! The ASL interpreter (SPEC §7), pure: `run(definition, input, &dyn Tasks, &dyn Clock)` walks a
-//! definition and returns AWS's history events; status, output, error and cause are views of them.
+//! The ASL interpreter (SPEC §7), pure: [`Interpreter`] (or [`run`]) walks a definition and
+//! returns AWS's history events; status, output, error and cause are views of them.
 //!
 //! It never does I/O: Task states call [`Tasks`] (the sandbox fills it with Lambda stand-ins, a
 //! workflow test with mocks), Wait states and retry back-off sleep on [`Clock`] (real in the
-//! sandbox, simulated in tests). It never knows which of the two it runs in.
+//! sandbox, simulated in tests), and `States.UUID`, `States.MathRandom` and retry jitter draw from
+//! [`Random`] (real in the sandbox, seeded in `test` so a failing case replays). It never knows
+//! which of the two it runs in.
+//!
+//! Inside: `interpreter.rs` (the loop, the context object, history), `dataflow.rs` (JSONPath vs
+//! JSONata, decided once per state), `retry.rs` (Retry and Catch), `states/` (one file per state
+//! type), `payload.rs` (JSONPath paths, templates, Choice rules) and `query.rs` (JSONata).
 //!
 //! Parallel branches and Map iterations run one after another, in order; their results and the
 //! history are the same as AWS's, but with a real clock the Waits inside them add up.
 
-mod engine;
+mod cx;
+mod dataflow;
 mod history;
+mod interpreter;
 mod payload;
 pub mod query;
+mod retry;
+mod states;
 mod time;
 
 use serde_json::{Value, json};
 
 pub use history::Event;
+pub use interpreter::Interpreter;
 pub use time::{format_iso, parse_iso};
 
 /// A Task state's call, as the interpreter hands it to [`Tasks`].
@@ -56,6 +67,45 @@ pub trait Clock: Sync {
     /// Whether the execution was stopped (`StopExecution`).
     fn stopped(&self) -> bool {
         false
+    }
+}
+
+/// Where the interpreter's randomness comes from.
+pub trait Random: Sync {
+    /// A number in `[0, 1)`.
+    fn f64(&self) -> f64;
+}
+
+/// The thread's random generator (the sandbox: every execution differs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadRandom;
+
+impl Random for ThreadRandom {
+    fn f64(&self) -> f64 {
+        fastrand::f64()
+    }
+}
+
+/// A generator from a seed: the same seed draws the same numbers (workflow tests replay).
+#[derive(Debug)]
+pub struct SeededRandom {
+    rng: std::sync::Mutex<fastrand::Rng>,
+}
+
+impl SeededRandom {
+    pub fn new(seed: u64) -> Self {
+        SeededRandom {
+            rng: std::sync::Mutex::new(fastrand::Rng::with_seed(seed)),
+        }
+    }
+}
+
+impl Random for SeededRandom {
+    fn f64(&self) -> f64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .f64()
     }
 }
 
@@ -135,8 +185,8 @@ pub struct Outcome {
 /// Largest state output or execution result Step Functions allows (256 KiB).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
-/// Runs a definition to its end. A definition that does not parse as ASL fails the execution
-/// with `States.Runtime` (the sandbox validates definitions before it stores them).
+/// Runs a definition to its end with the thread's randomness ([`Interpreter::run`] with
+/// [`ThreadRandom`]).
 pub fn run(
     definition: &Value,
     input: Value,
@@ -144,7 +194,7 @@ pub fn run(
     tasks: &dyn Tasks,
     clock: &dyn Clock,
 ) -> Outcome {
-    engine::Engine::new(info, tasks, clock).run(definition, input)
+    Interpreter::new(info, tasks, clock, &ThreadRandom).run(definition, input)
 }
 
 /// The Lambda result shape of `arn:aws:states:::lambda:invoke` around a function's payload.

@@ -1,17 +1,54 @@
-//! JSONPath-mode data flow: paths over the input, the context object and variables, payload
+//! JSONPath-mode primitives: paths over the input, the context object and variables, payload
 //! templates (`Parameters`, `ResultSelector`, `ItemSelector`, `Assign`), `ResultPath`, and Choice
 //! rules.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use serde_json::{Map, Value};
 
-use crate::asl::intrinsic_call as intrinsics;
-use crate::asl::jsonpath_eval::{Path, PathKey, Root, Selected};
+use crate::asl::intrinsic::{self, Call};
+use crate::asl::jsonpath::{Path, PathKey, Root, Selected};
+
+/// The paths and intrinsic calls of one run, each parsed once (keyed by its text) instead of on
+/// every evaluation.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    paths: RefCell<HashMap<String, Result<Rc<Path>, String>>>,
+    calls: RefCell<HashMap<String, Result<Rc<Call>, String>>>,
+}
+
+impl Parsed {
+    /// The parsed path `text`.
+    pub(crate) fn path(&self, text: &str) -> Result<Rc<Path>, String> {
+        if let Some(p) = self.paths.borrow().get(text) {
+            return p.clone();
+        }
+        let p = Path::parse(text).map(Rc::new);
+        self.paths.borrow_mut().insert(text.to_string(), p.clone());
+        p
+    }
+
+    /// The parsed intrinsic call `text`.
+    pub(crate) fn call(&self, text: &str) -> Result<Rc<Call>, String> {
+        if let Some(c) = self.calls.borrow().get(text) {
+            return c.clone();
+        }
+        let c = intrinsic::parse(text).map(Rc::new);
+        self.calls.borrow_mut().insert(text.to_string(), c.clone());
+        c
+    }
+}
 
 /// What paths can read.
 pub(crate) struct Scope<'a> {
     pub input: &'a Value,
     pub context: &'a Value,
     pub vars: &'a Map<String, Value>,
+    pub parsed: &'a Parsed,
+    /// `States.UUID` and `States.MathRandom` draw from it.
+    pub random: &'a dyn super::Random,
 }
 
 /// Why a path gave no value.
@@ -25,7 +62,7 @@ pub(crate) enum PathError {
 
 /// The value a path selects (an indefinite path: the list of matches).
 pub(crate) fn select(path: &str, sc: &Scope<'_>) -> Result<Value, PathError> {
-    let p = Path::parse(path).map_err(PathError::Invalid)?;
+    let p = sc.parsed.path(path).map_err(PathError::Invalid)?;
     let root = match &p.root {
         Root::Input => sc.input,
         Root::Context => sc.context,
@@ -59,7 +96,7 @@ struct Resolver<'a, 'b> {
     sc: &'a Scope<'b>,
 }
 
-impl intrinsics::Resolve for Resolver<'_, '_> {
+impl intrinsic::Resolve for Resolver<'_, '_> {
     fn path(&self, path: &str) -> Result<Value, String> {
         select(path, self.sc).map_err(|e| match e {
             PathError::Missing => format!(
@@ -70,15 +107,15 @@ impl intrinsics::Resolve for Resolver<'_, '_> {
         })
     }
     fn random(&self) -> f64 {
-        fastrand::f64()
+        self.sc.random.f64()
     }
 }
 
 /// Evaluates the value of a `.$` key: an intrinsic call or a path.
 pub(crate) fn dynamic(key: &str, expr: &str, sc: &Scope<'_>) -> Result<Value, String> {
     if expr.trim_start().starts_with("States.") {
-        let call = intrinsics::parse(expr)?;
-        return intrinsics::eval(&call, &Resolver { sc });
+        let call = sc.parsed.call(expr)?;
+        return intrinsic::eval(&call, &Resolver { sc });
     }
     select(expr, sc).map_err(|e| match e {
         PathError::Missing => format!(
@@ -116,11 +153,16 @@ pub(crate) fn template(v: &Value, sc: &Scope<'_>) -> Result<Value, String> {
 }
 
 /// Puts `result` into `input` at a `ResultPath` (`None`: `ResultPath: null`, the input unchanged).
-pub(crate) fn write_result(input: Value, path: Option<&str>, result: Value) -> Result<Value, String> {
+pub(crate) fn write_result(
+    input: Value,
+    path: Option<&str>,
+    result: Value,
+    parsed: &Parsed,
+) -> Result<Value, String> {
     let Some(path) = path else {
         return Ok(input);
     };
-    let p = Path::parse(path)?;
+    let p = parsed.path(path)?;
     if p.root != Root::Input {
         return Err(format!("Invalid ResultPath '{path}': it must start with '$'"));
     }

@@ -136,3 +136,31 @@ fn item_reader_is_refused_clearly() {
         out.cause
     );
 }
+
+#[test]
+fn a_seeded_random_replays_uuids_and_math_random() {
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()", "n.$": "States.MathRandom(0, 1000)"}, "End": true}}});
+    let run_seeded = |seed: u64| {
+        let random = SeededRandom::new(seed);
+        Interpreter::new(&info(), &Echo, &SimulatedClock::new(0), &random)
+            .run(&def, json!({}))
+            .output
+            .unwrap()
+    };
+    let first = run_seeded(7);
+    assert_eq!(first, run_seeded(7));
+    assert_ne!(first, run_seeded(8));
+    assert_eq!(first["id"].as_str().unwrap().len(), 36);
+}
+
+#[test]
+fn paths_are_parsed_once_per_run() {
+    let parsed = payload::Parsed::default();
+    let a = parsed.path("$.a.b").unwrap();
+    let b = parsed.path("$.a.b").unwrap();
+    assert!(std::rc::Rc::ptr_eq(&a, &b));
+    assert!(parsed.path("a").is_err());
+    let c = parsed.call("States.UUID()").unwrap();
+    assert!(std::rc::Rc::ptr_eq(&c, &parsed.call("States.UUID()").unwrap()));
+}

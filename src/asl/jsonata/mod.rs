@@ -70,7 +70,7 @@ impl Expr {
     /// The syntax tree as JSONata builds it (`{"type": "path", "steps": [...], "position": N}`,
     /// `{"type": "variable", "value": "states"}`, ...), for rules that look inside expressions.
     pub fn ast(&self) -> Result<Value, JsonataError> {
-        with_engine(|eng| eng.ast(&self.source))
+        with_reference(|eng| eng.ast(&self.source))
     }
 }
 
@@ -183,7 +183,7 @@ pub fn check_expression_ast(s: &str) -> Result<Value, String> {
 
 /// Parses an expression and returns its syntax tree (see [`Expr::ast`]).
 pub fn parse_ast(expr: &str) -> Result<Value, JsonataError> {
-    with_engine(|eng| eng.ast(expr))
+    with_reference(|eng| eng.ast(expr))
 }
 
 /// Parses an expression (the text between `{%` and `%}`). An expression that parsed before is
@@ -192,7 +192,7 @@ pub fn parse(expr: &str) -> Result<Expr, JsonataError> {
     let parsed = match parsed(expr) {
         Some(p) => p,
         None => {
-            with_engine(|eng| eng.parse(expr))?;
+            with_reference(|eng| eng.parse(expr))?;
             remember(expr)
         }
     };
@@ -234,7 +234,7 @@ fn evaluate_natively(expr: &Expr, input: &Value, bindings: &[(&str, &Value)]) ->
         .parsed
         .native
         .get_or_init(|| {
-            let ast = with_engine(|eng| eng.ast(&expr.source)).ok()?;
+            let ast = with_reference(|eng| eng.ast(&expr.source)).ok()?;
             native::compile(&ast).ok()
         })
         .as_ref()?;
@@ -278,7 +278,7 @@ fn evaluate_by_reference(
     }
     let input = input.to_string();
     let vars = Value::Object(vars).to_string();
-    with_engine(|eng| eng.evaluate(&expr.source, &input, &vars, options))
+    with_reference(|eng| eng.evaluate(&expr.source, &input, &vars, options))
 }
 
 /// Parses and evaluates in one call.
@@ -290,7 +290,8 @@ pub fn evaluate_str(
     evaluate(&parse(expr)?, input, bindings)
 }
 
-struct Engine {
+/// The reference implementation: jsonata-js (`engine.js`) in a QuickJS runtime, one per thread.
+struct Reference {
     rt: Runtime,
     ctx: Context,
     deadline: Rc<Cell<Option<Instant>>>,
@@ -303,13 +304,13 @@ struct Outcome {
 }
 
 thread_local! {
-    static ENGINE: RefCell<Option<Result<Engine, JsonataError>>> = const { RefCell::new(None) };
+    static REFERENCE: RefCell<Option<Result<Reference, JsonataError>>> = const { RefCell::new(None) };
 }
 
-fn with_engine<T>(f: impl FnOnce(&Engine) -> Result<T, JsonataError>) -> Result<T, JsonataError> {
-    ENGINE.with(|cell| {
+fn with_reference<T>(f: impl FnOnce(&Reference) -> Result<T, JsonataError>) -> Result<T, JsonataError> {
+    REFERENCE.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let eng = slot.get_or_insert_with(Engine::new);
+        let eng = slot.get_or_insert_with(Reference::new);
         match eng {
             Ok(eng) => f(eng),
             Err(e) => Err(e.clone()),
@@ -321,8 +322,8 @@ fn decode_error(json: &str) -> JsonataError {
     serde_json::from_str(json).unwrap_or_else(|_| JsonataError::engine(json.to_string()))
 }
 
-impl Engine {
-    fn new() -> Result<Engine, JsonataError> {
+impl Reference {
+    fn new() -> Result<Reference, JsonataError> {
         let fail = |what: &str, e: rquickjs::Error| {
             JsonataError::engine(format!("JSONata engine failed to start ({what}): {e}"))
         };
@@ -346,7 +347,7 @@ impl Engine {
             c.eval::<(), _>(ENGINE_JS).map_err(|e| fail("engine.js", e))?;
             Ok(())
         })?;
-        Ok(Engine { rt, ctx, deadline })
+        Ok(Reference { rt, ctx, deadline })
     }
 
     fn call<T>(
@@ -455,7 +456,7 @@ impl Engine {
 
 /// `$hash(value, algorithm)`: `None` for an algorithm Step Functions does not offer.
 fn host_hash(value: String, algorithm: String) -> Option<String> {
-    super::intrinsics::hash_hex(&algorithm, value.as_bytes())
+    super::intrinsic::hash_hex(&algorithm, value.as_bytes())
 }
 
 mod native;

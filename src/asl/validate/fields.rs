@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::super::intrinsic;
 use super::super::jsonata;
 use super::super::jsonpath::{self, PathKind};
 use super::super::model::{QueryLanguage as Ql, kind};
@@ -113,7 +114,7 @@ impl Validator {
             if let Err(e) = jsonpath::check_path(s, PathKind::Path) {
                 self.fail(Code::InvalidJsonPath, path, e);
             }
-        } else if let Err(e) = jsonpath::check_dynamic(s) {
+        } else if let Err(e) = intrinsic::check_dynamic(s) {
             self.err(path, e);
         }
     }

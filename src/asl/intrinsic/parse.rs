@@ -1,56 +1,11 @@
-//! Intrinsic functions (`States.Format('{}', $.a)`, ...) of JSONPath states: the parser the
-//! validator checks them with and the interpreter evaluates them from, and the hashes
-//! `States.Hash` (and JSONata's `$hash`) compute.
+//! The one intrinsic-function parser: text -> [`Call`] tree, with the errors the validator
+//! reports (`invalid intrinsic function "...": why`). Paths inside a call are checked for syntax
+//! here and resolved only by the evaluator.
 
-use super::jsonpath::{PathKind, check_path};
-
-/// The intrinsic functions Step Functions knows.
-pub const FUNCTIONS: &[&str] = &[
-    "States.Format",
-    "States.StringToJson",
-    "States.JsonToString",
-    "States.Array",
-    "States.ArrayPartition",
-    "States.ArrayContains",
-    "States.ArrayRange",
-    "States.ArrayGetItem",
-    "States.ArrayLength",
-    "States.ArrayUnique",
-    "States.Base64Encode",
-    "States.Base64Decode",
-    "States.Hash",
-    "States.JsonMerge",
-    "States.MathRandom",
-    "States.MathAdd",
-    "States.StringSplit",
-    "States.UUID",
-];
+use super::{Arg, Call, FUNCTIONS};
+use crate::asl::jsonpath::{PathKind, check_path};
 
 const MAX_CALL_DEPTH: usize = 32;
-
-/// One call: `States.NAME(arg, ...)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    /// The full name, e.g. `States.Format`.
-    pub name: String,
-    pub args: Vec<Arg>,
-}
-
-/// An argument of a call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    /// A `'...'` literal with `\'` and `\\` resolved; `\{` and `\}` are kept as written (they
-    /// mean literal braces to `States.Format`).
-    Str(String),
-    /// A number literal (integer or decimal, as written).
-    Number(serde_json::Number),
-    Bool(bool),
-    Null,
-    /// A JSONPath (`$.a`, `$$.Execution.Id`, `$var.x`), checked for syntax.
-    Path(String),
-    /// A nested call.
-    Call(Call),
-}
 
 /// Parses a whole intrinsic function call; the error is `invalid intrinsic function "...": why`.
 pub fn parse(s: &str) -> Result<Call, String> {
@@ -59,6 +14,7 @@ pub fn parse(s: &str) -> Result<Call, String> {
         src: s,
         i: 0,
     };
+    p.skip_ws();
     let call = p.call(0)?;
     p.skip_ws();
     if p.i != p.s.len() {
@@ -142,9 +98,12 @@ impl Parser<'_> {
                         Some(b'\\') => {
                             match self.s.get(self.i + 1) {
                                 Some(b'\'') => out.push('\''),
-                                Some(b'\\') => out.push('\\'),
-                                Some(b'{') => out.push_str("\\{"),
-                                Some(b'}') => out.push_str("\\}"),
+                                // Kept as written: `States.Format` must still see which
+                                // braces and backslashes were escaped.
+                                Some(&e @ (b'\\' | b'{' | b'}')) => {
+                                    out.push('\\');
+                                    out.push(e as char);
+                                }
                                 Some(_) => {
                                     // Other escapes stay as written.
                                     out.push('\\');
@@ -226,21 +185,6 @@ impl Parser<'_> {
     }
 }
 
-/// The hex digest of `data` with one of the algorithms `States.Hash` and JSONata's `$hash` take
-/// (`MD5`, `SHA-1`, `SHA-256`, `SHA-384`, `SHA-512`); `None` for any other name.
-pub fn hash_hex(algorithm: &str, data: &[u8]) -> Option<String> {
-    use sha2::Digest;
-    let digest: Vec<u8> = match algorithm {
-        "MD5" => md5::Md5::digest(data).to_vec(),
-        "SHA-1" => sha1::Sha1::digest(data).to_vec(),
-        "SHA-256" => sha2::Sha256::digest(data).to_vec(),
-        "SHA-384" => sha2::Sha384::digest(data).to_vec(),
-        "SHA-512" => sha2::Sha512::digest(data).to_vec(),
-        _ => return None,
-    };
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,24 +214,5 @@ mod tests {
             "invalid intrinsic function \"States.Format('say \\\\\\\"hi\\\\\\\"')\": \\\" is not a valid escape in an intrinsic function string"
         );
         assert!(parse("States.Array(1) x").is_err());
-    }
-
-    #[test]
-    fn hashes_match_known_digests() {
-        assert_eq!(
-            hash_hex("MD5", b"abc").unwrap(),
-            "900150983cd24fb0d6963f7d28e17f72"
-        );
-        assert_eq!(
-            hash_hex("SHA-1", b"abc").unwrap(),
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
-        assert_eq!(
-            hash_hex("SHA-256", b"abc").unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(hash_hex("SHA-384", b"").unwrap().len(), 96);
-        assert_eq!(hash_hex("SHA-512", b"").unwrap().len(), 128);
-        assert_eq!(hash_hex("SHA-3", b"abc"), None);
     }
 }

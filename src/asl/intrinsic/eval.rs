@@ -1,23 +1,11 @@
-//! Intrinsic function calls (`States.Format(...)` and the rest): parsing a call and evaluating it.
-//! Pure: paths inside a call are resolved by the caller's resolver, and randomness (`States.UUID`,
-//! `States.MathRandom` without a seed) comes from the caller's generator.
+//! Evaluating a parsed intrinsic call. Pure: paths inside a call are resolved by the caller's
+//! [`Resolve`], and randomness (`States.UUID`, `States.MathRandom` without a seed) comes from it
+//! too, so a seeded caller replays.
 
 use serde_json::{Map, Value, json};
 
-/// A parsed argument of an intrinsic call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    Literal(Value),
-    Path(String),
-    Call(Call),
-}
-
-/// A parsed intrinsic call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    pub name: String,
-    pub args: Vec<Arg>,
-}
+use super::{Arg, Call};
+use crate::encoding;
 
 /// What an evaluation needs from its caller.
 pub trait Resolve {
@@ -27,137 +15,15 @@ pub trait Resolve {
     fn random(&self) -> f64;
 }
 
-/// Parses `States.Name(arg, ...)`.
-pub fn parse(s: &str) -> Result<Call, String> {
-    let mut p = Parser { s, i: 0 };
-    p.ws();
-    let call = p.call()?;
-    p.ws();
-    if p.i != s.len() {
-        return Err(format!(
-            "unexpected text after the intrinsic function call in {s:?}"
-        ));
-    }
-    Ok(call)
-}
-
-struct Parser<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while self.s[self.i..].starts_with([' ', '\t', '\n', '\r']) {
-            self.i += 1;
-        }
-    }
-
-    fn bad(&self) -> String {
-        format!("invalid intrinsic function call {:?}", self.s)
-    }
-
-    fn call(&mut self) -> Result<Call, String> {
-        let start = self.i;
-        let rest = &self.s[self.i..];
-        let len = rest.find('(').ok_or_else(|| self.bad())?;
-        let name = rest[..len].trim().to_string();
-        if !name.starts_with("States.") {
-            return Err(self.bad());
-        }
-        self.i = start + len + 1;
-        let mut args = Vec::new();
-        self.ws();
-        if self.s[self.i..].starts_with(')') {
-            self.i += 1;
-            return Ok(Call { name, args });
-        }
-        loop {
-            self.ws();
-            args.push(self.arg()?);
-            self.ws();
-            match self.s[self.i..].chars().next() {
-                Some(',') => self.i += 1,
-                Some(')') => {
-                    self.i += 1;
-                    return Ok(Call { name, args });
-                }
-                _ => return Err(self.bad()),
-            }
-        }
-    }
-
-    fn arg(&mut self) -> Result<Arg, String> {
-        let rest = &self.s[self.i..];
-        if rest.starts_with('\'') {
-            let mut out = String::new();
-            let mut chars = rest.char_indices().skip(1);
-            while let Some((k, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next() {
-                        Some((_, e)) => {
-                            out.push('\\');
-                            out.push(e);
-                        }
-                        None => return Err(self.bad()),
-                    },
-                    '\'' => {
-                        self.i += k + 1;
-                        return Ok(Arg::Literal(Value::String(out)));
-                    }
-                    _ => out.push(c),
-                }
-            }
-            return Err(self.bad());
-        }
-        if rest.starts_with("States.") {
-            return Ok(Arg::Call(self.call()?));
-        }
-        // A path or a literal: up to the next top-level ',' or ')'.
-        let b = rest.as_bytes();
-        let mut depth = 0i32;
-        let mut quote: Option<u8> = None;
-        let mut k = 0;
-        while k < b.len() {
-            let c = b[k];
-            match quote {
-                Some(q) => {
-                    if c == q {
-                        quote = None;
-                    }
-                }
-                None => match c {
-                    b'\'' | b'"' => quote = Some(c),
-                    b'[' | b'(' => depth += 1,
-                    b']' => depth -= 1,
-                    b')' if depth == 0 => break,
-                    b')' => depth -= 1,
-                    b',' if depth == 0 => break,
-                    _ => {}
-                },
-            }
-            k += 1;
-        }
-        let text = rest[..k].trim();
-        self.i += k;
-        if text.starts_with('$') {
-            return Ok(Arg::Path(text.to_string()));
-        }
-        serde_json::from_str::<Value>(text)
-            .ok()
-            .filter(|v| !v.is_object() && !v.is_array())
-            .map(Arg::Literal)
-            .ok_or_else(|| self.bad())
-    }
-}
-
 /// Evaluates a parsed call.
 pub fn eval(call: &Call, r: &dyn Resolve) -> Result<Value, String> {
     let mut args = Vec::with_capacity(call.args.len());
     for arg in &call.args {
         args.push(match arg {
-            Arg::Literal(Value::String(s)) => Value::String(unescape(s)),
-            Arg::Literal(v) => v.clone(),
+            Arg::Str(s) => Value::String(unescape(s)),
+            Arg::Number(n) => Value::Number(n.clone()),
+            Arg::Bool(b) => Value::Bool(*b),
+            Arg::Null => Value::Null,
             Arg::Path(p) => r.path(p)?,
             Arg::Call(c) => eval(c, r)?,
         });
@@ -176,7 +42,7 @@ pub fn eval(call: &Call, r: &dyn Resolve) -> Result<Value, String> {
     match name {
         "States.Format" => {
             let Some(Value::String(template)) = call.args.first().map(|a| match a {
-                Arg::Literal(Value::String(s)) => Value::String(s.clone()),
+                Arg::Str(s) => Value::String(s.clone()),
                 _ => args[0].clone(),
             }) else {
                 return Err("The first argument of States.Format must be a string".into());
@@ -261,11 +127,13 @@ pub fn eval(call: &Call, r: &dyn Resolve) -> Result<Value, String> {
         }
         "States.Base64Encode" => {
             count(1)?;
-            Ok(Value::String(base64_encode(string(&args[0], name)?.as_bytes())))
+            Ok(Value::String(encoding::base64_encode(
+                string(&args[0], name)?.as_bytes(),
+            )))
         }
         "States.Base64Decode" => {
             count(1)?;
-            let bytes = base64_decode(string(&args[0], name)?)
+            let bytes = encoding::base64_decode(string(&args[0], name)?)
                 .ok_or_else(|| format!("{name}: the argument is not valid Base64"))?;
             String::from_utf8(bytes)
                 .map(Value::String)
@@ -278,7 +146,7 @@ pub fn eval(call: &Call, r: &dyn Resolve) -> Result<Value, String> {
                 v => v.to_string(),
             };
             let algorithm = string(&args[1], name)?;
-            let hex = super::intrinsics::hash_hex(algorithm, data.as_bytes()).ok_or_else(|| {
+            let hex = hash_hex(algorithm, data.as_bytes()).ok_or_else(|| {
                 format!("{name}: unknown algorithm '{algorithm}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)")
             })?;
             Ok(Value::String(hex))
@@ -342,17 +210,7 @@ pub fn eval(call: &Call, r: &dyn Resolve) -> Result<Value, String> {
             for b in &mut bytes {
                 *b = (r.random() * 256.0) as u8;
             }
-            bytes[6] = (bytes[6] & 0x0f) | 0x40;
-            bytes[8] = (bytes[8] & 0x3f) | 0x80;
-            let h = hex(&bytes);
-            Ok(Value::String(format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            )))
+            Ok(Value::String(encoding::uuid_v4(bytes)))
         }
         other => Err(format!("Unknown intrinsic function '{other}'")),
     }
@@ -435,57 +293,31 @@ fn integer(v: &Value, name: &str) -> Result<i64, String> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = B64.iter().position(|&b| b == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+/// The hex digest of `data` with one of the algorithms `States.Hash` and JSONata's `$hash` take
+/// (`MD5`, `SHA-1`, `SHA-256`, `SHA-384`, `SHA-512`); `None` for any other name.
+pub fn hash_hex(algorithm: &str, data: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    let digest: Vec<u8> = match algorithm {
+        "MD5" => md5::Md5::digest(data).to_vec(),
+        "SHA-1" => sha1::Sha1::digest(data).to_vec(),
+        "SHA-256" => sha2::Sha256::digest(data).to_vec(),
+        "SHA-384" => sha2::Sha384::digest(data).to_vec(),
+        "SHA-512" => sha2::Sha512::digest(data).to_vec(),
+        _ => return None,
+    };
+    Some(encoding::hex(&digest))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::asl::intrinsic::parse;
 
     struct R(Value);
     impl Resolve for R {
         fn path(&self, path: &str) -> Result<Value, String> {
-            match crate::asl::jsonpath_eval::Path::parse(path)?.select(&self.0) {
-                crate::asl::jsonpath_eval::Selected::One(Some(v)) => Ok(v),
+            match crate::asl::jsonpath::Path::parse(path)?.select(&self.0) {
+                crate::asl::jsonpath::Selected::One(Some(v)) => Ok(v),
                 _ => Err(format!("no {path}")),
             }
         }
@@ -543,5 +375,24 @@ mod tests {
             ),
             Ok(json!(3))
         );
+    }
+
+    #[test]
+    fn hashes_match_known_digests() {
+        assert_eq!(
+            hash_hex("MD5", b"abc").unwrap(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(
+            hash_hex("SHA-1", b"abc").unwrap(),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            hash_hex("SHA-256", b"abc").unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hash_hex("SHA-384", b"").unwrap().len(), 96);
+        assert_eq!(hash_hex("SHA-512", b"").unwrap().len(), 128);
+        assert_eq!(hash_hex("SHA-3", b"abc"), None);
     }
 }
