@@ -17,7 +17,7 @@ use crate::exec::{
     self, Clock, ExecutionInfo, Interpreter, SeededRandom, SimulatedClock, Status, TaskCall, TaskFailure,
     Tasks,
 };
-use crate::manifest::{self, LoadOptions, Mock, TestCase, WorkflowTest};
+use crate::manifest::{self, Mock, TestCase, WorkflowTest};
 use crate::standins::{self, Functions};
 
 /// Where simulated time starts: 2026-01-01T00:00:00Z, the same for every case and run.
@@ -54,13 +54,11 @@ pub struct Failure {
 
 /// Loads the manifests, runs every case, prints the report; 0 when all pass, 1 otherwise.
 pub fn run(opts: &TestOpts) -> crate::Result<u8> {
-    let loaded = manifest::load(&LoadOptions {
-        paths: opts.manifests.paths.clone(),
-        vars: opts.manifests.vars.iter().cloned().collect(),
-        var_files: opts.manifests.var_files.clone(),
-        region: Some(opts.region.clone()),
-        account_id: Some(opts.account_id.clone()),
-    });
+    let loaded = manifest::load(&crate::setup::load_options(
+        &opts.manifests,
+        Some(opts.region.clone()),
+        Some(opts.account_id.clone()),
+    ));
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
