@@ -13,12 +13,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
 use super::sfn::{self, SfnResponse};
-use super::state::{Journal, SandboxState};
+use super::store::{Execution, Journal, SandboxState, StateMachine};
 use crate::exec::{self, Clock, Event, ExecutionInfo};
 use crate::standins::Functions;
 
@@ -30,29 +29,6 @@ const MAX_INPUT: usize = 256 * 1024;
 
 /// The cause of an execution that was running when the sandbox stopped.
 pub const RESTART_CAUSE: &str = "The sandbox stopped while this execution was running; the sandbox does not resume executions after a restart";
-
-/// One execution, with its history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Execution {
-    pub arn: String,
-    pub state_machine_arn: String,
-    pub name: String,
-    /// STANDARD or EXPRESS.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-    pub input: String,
-    pub output: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub start_date: f64,
-    pub stop_date: Option<f64>,
-    pub events: Vec<Event>,
-    /// The machine as it was when the execution started (`DescribeStateMachineForExecution`).
-    pub definition: String,
-    pub role_arn: String,
-    pub revision_id: String,
-}
 
 impl Execution {
     fn summary(&self) -> Value {
@@ -315,7 +291,7 @@ impl Runner {
         result.unwrap_or_else(|e| e)
     }
 
-    fn definition(&self, machine: &sfn::StateMachine) -> Result<Arc<Value>, SfnResponse> {
+    fn definition(&self, machine: &StateMachine) -> Result<Arc<Value>, SfnResponse> {
         if let Ok(cache) = self.definitions.lock()
             && let Some((rev, def)) = cache.get(&machine.arn)
             && *rev == machine.revision_id

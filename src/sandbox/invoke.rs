@@ -9,9 +9,8 @@ use std::sync::{Arc, RwLock};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::apigw::Resource;
 use super::executions::{self, Runner};
-use super::state::SandboxState;
+use super::store::{Resource, SandboxState};
 use crate::vtl;
 
 /// One call of the invoke URL.

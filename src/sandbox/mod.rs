@@ -11,7 +11,7 @@ pub mod invoke;
 pub mod quotas;
 mod server;
 pub mod sfn;
-pub mod state;
+pub mod store;
 pub mod tagging;
 
 use std::net::SocketAddr;

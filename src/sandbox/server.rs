@@ -1,7 +1,7 @@
 //! The HTTP side of the sandbox: one port, dispatch by protocol, request counts, faults and
 //! persistence. Handlers are pure and cheap; reads take a shared lock and never touch the disk.
 //! With a state file, every response waits until the state it answered from is on disk (see
-//! [`state::Journal`]): a write is acknowledged only once durable, and a read never shows a
+//! [`store::Journal`]): a write is acknowledged only once durable, and a read never shows a
 //! change that a crash could still lose.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::conn::{Conn, CuttableListener};
 use super::faults::{Fault, FaultConfig, Faults};
-use super::state::{self, Journal, SandboxState};
+use super::store::{self, Journal, SandboxState};
 use super::{Error, RequestContext, SandboxConfig, apigw, executions, invoke, quotas, sfn, tagging};
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
@@ -94,7 +94,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         None => None,
     };
     let initial = match &config.state_file {
-        Some(path) => state::load(path)?,
+        Some(path) => store::load(path)?,
         None => SandboxState::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -1,40 +1,11 @@
 //! Step Functions in the sandbox, `awsJson1_0`: a pure handler over [`SfnState`].
 //! It never touches the network or the disk; the server persists the state when `mutated` is set.
 
-use std::collections::BTreeMap;
-
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-
-/// Every state machine, keyed by ARN (sorted, which gives a stable listing order).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SfnState {
-    pub machines: BTreeMap<String, StateMachine>,
-    /// Source of revision ids.
-    pub next_revision: u64,
-    /// STANDARD executions, keyed by ARN (see [`super::executions`]).
-    #[serde(default)]
-    pub executions: BTreeMap<String, super::executions::Execution>,
-}
-
-/// One state machine as AWS describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateMachine {
-    pub arn: String,
-    pub name: String,
-    pub definition: String,
-    pub role_arn: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub creation_date: f64,
-    pub logging: Value,
-    pub tracing: Value,
-    pub tags: IndexMap<String, String>,
-    pub revision_id: String,
-}
+use super::store::{SfnState, StateMachine};
 
 /// The answer to one request: HTTP status and JSON body (errors carry `__type`).
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::RequestContext;
 use super::sfn::{decode_token, encode_token};
-use super::state::SandboxState;
+use super::store::SandboxState;
 
 /// The answer: HTTP status and JSON body (errors carry `__type` and `Message`).
 #[derive(Debug, Clone, PartialEq)]
