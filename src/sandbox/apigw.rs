@@ -9,6 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
+use super::protocol::{Outcome, Query, Reply, ServiceError};
 
 pub use super::store::apigw::{ApiGatewayState, Resource, RestApi};
 
@@ -23,17 +24,6 @@ pub struct ApigwRequest<'a> {
     pub query: &'a [(String, String)],
     pub body: &'a [u8],
     pub ctx: &'a RequestContext,
-}
-
-/// The answer: status, JSON body, and for errors AWS's `x-amzn-ErrorType`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApigwResponse {
-    pub status: u16,
-    pub body: Option<serde_json::Value>,
-    /// `x-amzn-ErrorType`, e.g. `NotFoundException`.
-    pub error_type: Option<&'static str>,
-    /// Whether the state changed (the server then persists it).
-    pub mutated: bool,
 }
 
 /// A request's place in the API: which object it addresses.
@@ -158,36 +148,16 @@ pub fn is_write(operation: &str) -> bool {
         .any(|p| operation.starts_with(p))
 }
 
-/// An AWS-shaped error: status, `x-amzn-ErrorType` and message.
-#[derive(Debug)]
-struct ApiError {
-    status: u16,
-    kind: &'static str,
-    message: String,
-}
+type Res = Outcome;
 
-type Res = Result<ApigwResponse, ApiError>;
-
-fn not_found(message: &str) -> ApiError {
-    ApiError {
-        status: 404,
-        kind: "NotFoundException",
-        message: message.to_owned(),
-    }
+fn not_found(message: &str) -> ServiceError {
+    ServiceError::new(404, "NotFoundException", message)
 }
-fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: 400,
-        kind: "BadRequestException",
-        message: message.into(),
-    }
+fn bad_request(message: impl Into<String>) -> ServiceError {
+    ServiceError::new(400, "BadRequestException", message)
 }
-fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: 409,
-        kind: "ConflictException",
-        message: message.into(),
-    }
+fn conflict(message: impl Into<String>) -> ServiceError {
+    ServiceError::new(409, "ConflictException", message)
 }
 
 const NO_API: &str = "Invalid REST API identifier specified";
@@ -199,33 +169,30 @@ const NO_STAGE: &str = "Invalid Stage identifier specified";
 const NO_DEPLOYMENT: &str = "Invalid Deployment identifier specified";
 
 fn ok(status: u16, body: Value, mutated: bool) -> Res {
-    Ok(ApigwResponse {
+    Ok(Reply {
         status,
         body: Some(body),
-        error_type: None,
         mutated,
     })
 }
 fn empty(status: u16) -> Res {
-    Ok(ApigwResponse {
+    Ok(Reply {
         status,
         body: None,
-        error_type: None,
         mutated: true,
     })
 }
 
 /// Handles one request.
-pub fn handle(state: &mut ApiGatewayState, req: &ApigwRequest<'_>) -> ApigwResponse {
-    let result = match route(req.path) {
+pub fn handle(state: &mut ApiGatewayState, req: &ApigwRequest<'_>) -> Outcome {
+    match route(req.path) {
         Some(r) => dispatch(state, req, r),
-        None => Err(ApiError {
-            status: 404,
-            kind: "UnknownOperationException",
-            message: "Unknown operation".to_owned(),
-        }),
-    };
-    into_response(result)
+        None => Err(ServiceError::new(
+            404,
+            "UnknownOperationException",
+            "Unknown operation",
+        )),
+    }
 }
 
 /// Answers a read-only operation (`Get*`) from a shared borrow of the state.
@@ -324,35 +291,23 @@ fn dispatch_read(state: &ApiGatewayState, req: &ApigwRequest<'_>, op: &str, r: R
             let tags = tags_ref(state, &arn)?;
             ok(200, json!({ "tags": tags.clone() }), false)
         }
-        _ => Err(ApiError {
-            status: 404,
-            kind: "UnknownOperationException",
-            message: format!("Unknown operation {} {}", req.method, req.path),
-        }),
+        _ => Err(ServiceError::new(
+            404,
+            "UnknownOperationException",
+            format!("Unknown operation {} {}", req.method, req.path),
+        )),
     }
 }
 
 /// Answers a read-only request without a write lock: `None` when the request is not a read
 /// (then call [`handle`]). Reads never change the state, so `mutated` is always `false`.
-pub fn read(state: &ApiGatewayState, req: &ApigwRequest<'_>) -> Option<ApigwResponse> {
+pub fn read(state: &ApiGatewayState, req: &ApigwRequest<'_>) -> Option<Outcome> {
     let r = route(req.path)?;
     let op = op_name(req.method, &r);
     if is_write(op) || op == "Unknown" {
         return None;
     }
-    Some(into_response(dispatch_read(state, req, op, r)))
-}
-
-fn into_response(result: Res) -> ApigwResponse {
-    match result {
-        Ok(resp) => resp,
-        Err(e) => ApigwResponse {
-            status: e.status,
-            body: Some(json!({ "message": e.message })),
-            error_type: Some(e.kind),
-            mutated: false,
-        },
-    }
+    Some(dispatch_read(state, req, op, r))
 }
 
 fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Res {
@@ -523,26 +478,11 @@ fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: Route) -> Re
             }
             empty(204)
         }
-        _ => Err(ApiError {
-            status: 404,
-            kind: "UnknownOperationException",
-            message: format!("Unknown operation {} {}", req.method, req.path),
-        }),
-    }
-}
-
-/// Query parameters, decoded.
-struct Query<'a>(&'a [(String, String)]);
-
-impl Query<'_> {
-    fn all<'b>(&'b self, name: &'b str) -> impl Iterator<Item = &'b str> + 'b {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn first<'b>(&'b self, name: &'b str) -> Option<&'b str> {
-        self.all(name).next()
+        _ => Err(ServiceError::new(
+            404,
+            "UnknownOperationException",
+            format!("Unknown operation {} {}", req.method, req.path),
+        )),
     }
 }
 
@@ -602,27 +542,27 @@ fn str_of<'m>(m: &'m Map<String, Value>, key: &str) -> &'m str {
     m.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-fn find_api<'s>(state: &'s ApiGatewayState, id: &str) -> Result<&'s RestApi, ApiError> {
+fn find_api<'s>(state: &'s ApiGatewayState, id: &str) -> Result<&'s RestApi, ServiceError> {
     state
         .rest_apis
         .iter()
         .find(|a| str_of(&a.info, "id") == id)
         .ok_or_else(|| not_found(NO_API))
 }
-fn find_api_mut<'s>(state: &'s mut ApiGatewayState, id: &str) -> Result<&'s mut RestApi, ApiError> {
+fn find_api_mut<'s>(state: &'s mut ApiGatewayState, id: &str) -> Result<&'s mut RestApi, ServiceError> {
     state
         .rest_apis
         .iter_mut()
         .find(|a| str_of(&a.info, "id") == id)
         .ok_or_else(|| not_found(NO_API))
 }
-fn find_resource<'a>(api: &'a RestApi, id: &str) -> Result<&'a Resource, ApiError> {
+fn find_resource<'a>(api: &'a RestApi, id: &str) -> Result<&'a Resource, ServiceError> {
     api.resources
         .iter()
         .find(|r| r.id == id)
         .ok_or_else(|| not_found(NO_RESOURCE))
 }
-fn find_resource_mut<'a>(api: &'a mut RestApi, id: &str) -> Result<&'a mut Resource, ApiError> {
+fn find_resource_mut<'a>(api: &'a mut RestApi, id: &str) -> Result<&'a mut Resource, ServiceError> {
     api.resources
         .iter_mut()
         .find(|r| r.id == id)
@@ -633,7 +573,7 @@ fn method_mut<'s>(
     a: &str,
     r: &str,
     m: &str,
-) -> Result<&'s mut Map<String, Value>, ApiError> {
+) -> Result<&'s mut Map<String, Value>, ServiceError> {
     let res = find_resource_mut(find_api_mut(state, a)?, r)?;
     res.methods
         .get_mut(m)
@@ -645,7 +585,7 @@ fn integration_mut<'s>(
     a: &str,
     r: &str,
     m: &str,
-) -> Result<&'s mut Map<String, Value>, ApiError> {
+) -> Result<&'s mut Map<String, Value>, ServiceError> {
     method_mut(state, a, r, m)?
         .get_mut("methodIntegration")
         .and_then(Value::as_object_mut)
@@ -653,16 +593,13 @@ fn integration_mut<'s>(
 }
 
 /// The object under `key` (created empty if missing or not an object).
-fn sub_map<'m>(m: &'m mut Map<String, Value>, key: &str) -> Result<&'m mut Map<String, Value>, ApiError> {
+fn sub_map<'m>(m: &'m mut Map<String, Value>, key: &str) -> Result<&'m mut Map<String, Value>, ServiceError> {
     let slot = m.entry(key.to_owned()).or_insert_with(|| json!({}));
     if !slot.is_object() {
         *slot = json!({});
     }
-    slot.as_object_mut().ok_or_else(|| ApiError {
-        status: 500,
-        kind: "InternalFailure",
-        message: format!("{key} is not an object"),
-    })
+    slot.as_object_mut()
+        .ok_or_else(|| ServiceError::new(500, "InternalFailure", format!("{key} is not an object")))
 }
 
 fn existing_sub<'m>(
@@ -670,7 +607,7 @@ fn existing_sub<'m>(
     key: &str,
     code: &str,
     missing: &str,
-) -> Result<&'m mut Map<String, Value>, ApiError> {
+) -> Result<&'m mut Map<String, Value>, ServiceError> {
     m.get_mut(key)
         .and_then(Value::as_object_mut)
         .and_then(|x| x.get_mut(code))
@@ -747,7 +684,7 @@ fn resource_json(r: &Resource, embed_methods: bool) -> Value {
 
 /// API Gateway's tag rules: at most 50 per resource; keys 1–128 characters, values at most 256,
 /// both only letters, digits, spaces and `_ . : / = + - @`; keys may not start with `aws:`.
-fn check_tags(existing: &Map<String, Value>, new: &Map<String, Value>) -> Result<(), ApiError> {
+fn check_tags(existing: &Map<String, Value>, new: &Map<String, Value>) -> Result<(), ServiceError> {
     const MAX_TAGS: usize = 50;
     let allowed =
         |c: char| c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c);
@@ -1181,7 +1118,7 @@ fn create_stage(state: &mut ApiGatewayState, a: &str, body: &Value) -> Res {
 }
 
 /// The tags of a REST API or stage ARN, read-only.
-fn tags_ref<'s>(state: &'s ApiGatewayState, arn: &str) -> Result<Map<String, Value>, ApiError> {
+fn tags_ref<'s>(state: &'s ApiGatewayState, arn: &str) -> Result<Map<String, Value>, ServiceError> {
     const INVALID: &str = "Invalid resource identifier specified";
     let rest = arn
         .strip_prefix("arn:aws:apigateway:")
@@ -1206,7 +1143,10 @@ fn tags_ref<'s>(state: &'s ApiGatewayState, arn: &str) -> Result<Map<String, Val
 }
 
 /// The tag map of a REST API or stage ARN: `arn:aws:apigateway:{region}::/restapis/{id}[/stages/{name}]`.
-fn tags_mut<'s>(state: &'s mut ApiGatewayState, arn: &str) -> Result<&'s mut Map<String, Value>, ApiError> {
+fn tags_mut<'s>(
+    state: &'s mut ApiGatewayState,
+    arn: &str,
+) -> Result<&'s mut Map<String, Value>, ServiceError> {
     const INVALID: &str = "Invalid resource identifier specified";
     let rest = arn
         .strip_prefix("arn:aws:apigateway:")
@@ -1303,7 +1243,7 @@ fn unescape(seg: &str) -> String {
     seg.replace("~1", "/").replace("~0", "~")
 }
 
-fn convert(kind: Kind, value: Option<&Value>, path: &str) -> Result<Value, ApiError> {
+fn convert(kind: Kind, value: Option<&Value>, path: &str) -> Result<Value, ServiceError> {
     let invalid = || bad_request(format!("Invalid patch value specified for {path}"));
     let text = match value {
         Some(Value::String(s)) => Some(s.clone()),
@@ -1329,7 +1269,7 @@ fn apply_patches(
     obj: &mut Map<String, Value>,
     body: &Value,
     fields: &[(&str, Kind)],
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let ops = match body.get("patchOperations") {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Array(ops)) => ops,

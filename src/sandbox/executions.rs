@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::sfn::{self, SfnResponse};
+use super::protocol::{Outcome, Reply, ServiceError, json_input, required, token};
 use super::store::{Execution, Journal, SandboxState, StateMachine};
 use crate::exec::{self, Clock, Event, ExecutionInfo};
 use crate::standins::Functions;
@@ -178,35 +178,11 @@ fn slots() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) * 8
 }
 
-fn err(code: &str, message: impl Into<String>) -> SfnResponse {
-    sfn::error(400, code, message)
-}
-
-fn parse(body: &[u8]) -> Result<Map<String, Value>, SfnResponse> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(err("ValidationException", "Request body must be a JSON object")),
-        Err(e) => Err(err("SerializationException", format!("Malformed JSON: {e}"))),
-    }
-}
-
-fn required<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a str, SfnResponse> {
-    input.get(key).and_then(Value::as_str).ok_or_else(|| {
-        err(
-            "ValidationException",
-            format!("1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"),
-        )
-    })
-}
-
 /// Checks an execution ARN; EXPRESS ones are refused as AWS refuses them.
-fn check_execution_arn(arn: &str) -> Result<(), SfnResponse> {
+fn check_execution_arn(arn: &str) -> Result<(), ServiceError> {
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() >= 6 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "express" {
-        return Err(err(
+        return Err(ServiceError::bad(
             "InvalidArn",
             format!("Invalid Arn: 'Resource type not valid in this context: express': '{arn}'"),
         ));
@@ -214,7 +190,7 @@ fn check_execution_arn(arn: &str) -> Result<(), SfnResponse> {
     if parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution" {
         return Ok(());
     }
-    Err(err("InvalidArn", format!("Invalid Arn: '{arn}'")))
+    Err(ServiceError::bad("InvalidArn", format!("Invalid Arn: '{arn}'")))
 }
 
 fn uuid() -> String {
@@ -271,12 +247,9 @@ impl Runner {
     }
 
     /// Answers one execution operation.
-    pub async fn handle(self: &Arc<Self>, op: &str, body: &[u8], ctx: &RequestContext) -> SfnResponse {
-        let input = match parse(body) {
-            Ok(i) => i,
-            Err(e) => return e,
-        };
-        let result = match op {
+    pub async fn handle(self: &Arc<Self>, op: &str, body: &[u8], ctx: &RequestContext) -> Outcome {
+        let input = json_input(body)?;
+        match op {
             "StartExecution" => self.start(&input, ctx, false).await,
             "StartSyncExecution" => self.start(&input, ctx, true).await,
             "StopExecution" => self.stop(&input).await,
@@ -287,11 +260,10 @@ impl Runner {
                 }
                 read
             }
-        };
-        result.unwrap_or_else(|e| e)
+        }
     }
 
-    fn definition(&self, machine: &StateMachine) -> Result<Arc<Value>, SfnResponse> {
+    fn definition(&self, machine: &StateMachine) -> Result<Arc<Value>, ServiceError> {
         if let Ok(cache) = self.definitions.lock()
             && let Some((rev, def)) = cache.get(&machine.arn)
             && *rev == machine.revision_id
@@ -299,7 +271,7 @@ impl Runner {
             return Ok(Arc::clone(def));
         }
         let def: Value = serde_json::from_str(&machine.definition).map_err(|e| {
-            err(
+            ServiceError::bad(
                 "InvalidDefinition",
                 format!("Invalid State Machine Definition: '{e}'"),
             )
@@ -321,12 +293,12 @@ impl Runner {
         input: &Map<String, Value>,
         ctx: &RequestContext,
         sync: bool,
-    ) -> Result<SfnResponse, SfnResponse> {
+    ) -> Outcome {
         let machine_arn = required(input, "stateMachineArn")?;
         let name = match input.get("name").and_then(Value::as_str) {
             Some(n) => {
                 if !crate::desired::is_valid_machine_name(n) {
-                    return Err(err("InvalidName", format!("Invalid Name: '{n}'")));
+                    return Err(ServiceError::bad("InvalidName", format!("Invalid Name: '{n}'")));
                 }
                 n.to_string()
             }
@@ -334,13 +306,13 @@ impl Runner {
         };
         let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
         if text.len() > MAX_INPUT {
-            return Err(err(
+            return Err(ServiceError::bad(
                 "InvalidExecutionInput",
                 "Execution input is larger than 262144 bytes",
             ));
         }
         let execution_input: Value = serde_json::from_str(text).map_err(|e| {
-            err(
+            ServiceError::bad(
                 "InvalidExecutionInput",
                 format!("Invalid State Machine Execution Input: '{e}'"),
             )
@@ -349,9 +321,9 @@ impl Runner {
             let state = self
                 .state
                 .read()
-                .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+                .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
             let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
-                err(
+                ServiceError::bad(
                     "StateMachineDoesNotExist",
                     format!("State Machine Does Not Exist: '{machine_arn}'"),
                 )
@@ -360,7 +332,7 @@ impl Runner {
         };
         let express = machine.kind == "EXPRESS";
         if sync && !express {
-            return Err(err(
+            return Err(ServiceError::bad(
                 "StateMachineTypeNotSupported",
                 "This operation is not supported by this type of state machine",
             ));
@@ -412,9 +384,9 @@ impl Runner {
                 let mut state = self
                     .state
                     .write()
-                    .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+                    .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
                 if state.sfn.executions.contains_key(&arn) {
-                    return Err(err(
+                    return Err(ServiceError::bad(
                         "ExecutionAlreadyExists",
                         format!("Execution Already Exists: '{arn}'"),
                     ));
@@ -428,7 +400,7 @@ impl Runner {
             if let (Some(j), Some(g)) = (&self.journal, generation)
                 && let Err(e) = j.committed(g).await
             {
-                return Err(sfn::error(500, "InternalFailure", e.to_string()));
+                return Err(ServiceError::new(500, "InternalFailure", e.to_string()));
             }
         }
         let runner = Arc::clone(self);
@@ -450,20 +422,20 @@ impl Runner {
             .await
         });
         if !sync && !express {
-            return Ok(ok(
+            return Ok(Reply::ok(
                 json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
             ));
         }
         if !sync {
             // EXPRESS through StartExecution: asynchronous, like AWS.
-            return Ok(ok(
+            return Ok(Reply::ok(
                 json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
             ));
         }
         let done = task
             .await
-            .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?
-            .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?;
+            .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?
+            .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?;
         let mut body = done.describe();
         if let Some(m) = body.as_object_mut() {
             m.remove("inputDetails");
@@ -477,7 +449,7 @@ impl Runner {
                 json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
             );
         }
-        Ok(ok(body))
+        Ok(Reply::ok(body))
     }
 
     /// Stores a finished execution; returns it.
@@ -509,7 +481,7 @@ impl Runner {
         done
     }
 
-    async fn stop(&self, input: &Map<String, Value>) -> Result<SfnResponse, SfnResponse> {
+    async fn stop(&self, input: &Map<String, Value>) -> Outcome {
         let arn = required(input, "executionArn")?;
         check_execution_arn(arn)?;
         let error = input.get("error").and_then(Value::as_str).map(str::to_string);
@@ -519,9 +491,9 @@ impl Runner {
             let mut state = self
                 .state
                 .write()
-                .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+                .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
             let e = state.sfn.executions.get_mut(arn).ok_or_else(|| {
-                err(
+                ServiceError::bad(
                     "ExecutionDoesNotExist",
                     format!("Execution Does Not Exist: '{arn}'"),
                 )
@@ -542,26 +514,26 @@ impl Runner {
         if let (Some(j), Some(g)) = (&self.journal, generation) {
             j.committed(g)
                 .await
-                .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?;
+                .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?;
         }
-        Ok(ok(json!({"stopDate": stop_date})))
+        Ok(Reply::ok(json!({"stopDate": stop_date})))
     }
 
-    fn read(&self, op: &str, input: &Map<String, Value>) -> Result<SfnResponse, SfnResponse> {
+    fn read(&self, op: &str, input: &Map<String, Value>) -> Outcome {
         let state = self
             .state
             .read()
-            .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+            .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
         if op == "ListExecutions" {
             let machine_arn = required(input, "stateMachineArn")?;
             let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
-                err(
+                ServiceError::bad(
                     "StateMachineDoesNotExist",
                     format!("State Machine Does Not Exist: '{machine_arn}'"),
                 )
             })?;
             if machine.kind == "EXPRESS" {
-                return Err(err(
+                return Err(ServiceError::bad(
                     "StateMachineTypeNotSupported",
                     "This operation is not supported by this type of state machine",
                 ));
@@ -578,17 +550,17 @@ impl Runner {
                     .total_cmp(&a.start_date)
                     .then_with(|| b.arn.cmp(&a.arn))
             });
-            let (page, next) = paginate(&list, input)?;
+            let (page, next) = paginate(&list, |e| e.arn.clone(), input)?;
             let mut body = json!({"executions": page.iter().map(|e| e.summary()).collect::<Vec<_>>()});
             if let Some(n) = next {
                 body["nextToken"] = json!(n);
             }
-            return Ok(ok(body));
+            return Ok(Reply::ok(body));
         }
         let arn = required(input, "executionArn")?;
         check_execution_arn(arn)?;
         let e = state.sfn.executions.get(arn).ok_or_else(|| {
-            err(
+            ServiceError::bad(
                 "ExecutionDoesNotExist",
                 format!("Execution Does Not Exist: '{arn}'"),
             )
@@ -598,12 +570,12 @@ impl Runner {
                 let mut body = e.describe();
                 body["redriveCount"] = json!(0);
                 body["redriveStatus"] = json!("NOT_REDRIVABLE");
-                Ok(ok(body))
+                Ok(Reply::ok(body))
             }
             "DescribeStateMachineForExecution" => {
                 let machine = state.sfn.machines.get(&e.state_machine_arn);
                 let name = e.state_machine_arn.rsplit(':').next().unwrap_or_default();
-                Ok(ok(json!({
+                Ok(Reply::ok(json!({
                     "stateMachineArn": e.state_machine_arn, "name": name, "definition": e.definition,
                     "roleArn": e.role_arn, "updateDate": machine.map_or(e.start_date, |m| m.creation_date),
                     "revisionId": e.revision_id,
@@ -617,7 +589,7 @@ impl Runner {
                     events.reverse();
                 }
                 let include = input.get("includeExecutionData") != Some(&Value::Bool(false));
-                let (page, next) = paginate(&events, input)?;
+                let (page, next) = paginate(&events, |ev| ev.id.to_string(), input)?;
                 let page: Vec<Value> = page
                     .iter()
                     .map(|ev| {
@@ -632,7 +604,7 @@ impl Runner {
                 if let Some(n) = next {
                     body["nextToken"] = json!(n);
                 }
-                Ok(ok(body))
+                Ok(Reply::ok(body))
             }
         }
     }
@@ -707,33 +679,23 @@ fn strip_data(v: &mut Value) {
     }
 }
 
-fn ok(body: Value) -> SfnResponse {
-    SfnResponse {
-        status: 200,
-        body,
-        mutated: false,
-    }
-}
-
+/// One page of a listing, in AWS's `maxResults`/`nextToken` terms (at most 1000, the default).
 fn paginate<'a, T>(
     items: &'a [T],
+    key: impl Fn(&T) -> String,
     input: &Map<String, Value>,
-) -> Result<(&'a [T], Option<String>), SfnResponse> {
+) -> Result<(&'a [T], Option<String>), ServiceError> {
     let max = input
         .get("maxResults")
         .and_then(Value::as_u64)
         .filter(|n| *n > 0)
         .unwrap_or(1000)
         .min(1000) as usize;
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        None => 0,
-        Some(t) => t
-            .strip_prefix("sandbox-")
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n <= items.len())
-            .ok_or_else(|| err("InvalidToken", format!("Invalid Token: '{t}'")))?,
+    let given = input.get("nextToken").and_then(Value::as_str);
+    let invalid = |t: &str| ServiceError::bad("InvalidToken", format!("Invalid Token: '{t}'"));
+    let after = match given {
+        None => None,
+        Some(t) => Some(token::decode(t).ok_or_else(|| invalid(t))?),
     };
-    let end = (start + max).min(items.len());
-    let next = (end < items.len()).then(|| format!("sandbox-{end}"));
-    Ok((&items[start..end], next))
+    token::page(items, key, after.as_deref(), max).ok_or_else(|| invalid(given.unwrap_or_default()))
 }

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::RequestContext;
 use super::executions::{self, Runner};
+use super::protocol::Wire;
 use super::store::{Resource, SandboxState};
 use crate::vtl;
 
@@ -226,8 +227,9 @@ pub async fn invoke(
                 region: region.to_string(),
                 account_id: ctx.account_id.clone(),
             };
-            let r = runner.handle(action, request_body.as_bytes(), &states_ctx).await;
-            (r.status, r.body.to_string())
+            let outcome = runner.handle(action, request_body.as_bytes(), &states_ctx).await;
+            let (status, body) = Wire::AwsJson10.json(&outcome);
+            (status, body.to_string())
         }
         other => {
             tracing::warn!(kind = %other, "the sandbox does not run this integration type");

@@ -4,10 +4,12 @@
 //! the service modules (`sfn`, `apigw`, `tagging`) are pure handlers over the state.
 
 pub mod apigw;
+mod clock;
 mod conn;
 pub mod executions;
 pub mod faults;
 pub mod invoke;
+pub mod protocol;
 pub mod quotas;
 mod server;
 pub mod sfn;
