@@ -11,11 +11,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
+use super::clock::{now_ms, now_secs, uuid};
 use super::protocol::{Outcome, Reply, ServiceError, json_input, required, token};
 use super::store::{Execution, Journal, SandboxState, StateMachine};
 use crate::exec::{self, Clock, Event, ExecutionInfo};
@@ -114,13 +114,6 @@ impl Stop {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Wall-clock time; sleeps end early when the execution is stopped.
 struct RealClock<'a>(&'a Stop);
 
@@ -191,18 +184,6 @@ fn check_execution_arn(arn: &str) -> Result<(), ServiceError> {
         return Ok(());
     }
     Err(ServiceError::bad("InvalidArn", format!("Invalid Arn: '{arn}'")))
-}
-
-fn uuid() -> String {
-    let h: String = (0..16).map(|_| format!("{:02x}", fastrand::u8(..))).collect();
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
 }
 
 impl Runner {
@@ -486,7 +467,7 @@ impl Runner {
         check_execution_arn(arn)?;
         let error = input.get("error").and_then(Value::as_str).map(str::to_string);
         let cause = input.get("cause").and_then(Value::as_str).map(str::to_string);
-        let now = now_ms() as f64 / 1000.0;
+        let now = now_secs();
         let (stop_date, generation) = {
             let mut state = self
                 .state
@@ -620,7 +601,7 @@ impl Runner {
             return;
         }
         if let Ok(mut state) = self.state.write() {
-            let now = now_ms() as f64 / 1000.0;
+            let now = now_secs();
             for (arn, _) in &running {
                 if let Some(e) = state
                     .sfn

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
+use super::clock;
 use super::executions::{self, Runner};
 use super::protocol::Wire;
 use super::store::{Resource, SandboxState};
@@ -147,10 +148,7 @@ pub async fn invoke(
             .map(|(_, v)| v.clone())
     };
     let request_id = call.request_id;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = clock::now_ms();
     let mut input = vtl::Input {
         body: String::from_utf8_lossy(call.body).into_owned(),
         params: json!({

@@ -1,12 +1,11 @@
 //! Ids and dates of new objects.
 
 use super::*;
+use crate::sandbox::clock;
 
+/// Now, in whole seconds since the epoch (API Gateway's dates).
 pub(super) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    clock::now_ms() / 1000
 }
 
 /// A fresh id: 10 lowercase alphanumerics, derived from the persisted counter (splitmix64).
