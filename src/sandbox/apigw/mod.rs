@@ -164,13 +164,9 @@ fn method_mut<'s>(
         .and_then(Value::as_object_mut)
         .ok_or_else(|| not_found(NO_METHOD))
 }
-fn integration_mut<'s>(
-    state: &'s mut ApiGatewayState,
-    a: &str,
-    r: &str,
-    m: &str,
-) -> Result<&'s mut Map<String, Value>, ServiceError> {
-    method_mut(state, a, r, m)?
+/// The integration of a method (as [`method_mut`] finds it).
+fn integration_of(method: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, ServiceError> {
+    method
         .get_mut("methodIntegration")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| not_found(NO_INTEGRATION))

@@ -41,26 +41,38 @@ pub(super) fn check_tags(
     Ok(())
 }
 
-/// The tags of a REST API or stage ARN, read-only.
-pub(super) fn tags_ref<'s>(
-    state: &'s ApiGatewayState,
-    arn: &str,
-) -> Result<Map<String, Value>, ServiceError> {
-    const INVALID: &str = "Invalid resource identifier specified";
+/// What a tagging ARN names: a REST API, or one of its stages.
+enum Tagged<'a> {
+    Api(&'a str),
+    Stage(&'a str, &'a str),
+}
+
+const INVALID: &str = "Invalid resource identifier specified";
+
+/// Reads `arn:aws:apigateway:{region}::/restapis/{id}[/stages/{name}]`.
+fn tagged(arn: &str) -> Result<Tagged<'_>, ServiceError> {
     let rest = arn
         .strip_prefix("arn:aws:apigateway:")
         .and_then(|r| r.split_once("::"))
         .map(|(_, p)| p)
         .ok_or_else(|| bad_request(format!("Invalid ARN specified in the request: {arn}")))?;
     let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
-    let owner: &'s Map<String, Value> = match segs.as_slice() {
-        ["restapis", a] => &find_api(state, a).map_err(|_| not_found(INVALID))?.info,
-        ["restapis", a, "stages", n] => {
+    match segs.as_slice() {
+        ["restapis", a] => Ok(Tagged::Api(a)),
+        ["restapis", a, "stages", n] => Ok(Tagged::Stage(a, n)),
+        _ => Err(not_found(INVALID)),
+    }
+}
+
+/// The tags of a REST API or stage ARN, read-only.
+pub(super) fn tags_ref(state: &ApiGatewayState, arn: &str) -> Result<Map<String, Value>, ServiceError> {
+    let owner = match tagged(arn)? {
+        Tagged::Api(a) => &find_api(state, a).map_err(|_| not_found(INVALID))?.info,
+        Tagged::Stage(a, n) => {
             let api = find_api(state, a).map_err(|_| not_found(INVALID))?;
-            let stage = api.stages.iter().find(|s| str_of(s, "stageName") == *n);
+            let stage = api.stages.iter().find(|s| str_of(s, "stageName") == n);
             stage.ok_or_else(|| not_found(INVALID))?
         }
-        _ => return Err(not_found(INVALID)),
     };
     Ok(owner
         .get("tags")
@@ -69,28 +81,20 @@ pub(super) fn tags_ref<'s>(
         .unwrap_or_default())
 }
 
-/// The tag map of a REST API or stage ARN: `arn:aws:apigateway:{region}::/restapis/{id}[/stages/{name}]`.
+/// The tag map of a REST API or stage ARN.
 pub(super) fn tags_mut<'s>(
     state: &'s mut ApiGatewayState,
     arn: &str,
 ) -> Result<&'s mut Map<String, Value>, ServiceError> {
-    const INVALID: &str = "Invalid resource identifier specified";
-    let rest = arn
-        .strip_prefix("arn:aws:apigateway:")
-        .and_then(|r| r.split_once("::"))
-        .map(|(_, p)| p)
-        .ok_or_else(|| bad_request(format!("Invalid ARN specified in the request: {arn}")))?;
-    let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
-    match segs.as_slice() {
-        ["restapis", a] => {
+    match tagged(arn)? {
+        Tagged::Api(a) => {
             let api = find_api_mut(state, a).map_err(|_| not_found(INVALID))?;
             sub_map(&mut api.info, "tags")
         }
-        ["restapis", a, "stages", n] => {
+        Tagged::Stage(a, n) => {
             let api = find_api_mut(state, a).map_err(|_| not_found(INVALID))?;
-            let stage = api.stages.iter_mut().find(|s| str_of(s, "stageName") == *n);
+            let stage = api.stages.iter_mut().find(|s| str_of(s, "stageName") == n);
             sub_map(stage.ok_or_else(|| not_found(INVALID))?, "tags")
         }
-        _ => Err(not_found(INVALID)),
     }
 }

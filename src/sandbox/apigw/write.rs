@@ -68,7 +68,7 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
         }
         ("PutIntegration", Route::Integration(a, r, m)) => put_integration(state, &a, &r, &m, &body),
         ("UpdateIntegration", Route::Integration(a, r, m)) => {
-            let integ = integration_mut(state, &a, &r, &m)?;
+            let integ = integration_of(method_mut(state, &a, &r, &m)?)?;
             apply_patches(integ, &body, INTEGRATION_PATCH)?;
             ok(200, Value::Object(integ.clone()), true)
         }
@@ -80,7 +80,7 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
             empty(204)
         }
         ("PutIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
-            let integ = integration_mut(state, &a, &r, &m)?;
+            let integ = integration_of(method_mut(state, &a, &r, &m)?)?;
             put_response(
                 integ,
                 "integrationResponses",
@@ -95,14 +95,16 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
             )
         }
         ("UpdateIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
-            let integ = integration_mut(state, &a, &r, &m)?;
+            let integ = integration_of(method_mut(state, &a, &r, &m)?)?;
             let resp = existing_sub(integ, "integrationResponses", &c, NO_RESPONSE)?;
             apply_patches(resp, &body, INTEGRATION_RESPONSE_PATCH)?;
             ok(200, Value::Object(resp.clone()), true)
         }
-        ("DeleteIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => {
-            delete_response(integration_mut(state, &a, &r, &m)?, "integrationResponses", &c)
-        }
+        ("DeleteIntegrationResponse", Route::IntegrationResponse(a, r, m, c)) => delete_response(
+            integration_of(method_mut(state, &a, &r, &m)?)?,
+            "integrationResponses",
+            &c,
+        ),
         ("CreateDeployment", Route::Deployments(a)) => create_deployment(state, &a, &body),
         ("UpdateDeployment", Route::Deployment(a, d)) => {
             let api = find_api_mut(state, &a)?;
