@@ -4,16 +4,25 @@
 //! `states` actions, integration response selection by `selectionPattern` (matched against the
 //! backend's status code, as API Gateway does for AWS integrations) and the response template.
 
-use std::sync::{Arc, RwLock};
+use std::future::Future;
+use std::sync::RwLock;
 
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
 use super::clock;
-use super::executions::{self, Runner};
-use super::protocol::Wire;
+use super::protocol::{Outcome, Wire};
 use super::store::{Resource, SandboxState};
 use crate::vtl;
+
+/// Where an AWS integration's Step Functions actions go: the server hands in the execution
+/// runner, so that this module needs no other handler.
+pub trait States {
+    /// Whether `action` (`StartExecution`, ...) is one the backend serves.
+    fn serves(&self, action: &str) -> bool;
+    /// Carries out `action` with the integration request's `body`.
+    fn call(&self, action: &str, body: &[u8], ctx: &RequestContext) -> impl Future<Output = Outcome> + Send;
+}
 
 /// One call of the invoke URL.
 #[derive(Debug)]
@@ -91,7 +100,7 @@ fn match_path(template: &str, path: &str) -> Option<Map<String, Value>> {
 
 /// Runs one invoke-URL call.
 pub async fn invoke(
-    runner: &Arc<Runner>,
+    states: &impl States,
     state: &RwLock<SandboxState>,
     call: &Call<'_>,
     ctx: &RequestContext,
@@ -217,7 +226,7 @@ pub async fn invoke(
                 }
                 _ => return message(500, "Internal server error"),
             };
-            if service != "states" || !executions::handles(action) {
+            if service != "states" || !states.serves(action) {
                 tracing::warn!(%uri, "the sandbox serves AWS integrations with Step Functions execution actions only");
                 return message(500, "Internal server error");
             }
@@ -225,7 +234,7 @@ pub async fn invoke(
                 region: region.to_string(),
                 account_id: ctx.account_id.clone(),
             };
-            let outcome = runner.handle(action, request_body.as_bytes(), &states_ctx).await;
+            let outcome = states.call(action, request_body.as_bytes(), &states_ctx).await;
             let (status, body) = Wire::AwsJson10.json(&outcome);
             (status, body.to_string())
         }

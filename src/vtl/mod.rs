@@ -6,7 +6,7 @@
 //! (`escapeJavaScript`, `parseJson`, `urlEncode`, `urlDecode`, `base64Encode`, `base64Decode`),
 //! `$context` and `$stageVariables` are given by the caller as data.
 //!
-//! [`parse`] turns text into nodes, [`render`] evaluates them, [`util`] holds `$util` and the
+//! `parse` turns text into nodes, `render` evaluates them, `util` holds `$util` and the
 //! text helpers.
 
 mod parse;

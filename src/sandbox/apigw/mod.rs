@@ -7,8 +7,8 @@
 //! `methodResponses` and `methodIntegration` (with `integrationResponses`) exactly as GetMethod
 //! shows them. Lists answer AWS's `{"item": [...], "position": "..."}`.
 //!
-//! By concern: [`routes`] (path → object and operation), [`read`] and [`write`] (the
-//! operations), [`patch`] (PATCH semantics), [`tags`], [`ids`]; this file holds the entry points
+//! By concern: `routes` (path → object and operation), `read` and `write` (the
+//! operations), `patch` (PATCH semantics), `tags`, `ids`; this file holds the entry points
 //! and the lookups they share.
 
 mod ids;

@@ -337,6 +337,17 @@ fn query_of(uri: &axum::http::Uri) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The invoke URL's AWS integrations start executions through the runner.
+impl invoke::States for Arc<executions::Runner> {
+    fn serves(&self, action: &str) -> bool {
+        executions::handles(action)
+    }
+
+    async fn call(&self, action: &str, body: &[u8], ctx: &RequestContext) -> Outcome {
+        self.handle(action, body, ctx).await
+    }
+}
+
 impl Shared {
     /// Answers from the state: `read` under the shared lock (then waits until what it saw is on
     /// disk); when `read` declines (`None`, a write), `write` under the write lock, and a change
