@@ -213,6 +213,16 @@ impl Query<'_> {
     }
 }
 
+/// One page of `items` from index `start` (past the end: empty), at most `max` long, and the
+/// index the next page starts at (`None` after the last). Every listing pages through this;
+/// what differs per protocol is only how the next start is written: an awsJson [`token`], or
+/// API Gateway's `position` (the index itself, as AWS's REST API shows it).
+pub fn page<T>(items: &[T], start: usize, max: usize) -> (&[T], Option<usize>) {
+    let start = start.min(items.len());
+    let end = start.saturating_add(max).min(items.len());
+    (&items[start..end], (end < items.len()).then_some(end))
+}
+
 /// The page-token scheme of the awsJson protocols: a token is opaque to clients, the hex of the
 /// key of the last item returned, and the next page starts after that item.
 pub mod token {
@@ -246,10 +256,9 @@ pub mod token {
             None => 0,
             Some(after) => items.iter().position(|i| key(i) == after)? + 1,
         };
-        let end = start.saturating_add(max).min(items.len());
-        let page = &items[start..end];
+        let (page, more) = super::page(items, start, max);
         let next = match page.last() {
-            Some(last) if end < items.len() => Some(encode(&key(last))),
+            Some(last) if more.is_some() => Some(encode(&key(last))),
             _ => None,
         };
         Some((page, next))

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::*;
+use crate::sandbox::protocol;
 
 /// Answers a read-only operation (`Get*`) from a shared borrow of the state.
 pub(super) fn dispatch_read(state: &ApiGatewayState, req: &ApigwRequest<'_>, op: &str, r: Route) -> Res {
@@ -127,13 +128,12 @@ fn page(items: Vec<Value>, q: &Query<'_>) -> Res {
             .ok_or_else(|| bad_request("Invalid limit specified: must be between 1 and 500"))?,
         None => 25,
     };
-    let end = start.saturating_add(limit).min(items.len());
+    let (slice, next) = protocol::page(&items, start, limit);
     let mut out = Map::new();
-    if end < items.len() {
-        out.insert("position".into(), json!(end.to_string()));
+    if let Some(next) = next {
+        out.insert("position".into(), json!(next.to_string()));
     }
-    let slice: Vec<Value> = items.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
-    out.insert("item".into(), Value::Array(slice));
+    out.insert("item".into(), Value::Array(slice.to_vec()));
     ok(200, Value::Object(out), false)
 }
 
