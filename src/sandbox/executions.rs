@@ -275,42 +275,8 @@ impl Runner {
         ctx: &RequestContext,
         sync: bool,
     ) -> Outcome {
-        let machine_arn = required(input, "stateMachineArn")?;
-        let name = match input.get("name").and_then(Value::as_str) {
-            Some(n) => {
-                if !crate::desired::is_valid_machine_name(n) {
-                    return Err(ServiceError::bad("InvalidName", format!("Invalid Name: '{n}'")));
-                }
-                n.to_string()
-            }
-            None => uuid(),
-        };
-        let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
-        if text.len() > MAX_INPUT {
-            return Err(ServiceError::bad(
-                "InvalidExecutionInput",
-                "Execution input is larger than 262144 bytes",
-            ));
-        }
-        let execution_input: Value = serde_json::from_str(text).map_err(|e| {
-            ServiceError::bad(
-                "InvalidExecutionInput",
-                format!("Invalid State Machine Execution Input: '{e}'"),
-            )
-        })?;
-        let (machine, definition) = {
-            let state = self
-                .state
-                .read()
-                .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
-            let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
-                ServiceError::bad(
-                    "StateMachineDoesNotExist",
-                    format!("State Machine Does Not Exist: '{machine_arn}'"),
-                )
-            })?;
-            (machine.clone(), self.definition(machine)?)
-        };
+        let request = StartRequest::read(input)?;
+        let (machine, definition) = self.machine(request.machine_arn)?;
         let express = machine.kind == "EXPRESS";
         if sync && !express {
             return Err(ServiceError::bad(
@@ -318,6 +284,7 @@ impl Runner {
                 "This operation is not supported by this type of state machine",
             ));
         }
+        let name = request.name;
         let arn = if express {
             format!(
                 "arn:aws:states:{}:{}:express:{}:{name}:{}",
@@ -339,7 +306,7 @@ impl Runner {
             name: name.clone(),
             kind: machine.kind.clone(),
             status: "RUNNING".into(),
-            input: text.to_string(),
+            input: request.text.to_string(),
             output: None,
             error: None,
             cause: None,
@@ -361,54 +328,11 @@ impl Runner {
         };
         let stop = Arc::new(Stop::default());
         if !express {
-            let generation = {
-                let mut state = self
-                    .state
-                    .write()
-                    .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
-                if state.sfn.executions.contains_key(&arn) {
-                    return Err(ServiceError::bad(
-                        "ExecutionAlreadyExists",
-                        format!("Execution Already Exists: '{arn}'"),
-                    ));
-                }
-                state.sfn.executions.insert(arn.clone(), record.clone());
-                self.journal.as_ref().map(|j| j.record_change())
-            };
-            if let Ok(mut running) = self.running.lock() {
-                running.insert(arn.clone(), Arc::clone(&stop));
-            }
-            if let (Some(j), Some(g)) = (&self.journal, generation)
-                && let Err(e) = j.committed(g).await
-            {
-                return Err(ServiceError::new(500, "InternalFailure", e.to_string()));
-            }
+            self.register(&record, &stop).await?;
         }
-        let runner = Arc::clone(self);
-        let functions = Arc::clone(&self.functions);
-        let slots = Arc::clone(&self.slots);
-        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let task = tokio::spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            tokio::task::spawn_blocking(move || {
-                let outcome = exec::run(
-                    &definition,
-                    execution_input,
-                    &info,
-                    functions.as_ref(),
-                    &RealClock(&stop),
-                );
-                runner.finish(record, outcome)
-            })
-            .await
-        });
-        if !sync && !express {
-            return Ok(Reply::ok(
-                json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
-            ));
-        }
+        let task = self.spawn(record, definition, request.input, info, stop);
         if !sync {
-            // EXPRESS through StartExecution: asynchronous, like AWS.
+            // EXPRESS through StartExecution too: asynchronous, like AWS.
             return Ok(Reply::ok(
                 json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
             ));
@@ -417,20 +341,74 @@ impl Runner {
             .await
             .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?
             .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?;
-        let mut body = done.describe();
-        if let Some(m) = body.as_object_mut() {
-            m.remove("inputDetails");
-            m.remove("outputDetails");
-            m.insert("inputDetails".into(), json!({"included": true}));
-            if done.output.is_some() {
-                m.insert("outputDetails".into(), json!({"included": true}));
+        Ok(Reply::ok(sync_answer(&done)))
+    }
+
+    /// The machine `arn` names, with its parsed definition.
+    fn machine(&self, arn: &str) -> Result<(StateMachine, Arc<Value>), ServiceError> {
+        let state = self
+            .state
+            .read()
+            .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
+        let machine = state.sfn.machines.get(arn).ok_or_else(|| {
+            ServiceError::bad(
+                "StateMachineDoesNotExist",
+                format!("State Machine Does Not Exist: '{arn}'"),
+            )
+        })?;
+        Ok((machine.clone(), self.definition(machine)?))
+    }
+
+    /// Records a new STANDARD execution as running, on disk before it starts.
+    async fn register(&self, record: &Execution, stop: &Arc<Stop>) -> Result<(), ServiceError> {
+        let arn = &record.arn;
+        let generation = {
+            let mut state = self
+                .state
+                .write()
+                .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
+            if state.sfn.executions.contains_key(arn) {
+                return Err(ServiceError::bad(
+                    "ExecutionAlreadyExists",
+                    format!("Execution Already Exists: '{arn}'"),
+                ));
             }
-            m.insert(
-                "billingDetails".into(),
-                json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
-            );
+            state.sfn.executions.insert(arn.clone(), record.clone());
+            self.journal.as_ref().map(|j| j.record_change())
+        };
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(arn.clone(), Arc::clone(stop));
         }
-        Ok(Reply::ok(body))
+        if let (Some(j), Some(g)) = (&self.journal, generation)
+            && let Err(e) = j.committed(g).await
+        {
+            return Err(ServiceError::new(500, "InternalFailure", e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Runs the execution on the blocking pool once a slot is free; the task ends with the
+    /// finished record.
+    fn spawn(
+        self: &Arc<Self>,
+        record: Execution,
+        definition: Arc<Value>,
+        input: Value,
+        info: ExecutionInfo,
+        stop: Arc<Stop>,
+    ) -> tokio::task::JoinHandle<Result<Execution, tokio::task::JoinError>> {
+        let runner = Arc::clone(self);
+        let functions = Arc::clone(&self.functions);
+        let slots = Arc::clone(&self.slots);
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            tokio::task::spawn_blocking(move || {
+                let outcome = exec::run(&definition, input, &info, functions.as_ref(), &RealClock(&stop));
+                runner.finish(record, outcome)
+            })
+            .await
+        })
     }
 
     /// Stores a finished execution; returns it.
@@ -644,6 +622,66 @@ impl Runner {
         let running = self.in_flight.load(std::sync::atomic::Ordering::Relaxed);
         json!({"executions": all, "running": running})
     }
+}
+
+/// What a start request asks for, checked.
+struct StartRequest<'a> {
+    machine_arn: &'a str,
+    /// The execution's name (a UUID when not given).
+    name: String,
+    /// The input as given, and parsed.
+    text: &'a str,
+    input: Value,
+}
+
+impl<'a> StartRequest<'a> {
+    fn read(input: &'a Map<String, Value>) -> Result<StartRequest<'a>, ServiceError> {
+        let machine_arn = required(input, "stateMachineArn")?;
+        let name = match input.get("name").and_then(Value::as_str) {
+            Some(n) if !crate::desired::is_valid_machine_name(n) => {
+                return Err(ServiceError::bad("InvalidName", format!("Invalid Name: '{n}'")));
+            }
+            Some(n) => n.to_string(),
+            None => uuid(),
+        };
+        let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
+        if text.len() > MAX_INPUT {
+            return Err(ServiceError::bad(
+                "InvalidExecutionInput",
+                "Execution input is larger than 262144 bytes",
+            ));
+        }
+        let parsed = serde_json::from_str(text).map_err(|e| {
+            ServiceError::bad(
+                "InvalidExecutionInput",
+                format!("Invalid State Machine Execution Input: '{e}'"),
+            )
+        })?;
+        Ok(StartRequest {
+            machine_arn,
+            name,
+            text,
+            input: parsed,
+        })
+    }
+}
+
+/// `StartSyncExecution`'s answer: the finished execution, with AWS's details and billing.
+fn sync_answer(done: &Execution) -> Value {
+    let mut body = done.describe();
+    if let Some(m) = body.as_object_mut() {
+        m.remove("inputDetails");
+        m.remove("outputDetails");
+        m.insert("inputDetails".into(), json!({"included": true}));
+        if done.output.is_some() {
+            m.insert("outputDetails".into(), json!({"included": true}));
+        }
+        m.insert(
+            "billingDetails".into(),
+            json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
+        );
+    }
+    body
 }
 
 fn strip_data(v: &mut Value) {
