@@ -1,3 +1,6 @@
+//! Unit tests of the API Gateway handler (one concern: every operation driven through `handle`
+//! and `read` over an in-memory state, with the answers as the restJson wire carries them).
+
 use serde_json::{Value, json};
 
 use super::super::protocol::Outcome;
