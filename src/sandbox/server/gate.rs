@@ -248,3 +248,54 @@ impl Shared {
         fault
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(wire: Wire, fault: Fault) -> Option<(u16, String)> {
+        injected(wire, &fault).map(|e| (e.status, e.code))
+    }
+
+    #[test]
+    fn each_wire_refuses_faults_in_its_own_words() {
+        let code = |c: &str| Some((400, c.to_owned()));
+        assert_eq!(
+            refusal(Wire::AwsJson10, Fault::Throttle),
+            code("ThrottlingException")
+        );
+        assert_eq!(
+            refusal(Wire::AwsJson11, Fault::Throttle),
+            code("ThrottledException")
+        );
+        assert_eq!(refusal(Wire::Query, Fault::Throttle), code("Throttling"));
+        assert_eq!(
+            refusal(Wire::RestJson, Fault::Throttle),
+            Some((429, "TooManyRequestsException".into()))
+        );
+        assert_eq!(
+            refusal(Wire::AwsJson10, Fault::Error),
+            Some((500, "ServiceUnavailable".into()))
+        );
+        assert_eq!(
+            refusal(Wire::RestJson, Fault::Error),
+            Some((500, "ServiceUnavailableException".into()))
+        );
+        let denied = || Fault::Code("AccessDeniedException".into());
+        assert_eq!(
+            refusal(Wire::RestJson, denied()),
+            Some((403, "AccessDeniedException".into()))
+        );
+        assert_eq!(refusal(Wire::AwsJson10, denied()), code("AccessDeniedException"));
+        assert_eq!(refusal(Wire::AwsJson10, Fault::Lost), None);
+        let r = over_quota(Wire::RestJson, Duration::from_millis(1500));
+        assert_eq!(r.status().as_u16(), 429);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        assert!(
+            over_quota(Wire::AwsJson10, Duration::from_secs(1))
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
+    }
+}
