@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::handler::Handler;
 use axum::http::Method;
 use axum::response::Response;
-use axum::routing::{MethodRouter, any, get, post};
+use axum::routing::{MethodRouter, any};
 use serde_json::{Value, json};
 
 use super::super::faults::{FaultConfig, Faults};
@@ -19,15 +20,32 @@ use super::{Shared, read_body};
 
 /// The `/_sandbox/*` routes; any other method or path under it is an unknown endpoint.
 pub(super) fn routes() -> Router<Arc<Shared>> {
-    let only = |route: MethodRouter<Arc<Shared>>| route.fallback(unknown);
     Router::new()
-        .route("/_sandbox/requests", only(get(requests)))
-        .route("/_sandbox/requests/reset", only(post(reset_requests)))
-        .route("/_sandbox/faults", only(get(faults).post(set_faults)))
-        .route("/_sandbox/executions", only(get(executions)))
-        .route("/_sandbox/quotas", only(get(quotas)))
+        .route("/_sandbox/requests", only(Method::GET, requests))
+        .route("/_sandbox/requests/reset", only(Method::POST, reset_requests))
+        .route("/_sandbox/faults", any(faults))
+        .route("/_sandbox/executions", only(Method::GET, executions))
+        .route("/_sandbox/quotas", only(Method::GET, quotas))
         .route("/_sandbox/", any(unknown))
         .route("/_sandbox/{*rest}", any(unknown))
+}
+
+/// `handler` for exactly `method` (not `HEAD` for `GET`, as axum's `get` would); other methods
+/// are an unknown endpoint, without an `Allow` header.
+fn only<H, T>(method: Method, handler: H) -> MethodRouter<Arc<Shared>>
+where
+    H: Handler<T, Arc<Shared>>,
+    T: 'static,
+{
+    any(move |State(shared): State<Arc<Shared>>, request: Request| {
+        let (handler, method) = (handler.clone(), method.clone());
+        async move {
+            if request.method() != method {
+                return unknown(request).await;
+            }
+            handler.call(request, shared).await
+        }
+    })
 }
 
 fn json(body: Value) -> Response {
@@ -60,8 +78,17 @@ async fn reset_requests(State(shared): State<Arc<Shared>>) -> Response {
     json(json!({}))
 }
 
+/// `GET /_sandbox/faults` shows the fault configuration, `POST` replaces it.
+async fn faults(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    match *request.method() {
+        Method::GET => show_faults(&shared),
+        Method::POST => set_faults(&shared, request).await,
+        _ => unknown(request).await,
+    }
+}
+
 /// `POST /_sandbox/faults`: replaces the fault configuration (`{}`: none).
-async fn set_faults(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn set_faults(shared: &Shared, request: Request) -> Response {
     let body = match read_body(request.into_body(), Wire::RestJson).await {
         Ok(body) => body,
         Err(too_large) => return too_large,
@@ -78,7 +105,7 @@ async fn set_faults(State(shared): State<Arc<Shared>>, request: Request) -> Resp
 }
 
 /// `GET /_sandbox/faults`: the configuration in force (`{}`: none).
-async fn faults(State(shared): State<Arc<Shared>>) -> Response {
+fn show_faults(shared: &Shared) -> Response {
     let config = shared
         .faults
         .lock()
