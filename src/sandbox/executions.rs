@@ -11,14 +11,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::sfn::{self, SfnResponse};
-use super::state::{Journal, SandboxState};
+use super::clock::{now_ms, now_secs, uuid};
+use super::protocol::{Outcome, Reply, ServiceError, json_input, required, token};
+use super::store::{Execution, Journal, SandboxState, StateMachine};
 use crate::exec::{self, Clock, Event, ExecutionInfo};
 use crate::standins::Functions;
 
@@ -30,29 +29,6 @@ const MAX_INPUT: usize = 256 * 1024;
 
 /// The cause of an execution that was running when the sandbox stopped.
 pub const RESTART_CAUSE: &str = "The sandbox stopped while this execution was running; the sandbox does not resume executions after a restart";
-
-/// One execution, with its history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Execution {
-    pub arn: String,
-    pub state_machine_arn: String,
-    pub name: String,
-    /// STANDARD or EXPRESS.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-    pub input: String,
-    pub output: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub start_date: f64,
-    pub stop_date: Option<f64>,
-    pub events: Vec<Event>,
-    /// The machine as it was when the execution started (`DescribeStateMachineForExecution`).
-    pub definition: String,
-    pub role_arn: String,
-    pub revision_id: String,
-}
 
 impl Execution {
     fn summary(&self) -> Value {
@@ -138,13 +114,6 @@ impl Stop {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Wall-clock time; sleeps end early when the execution is stopped.
 struct RealClock<'a>(&'a Stop);
 
@@ -202,35 +171,11 @@ fn slots() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) * 8
 }
 
-fn err(code: &str, message: impl Into<String>) -> SfnResponse {
-    sfn::error(400, code, message)
-}
-
-fn parse(body: &[u8]) -> Result<Map<String, Value>, SfnResponse> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(err("ValidationException", "Request body must be a JSON object")),
-        Err(e) => Err(err("SerializationException", format!("Malformed JSON: {e}"))),
-    }
-}
-
-fn required<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a str, SfnResponse> {
-    input.get(key).and_then(Value::as_str).ok_or_else(|| {
-        err(
-            "ValidationException",
-            format!("1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"),
-        )
-    })
-}
-
 /// Checks an execution ARN; EXPRESS ones are refused as AWS refuses them.
-fn check_execution_arn(arn: &str) -> Result<(), SfnResponse> {
+fn check_execution_arn(arn: &str) -> Result<(), ServiceError> {
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() >= 6 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "express" {
-        return Err(err(
+        return Err(ServiceError::bad(
             "InvalidArn",
             format!("Invalid Arn: 'Resource type not valid in this context: express': '{arn}'"),
         ));
@@ -238,19 +183,7 @@ fn check_execution_arn(arn: &str) -> Result<(), SfnResponse> {
     if parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution" {
         return Ok(());
     }
-    Err(err("InvalidArn", format!("Invalid Arn: '{arn}'")))
-}
-
-fn uuid() -> String {
-    let h: String = (0..16).map(|_| format!("{:02x}", fastrand::u8(..))).collect();
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
+    Err(ServiceError::bad("InvalidArn", format!("Invalid Arn: '{arn}'")))
 }
 
 impl Runner {
@@ -295,12 +228,9 @@ impl Runner {
     }
 
     /// Answers one execution operation.
-    pub async fn handle(self: &Arc<Self>, op: &str, body: &[u8], ctx: &RequestContext) -> SfnResponse {
-        let input = match parse(body) {
-            Ok(i) => i,
-            Err(e) => return e,
-        };
-        let result = match op {
+    pub async fn handle(self: &Arc<Self>, op: &str, body: &[u8], ctx: &RequestContext) -> Outcome {
+        let input = json_input(body)?;
+        match op {
             "StartExecution" => self.start(&input, ctx, false).await,
             "StartSyncExecution" => self.start(&input, ctx, true).await,
             "StopExecution" => self.stop(&input).await,
@@ -311,11 +241,10 @@ impl Runner {
                 }
                 read
             }
-        };
-        result.unwrap_or_else(|e| e)
+        }
     }
 
-    fn definition(&self, machine: &sfn::StateMachine) -> Result<Arc<Value>, SfnResponse> {
+    fn definition(&self, machine: &StateMachine) -> Result<Arc<Value>, ServiceError> {
         if let Ok(cache) = self.definitions.lock()
             && let Some((rev, def)) = cache.get(&machine.arn)
             && *rev == machine.revision_id
@@ -323,7 +252,7 @@ impl Runner {
             return Ok(Arc::clone(def));
         }
         let def: Value = serde_json::from_str(&machine.definition).map_err(|e| {
-            err(
+            ServiceError::bad(
                 "InvalidDefinition",
                 format!("Invalid State Machine Definition: '{e}'"),
             )
@@ -345,50 +274,17 @@ impl Runner {
         input: &Map<String, Value>,
         ctx: &RequestContext,
         sync: bool,
-    ) -> Result<SfnResponse, SfnResponse> {
-        let machine_arn = required(input, "stateMachineArn")?;
-        let name = match input.get("name").and_then(Value::as_str) {
-            Some(n) => {
-                if !crate::desired::is_valid_machine_name(n) {
-                    return Err(err("InvalidName", format!("Invalid Name: '{n}'")));
-                }
-                n.to_string()
-            }
-            None => uuid(),
-        };
-        let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
-        if text.len() > MAX_INPUT {
-            return Err(err(
-                "InvalidExecutionInput",
-                "Execution input is larger than 262144 bytes",
-            ));
-        }
-        let execution_input: Value = serde_json::from_str(text).map_err(|e| {
-            err(
-                "InvalidExecutionInput",
-                format!("Invalid State Machine Execution Input: '{e}'"),
-            )
-        })?;
-        let (machine, definition) = {
-            let state = self
-                .state
-                .read()
-                .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
-            let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
-                err(
-                    "StateMachineDoesNotExist",
-                    format!("State Machine Does Not Exist: '{machine_arn}'"),
-                )
-            })?;
-            (machine.clone(), self.definition(machine)?)
-        };
+    ) -> Outcome {
+        let request = StartRequest::read(input)?;
+        let (machine, definition) = self.machine(request.machine_arn)?;
         let express = machine.kind == "EXPRESS";
         if sync && !express {
-            return Err(err(
+            return Err(ServiceError::bad(
                 "StateMachineTypeNotSupported",
                 "This operation is not supported by this type of state machine",
             ));
         }
+        let name = request.name;
         let arn = if express {
             format!(
                 "arn:aws:states:{}:{}:express:{}:{name}:{}",
@@ -410,7 +306,7 @@ impl Runner {
             name: name.clone(),
             kind: machine.kind.clone(),
             status: "RUNNING".into(),
-            input: text.to_string(),
+            input: request.text.to_string(),
             output: None,
             error: None,
             cause: None,
@@ -432,76 +328,87 @@ impl Runner {
         };
         let stop = Arc::new(Stop::default());
         if !express {
-            let generation = {
-                let mut state = self
-                    .state
-                    .write()
-                    .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
-                if state.sfn.executions.contains_key(&arn) {
-                    return Err(err(
-                        "ExecutionAlreadyExists",
-                        format!("Execution Already Exists: '{arn}'"),
-                    ));
-                }
-                state.sfn.executions.insert(arn.clone(), record.clone());
-                self.journal.as_ref().map(|j| j.record_change())
-            };
-            if let Ok(mut running) = self.running.lock() {
-                running.insert(arn.clone(), Arc::clone(&stop));
-            }
-            if let (Some(j), Some(g)) = (&self.journal, generation)
-                && let Err(e) = j.committed(g).await
-            {
-                return Err(sfn::error(500, "InternalFailure", e.to_string()));
-            }
+            self.register(&record, &stop).await?;
         }
-        let runner = Arc::clone(self);
-        let functions = Arc::clone(&self.functions);
-        let slots = Arc::clone(&self.slots);
-        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let task = tokio::spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            tokio::task::spawn_blocking(move || {
-                let outcome = exec::run(
-                    &definition,
-                    execution_input,
-                    &info,
-                    functions.as_ref(),
-                    &RealClock(&stop),
-                );
-                runner.finish(record, outcome)
-            })
-            .await
-        });
-        if !sync && !express {
-            return Ok(ok(
-                json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
-            ));
-        }
+        let task = self.spawn(record, definition, request.input, info, stop);
         if !sync {
-            // EXPRESS through StartExecution: asynchronous, like AWS.
-            return Ok(ok(
+            // EXPRESS through StartExecution too: asynchronous, like AWS.
+            return Ok(Reply::ok(
                 json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}),
             ));
         }
         let done = task
             .await
-            .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?
-            .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?;
-        let mut body = done.describe();
-        if let Some(m) = body.as_object_mut() {
-            m.remove("inputDetails");
-            m.remove("outputDetails");
-            m.insert("inputDetails".into(), json!({"included": true}));
-            if done.output.is_some() {
-                m.insert("outputDetails".into(), json!({"included": true}));
+            .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?
+            .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?;
+        Ok(Reply::ok(sync_answer(&done)))
+    }
+
+    /// The machine `arn` names, with its parsed definition.
+    fn machine(&self, arn: &str) -> Result<(StateMachine, Arc<Value>), ServiceError> {
+        let state = self
+            .state
+            .read()
+            .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
+        let machine = state.sfn.machines.get(arn).ok_or_else(|| {
+            ServiceError::bad(
+                "StateMachineDoesNotExist",
+                format!("State Machine Does Not Exist: '{arn}'"),
+            )
+        })?;
+        Ok((machine.clone(), self.definition(machine)?))
+    }
+
+    /// Records a new STANDARD execution as running, on disk before it starts.
+    async fn register(&self, record: &Execution, stop: &Arc<Stop>) -> Result<(), ServiceError> {
+        let arn = &record.arn;
+        let generation = {
+            let mut state = self
+                .state
+                .write()
+                .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
+            if state.sfn.executions.contains_key(arn) {
+                return Err(ServiceError::bad(
+                    "ExecutionAlreadyExists",
+                    format!("Execution Already Exists: '{arn}'"),
+                ));
             }
-            m.insert(
-                "billingDetails".into(),
-                json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
-            );
+            state.sfn.executions.insert(arn.clone(), record.clone());
+            self.journal.as_ref().map(|j| j.record_change())
+        };
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(arn.clone(), Arc::clone(stop));
         }
-        Ok(ok(body))
+        if let (Some(j), Some(g)) = (&self.journal, generation)
+            && let Err(e) = j.committed(g).await
+        {
+            return Err(ServiceError::new(500, "InternalFailure", e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Runs the execution on the blocking pool once a slot is free; the task ends with the
+    /// finished record.
+    fn spawn(
+        self: &Arc<Self>,
+        record: Execution,
+        definition: Arc<Value>,
+        input: Value,
+        info: ExecutionInfo,
+        stop: Arc<Stop>,
+    ) -> tokio::task::JoinHandle<Result<Execution, tokio::task::JoinError>> {
+        let runner = Arc::clone(self);
+        let functions = Arc::clone(&self.functions);
+        let slots = Arc::clone(&self.slots);
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            tokio::task::spawn_blocking(move || {
+                let outcome = exec::run(&definition, input, &info, functions.as_ref(), &RealClock(&stop));
+                runner.finish(record, outcome)
+            })
+            .await
+        })
     }
 
     /// Stores a finished execution; returns it.
@@ -533,19 +440,19 @@ impl Runner {
         done
     }
 
-    async fn stop(&self, input: &Map<String, Value>) -> Result<SfnResponse, SfnResponse> {
+    async fn stop(&self, input: &Map<String, Value>) -> Outcome {
         let arn = required(input, "executionArn")?;
         check_execution_arn(arn)?;
         let error = input.get("error").and_then(Value::as_str).map(str::to_string);
         let cause = input.get("cause").and_then(Value::as_str).map(str::to_string);
-        let now = now_ms() as f64 / 1000.0;
+        let now = now_secs();
         let (stop_date, generation) = {
             let mut state = self
                 .state
                 .write()
-                .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+                .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
             let e = state.sfn.executions.get_mut(arn).ok_or_else(|| {
-                err(
+                ServiceError::bad(
                     "ExecutionDoesNotExist",
                     format!("Execution Does Not Exist: '{arn}'"),
                 )
@@ -566,26 +473,26 @@ impl Runner {
         if let (Some(j), Some(g)) = (&self.journal, generation) {
             j.committed(g)
                 .await
-                .map_err(|e| sfn::error(500, "InternalFailure", e.to_string()))?;
+                .map_err(|e| ServiceError::new(500, "InternalFailure", e.to_string()))?;
         }
-        Ok(ok(json!({"stopDate": stop_date})))
+        Ok(Reply::ok(json!({"stopDate": stop_date})))
     }
 
-    fn read(&self, op: &str, input: &Map<String, Value>) -> Result<SfnResponse, SfnResponse> {
+    fn read(&self, op: &str, input: &Map<String, Value>) -> Outcome {
         let state = self
             .state
             .read()
-            .map_err(|_| sfn::error(500, "InternalFailure", "state lock poisoned"))?;
+            .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
         if op == "ListExecutions" {
             let machine_arn = required(input, "stateMachineArn")?;
             let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
-                err(
+                ServiceError::bad(
                     "StateMachineDoesNotExist",
                     format!("State Machine Does Not Exist: '{machine_arn}'"),
                 )
             })?;
             if machine.kind == "EXPRESS" {
-                return Err(err(
+                return Err(ServiceError::bad(
                     "StateMachineTypeNotSupported",
                     "This operation is not supported by this type of state machine",
                 ));
@@ -602,17 +509,17 @@ impl Runner {
                     .total_cmp(&a.start_date)
                     .then_with(|| b.arn.cmp(&a.arn))
             });
-            let (page, next) = paginate(&list, input)?;
+            let (page, next) = paginate(&list, |e| e.arn.clone(), input)?;
             let mut body = json!({"executions": page.iter().map(|e| e.summary()).collect::<Vec<_>>()});
             if let Some(n) = next {
                 body["nextToken"] = json!(n);
             }
-            return Ok(ok(body));
+            return Ok(Reply::ok(body));
         }
         let arn = required(input, "executionArn")?;
         check_execution_arn(arn)?;
         let e = state.sfn.executions.get(arn).ok_or_else(|| {
-            err(
+            ServiceError::bad(
                 "ExecutionDoesNotExist",
                 format!("Execution Does Not Exist: '{arn}'"),
             )
@@ -622,12 +529,12 @@ impl Runner {
                 let mut body = e.describe();
                 body["redriveCount"] = json!(0);
                 body["redriveStatus"] = json!("NOT_REDRIVABLE");
-                Ok(ok(body))
+                Ok(Reply::ok(body))
             }
             "DescribeStateMachineForExecution" => {
                 let machine = state.sfn.machines.get(&e.state_machine_arn);
                 let name = e.state_machine_arn.rsplit(':').next().unwrap_or_default();
-                Ok(ok(json!({
+                Ok(Reply::ok(json!({
                     "stateMachineArn": e.state_machine_arn, "name": name, "definition": e.definition,
                     "roleArn": e.role_arn, "updateDate": machine.map_or(e.start_date, |m| m.creation_date),
                     "revisionId": e.revision_id,
@@ -641,7 +548,7 @@ impl Runner {
                     events.reverse();
                 }
                 let include = input.get("includeExecutionData") != Some(&Value::Bool(false));
-                let (page, next) = paginate(&events, input)?;
+                let (page, next) = paginate(&events, |ev| ev.id.to_string(), input)?;
                 let page: Vec<Value> = page
                     .iter()
                     .map(|ev| {
@@ -656,7 +563,7 @@ impl Runner {
                 if let Some(n) = next {
                     body["nextToken"] = json!(n);
                 }
-                Ok(ok(body))
+                Ok(Reply::ok(body))
             }
         }
     }
@@ -672,7 +579,7 @@ impl Runner {
             return;
         }
         if let Ok(mut state) = self.state.write() {
-            let now = now_ms() as f64 / 1000.0;
+            let now = now_secs();
             for (arn, _) in &running {
                 if let Some(e) = state
                     .sfn
@@ -717,6 +624,66 @@ impl Runner {
     }
 }
 
+/// What a start request asks for, checked.
+struct StartRequest<'a> {
+    machine_arn: &'a str,
+    /// The execution's name (a UUID when not given).
+    name: String,
+    /// The input as given, and parsed.
+    text: &'a str,
+    input: Value,
+}
+
+impl<'a> StartRequest<'a> {
+    fn read(input: &'a Map<String, Value>) -> Result<StartRequest<'a>, ServiceError> {
+        let machine_arn = required(input, "stateMachineArn")?;
+        let name = match input.get("name").and_then(Value::as_str) {
+            Some(n) if !crate::desired::is_valid_machine_name(n) => {
+                return Err(ServiceError::bad("InvalidName", format!("Invalid Name: '{n}'")));
+            }
+            Some(n) => n.to_string(),
+            None => uuid(),
+        };
+        let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
+        if text.len() > MAX_INPUT {
+            return Err(ServiceError::bad(
+                "InvalidExecutionInput",
+                "Execution input is larger than 262144 bytes",
+            ));
+        }
+        let parsed = serde_json::from_str(text).map_err(|e| {
+            ServiceError::bad(
+                "InvalidExecutionInput",
+                format!("Invalid State Machine Execution Input: '{e}'"),
+            )
+        })?;
+        Ok(StartRequest {
+            machine_arn,
+            name,
+            text,
+            input: parsed,
+        })
+    }
+}
+
+/// `StartSyncExecution`'s answer: the finished execution, with AWS's details and billing.
+fn sync_answer(done: &Execution) -> Value {
+    let mut body = done.describe();
+    if let Some(m) = body.as_object_mut() {
+        m.remove("inputDetails");
+        m.remove("outputDetails");
+        m.insert("inputDetails".into(), json!({"included": true}));
+        if done.output.is_some() {
+            m.insert("outputDetails".into(), json!({"included": true}));
+        }
+        m.insert(
+            "billingDetails".into(),
+            json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
+        );
+    }
+    body
+}
+
 fn strip_data(v: &mut Value) {
     if let Some(m) = v.as_object_mut() {
         for (k, d) in m.iter_mut() {
@@ -731,33 +698,23 @@ fn strip_data(v: &mut Value) {
     }
 }
 
-fn ok(body: Value) -> SfnResponse {
-    SfnResponse {
-        status: 200,
-        body,
-        mutated: false,
-    }
-}
-
+/// One page of a listing, in AWS's `maxResults`/`nextToken` terms (at most 1000, the default).
 fn paginate<'a, T>(
     items: &'a [T],
+    key: impl Fn(&T) -> String,
     input: &Map<String, Value>,
-) -> Result<(&'a [T], Option<String>), SfnResponse> {
+) -> Result<(&'a [T], Option<String>), ServiceError> {
     let max = input
         .get("maxResults")
         .and_then(Value::as_u64)
         .filter(|n| *n > 0)
         .unwrap_or(1000)
         .min(1000) as usize;
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        None => 0,
-        Some(t) => t
-            .strip_prefix("sandbox-")
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n <= items.len())
-            .ok_or_else(|| err("InvalidToken", format!("Invalid Token: '{t}'")))?,
+    let given = input.get("nextToken").and_then(Value::as_str);
+    let invalid = |t: &str| ServiceError::bad("InvalidToken", format!("Invalid Token: '{t}'"));
+    let after = match given {
+        None => None,
+        Some(t) => Some(token::decode(t).ok_or_else(|| invalid(t))?),
     };
-    let end = (start + max).min(items.len());
-    let next = (end < items.len()).then(|| format!("sandbox-{end}"));
-    Ok((&items[start..end], next))
+    token::page(items, key, after.as_deref(), max).ok_or_else(|| invalid(given.unwrap_or_default()))
 }

@@ -4,15 +4,25 @@
 //! `states` actions, integration response selection by `selectionPattern` (matched against the
 //! backend's status code, as API Gateway does for AWS integrations) and the response template.
 
-use std::sync::{Arc, RwLock};
+use std::future::Future;
+use std::sync::RwLock;
 
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::apigw::Resource;
-use super::executions::{self, Runner};
-use super::state::SandboxState;
+use super::clock;
+use super::protocol::{Outcome, Wire};
+use super::store::{Resource, SandboxState};
 use crate::vtl;
+
+/// Where an AWS integration's Step Functions actions go: the server hands in the execution
+/// runner, so that this module needs no other handler.
+pub trait States {
+    /// Whether `action` (`StartExecution`, ...) is one the backend serves.
+    fn serves(&self, action: &str) -> bool;
+    /// Carries out `action` with the integration request's `body`.
+    fn call(&self, action: &str, body: &[u8], ctx: &RequestContext) -> impl Future<Output = Outcome> + Send;
+}
 
 /// One call of the invoke URL.
 #[derive(Debug)]
@@ -88,70 +98,106 @@ fn match_path(template: &str, path: &str) -> Option<Map<String, Value>> {
     (t.len() == p.len()).then_some(params)
 }
 
-/// Runs one invoke-URL call.
+/// Runs one invoke-URL call: find the method the stage's deployment holds, render the request
+/// template, call the backend, select the integration response and render its template.
 pub async fn invoke(
-    runner: &Arc<Runner>,
+    states: &impl States,
     state: &RwLock<SandboxState>,
     call: &Call<'_>,
     ctx: &RequestContext,
 ) -> Answer {
-    let found = {
-        let Ok(state) = state.read() else {
-            return message(500, "Internal server error");
-        };
-        let Some(api) = state
-            .apigw
-            .rest_apis
-            .iter()
-            .find(|a| a.info.get("id").and_then(Value::as_str) == Some(call.api_id))
-        else {
-            return message(403, "Forbidden");
-        };
-        let Some(stage) = api
-            .stages
-            .iter()
-            .find(|s| s.get("stageName").and_then(Value::as_str) == Some(call.stage))
-        else {
-            return message(403, "Forbidden");
-        };
-        let deployment = stage
-            .get("deploymentId")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let resources: &Vec<Resource> = api.snapshots.get(deployment).unwrap_or(&api.resources);
-        // Literal paths win over templated ones, as in API Gateway.
-        let mut candidates: Vec<(&Resource, Map<String, Value>)> = resources
-            .iter()
-            .filter_map(|r| match_path(&r.path, call.path).map(|p| (r, p)))
-            .collect();
-        candidates.sort_by_key(|(r, _)| r.path.matches('{').count());
-        let method = candidates.iter().find_map(|(r, params)| {
+    let answer = async {
+        let target = find(state, call)?;
+        let integration = target
+            .method
+            .get("methodIntegration")
+            .and_then(Value::as_object)
+            .ok_or_else(internal_error)?;
+        let mut input = template_input(
+            call,
+            ctx,
+            target.path_params,
+            &target.resource_path,
+            target.stage_variables,
+        );
+        let request_body = request_body(integration, &input, call)?;
+        let (status, backend_body) = backend(states, integration, request_body, ctx).await?;
+        respond(integration, status, backend_body, &mut input)
+    };
+    answer.await.unwrap_or_else(|refused| refused)
+}
+
+fn internal_error() -> Answer {
+    message(500, "Internal server error")
+}
+
+/// The method a call reaches, and what its templates can read of the route.
+struct Target {
+    method: Value,
+    path_params: Map<String, Value>,
+    resource_path: String,
+    stage_variables: Value,
+}
+
+/// The method of the stage's deployment that the call's path and HTTP method reach (literal
+/// paths win over templated ones, as in API Gateway).
+fn find(state: &RwLock<SandboxState>, call: &Call<'_>) -> Result<Target, Answer> {
+    let state = state.read().map_err(|_| internal_error())?;
+    let api = state
+        .apigw
+        .rest_apis
+        .iter()
+        .find(|a| a.info.get("id").and_then(Value::as_str) == Some(call.api_id))
+        .ok_or_else(|| message(403, "Forbidden"))?;
+    let stage = api
+        .stages
+        .iter()
+        .find(|s| s.get("stageName").and_then(Value::as_str) == Some(call.stage))
+        .ok_or_else(|| message(403, "Forbidden"))?;
+    let deployment = stage
+        .get("deploymentId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let resources: &Vec<Resource> = api.snapshots.get(deployment).unwrap_or(&api.resources);
+    let mut candidates: Vec<(&Resource, Map<String, Value>)> = resources
+        .iter()
+        .filter_map(|r| match_path(&r.path, call.path).map(|p| (r, p)))
+        .collect();
+    candidates.sort_by_key(|(r, _)| r.path.matches('{').count());
+    let (method, path_params, resource_path) = candidates
+        .iter()
+        .find_map(|(r, params)| {
             r.methods
                 .get(call.method)
                 .or_else(|| r.methods.get("ANY"))
                 .map(|m| (m.clone(), params.clone(), r.path.clone()))
-        });
-        let Some(method) = method else {
-            return message(403, "Missing Authentication Token");
-        };
-        (method, stage.get("variables").cloned().unwrap_or(json!({})))
-    };
-    let ((method, path_params, resource_path), stage_variables) = found;
-    let Some(integration) = method.get("methodIntegration").and_then(Value::as_object) else {
-        return message(500, "Internal server error");
-    };
-    let header = |name: &str| {
-        call.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let request_id = call.request_id;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let mut input = vtl::Input {
+        })
+        .ok_or_else(|| message(403, "Missing Authentication Token"))?;
+    Ok(Target {
+        method,
+        path_params,
+        resource_path,
+        stage_variables: stage.get("variables").cloned().unwrap_or(json!({})),
+    })
+}
+
+/// A request header, by name in any case.
+fn header(call: &Call<'_>, name: &str) -> Option<String> {
+    call.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+/// What the mapping templates read: `$input`, `$context`, `$stageVariables`.
+fn template_input(
+    call: &Call<'_>,
+    ctx: &RequestContext,
+    path_params: Map<String, Value>,
+    resource_path: &str,
+    stage_variables: Value,
+) -> vtl::Input {
+    vtl::Input {
         body: String::from_utf8_lossy(call.body).into_owned(),
         params: json!({
             "path": path_params,
@@ -161,13 +207,22 @@ pub async fn invoke(
         context: json!({
             "accountId": ctx.account_id, "apiId": call.api_id, "stage": call.stage,
             "httpMethod": call.method, "resourcePath": resource_path,
-            "path": format!("/{}{}", call.stage, call.path), "requestId": request_id,
-            "requestTimeEpoch": now, "domainName": format!("{}.execute-api.localhost", call.api_id),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": header("user-agent").unwrap_or_default()},
+            "path": format!("/{}{}", call.stage, call.path), "requestId": call.request_id,
+            "requestTimeEpoch": clock::now_ms(), "domainName": format!("{}.execute-api.localhost", call.api_id),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": header(call, "user-agent").unwrap_or_default()},
         }),
         stage_variables,
-    };
-    let content_type = header("content-type")
+    }
+}
+
+/// The integration request's body: the request template for the call's content type, or the
+/// call's body as the passthrough behavior allows.
+fn request_body(
+    integration: &Map<String, Value>,
+    input: &vtl::Input,
+    call: &Call<'_>,
+) -> Result<String, Answer> {
+    let content_type = header(call, "content-type")
         .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "application/json".into());
@@ -179,14 +234,11 @@ pub async fn invoke(
         .get("passthroughBehavior")
         .and_then(Value::as_str)
         .unwrap_or("WHEN_NO_MATCH");
-    let request_body = match template {
-        Some(t) => match vtl::render(t, &input) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "request template failed");
-                return message(500, "Internal server error");
-            }
-        },
+    match template {
+        Some(t) => vtl::render(t, input).map_err(|e| {
+            tracing::warn!(error = %e, "request template failed");
+            internal_error()
+        }),
         None => {
             let has_templates = templates.is_some_and(|t| !t.is_empty());
             let pass = match passthrough {
@@ -195,19 +247,28 @@ pub async fn invoke(
                 _ => true,
             };
             if !pass {
-                return message(415, "Unsupported Media Type");
+                return Err(message(415, "Unsupported Media Type"));
             }
-            input.body.clone()
+            Ok(input.body.clone())
         }
-    };
+    }
+}
+
+/// Calls the integration's backend: the status and body it answers.
+async fn backend(
+    states: &impl States,
+    integration: &Map<String, Value>,
+    request_body: String,
+    ctx: &RequestContext,
+) -> Result<(u16, String), Answer> {
     let kind = integration.get("type").and_then(Value::as_str).unwrap_or("");
-    let (backend_status, backend_body) = match kind {
+    match kind {
         "MOCK" => {
             let status = serde_json::from_str::<Value>(&request_body)
                 .ok()
                 .and_then(|v| v.get("statusCode").and_then(Value::as_u64))
                 .unwrap_or(200);
-            (status as u16, String::new())
+            Ok((status as u16, String::new()))
         }
         "AWS" => {
             let uri = integration.get("uri").and_then(Value::as_str).unwrap_or("");
@@ -217,24 +278,35 @@ pub async fn invoke(
                 ["arn", _, "apigateway", region, service, rest] => {
                     (*region, *service, rest.strip_prefix("action/").unwrap_or(rest))
                 }
-                _ => return message(500, "Internal server error"),
+                _ => return Err(internal_error()),
             };
-            if service != "states" || !executions::handles(action) {
+            if service != "states" || !states.serves(action) {
                 tracing::warn!(%uri, "the sandbox serves AWS integrations with Step Functions execution actions only");
-                return message(500, "Internal server error");
+                return Err(internal_error());
             }
             let states_ctx = RequestContext {
                 region: region.to_string(),
                 account_id: ctx.account_id.clone(),
             };
-            let r = runner.handle(action, request_body.as_bytes(), &states_ctx).await;
-            (r.status, r.body.to_string())
+            let outcome = states.call(action, request_body.as_bytes(), &states_ctx).await;
+            let (status, body) = Wire::AwsJson10.json(&outcome);
+            Ok((status, body.to_string()))
         }
         other => {
             tracing::warn!(kind = %other, "the sandbox does not run this integration type");
-            return message(500, "Internal server error");
+            Err(internal_error())
         }
-    };
+    }
+}
+
+/// The answer: the integration response whose `selectionPattern` matches the backend's status
+/// (else the default one), with its response template rendered over the backend's body.
+fn respond(
+    integration: &Map<String, Value>,
+    backend_status: u16,
+    backend_body: String,
+    input: &mut vtl::Input,
+) -> Result<Answer, Answer> {
     let responses = integration.get("integrationResponses").and_then(Value::as_object);
     let status_text = backend_status.to_string();
     let chosen = responses.and_then(|rs| {
@@ -255,9 +327,7 @@ pub async fn invoke(
                 })
             })
     });
-    let Some(chosen) = chosen else {
-        return message(500, "Internal server error");
-    };
+    let chosen = chosen.ok_or_else(internal_error)?;
     let status = chosen
         .get("statusCode")
         .and_then(Value::as_str)
@@ -272,21 +342,18 @@ pub async fn invoke(
     let body = match response_template {
         Some(t) => {
             input.body = backend_body;
-            match vtl::render(t, &input) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(error = %e, "response template failed");
-                    return message(500, "Internal server error");
-                }
-            }
+            vtl::render(t, input).map_err(|e| {
+                tracing::warn!(error = %e, "response template failed");
+                internal_error()
+            })?
         }
         None => backend_body,
     };
-    Answer {
+    Ok(Answer {
         status,
         content_type: "application/json".into(),
         body,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -1,17 +1,28 @@
 //! The sandbox: a local, AWS-compatible Step Functions and API Gateway endpoint (SPEC §7).
 //!
-//! `mod.rs` and the server own HTTP, signatures, persistence, request counts, faults and quotas;
-//! the service modules (`sfn`, `apigw`, `tagging`) are pure handlers over the state.
+//! One-way layers:
+//! - [`store`]: every persisted record and the state file (its journal);
+//! - [`protocol`]: the one error and one reply every handler answers, a wire encoder per
+//!   protocol, request helpers, the page-token scheme;
+//! - handlers over store + protocol, which never import one another: [`sfn`] (state
+//!   machines), [`executions`], [`tagging`], [`apigw`], [`invoke`] (the invoke URL);
+//! - `server`: HTTP, routes, request ids, persistence waits; its gate runs count → quota →
+//!   fault → handler → lost once for every protocol, and `/_sandbox/*` are its admin routes.
+//!
+//! Beside them: [`faults`] and [`quotas`] (what the gate applies), `conn` (cuttable
+//! connections), `clock` (the wall clock and UUIDs).
 
 pub mod apigw;
+mod clock;
 mod conn;
 pub mod executions;
 pub mod faults;
 pub mod invoke;
+pub mod protocol;
 pub mod quotas;
 mod server;
 pub mod sfn;
-pub mod state;
+pub mod store;
 pub mod tagging;
 
 use std::net::SocketAddr;

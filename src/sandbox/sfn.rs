@@ -1,49 +1,12 @@
 //! Step Functions in the sandbox, `awsJson1_0`: a pure handler over [`SfnState`].
 //! It never touches the network or the disk; the server persists the state when `mutated` is set.
 
-use std::collections::BTreeMap;
-
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-
-/// Every state machine, keyed by ARN (sorted, which gives a stable listing order).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SfnState {
-    pub machines: BTreeMap<String, StateMachine>,
-    /// Source of revision ids.
-    pub next_revision: u64,
-    /// STANDARD executions, keyed by ARN (see [`super::executions`]).
-    #[serde(default)]
-    pub executions: BTreeMap<String, super::executions::Execution>,
-}
-
-/// One state machine as AWS describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateMachine {
-    pub arn: String,
-    pub name: String,
-    pub definition: String,
-    pub role_arn: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub creation_date: f64,
-    pub logging: Value,
-    pub tracing: Value,
-    pub tags: IndexMap<String, String>,
-    pub revision_id: String,
-}
-
-/// The answer to one request: HTTP status and JSON body (errors carry `__type`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SfnResponse {
-    pub status: u16,
-    pub body: Value,
-    /// Whether the state changed (the server then persists it).
-    pub mutated: bool,
-}
+use super::protocol::{Outcome, Reply, ServiceError, json_input, required, string, token, validation};
+use super::store::{SfnState, StateMachine};
 
 /// Whether an operation changes state (used for request counts and fault targeting).
 pub fn is_write(operation: &str) -> bool {
@@ -79,45 +42,14 @@ pub fn operation(target_op: &str) -> &'static str {
         .unwrap_or("Unknown")
 }
 
-/// An AWS-shaped error (HTTP 400 unless given).
-pub fn error(status: u16, code: &str, message: impl Into<String>) -> SfnResponse {
-    SfnResponse {
-        status,
-        body: json!({"__type": code, "message": message.into()}),
-        mutated: false,
-    }
-}
-
-fn ok(body: Value) -> SfnResponse {
-    SfnResponse {
-        status: 200,
-        body,
-        mutated: false,
-    }
-}
-
-fn changed(body: Value) -> SfnResponse {
-    SfnResponse {
-        status: 200,
-        body,
-        mutated: true,
-    }
-}
-
-type Fail = Box<SfnResponse>;
-
-fn validation(message: impl Into<String>) -> Fail {
-    Box::new(error(400, "ValidationException", message))
-}
-
 /// Handles a read-only operation under a shared borrow; `None` when `op` is not one.
-pub fn read(state: &SfnState, op: &str, body: &[u8], ctx: &RequestContext) -> Option<SfnResponse> {
+pub fn read(state: &SfnState, op: &str, body: &[u8], ctx: &RequestContext) -> Option<Outcome> {
     if is_write(op) || operation(op) == "Unknown" {
         return None;
     }
-    let input = match parse_input(body) {
+    let input = match json_input(body) {
         Ok(input) => input,
-        Err(fail) => return Some(*fail),
+        Err(e) => return Some(Err(e)),
     };
     let result = match op {
         "DescribeStateMachine" => describe(state, &input),
@@ -125,31 +57,13 @@ pub fn read(state: &SfnState, op: &str, body: &[u8], ctx: &RequestContext) -> Op
         "ListTagsForResource" => list_tags(state, &input),
         _ => validate_definition(&input),
     };
-    Some(result.unwrap_or_else(|fail| *fail))
-}
-
-fn parse_input(body: &[u8]) -> Result<Map<String, Value>, Fail> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(validation("Request body must be a JSON object")),
-        Err(err) => Err(Box::new(error(
-            400,
-            "SerializationException",
-            format!("Malformed JSON: {err}"),
-        ))),
-    }
+    Some(result)
 }
 
 /// Handles one request for operation `op` (the part after `AWSStepFunctions.`).
-pub fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext, now: f64) -> SfnResponse {
-    let input = match parse_input(body) {
-        Ok(input) => input,
-        Err(fail) => return *fail,
-    };
-    let result = match operation(op) {
+pub fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext, now: f64) -> Outcome {
+    let input = json_input(body)?;
+    match operation(op) {
         "CreateStateMachine" => create(state, &input, ctx, now),
         "DescribeStateMachine" => describe(state, &input),
         "UpdateStateMachine" => update(state, &input, now),
@@ -159,44 +73,25 @@ pub fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext,
         "UntagResource" => untag(state, &input),
         "ListTagsForResource" => list_tags(state, &input),
         "ValidateStateMachineDefinition" => validate_definition(&input),
-        _ => Err(Box::new(error(
-            400,
+        _ => Err(ServiceError::bad(
             "UnknownOperationException",
             format!("Unknown operation {op}"),
-        ))),
-    };
-    result.unwrap_or_else(|fail| *fail)
-}
-
-fn string<'a>(input: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, Fail> {
-    match input.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(validation(format!("{key} must be a string"))),
+        )),
     }
 }
 
-fn required<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a str, Fail> {
-    string(input, key)?.ok_or_else(|| {
-        validation(format!(
-            "1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
-}
-
-fn check_name(name: &str) -> Result<(), Fail> {
+fn check_name(name: &str) -> Result<(), ServiceError> {
     if crate::desired::is_valid_machine_name(name) {
         Ok(())
     } else {
-        Err(Box::new(error(
-            400,
+        Err(ServiceError::bad(
             "InvalidName",
             format!("Invalid Name: '{name}'"),
-        )))
+        ))
     }
 }
 
-fn check_role_arn(arn: &str) -> Result<(), Fail> {
+fn check_role_arn(arn: &str) -> Result<(), ServiceError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = parts.len() == 6
         && parts[0] == "arn"
@@ -207,16 +102,15 @@ fn check_role_arn(arn: &str) -> Result<(), Fail> {
     if ok {
         Ok(())
     } else {
-        Err(Box::new(error(
-            400,
+        Err(ServiceError::bad(
             "InvalidArn",
             format!("Invalid Role Arn: '{arn}'"),
-        )))
+        ))
     }
 }
 
 /// Checks a state machine ARN's shape (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
-fn check_machine_arn(arn: &str) -> Result<(), Fail> {
+fn check_machine_arn(arn: &str) -> Result<(), ServiceError> {
     let parts: Vec<&str> = arn.split(':').collect();
     let ok = parts.len() == 7
         && parts[0] == "arn"
@@ -228,11 +122,7 @@ fn check_machine_arn(arn: &str) -> Result<(), Fail> {
     if ok {
         Ok(())
     } else {
-        Err(Box::new(error(
-            400,
-            "InvalidArn",
-            format!("Invalid Arn: '{arn}'"),
-        )))
+        Err(ServiceError::bad("InvalidArn", format!("Invalid Arn: '{arn}'")))
     }
 }
 
@@ -271,7 +161,7 @@ fn aws_location(path: &crate::path::Path) -> String {
 
 /// Refuses a definition AWS would refuse (warnings do not refuse), in AWS's words:
 /// `CODE: message at /path`.
-fn check_definition(definition: &str, kind: &str) -> Result<(), Fail> {
+fn check_definition(definition: &str, kind: &str) -> Result<(), ServiceError> {
     let text: Vec<String> = definition_problems(definition, kind)
         .iter()
         .filter(|e| e.is_error())
@@ -286,14 +176,13 @@ fn check_definition(definition: &str, kind: &str) -> Result<(), Fail> {
     if text.is_empty() {
         return Ok(());
     }
-    Err(Box::new(error(
-        400,
+    Err(ServiceError::bad(
         "InvalidDefinition",
         format!("Invalid State Machine Definition: '{}'", text.join(", ")),
-    )))
+    ))
 }
 
-fn check_logging(value: Option<&Value>) -> Result<Value, Fail> {
+fn check_logging(value: Option<&Value>) -> Result<Value, ServiceError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(json!({"level": "OFF", "includeExecutionData": false}));
     };
@@ -320,16 +209,15 @@ fn check_logging(value: Option<&Value>) -> Result<Value, Fail> {
         }
     }
     if level != "OFF" && out.get("destinations").is_none() {
-        return Err(Box::new(error(
-            400,
+        return Err(ServiceError::bad(
             "InvalidLoggingConfiguration",
             "Invalid Logging Configuration: Must specify exactly one Log Destination.",
-        )));
+        ));
     }
     Ok(out)
 }
 
-fn check_tracing(value: Option<&Value>) -> Result<Value, Fail> {
+fn check_tracing(value: Option<&Value>) -> Result<Value, ServiceError> {
     match value.filter(|v| !v.is_null()) {
         None => Ok(json!({"enabled": false})),
         Some(Value::Object(map)) => match map.get("enabled") {
@@ -341,7 +229,7 @@ fn check_tracing(value: Option<&Value>) -> Result<Value, Fail> {
     }
 }
 
-fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, Fail> {
+fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, ServiceError> {
     let mut tags = IndexMap::new();
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(tags);
@@ -364,7 +252,7 @@ fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, Fail> {
         }
     }
     if tags.len() > 50 {
-        return Err(Box::new(error(400, "TooManyTags", "Too many tags (at most 50)")));
+        return Err(ServiceError::bad("TooManyTags", "Too many tags (at most 50)"));
     }
     Ok(tags)
 }
@@ -379,12 +267,7 @@ fn new_revision(state: &mut SfnState) -> String {
     format!("00000000-0000-4000-8000-{:012x}", state.next_revision)
 }
 
-fn create(
-    state: &mut SfnState,
-    input: &Map<String, Value>,
-    ctx: &RequestContext,
-    now: f64,
-) -> Result<SfnResponse, Fail> {
+fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext, now: f64) -> Outcome {
     let name = required(input, "name")?;
     let definition = required(input, "definition")?;
     let role_arn = required(input, "roleArn")?;
@@ -411,15 +294,14 @@ fn create(
             && existing.logging == logging
             && existing.tracing == tracing;
         if same {
-            return Ok(ok(
+            return Ok(Reply::ok(
                 json!({"stateMachineArn": arn, "creationDate": existing.creation_date}),
             ));
         }
-        return Err(Box::new(error(
-            400,
+        return Err(ServiceError::bad(
             "StateMachineAlreadyExists",
             format!("State Machine Already Exists: '{arn}'"),
-        )));
+        ));
     }
     let revision_id = new_revision(state);
     state.machines.insert(
@@ -437,24 +319,25 @@ fn create(
             revision_id,
         },
     );
-    Ok(changed(json!({"stateMachineArn": arn, "creationDate": now})))
+    Ok(Reply::changed(
+        json!({"stateMachineArn": arn, "creationDate": now}),
+    ))
 }
 
-fn lookup<'a>(state: &'a SfnState, input: &Map<String, Value>) -> Result<&'a StateMachine, Fail> {
+fn lookup<'a>(state: &'a SfnState, input: &Map<String, Value>) -> Result<&'a StateMachine, ServiceError> {
     let arn = required(input, "stateMachineArn")?;
     check_machine_arn(arn)?;
     state.machines.get(arn).ok_or_else(|| {
-        Box::new(error(
-            400,
+        ServiceError::bad(
             "StateMachineDoesNotExist",
             format!("State Machine Does Not Exist: '{arn}'"),
-        ))
+        )
     })
 }
 
-fn describe(state: &SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+fn describe(state: &SfnState, input: &Map<String, Value>) -> Outcome {
     let m = lookup(state, input)?;
-    Ok(ok(json!({
+    Ok(Reply::ok(json!({
         "stateMachineArn": m.arn,
         "name": m.name,
         "status": "ACTIVE",
@@ -469,7 +352,7 @@ fn describe(state: &SfnState, input: &Map<String, Value>) -> Result<SfnResponse,
     })))
 }
 
-fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Result<SfnResponse, Fail> {
+fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome {
     let machine = lookup(state, input)?;
     let (arn, kind) = (machine.arn.clone(), machine.kind.clone());
     let definition = string(input, "definition")?;
@@ -477,11 +360,10 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Result<
     let logging = input.get("loggingConfiguration").filter(|v| !v.is_null());
     let tracing = input.get("tracingConfiguration").filter(|v| !v.is_null());
     if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing.is_none() {
-        return Err(Box::new(error(
-            400,
+        return Err(ServiceError::bad(
             "MissingRequiredParameter",
             "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
-        )));
+        ));
     }
     if let Some(definition) = definition {
         check_definition(definition, &kind)?;
@@ -493,11 +375,10 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Result<
     let tracing = tracing.map(|t| check_tracing(Some(t))).transpose()?;
     let revision_id = new_revision(state);
     let Some(m) = state.machines.get_mut(&arn) else {
-        return Err(Box::new(error(
-            400,
+        return Err(ServiceError::bad(
             "StateMachineDoesNotExist",
             format!("State Machine Does Not Exist: '{arn}'"),
-        )));
+        ));
     };
     if let Some(definition) = definition {
         m.definition = definition.to_string();
@@ -512,22 +393,24 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Result<
         m.tracing = tracing;
     }
     m.revision_id = revision_id.clone();
-    Ok(changed(json!({"updateDate": now, "revisionId": revision_id})))
+    Ok(Reply::changed(
+        json!({"updateDate": now, "revisionId": revision_id}),
+    ))
 }
 
-fn delete(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+fn delete(state: &mut SfnState, input: &Map<String, Value>) -> Outcome {
     let arn = required(input, "stateMachineArn")?;
     check_machine_arn(arn)?;
     // AWS answers success for a machine that does not exist (deletion is idempotent).
     let removed = state.machines.remove(arn).is_some();
-    Ok(SfnResponse {
+    Ok(Reply {
         status: 200,
-        body: json!({}),
+        body: Some(json!({})),
         mutated: removed,
     })
 }
 
-fn list(state: &SfnState, input: &Map<String, Value>, ctx: &RequestContext) -> Result<SfnResponse, Fail> {
+fn list(state: &SfnState, input: &Map<String, Value>, ctx: &RequestContext) -> Outcome {
     let max = match input.get("maxResults") {
         None | Some(Value::Null) => 100,
         Some(v) => match v.as_u64() {
@@ -540,14 +423,13 @@ fn list(state: &SfnState, input: &Map<String, Value>, ctx: &RequestContext) -> R
     let prefix = format!("arn:aws:states:{}:{}:stateMachine:", ctx.region, ctx.account_id);
     let start = match string(input, "nextToken")? {
         None => None,
-        Some(token) => match decode_token(token) {
+        Some(token) => match token::decode(token) {
             Some(after) if after.starts_with(&prefix) => Some(after),
             _ => {
-                return Err(Box::new(error(
-                    400,
+                return Err(ServiceError::bad(
                     "InvalidToken",
                     format!("Invalid Token: '{token}'"),
-                )));
+                ));
             }
         },
     };
@@ -575,41 +457,24 @@ fn list(state: &SfnState, input: &Map<String, Value>, ctx: &RequestContext) -> R
     }
     let mut body = json!({"stateMachines": items});
     if let (true, Some(last)) = (more, last) {
-        body["nextToken"] = Value::String(encode_token(last));
+        body["nextToken"] = Value::String(token::encode(last));
     }
-    Ok(ok(body))
+    Ok(Reply::ok(body))
 }
 
-/// Tokens are opaque to clients: the hex of the last ARN returned.
-pub(super) fn encode_token(arn: &str) -> String {
-    arn.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The ARN a token of [`encode_token`] names, if it is one.
-pub(super) fn decode_token(token: &str) -> Option<String> {
-    if !token.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect();
-    String::from_utf8(bytes?).ok()
-}
-
-fn resource<'a>(state: &'a mut SfnState, input: &Map<String, Value>) -> Result<&'a mut StateMachine, Fail> {
+fn resource<'a>(
+    state: &'a mut SfnState,
+    input: &Map<String, Value>,
+) -> Result<&'a mut StateMachine, ServiceError> {
     let arn = required(input, "resourceArn")?;
     check_machine_arn(arn)?;
-    state.machines.get_mut(arn).ok_or_else(|| {
-        Box::new(error(
-            400,
-            "ResourceNotFound",
-            format!("Resource not found: '{arn}'"),
-        ))
-    })
+    state
+        .machines
+        .get_mut(arn)
+        .ok_or_else(|| ServiceError::bad("ResourceNotFound", format!("Resource not found: '{arn}'")))
 }
 
-fn tag(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+fn tag(state: &mut SfnState, input: &Map<String, Value>) -> Outcome {
     let tags = parse_tags(input.get("tags"))?;
     if input.get("tags").is_none_or(Value::is_null) {
         return Err(validation("tags must not be null"));
@@ -618,13 +483,13 @@ fn tag(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse, 
     let mut merged = m.tags.clone();
     merged.extend(tags);
     if merged.len() > 50 {
-        return Err(Box::new(error(400, "TooManyTags", "Too many tags (at most 50)")));
+        return Err(ServiceError::bad("TooManyTags", "Too many tags (at most 50)"));
     }
     m.tags = merged;
-    Ok(changed(json!({})))
+    Ok(Reply::changed(json!({})))
 }
 
-fn untag(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+fn untag(state: &mut SfnState, input: &Map<String, Value>) -> Outcome {
     let keys: Vec<String> = match input.get("tagKeys") {
         Some(Value::Array(keys)) => keys
             .iter()
@@ -636,27 +501,24 @@ fn untag(state: &mut SfnState, input: &Map<String, Value>) -> Result<SfnResponse
     let before = m.tags.len();
     m.tags.retain(|k, _| !keys.contains(k));
     let mutated = m.tags.len() != before;
-    Ok(SfnResponse {
+    Ok(Reply {
         status: 200,
-        body: json!({}),
+        body: Some(json!({})),
         mutated,
     })
 }
 
-fn list_tags(state: &SfnState, input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+fn list_tags(state: &SfnState, input: &Map<String, Value>) -> Outcome {
     let arn = required(input, "resourceArn")?;
     check_machine_arn(arn)?;
-    let m = state.machines.get(arn).ok_or_else(|| {
-        Box::new(error(
-            400,
-            "ResourceNotFound",
-            format!("Resource not found: '{arn}'"),
-        ))
-    })?;
-    Ok(ok(json!({"tags": tags_json(&m.tags)})))
+    let m = state
+        .machines
+        .get(arn)
+        .ok_or_else(|| ServiceError::bad("ResourceNotFound", format!("Resource not found: '{arn}'")))?;
+    Ok(Reply::ok(json!({"tags": tags_json(&m.tags)})))
 }
 
-fn validate_definition(input: &Map<String, Value>) -> Result<SfnResponse, Fail> {
+fn validate_definition(input: &Map<String, Value>) -> Outcome {
     let definition = required(input, "definition")?;
     let kind = string(input, "type")?.unwrap_or("STANDARD");
     let problems = definition_problems(definition, kind);
@@ -676,14 +538,30 @@ fn validate_definition(input: &Map<String, Value>) -> Result<SfnResponse, Fail> 
     } else {
         "OK"
     };
-    Ok(ok(
+    Ok(Reply::ok(
         json!({"result": result, "diagnostics": diagnostics, "truncated": false}),
     ))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::protocol::Wire;
     use super::*;
+
+    /// An answer as the awsJson 1.0 wire carries it.
+    struct Answer {
+        body: Value,
+        mutated: bool,
+    }
+
+    fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext, now: f64) -> Answer {
+        let outcome = super::handle(state, op, body, ctx, now);
+        let mutated = outcome.as_ref().is_ok_and(|r| r.mutated);
+        Answer {
+            body: Wire::AwsJson10.json(&outcome).1,
+            mutated,
+        }
+    }
 
     fn ctx() -> RequestContext {
         RequestContext {

@@ -11,26 +11,11 @@
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::sfn::{decode_token, encode_token};
-use super::state::SandboxState;
+use super::protocol::{Outcome, Reply, ServiceError, json_input, token};
+use super::store::SandboxState;
 
-/// The answer: HTTP status and JSON body (errors carry `__type` and `Message`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaggingResponse {
-    pub status: u16,
-    pub body: Value,
-}
-
-/// An error in the Tagging API's shape.
-pub fn error(status: u16, code: &str, message: impl Into<String>) -> TaggingResponse {
-    TaggingResponse {
-        status,
-        body: json!({"__type": code, "Message": message.into()}),
-    }
-}
-
-fn invalid(message: impl Into<String>) -> TaggingResponse {
-    error(400, "InvalidParameterException", message)
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::bad("InvalidParameterException", message)
 }
 
 /// The operation name for counting: known operations as themselves, others as `Unknown`.
@@ -46,33 +31,22 @@ pub fn operation(target_op: &str) -> &'static str {
 }
 
 /// Answers one Tagging API request from the state.
-pub fn handle(state: &SandboxState, op: &str, body: &[u8], ctx: &RequestContext) -> TaggingResponse {
-    let input: Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) {
-        Map::new()
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(Value::Object(m)) => m,
-            _ => return error(400, "SerializationException", "Request body is not a JSON object"),
-        }
-    };
+pub fn handle(state: &SandboxState, op: &str, body: &[u8], ctx: &RequestContext) -> Outcome {
+    let input = json_input(body)
+        .map_err(|_| ServiceError::bad("SerializationException", "Request body is not a JSON object"))?;
     match op {
-        "GetResources" => get_resources(state, &input, ctx).unwrap_or_else(|e| e),
-        _ => error(
-            400,
+        "GetResources" => get_resources(state, &input, ctx),
+        _ => Err(ServiceError::bad(
             "UnknownOperationException",
             format!("The sandbox's Tagging API supports GetResources only, not {op}"),
-        ),
+        )),
     }
 }
 
 /// One listed resource: ARN, Tagging API resource type, tags in their stored order.
 type Listed = (String, &'static str, Vec<(String, String)>);
 
-fn get_resources(
-    state: &SandboxState,
-    input: &Map<String, Value>,
-    ctx: &RequestContext,
-) -> Result<TaggingResponse, TaggingResponse> {
+fn get_resources(state: &SandboxState, input: &Map<String, Value>, ctx: &RequestContext) -> Outcome {
     let per_page = match input.get("ResourcesPerPage") {
         None | Some(Value::Null) => 50,
         Some(v) => match v.as_u64() {
@@ -100,13 +74,13 @@ fn get_resources(
             "ResourceARNList can't be combined with TagFilters or ResourceTypeFilters",
         ));
     }
-    let after = match input.get("PaginationToken").and_then(Value::as_str) {
-        None | Some("") => None,
-        Some(token) => Some(
-            decode_token(token)
-                .ok_or_else(|| error(400, "PaginationTokenExpiredException", "Token does not exist"))?,
-        ),
-    };
+    let after =
+        match input.get("PaginationToken").and_then(Value::as_str) {
+            None | Some("") => None,
+            Some(token) => Some(token::decode(token).ok_or_else(|| {
+                ServiceError::bad("PaginationTokenExpiredException", "Token does not exist")
+            })?),
+        };
 
     let type_matches = |kind: &str| {
         types.is_empty()
@@ -148,7 +122,7 @@ fn get_resources(
         page.push((arn, tags));
     }
     let token = match (more, page.last()) {
-        (true, Some((arn, _))) => encode_token(arn),
+        (true, Some((arn, _))) => token::encode(arn),
         _ => String::new(),
     };
     let list: Vec<Value> = page
@@ -160,10 +134,9 @@ fn get_resources(
             })
         })
         .collect();
-    Ok(TaggingResponse {
-        status: 200,
-        body: json!({"PaginationToken": token, "ResourceTagMappingList": list}),
-    })
+    Ok(Reply::ok(
+        json!({"PaginationToken": token, "ResourceTagMappingList": list}),
+    ))
 }
 
 /// Every resource the sandbox can list in the caller's region and account.
@@ -199,7 +172,7 @@ fn listed(state: &SandboxState, ctx: &RequestContext) -> Vec<Listed> {
     out
 }
 
-fn strings(input: &Map<String, Value>, key: &str) -> Result<Vec<String>, TaggingResponse> {
+fn strings(input: &Map<String, Value>, key: &str) -> Result<Vec<String>, ServiceError> {
     match input.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -215,7 +188,7 @@ fn strings(input: &Map<String, Value>, key: &str) -> Result<Vec<String>, Tagging
 }
 
 /// `TagFilters`: at most 50 of `{Key, Values}` (up to 20 values each).
-fn tag_filters(input: &Map<String, Value>) -> Result<Vec<(String, Vec<String>)>, TaggingResponse> {
+fn tag_filters(input: &Map<String, Value>) -> Result<Vec<(String, Vec<String>)>, ServiceError> {
     let Some(list) = input.get("TagFilters").filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
     };
@@ -246,7 +219,19 @@ fn tag_filters(input: &Map<String, Value>) -> Result<Vec<(String, Vec<String>)>,
 
 #[cfg(test)]
 mod tests {
+    use super::super::protocol::Wire;
     use super::*;
+
+    /// An answer as the awsJson 1.1 wire carries it.
+    struct TaggingResponse {
+        status: u16,
+        body: Value,
+    }
+
+    fn handle(state: &SandboxState, op: &str, body: &[u8], ctx: &RequestContext) -> TaggingResponse {
+        let (status, body) = Wire::AwsJson11.json(&super::handle(state, op, body, ctx));
+        TaggingResponse { status, body }
+    }
 
     fn ctx() -> RequestContext {
         RequestContext {
@@ -275,7 +260,7 @@ mod tests {
                 &ctx(),
                 0.0,
             );
-            assert_eq!(r.status, 200, "{:?}", r.body);
+            assert!(r.is_ok(), "{r:?}");
         }
         s
     }

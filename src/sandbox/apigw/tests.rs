@@ -1,6 +1,47 @@
+//! Unit tests of the API Gateway handler (one concern: every operation driven through `handle`
+//! and `read` over an in-memory state, with the answers as the restJson wire carries them).
+
 use serde_json::{Value, json};
 
+use super::super::protocol::Outcome;
 use super::*;
+
+/// An answer as the restJson wire carries it: status, JSON body, `x-amzn-ErrorType`, and
+/// whether the state changed.
+#[derive(Debug, PartialEq)]
+struct ApigwResponse {
+    status: u16,
+    body: Option<Value>,
+    error_type: Option<String>,
+    mutated: bool,
+}
+
+impl From<Outcome> for ApigwResponse {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Ok(r) => ApigwResponse {
+                status: r.status,
+                body: r.body,
+                error_type: None,
+                mutated: r.mutated,
+            },
+            Err(e) => ApigwResponse {
+                status: e.status,
+                body: Some(json!({ "message": e.message })),
+                error_type: Some(e.code),
+                mutated: false,
+            },
+        }
+    }
+}
+
+fn handle(state: &mut ApiGatewayState, req: &ApigwRequest<'_>) -> ApigwResponse {
+    super::handle(state, req).into()
+}
+
+fn read(state: &ApiGatewayState, req: &ApigwRequest<'_>) -> Option<ApigwResponse> {
+    super::read(state, req).map(ApigwResponse::from)
+}
 
 fn ctx() -> RequestContext {
     RequestContext {
@@ -43,8 +84,8 @@ fn ok_body(r: ApigwResponse) -> Value {
     r.body.unwrap_or(Value::Null)
 }
 
-fn err(r: &ApigwResponse) -> (u16, &'static str) {
-    (r.status, r.error_type.unwrap_or(""))
+fn err(r: &ApigwResponse) -> (u16, &str) {
+    (r.status, r.error_type.as_deref().unwrap_or(""))
 }
 
 /// A REST API with a GET method (MOCK integration) on /pets; returns (api id, root id, pets id).

@@ -1,32 +1,23 @@
-//! The sandbox's whole state and its persistence: one JSON file, replaced atomically.
+//! The state file: loading, atomic saving, and the group commit of changes (the journal).
 //!
 //! Writes are group-committed: a handler that changed the state records the change (a generation
 //! number, taken under the state's write lock) and waits for the flush that covers it; one writer
 //! task saves the whole state per flush. Concurrent writes therefore share one serialization and
 //! one fsync instead of each rewriting the file, yet a response still goes out only once its
 //! change is on disk (acknowledged ⇒ durable), and the file is always a complete state.
+//!
+//! Must not: know what the records mean (that is the handlers'), or answer requests.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::Error;
-use super::apigw::ApiGatewayState;
-use super::sfn::SfnState;
-
-/// Everything the sandbox remembers.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SandboxState {
-    #[serde(default)]
-    pub sfn: SfnState,
-    #[serde(default)]
-    pub apigw: ApiGatewayState,
-}
+use super::SandboxState;
+use crate::sandbox::Error;
 
 /// Loads the state file; a missing file is an empty state, an unreadable or corrupt one an error.
 pub fn load(path: &Path) -> Result<SandboxState, Error> {
@@ -84,7 +75,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// The group commit of one state file (see the module docs).
 #[derive(Debug)]
-pub(super) struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     /// The generation of the latest change, bumped with the state's write lock held.
     changed: watch::Sender<u64>,
@@ -102,14 +93,14 @@ struct Flush {
 
 /// The writer task of a [`Journal`].
 #[derive(Debug)]
-pub(super) struct Writer {
+pub(crate) struct Writer {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
 
 impl Writer {
     /// Saves whatever is still pending, then stops the task.
-    pub(super) async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
@@ -118,7 +109,7 @@ impl Writer {
 impl Journal {
     /// Starts the writer task that saves `state` to `path` after changes. Generation 0 is the
     /// state as loaded, already on disk (or empty).
-    pub(super) fn start(path: PathBuf, state: Arc<RwLock<SandboxState>>) -> (Arc<Journal>, Writer) {
+    pub(crate) fn start(path: PathBuf, state: Arc<RwLock<SandboxState>>) -> (Arc<Journal>, Writer) {
         let journal = Arc::new(Journal {
             path,
             changed: watch::Sender::new(0),
@@ -132,7 +123,7 @@ impl Journal {
 
     /// Records a change and returns its generation. Call it with the state's write lock held, so
     /// that a snapshot taken under the read lock holds exactly the changes up to [`Self::current`].
-    pub(super) fn record_change(&self) -> u64 {
+    pub(crate) fn record_change(&self) -> u64 {
         let mut generation = 0;
         self.changed.send_modify(|g| {
             *g += 1;
@@ -142,18 +133,18 @@ impl Journal {
     }
 
     /// The generation of the latest change.
-    pub(super) fn current(&self) -> u64 {
+    pub(crate) fn current(&self) -> u64 {
         *self.changed.borrow()
     }
 
     /// Flushes attempted so far.
-    pub(super) fn flushes(&self) -> u64 {
+    pub(crate) fn flushes(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
 
     /// Waits for the flush that covers `generation`: `Ok` once that change is on disk, the
     /// flush's error if it failed.
-    pub(super) async fn committed(&self, generation: u64) -> Result<(), Arc<Error>> {
+    pub(crate) async fn committed(&self, generation: u64) -> Result<(), Arc<Error>> {
         let mut flushed = self.flushed.subscribe();
         match flushed.wait_for(|f| f.generation >= generation).await {
             Ok(flush) => flush.error.clone().map_or(Ok(()), Err),
