@@ -16,11 +16,6 @@
 pub mod intrinsic;
 pub mod jsonata;
 pub mod jsonpath;
-/// The evaluator's old name for [`jsonpath`], kept for `vtl.rs` until its owner switches to
-/// `asl::jsonpath` (a re-export, not a second implementation).
-pub mod jsonpath_eval {
-    pub use super::jsonpath::{Path, Selected};
-}
 pub mod model;
 mod validate;
 

@@ -15,9 +15,10 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::clock::{now_ms, now_secs, uuid};
+use super::clock::{now_ms, now_secs};
 use super::protocol::{Outcome, Reply, ServiceError, json_input, required, token};
 use super::store::{Execution, Journal, SandboxState, StateMachine};
+use crate::encoding::random_uuid_v4;
 use crate::exec::{self, Clock, Event, ExecutionInfo};
 use crate::standins::Functions;
 
@@ -291,7 +292,7 @@ impl Runner {
                 ctx.region,
                 ctx.account_id,
                 machine.name,
-                uuid()
+                random_uuid_v4()
             )
         } else {
             format!(
@@ -642,7 +643,7 @@ impl<'a> StartRequest<'a> {
                 return Err(ServiceError::bad("InvalidName", format!("Invalid Name: '{n}'")));
             }
             Some(n) => n.to_string(),
-            None => uuid(),
+            None => random_uuid_v4(),
         };
         let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
         if text.len() > MAX_INPUT {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::Input;
 use super::parse::{Access, Expr, Node, Ref};
 use super::util::{to_text, util};
-use crate::asl::jsonpath_eval::{Path, Selected};
+use crate::asl::jsonpath::{Path, Selected};
 
 pub(super) struct Renderer<'a> {
     pub(super) input: &'a Input,

@@ -30,10 +30,13 @@ pub(super) fn util(m: &str, args: &[Value]) -> Result<Option<Value>, String> {
         }
         "urlEncode" => Value::String(url_encode(&s)),
         "urlDecode" => Value::String(url_decode(&s)),
-        "base64Encode" => Value::String(base64(s.as_bytes())),
+        "base64Encode" => Value::String(crate::encoding::base64_encode(s.as_bytes())),
         "base64Decode" => Value::String(
-            String::from_utf8_lossy(&unbase64(&s).ok_or("mapping template: $util.base64Decode: not Base64")?)
-                .into_owned(),
+            String::from_utf8_lossy(
+                &crate::encoding::base64_decode(&s)
+                    .ok_or("mapping template: $util.base64Decode: not Base64")?,
+            )
+            .into_owned(),
         ),
         "toJson" => Value::String(args.first().map_or_else(|| "null".into(), Value::to_string)),
         other => return Err(format!("mapping template: $util.{other}() is not supported")),
@@ -103,39 +106,4 @@ pub(super) fn url_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-pub(super) const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-pub(super) fn base64(data: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub(super) fn unbase64(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.trim_end_matches('=').bytes() {
-        acc = (acc << 6) | B64.iter().position(|&b| b == c)? as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }

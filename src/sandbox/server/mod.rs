@@ -211,7 +211,7 @@ struct RequestId(HeaderValue);
 
 /// Gives every request an id and every answer the `x-amzn-RequestId` header carrying it.
 async fn with_request_id(mut request: Request, next: Next) -> Response {
-    let id = HeaderValue::from_str(&super::clock::uuid())
+    let id = HeaderValue::from_str(&crate::encoding::random_uuid_v4())
         .unwrap_or(HeaderValue::from_static("00000000-0000-4000-8000-000000000000"));
     request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(request).await;
