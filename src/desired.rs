@@ -105,24 +105,8 @@ pub enum DeletionPolicy {
     Delete,
 }
 
-/// Step Functions workflow type; immutable in AWS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MachineType {
-    #[default]
-    Standard,
-    Express,
-}
-
-impl MachineType {
-    /// As AWS spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MachineType::Standard => "STANDARD",
-            MachineType::Express => "EXPRESS",
-        }
-    }
-}
+/// Step Functions workflow type (one type for the whole crate).
+pub use crate::asl::MachineType;
 
 /// `loggingConfiguration`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,14 +11,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::asl::MachineType;
 use crate::desired::LoggingConfiguration;
 
 /// A state machine as it is live.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveMachine {
     pub arn: String,
-    /// `STANDARD` or `EXPRESS`.
-    pub machine_type: String,
+    pub machine_type: MachineType,
     pub role_arn: String,
     /// The definition parsed as data (`Value::String` of the raw text if it is not JSON).
     pub definition: serde_json::Value,

@@ -6,13 +6,34 @@ use serde_json::{Map, Value};
 
 use crate::path::Path;
 
-/// `STANDARD` or `EXPRESS` (the manifest's `spec.type`); EXPRESS machines may not use `.sync`,
+/// `STANDARD` or `EXPRESS`: the one machine type of the crate (the manifest's `spec.type`, the
+/// live machine's, the sandbox's records); immutable in AWS. EXPRESS machines may not use `.sync`,
 /// `.waitForTaskToken` or activities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MachineType {
     #[default]
     Standard,
     Express,
+}
+
+impl MachineType {
+    /// As AWS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineType::Standard => "STANDARD",
+            MachineType::Express => "EXPRESS",
+        }
+    }
+
+    /// AWS's spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<MachineType> {
+        match s {
+            "STANDARD" => Some(MachineType::Standard),
+            "EXPRESS" => Some(MachineType::Express),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

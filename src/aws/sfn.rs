@@ -90,7 +90,10 @@ impl Aws {
         };
         Ok(Some(LiveMachine {
             arn: out.state_machine_arn().to_owned(),
-            machine_type: out.r#type().as_str().to_owned(),
+            machine_type: match out.r#type() {
+                StateMachineType::Express => crate::asl::MachineType::Express,
+                _ => crate::asl::MachineType::Standard,
+            },
             role_arn: out.role_arn().to_owned(),
             definition,
             logging,

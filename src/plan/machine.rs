@@ -66,15 +66,15 @@ pub fn plan_machine(
     }
     let mut changes = Vec::new();
     let mut refusal = None;
-    if live.machine_type != desired.machine_type.as_str() {
+    if live.machine_type != desired.machine_type {
         changes.push(Change::new(
             "type",
-            live.machine_type.clone(),
+            live.machine_type.as_str(),
             desired.machine_type.as_str(),
         ));
         refusal = Some(format!(
             "field `type` is immutable in AWS: live {}, manifest {}; the machine is not deleted to change it",
-            live.machine_type,
+            live.machine_type.as_str(),
             desired.machine_type.as_str()
         ));
     }
@@ -142,7 +142,7 @@ mod tests {
     fn live_of(sm: &StateMachine, tags: &BTreeMap<String, String>) -> LiveMachine {
         LiveMachine {
             arn: "arn".into(),
-            machine_type: sm.machine_type.as_str().into(),
+            machine_type: sm.machine_type,
             role_arn: sm.role_arn.clone(),
             definition: sm.definition.clone(),
             logging: LoggingConfiguration {
@@ -200,7 +200,7 @@ mod tests {
     fn type_change_is_refused_naming_the_field_and_writes_nothing() {
         let sm = fixtures::machine("a");
         let mut live = live_of(&sm, &BTreeMap::new());
-        live.machine_type = "STANDARD".into();
+        live.machine_type = crate::asl::MachineType::Standard;
         live.role_arn = "arn:other".into();
         let p = plan_machine(&sm, &BTreeMap::new(), Some(&live), "default");
         assert!(p.refusal.as_deref().is_some_and(|e| e.contains("`type`")));

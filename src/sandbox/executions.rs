@@ -278,7 +278,7 @@ impl Runner {
     ) -> Outcome {
         let request = StartRequest::read(input)?;
         let (machine, definition) = self.machine(request.machine_arn)?;
-        let express = machine.kind == "EXPRESS";
+        let express = machine.kind == crate::asl::MachineType::Express;
         if sync && !express {
             return Err(ServiceError::bad(
                 "StateMachineTypeNotSupported",
@@ -305,7 +305,7 @@ impl Runner {
             arn: arn.clone(),
             state_machine_arn: machine.arn.clone(),
             name: name.clone(),
-            kind: machine.kind.clone(),
+            kind: machine.kind,
             status: "RUNNING".into(),
             input: request.text.to_string(),
             output: None,
@@ -415,7 +415,7 @@ impl Runner {
     /// Stores a finished execution; returns it.
     fn finish(&self, mut record: Execution, outcome: exec::Outcome) -> Execution {
         self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        if record.kind == "EXPRESS" {
+        if record.kind == crate::asl::MachineType::Express {
             record.record(outcome);
             if let Ok(mut kept) = self.express.lock() {
                 if kept.len() >= EXPRESS_KEPT {
@@ -492,7 +492,7 @@ impl Runner {
                     format!("State Machine Does Not Exist: '{machine_arn}'"),
                 )
             })?;
-            if machine.kind == "EXPRESS" {
+            if machine.kind == crate::asl::MachineType::Express {
                 return Err(ServiceError::bad(
                     "StateMachineTypeNotSupported",
                     "This operation is not supported by this type of state machine",

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::RequestContext;
 use super::protocol::{Outcome, Reply, ServiceError, json_input, required, string, token, validation};
 use super::store::{SfnState, StateMachine};
+use crate::asl::MachineType;
 
 /// Whether an operation changes state (used for request counts and fault targeting).
 pub fn is_write(operation: &str) -> bool {
@@ -127,7 +128,7 @@ fn check_machine_arn(arn: &str) -> Result<(), ServiceError> {
 }
 
 /// The validator's findings (errors and warnings) about a definition for a machine of `kind`.
-fn definition_problems(definition: &str, kind: &str) -> Vec<crate::asl::AslError> {
+fn definition_problems(definition: &str, kind: MachineType) -> Vec<crate::asl::AslError> {
     match serde_json::from_str::<Value>(definition) {
         Err(err) => vec![crate::asl::AslError {
             path: crate::path::Path::root(),
@@ -136,13 +137,7 @@ fn definition_problems(definition: &str, kind: &str) -> Vec<crate::asl::AslError
             message: format!("JSON parse error: {err}"),
         }],
         Ok(value) => {
-            let options = crate::asl::Options {
-                machine_type: if kind == "EXPRESS" {
-                    crate::asl::MachineType::Express
-                } else {
-                    crate::asl::MachineType::Standard
-                },
-            };
+            let options = crate::asl::Options { machine_type: kind };
             crate::asl::validate_with(&value, &options)
         }
     }
@@ -161,7 +156,7 @@ fn aws_location(path: &crate::path::Path) -> String {
 
 /// Refuses a definition AWS would refuse (warnings do not refuse), in AWS's words:
 /// `CODE: message at /path`.
-fn check_definition(definition: &str, kind: &str) -> Result<(), ServiceError> {
+fn check_definition(definition: &str, kind: MachineType) -> Result<(), ServiceError> {
     let text: Vec<String> = definition_problems(definition, kind)
         .iter()
         .filter(|e| e.is_error())
@@ -273,12 +268,12 @@ fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext
     let role_arn = required(input, "roleArn")?;
     check_name(name)?;
     check_role_arn(role_arn)?;
-    let kind = string(input, "type")?.unwrap_or("STANDARD");
-    if kind != "STANDARD" && kind != "EXPRESS" {
+    let given = string(input, "type")?.unwrap_or("STANDARD");
+    let Some(kind) = MachineType::parse(given) else {
         return Err(validation(format!(
-            "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+            "1 validation error detected: Value '{given}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
         )));
-    }
+    };
     check_definition(definition, kind)?;
     let logging = check_logging(input.get("loggingConfiguration"))?;
     let tracing = check_tracing(input.get("tracingConfiguration"))?;
@@ -311,7 +306,7 @@ fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext
             name: name.to_string(),
             definition: definition.to_string(),
             role_arn: role_arn.to_string(),
-            kind: kind.to_string(),
+            kind,
             creation_date: now,
             logging,
             tracing,
@@ -354,7 +349,7 @@ fn describe(state: &SfnState, input: &Map<String, Value>) -> Outcome {
 
 fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome {
     let machine = lookup(state, input)?;
-    let (arn, kind) = (machine.arn.clone(), machine.kind.clone());
+    let (arn, kind) = (machine.arn.clone(), machine.kind);
     let definition = string(input, "definition")?;
     let role_arn = string(input, "roleArn")?;
     let logging = input.get("loggingConfiguration").filter(|v| !v.is_null());
@@ -366,7 +361,7 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome
         ));
     }
     if let Some(definition) = definition {
-        check_definition(definition, &kind)?;
+        check_definition(definition, kind)?;
     }
     if let Some(role_arn) = role_arn {
         check_role_arn(role_arn)?;
@@ -520,7 +515,9 @@ fn list_tags(state: &SfnState, input: &Map<String, Value>) -> Outcome {
 
 fn validate_definition(input: &Map<String, Value>) -> Outcome {
     let definition = required(input, "definition")?;
-    let kind = string(input, "type")?.unwrap_or("STANDARD");
+    let kind = string(input, "type")?
+        .and_then(MachineType::parse)
+        .unwrap_or_default();
     let problems = definition_problems(definition, kind);
     let diagnostics: Vec<Value> = problems
         .iter()

@@ -27,7 +27,7 @@ pub struct StateMachine {
     pub definition: String,
     pub role_arn: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: crate::asl::MachineType,
     pub creation_date: f64,
     pub logging: Value,
     pub tracing: Value,
@@ -43,7 +43,7 @@ pub struct Execution {
     pub name: String,
     /// STANDARD or EXPRESS.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: crate::asl::MachineType,
     pub status: String,
     pub input: String,
     pub output: Option<String>,
