@@ -2,10 +2,11 @@
 //! placeholders, resolve `definitionFile`, validate every definition, and build the desired set.
 //! Every problem becomes a [`Diagnostic`] naming `FILE:LINE:COLUMN`; nothing here talks to AWS.
 
+mod fields;
+mod files;
+mod kinds;
 mod load;
 mod subst;
-mod walk;
-pub mod workflow_test;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 
 use crate::desired::{DesiredSet, ResourceKey};
 
+pub use kinds::workflow_test;
 pub use load::load;
 pub use workflow_test::{Expect, Mock, TestCase, TestedMachine, WorkflowTest};
 
