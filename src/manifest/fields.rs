@@ -36,6 +36,31 @@ impl Diags<'_> {
     }
 }
 
+/// What a node holds, for "expected X, found Y": a scalar as written (a string quoted, cut at
+/// [`FOUND_MAX_CHARS`] characters), else its type.
+pub(super) fn describe(node: &Node) -> String {
+    match &node.value {
+        Value::String(s) => {
+            let cut: String = s.chars().take(FOUND_MAX_CHARS).collect();
+            let quoted = serde_json::Value::String(cut.clone()).to_string();
+            if cut.len() < s.len() {
+                format!("{}…\"", &quoted[..quoted.len() - 1])
+            } else {
+                quoted
+            }
+        }
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        Value::Seq(items) if items.is_empty() => "an empty sequence".into(),
+        Value::Map(entries) if entries.is_empty() => "an empty mapping".into(),
+        _ => node.type_name().into(),
+    }
+}
+
+/// The longest string [`describe`] repeats.
+pub(super) const FOUND_MAX_CHARS: usize = 60;
+
 pub(super) fn check_keys(node: &Node, what: &str, allowed: &[&str], ds: &mut Diags<'_>) -> bool {
     let Value::Map(entries) = &node.value else {
         ds.at(
@@ -160,4 +185,32 @@ pub(super) fn is_dns_label(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::yaml::parse_documents;
+
+    /// The node of `text` written as a mapping's value.
+    fn node(text: &str) -> Node {
+        let doc = parse_documents(&format!("v: {text}\n")).unwrap().remove(0);
+        doc.get("v").unwrap().clone()
+    }
+
+    #[test]
+    fn describe_shows_scalars_as_written_and_containers_by_type() {
+        assert_eq!(describe(&node("\"v1alpa1\"")), "\"v1alpa1\"");
+        assert_eq!(describe(&node("12")), "12");
+        assert_eq!(describe(&node("false")), "false");
+        assert_eq!(describe(&node("null")), "null");
+        assert_eq!(describe(&node("[]")), "an empty sequence");
+        assert_eq!(describe(&node("[1]")), "a sequence");
+        assert_eq!(describe(&node("{}")), "an empty mapping");
+        assert_eq!(describe(&node("{a: 1}")), "a mapping");
+        let long = "x".repeat(FOUND_MAX_CHARS + 10);
+        let shown = describe(&node(&long));
+        assert_eq!(shown, format!("\"{}…\"", "x".repeat(FOUND_MAX_CHARS)));
+        assert_eq!(describe(&node("\"a\\tb\"")), "\"a\\tb\"");
+    }
 }

@@ -373,6 +373,138 @@ mod tests {
         assert!(loaded.desired.resources.is_empty());
     }
 
+    fn messages(text: &str) -> Vec<String> {
+        load_text(text.as_bytes())
+            .diagnostics
+            .iter()
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    fn has(messages: &[String], wanted: &str) -> bool {
+        messages.iter().any(|m| m == wanted)
+    }
+
+    const HEAD: &str = "apiVersion: sfn-operator.dev/v1alpha1\n";
+
+    #[test]
+    fn an_unsupported_api_version_names_what_it_found() {
+        let text = "apiVersion: sfn-operator.dev/v1alpa1\nkind: RestApi\nmetadata: {name: api}\nspec: {}\n";
+        let m = messages(text);
+        assert!(
+            has(
+                &m,
+                "apiVersion: expected \"sfn-operator.dev/v1alpha1\", found \"sfn-operator.dev/v1alpa1\""
+            ),
+            "{m:?}"
+        );
+        let m = messages("apiVersion: 1\nkind: RestApi\nmetadata: {name: api}\nspec: {}\n");
+        assert!(
+            has(&m, "apiVersion: expected \"sfn-operator.dev/v1alpha1\", found 1"),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn every_expected_names_what_was_found() {
+        let cases: &[(String, &str)] = &[
+            (
+                "kind: Lambda\nmetadata: {name: x}\nspec: {}\n".into(),
+                "kind: expected StateMachine, RestApi, ApiIntegration or WorkflowTest, found \"Lambda\"",
+            ),
+            (
+                "kind: RestApi\nmetadata: {name: x}\nspec: {endpointConfiguration: {types: EDGE}}\n".into(),
+                "spec.endpointConfiguration.types: expected a list, found \"EDGE\"",
+            ),
+            (
+                "kind: RestApi\nmetadata: {name: x}\nspec: {endpointConfiguration: {types: [EDGY]}}\n".into(),
+                "spec.endpointConfiguration.types: expected EDGE, REGIONAL or PRIVATE, found \"EDGY\"",
+            ),
+            (
+                "kind: StateMachine\nmetadata: {name: x}\nspec: {roleArn: my-role, definitionFile: d.asl.json}\n".into(),
+                "spec.roleArn: expected an IAM role ARN (arn:...), found \"my-role\"",
+            ),
+            (
+                "kind: StateMachine\nmetadata: {name: x}\nspec: {roleArn: arn:aws:iam::1:role/r, definitionFile: d.asl.json, loggingConfiguration: {destinations: 7}}\n".into(),
+                "spec.loggingConfiguration.destinations: expected a list, found 7",
+            ),
+            (
+                "kind: StateMachine\nmetadata: {name: x}\nspec: {roleArn: arn:aws:iam::1:role/r, definitionFile: d.asl.json, loggingConfiguration: {destinations: [{a: 1}]}}\n".into(),
+                "spec.loggingConfiguration.destinations: expected a log group ARN string, found a mapping",
+            ),
+            (
+                "kind: ApiIntegration\nmetadata: {name: x}\nspec: {restApi: {name: [a]}, path: /, httpMethod: GET, integration: {uri: u}}\n".into(),
+                "spec.restApi.name: expected a string, found a sequence",
+            ),
+            (
+                "kind: ApiIntegration\nmetadata: {name: x}\nspec: {restApi: {name: a}, path: /, httpMethod: GET, integration: {uri: u}, stateMachineRef: true}\n".into(),
+                "spec.stateMachineRef: expected a StateMachine metadata.name, found true",
+            ),
+            (
+                "kind: ApiIntegration\nmetadata: {name: x}\nspec: {restApi: {name: a}, path: /, httpMethod: GET, integration: {uri: u}, responses: []}\n".into(),
+                "spec.responses: expected a non-empty list, found an empty sequence",
+            ),
+            (
+                "kind: ApiIntegration\nmetadata: {name: x}\nspec: {restApi: {name: a}, path: /, httpMethod: GET, integration: {uri: u, timeoutInMillis: 30000}}\n".into(),
+                "spec.integration.timeoutInMillis: expected an integer from 50 to 29000, found 30000",
+            ),
+        ];
+        for (body, wanted) in cases {
+            let m = messages(&format!("{HEAD}{body}"));
+            assert!(has(&m, wanted), "wanted {wanted:?}, got {m:?}");
+        }
+        let m = messages("name: x\nvalue: 1\n");
+        assert!(
+            has(
+                &m,
+                "not a manifest: expected apiVersion, kind, metadata and spec, found a mapping of name, value"
+            ),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn workflow_test_expected_names_what_was_found() {
+        let machine = "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata: {name: m}\nspec: {roleArn: arn:aws:iam::1:role/r, definitionFile: d.asl.json}\n---\n";
+        let cases = [
+            (
+                "mocks: {A: []}",
+                "spec.cases[0].mocks.A: expected at least one answer, found an empty sequence",
+            ),
+            (
+                "expect: {states: [A, 3]}",
+                "spec.cases[0].expect.states: expected a state path string, found 3",
+            ),
+        ];
+        for (case, wanted) in cases {
+            let text = format!(
+                "{machine}{HEAD}kind: WorkflowTest\nmetadata: {{name: t}}\nspec:\n  stateMachineRef: m\n  cases:\n    - {{name: c, {case}}}\n"
+            );
+            let m = messages(&text);
+            assert!(
+                m.iter().any(|x| x.ends_with(wanted)),
+                "wanted {wanted:?}, got {m:?}"
+            );
+        }
+        let fns = [
+            ("{f: {jsonata: 5}}", "jsonata: expected a string, found 5"),
+            (
+                "{f: {command: [echo, {a: 1}]}}",
+                "command: expected a non-empty list of strings (program and arguments), found a sequence holding a mapping",
+            ),
+        ];
+        for (functions, wanted) in fns {
+            let text = format!(
+                "{machine}{HEAD}kind: WorkflowTest\nmetadata: {{name: t}}\nspec:\n  stateMachineRef: m\n  functions: {functions}\n  cases:\n    - {{name: c}}\n"
+            );
+            let m = messages(&text);
+            assert!(
+                m.iter().any(|x| x.ends_with(wanted)),
+                "wanted {wanted:?}, got {m:?}"
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64), ..ProptestConfig::default() })]
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::{Ctx, Spec};
 use crate::desired::{ApiIntegration, Integration, Meta, RestApiTarget};
 use crate::manifest::fields::{
-    Diags, check_keys, deletion_policy, enum_field, required_string, string_field, string_map,
+    Diags, check_keys, deletion_policy, describe, enum_field, required_string, string_field, string_map,
 };
 use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Value};
@@ -61,7 +61,14 @@ pub(super) fn load_integration(
                     let (k, v) = &entries[0];
                     match v.as_str() {
                         None => {
-                            ds.at(v.pos, format!("spec.restApi.{}: expected a string", k.name));
+                            ds.at(
+                                v.pos,
+                                format!(
+                                    "spec.restApi.{}: expected a string, found {}",
+                                    k.name,
+                                    describe(v)
+                                ),
+                            );
                             None
                         }
                         Some(s) => match k.name.as_str() {
@@ -97,7 +104,10 @@ pub(super) fn load_integration(
         None => {
             ds.at(
                 n.pos,
-                "spec.stateMachineRef: expected a StateMachine metadata.name",
+                format!(
+                    "spec.stateMachineRef: expected a StateMachine metadata.name, found {}",
+                    describe(n)
+                ),
             );
             None
         }
@@ -147,7 +157,10 @@ pub(super) fn load_integration(
                         });
                     }
                 }
-                _ => ds.at(r.pos, "spec.responses: expected a non-empty list"),
+                _ => ds.at(
+                    r.pos,
+                    format!("spec.responses: expected a non-empty list, found {}", describe(r)),
+                ),
             }
         }
     }
@@ -225,7 +238,10 @@ fn load_integration_block(i: &Node, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -> Option
             _ => {
                 ds.at(
                     n.pos,
-                    "spec.integration.timeoutInMillis: expected an integer from 50 to 29000",
+                    format!(
+                        "spec.integration.timeoutInMillis: expected an integer from 50 to 29000, found {}",
+                        describe(n)
+                    ),
                 );
                 29000
             }

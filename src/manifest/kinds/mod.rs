@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Diagnostic;
-use super::fields::{Diags, check_keys, is_dns_label, required_string, string_map};
+use super::fields::{Diags, check_keys, describe, is_dns_label, required_string, string_map};
 use super::files::Found;
 use super::subst::Vars;
 use super::yaml::{Node, Pos, Value};
@@ -76,9 +76,18 @@ pub(in crate::manifest) fn load_doc(
             .iter()
             .all(|k| root.get(k).is_none())
     {
+        let keys: Vec<&str> = match &root.value {
+            Value::Map(entries) => entries.iter().map(|(k, _)| k.name.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        let got = if keys.is_empty() {
+            "an empty mapping".to_string()
+        } else {
+            format!("a mapping of {}", keys.join(", "))
+        };
         ds.at(
             root.pos,
-            "not a manifest: expected apiVersion, kind, metadata and spec",
+            format!("not a manifest: expected apiVersion, kind, metadata and spec, found {got}"),
         );
         return None;
     }
@@ -91,7 +100,10 @@ pub(in crate::manifest) fn load_doc(
             format!("apiVersion: required field missing (expected {API_VERSION})"),
         ),
         Some(v) if v.as_str() == Some(API_VERSION) => {}
-        Some(v) => ds.at(v.pos, format!("apiVersion: expected \"{API_VERSION}\"")),
+        Some(v) => ds.at(
+            v.pos,
+            format!("apiVersion: expected \"{API_VERSION}\", found {}", describe(v)),
+        ),
     }
     let kind = match root.get("kind") {
         None => {
@@ -107,7 +119,10 @@ pub(in crate::manifest) fn load_doc(
             None => {
                 ds.at(
                     v.pos,
-                    "kind: expected StateMachine, RestApi, ApiIntegration or WorkflowTest",
+                    format!(
+                        "kind: expected StateMachine, RestApi, ApiIntegration or WorkflowTest, found {}",
+                        describe(v)
+                    ),
                 );
                 None
             }

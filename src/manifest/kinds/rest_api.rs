@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::desired::{EndpointType, Meta, RestApi};
-use crate::manifest::fields::{Diags, check_keys, deletion_policy, string_field, string_map};
+use crate::manifest::fields::{Diags, check_keys, deletion_policy, describe, string_field, string_map};
 use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Value};
 
@@ -36,7 +36,13 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
         }
         let types = e.get("types")?;
         let Value::Seq(items) = &types.value else {
-            ds.at(types.pos, "spec.endpointConfiguration.types: expected a list");
+            ds.at(
+                types.pos,
+                format!(
+                    "spec.endpointConfiguration.types: expected a list, found {}",
+                    describe(types)
+                ),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -47,7 +53,10 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
                 Some("PRIVATE") => out.push(EndpointType::Private),
                 _ => ds.at(
                     it.pos,
-                    "spec.endpointConfiguration.types: expected EDGE, REGIONAL or PRIVATE",
+                    format!(
+                        "spec.endpointConfiguration.types: expected EDGE, REGIONAL or PRIVATE, found {}",
+                        describe(it)
+                    ),
                 ),
             }
         }

@@ -11,7 +11,8 @@ use super::Ctx;
 use crate::desired::{LoggingConfiguration, MachineType, Meta, StateMachine};
 use crate::manifest::Diagnostic;
 use crate::manifest::fields::{
-    Diags, bool_field, check_keys, deletion_policy, enum_field, required_string, string_field, string_map,
+    Diags, bool_field, check_keys, deletion_policy, describe, enum_field, required_string, string_field,
+    string_map,
 };
 use crate::manifest::files::{Found, read_bounded};
 use crate::manifest::subst::{substitute, substitute_definition, substitute_tree};
@@ -79,7 +80,11 @@ pub(super) fn load_machine(
     let role_arn = required_string(spec, "roleArn", "spec", ds).unwrap_or_default();
     if !role_arn.is_empty() && !role_arn.starts_with("arn:") {
         let pos = spec.get("roleArn").map(|n| n.pos).unwrap_or(spec.pos);
-        ds.at(pos, "spec.roleArn: expected an IAM role ARN (arn:...)");
+        let got = spec.get("roleArn").map(describe).unwrap_or_default();
+        ds.at(
+            pos,
+            format!("spec.roleArn: expected an IAM role ARN (arn:...), found {got}"),
+        );
     }
     let definition = match (spec.get("definition"), spec.entry("definitionFile")) {
         (Some(_), Some((k, _))) => {
@@ -134,12 +139,21 @@ pub(super) fn load_machine(
                             Some(s) => destinations.push(s.to_string()),
                             None => ds.at(
                                 it.pos,
-                                "spec.loggingConfiguration.destinations: expected a log group ARN string",
+                                format!(
+                                    "spec.loggingConfiguration.destinations: expected a log group ARN string, found {}",
+                                    describe(it)
+                                ),
                             ),
                         }
                     }
                 }
-                _ => ds.at(d.pos, "spec.loggingConfiguration.destinations: expected a list"),
+                _ => ds.at(
+                    d.pos,
+                    format!(
+                        "spec.loggingConfiguration.destinations: expected a list, found {}",
+                        describe(d)
+                    ),
+                ),
             }
         }
         Some(LoggingConfiguration {

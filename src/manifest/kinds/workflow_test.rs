@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use super::{Ctx, Doc, Loadable, Spec, spec_mut};
 use crate::desired::{Kind, MachineType, Meta, ResourceKey, SourceRef};
 use crate::manifest::Diagnostic;
-use crate::manifest::fields::{Diags, check_keys, required_string, string_field};
+use crate::manifest::fields::{Diags, check_keys, describe, required_string, string_field};
 use crate::manifest::files::Found;
 use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Pos, Value};
@@ -187,7 +187,10 @@ fn load_case(
                             items.iter().filter_map(|it| mock(it, &here, ds)).collect()
                         }
                         Value::Seq(_) => {
-                            ds.at(list.pos, format!("{here}: expected at least one answer"));
+                            ds.at(
+                                list.pos,
+                                format!("{here}: expected at least one answer, found an empty sequence"),
+                            );
                             Vec::new()
                         }
                         // One answer written without the list.
@@ -294,7 +297,10 @@ fn stand_ins(node: Option<&Node>, what: &str, ds: &mut Diags<'_>) -> BTreeMap<St
             "jsonata" => match body.as_str() {
                 Some(s) => Some(StandIn::Jsonata(s.to_string())),
                 None => {
-                    ds.at(body.pos, format!("{here}.jsonata: expected a string"));
+                    ds.at(
+                        body.pos,
+                        format!("{here}.jsonata: expected a string, found {}", describe(body)),
+                    );
                     None
                 }
             },
@@ -308,10 +314,17 @@ fn stand_ins(node: Option<&Node>, what: &str, ds: &mut Diags<'_>) -> BTreeMap<St
                     ))
                 }
                 _ => {
+                    let got = match &body.value {
+                        Value::Seq(items) => match items.iter().find(|i| i.as_str().is_none()) {
+                            Some(item) => format!("a sequence holding {}", describe(item)),
+                            None => describe(body),
+                        },
+                        _ => describe(body),
+                    };
                     ds.at(
                         body.pos,
                         format!(
-                            "{here}.command: expected a non-empty list of strings (program and arguments)"
+                            "{here}.command: expected a non-empty list of strings (program and arguments), found {got}"
                         ),
                     );
                     None
@@ -356,7 +369,13 @@ fn load_expect(
                         state_entries.push((p.to_string(), it.pos));
                         out.push(p.to_string());
                     }
-                    None => ds.at(it.pos, format!("{what}.states: expected a state path string")),
+                    None => ds.at(
+                        it.pos,
+                        format!(
+                            "{what}.states: expected a state path string, found {}",
+                            describe(it)
+                        ),
+                    ),
                 }
             }
             Some(out)
