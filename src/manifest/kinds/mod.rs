@@ -146,10 +146,6 @@ pub(in crate::manifest) fn load_doc(
     }
     let labels = string_map(metadata, "labels", "metadata", ds);
     let annotations = string_map(metadata, "annotations", "metadata", ds);
-    if is_test {
-        return workflow_test::load_doc(root, name, name_pos, labels, annotations, found, ctx, ds);
-    }
-    let kind = kind?;
     let meta = Meta {
         name: name.clone(),
         labels,
@@ -160,6 +156,10 @@ pub(in crate::manifest) fn load_doc(
             column: root.pos.column,
         },
     };
+    if is_test {
+        return workflow_test::load_doc(root, meta, name_pos, ctx, ds);
+    }
+    let kind = kind?;
     let spec = match root.entry("spec").map(|(k, _)| k.pos) {
         None => {
             ds.at(root.pos, "spec: required field missing");

@@ -12,10 +12,9 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use super::{Ctx, Doc, Loadable, Spec, spec_mut};
-use crate::desired::{Kind, MachineType, Meta, ResourceKey, SourceRef};
+use crate::desired::{Kind, MachineType, Meta, ResourceKey};
 use crate::manifest::Diagnostic;
 use crate::manifest::fields::{Diags, check_keys, describe, required_string, string_field};
-use crate::manifest::files::Found;
 use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Pos, Value};
 use crate::path::Segment;
@@ -470,27 +469,14 @@ pub(super) fn check_states(doc: &TestDoc, ds: &mut Diags<'_>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A `WorkflowTest` document whose header is read: substitutes and reads its spec.
 pub(super) fn load_doc(
     root: &mut Node,
-    name: String,
+    meta: Meta,
     name_pos: Pos,
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
-    found: &Found,
     ctx: &Ctx<'_>,
     ds: &mut Diags<'_>,
 ) -> Option<Loadable> {
-    let meta = Meta {
-        name,
-        labels,
-        annotations,
-        source: SourceRef {
-            file: found.file.clone(),
-            line: root.pos.line,
-            column: root.pos.column,
-        },
-    };
     let Some(spec) = spec_mut(root) else {
         ds.at(root.pos, "spec: required field missing");
         return None;
