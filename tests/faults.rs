@@ -139,3 +139,67 @@ async fn moto_through_a_fault_proxy_converges_then_nothing_to_write() {
         assert_eq!(diff.status.code(), Some(0), "{ctx}: diff after convergence");
     }
 }
+
+/// The read operations in a `/_sandbox/requests` snapshot (service, operation).
+fn reads(counts: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for service in ["sfn", "apigateway", "sts", "tagging"] {
+        if let Some(ops) = counts[service].as_object() {
+            for op in ops.keys() {
+                let read = ["Get", "Describe", "List"].iter().any(|p| op.starts_with(p));
+                if read && !out.contains(op) {
+                    out.push(op.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every read a pass makes, creating and in sync, faulted on its own: its first call fails (the
+/// seed is chosen so), and the pass still converges. The reads are the ones the sandbox counted
+/// in an unfaulted create pass and in-sync pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_read_of_a_pass_is_retried_when_it_fails() {
+    let probe = common::Sandbox::start().await;
+    run(&probe.url(), &["reconcile", "--once"]).await;
+    let mut ops = reads(&probe.requests().await.0);
+    probe.reset().await;
+    run(&probe.url(), &["reconcile", "--once"]).await;
+    for op in reads(&probe.requests().await.0) {
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    probe.shutdown().await;
+    for name in ["DescribeStateMachine", "GetRestApis", "GetResources", "GetStages"] {
+        assert!(
+            ops.iter().any(|o| o == name),
+            "{name} not among the reads {ops:?}"
+        );
+    }
+    // A seed whose first draw is a fault (a throttle below 0.25, a 5xx below 0.5) and whose next
+    // three are not, so each read fails once and the retries stay short.
+    let seed = (1u64..)
+        .find(|s| {
+            let mut rng = fastrand::Rng::with_seed(*s);
+            rng.f64() < 0.5 && (0..3).all(|_| rng.f64() >= 0.5)
+        })
+        .unwrap();
+    for op in &ops {
+        let ctx = format!("{op} faulted (seed {seed})");
+        eprintln!("{ctx}");
+        let sandbox = common::Sandbox::start().await;
+        let url = sandbox.url();
+        sandbox
+            .faults(json!({"throttle": 0.25, "error": 0.25, "seed": seed, "operations": [op]}))
+            .await;
+        let created = run(&url, &["reconcile", "--once"]).await;
+        assert_converged(&ctx, &created);
+        let in_sync = run(&url, &["reconcile", "--once"]).await;
+        assert_noop(&ctx, &in_sync);
+        let counts = sandbox.requests().await;
+        assert!(counts.injected() > 0, "{ctx}: never faulted: {}", counts.0);
+        sandbox.shutdown().await;
+    }
+}
