@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 mod common;
 
+use common::requests_json as requests;
+
 async fn post(url: &str, path: &str, body: Value) {
     let r = reqwest::Client::new()
         .post(format!("{url}{path}"))
@@ -17,15 +19,6 @@ async fn post(url: &str, path: &str, body: Value) {
         .await
         .unwrap();
     assert!(r.status().is_success());
-}
-
-async fn requests(url: &str) -> Value {
-    reqwest::get(format!("{url}/_sandbox/requests"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// The reference system's manifests, with `api.yaml`'s integration given `extra` YAML lines.

@@ -11,6 +11,8 @@ use sfn_operator::sandbox::{SandboxConfig, start};
 
 mod common;
 
+use common::requests_json as requests;
+
 /// Every (operation, count) in the requests document, whatever its nesting.
 fn ops(v: &Value, out: &mut Vec<(String, u64)>) {
     if let Value::Object(m) = v {
@@ -407,15 +409,6 @@ async fn interrupt_during_once_finishes_in_flight_work_and_reports_the_rest_skip
         synced.len(),
         "nothing was started after the interrupt"
     );
-}
-
-async fn requests(url: &str) -> Value {
-    reqwest::get(format!("{url}/_sandbox/requests"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// `reconcile --once ARGS` makes no write call and then `diff ARGS` exits 0.

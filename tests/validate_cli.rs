@@ -204,11 +204,11 @@ fn unknown_field_bad_api_version_kind_and_name() {
     );
     assert_diag(
         &run,
-        "./b.yaml:1:13: apiVersion: expected \"sfn-operator.dev/v1alpha1\"",
+        "./b.yaml:1:13: apiVersion: expected \"sfn-operator.dev/v1alpha1\", found \"v1\"",
     );
     assert_diag(
         &run,
-        "./b.yaml:2:7: kind: expected StateMachine, RestApi, ApiIntegration or WorkflowTest",
+        "./b.yaml:2:7: kind: expected StateMachine, RestApi, ApiIntegration or WorkflowTest, found \"Widget\"",
     );
     assert_diag(
         &run,
@@ -422,7 +422,7 @@ fn enums_refs_and_integration_rules() {
     );
     assert_diag(
         &run,
-        "./i.yaml:12:22: spec.integration.timeoutInMillis: expected an integer from 50 to 29000",
+        "./i.yaml:12:22: spec.integration.timeoutInMillis: expected an integer from 50 to 29000, found 30000",
     );
     assert_diag(
         &run,
@@ -449,7 +449,7 @@ fn multi_documents_non_manifests_and_skipped_files() {
     let run = validate(d.path(), &["."]);
     assert_diag(
         &run,
-        "./multi.yaml:23:1: not a manifest: expected apiVersion, kind, metadata and spec",
+        "./multi.yaml:23:1: not a manifest: expected apiVersion, kind, metadata and spec, found a mapping of foo",
     );
     assert_eq!(
         run.stderr.lines().count(),

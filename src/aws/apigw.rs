@@ -489,7 +489,10 @@ impl Aws {
         Ok(found(out)?.is_some())
     }
 
-    /// GetMethodResponse: whether the method response exists.
+    /// Whether the method response exists, read from GetMethod's `methodResponses` (the same
+    /// read [`Self::method_exists`] makes). Not GetMethodResponse: moto answers that with a 500
+    /// for a response a method does not have, which is transient, so a create's existence check
+    /// after a lost PutMethodResponse was retried until `--timeout`.
     pub async fn method_response_exists(
         &self,
         api_id: &str,
@@ -500,17 +503,16 @@ impl Aws {
         let out = self
             .call(
                 SVC,
-                "GetMethodResponse",
+                "GetMethod",
                 self.apigw
-                    .get_method_response()
+                    .get_method()
                     .rest_api_id(api_id)
                     .resource_id(res)
                     .http_method(verb)
-                    .status_code(code)
                     .send(),
             )
             .await;
-        Ok(found(out)?.is_some())
+        Ok(found(out)?.is_some_and(|m| m.method_responses().is_some_and(|r| r.contains_key(code))))
     }
 
     /// DeleteMethodResponse.

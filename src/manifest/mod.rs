@@ -1,11 +1,17 @@
 //! Manifest loading: walk the paths, parse YAML with locations, check the schema, substitute
 //! placeholders, resolve `definitionFile`, validate every definition, and build the desired set.
 //! Every problem becomes a [`Diagnostic`] naming `FILE:LINE:COLUMN`; nothing here talks to AWS.
+//!
+//! `load.rs` drives: `files.rs` finds and reads the files (bounded), `yaml.rs` parses them with
+//! positions, `kinds/` reads each document (one file per kind) with `fields.rs`' readers and
+//! `subst.rs`' placeholders; then `load.rs` checks across documents (duplicates, references).
+//! Imports go one way: `load` → `kinds` → `{fields, files, subst, yaml}`.
 
+mod fields;
+mod files;
+mod kinds;
 mod load;
 mod subst;
-mod walk;
-pub mod workflow_test;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -14,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::desired::{DesiredSet, ResourceKey};
 
+pub use kinds::workflow_test;
 pub use load::load;
 pub use workflow_test::{Expect, Mock, TestCase, TestedMachine, WorkflowTest};
 

@@ -1,6 +1,10 @@
-//! Placeholder substitution of SPEC §2: `${NAME}` is replaced, `$${` writes a literal `${`.
+//! Placeholder substitution of SPEC §2: `${NAME}` is replaced, `$${` writes a literal `${`; in a
+//! string, and over a located YAML tree (each unresolved placeholder a diagnostic at its node).
 
 use std::collections::BTreeMap;
+
+use super::fields::Diags;
+use super::yaml::{Node, Value};
 
 /// Where placeholder values come from, most specific first.
 pub struct Vars<'a> {
@@ -71,6 +75,53 @@ pub fn substitute(s: &str, vars: &Vars<'_>) -> Result<String, Vec<String>> {
         Ok(out)
     } else {
         Err(unresolved)
+    }
+}
+
+/// Substitutes every string of `node`, except under the keys in `skip`.
+pub(super) fn substitute_tree(node: &mut Node, vars: &Vars<'_>, skip: &[&str], ds: &mut Diags<'_>) {
+    substitute_node(node, vars, skip, false, ds)
+}
+
+/// Substitutes a definition: an unquoted YAML scalar that is exactly one placeholder takes the type
+/// of its value (`Seconds: ${Timeout}` with `Timeout: "60"` is the number 60), as the text
+/// substitution of SAM/CloudFormation `DefinitionSubstitutions` does. Quoted strings stay strings.
+pub(super) fn substitute_definition(node: &mut Node, vars: &Vars<'_>, ds: &mut Diags<'_>) {
+    substitute_node(node, vars, &[], true, ds)
+}
+
+fn is_single_placeholder(s: &str) -> bool {
+    s.starts_with("${") && s.ends_with('}') && s[2..].find('}') == Some(s.len() - 3)
+}
+
+fn substitute_node(node: &mut Node, vars: &Vars<'_>, skip: &[&str], typed: bool, ds: &mut Diags<'_>) {
+    let retype = typed && node.plain && node.as_str().is_some_and(is_single_placeholder);
+    match &mut node.value {
+        Value::String(s) => match substitute(s, vars) {
+            Ok(v) => {
+                if retype && !v.contains("${") {
+                    node.value = super::yaml::scalar(&v, true);
+                } else {
+                    *s = v;
+                }
+            }
+            Err(names) => {
+                for n in names {
+                    ds.at(node.pos, format!("unresolved placeholder {n}"));
+                }
+            }
+        },
+        Value::Seq(items) => items
+            .iter_mut()
+            .for_each(|n| substitute_node(n, vars, skip, typed, ds)),
+        Value::Map(entries) => {
+            for (k, n) in entries.iter_mut() {
+                if !skip.contains(&k.name.as_str()) {
+                    substitute_node(n, vars, skip, typed, ds);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

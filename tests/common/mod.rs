@@ -41,6 +41,128 @@ pub async fn sandbox() -> (tempfile::TempDir, sfn_operator::sandbox::SandboxHand
     (state, h)
 }
 
+/// An in-process sandbox (state in a temporary file) and its `/_sandbox/*` routes.
+pub struct Sandbox {
+    _state: tempfile::TempDir,
+    handle: sfn_operator::sandbox::SandboxHandle,
+}
+
+impl Sandbox {
+    /// Starts a sandbox with fresh state.
+    pub async fn start() -> Sandbox {
+        let (state, handle) = sandbox().await;
+        Sandbox {
+            _state: state,
+            handle,
+        }
+    }
+
+    /// The endpoint URL (`--endpoint-url`).
+    pub fn url(&self) -> String {
+        self.handle.endpoint_url()
+    }
+
+    /// The calls counted since the last [`Sandbox::reset`] (`GET /_sandbox/requests`).
+    pub async fn requests(&self) -> Requests {
+        Requests(requests_json(&self.url()).await)
+    }
+
+    /// Zeroes the request counts.
+    pub async fn reset(&self) {
+        reset_requests(&self.url()).await
+    }
+
+    /// Sets the injected faults (`POST /_sandbox/faults`; `{}` turns them off).
+    pub async fn faults(&self, faults: Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_sandbox/faults", self.url()))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.status().is_success(), "faults: {}", r.status());
+    }
+
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await
+    }
+}
+
+/// A snapshot of `GET /_sandbox/requests`.
+#[derive(Debug, Clone)]
+pub struct Requests(pub Value);
+
+impl Requests {
+    /// Calls of `operation`, in whichever service answers it.
+    pub fn count(&self, operation: &str) -> u64 {
+        ["sfn", "apigateway", "sts", "tagging"]
+            .iter()
+            .filter_map(|s| self.0[s][operation].as_u64())
+            .sum()
+    }
+
+    /// Write calls, all services together.
+    pub fn writes(&self) -> u64 {
+        self.0["writes"].as_u64().unwrap_or(0)
+    }
+
+    /// Throttles and 5xx the sandbox injected.
+    pub fn injected(&self) -> u64 {
+        let f = &self.0["injectedFaults"];
+        ["throttle", "error", "errorCode", "lost"]
+            .iter()
+            .filter_map(|k| f[k].as_u64())
+            .sum()
+    }
+}
+
+/// `GET /_sandbox/requests` of the sandbox at `url`.
+pub async fn requests_json(url: &str) -> Value {
+    reqwest::get(format!("{url}/_sandbox/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A temporary manifests directory, written file by file.
+pub struct ManifestDir {
+    dir: tempfile::TempDir,
+}
+
+impl ManifestDir {
+    pub fn new() -> ManifestDir {
+        ManifestDir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The reference system: `manifests/`'s state machine, its definition and the API.
+    pub fn reference() -> ManifestDir {
+        let d = ManifestDir::new();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+        for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
+            std::fs::copy(root.join(f), d.path().join(f)).unwrap();
+        }
+        d
+    }
+
+    /// Writes `text` to `name` (parent directories made).
+    pub fn write(&self, name: &str, text: &str) -> &ManifestDir {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
 /// [`run_binary`] off the async threads, for tokio tests.
 pub async fn run_binary_async(dir: &Path, url: &str, args: &[&str]) -> Output {
     let (dir, url) = (dir.to_owned(), url.to_owned());

@@ -1,4 +1,4 @@
-//! Finding manifest files under the command-line paths (SPEC §2).
+//! Finding manifest files under the command-line paths (SPEC §2), and reading them bounded.
 //!
 //! The walk is bounded by the tree, never by its links: each directory is walked at most once
 //! (recognised by device and inode, so a link loop or a second link to the same directory is
@@ -6,8 +6,55 @@
 //! manifest that is not a regular file (a FIFO, a socket, a device) is refused by name, never
 //! opened, so nothing here can block.
 
+//!
+//! Must not: parse or interpret what it reads.
+
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// Files larger than this are refused unread.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// `O_NONBLOCK` (not in std; the value differs between kernels).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const O_NONBLOCK: i32 = 0x0004;
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`], never more. A FIFO or device is refused,
+/// never read: it is opened non-blocking (so even one swapped in after the walk cannot stall the
+/// open) and checked before a byte is read.
+pub(super) fn read_bounded(path: &Path) -> Result<String, String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read file: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "cannot read file: it is {}, not a regular file; refused",
+            odd_file_type(&meta)
+        ));
+    }
+    let len = meta.len();
+    let too_big = || format!("file too large: more than {MAX_FILE_BYTES} bytes");
+    if len > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut buf = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(buf).map_err(|_| "file is not UTF-8".to_string())
+}
 
 /// A manifest file, the canonical root of the `PATH` it was found under (`definitionFile`s must
 /// stay inside it), and which `PATH` that was (its index on the command line).
@@ -205,7 +252,8 @@ impl Walk {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(unix)]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;

@@ -11,9 +11,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::load::{Diags, check_keys, required_string, string_field};
-use super::yaml::{Node, Pos, Value};
-use crate::desired::Meta;
+use super::{Ctx, Doc, Loadable, Spec, spec_mut};
+use crate::desired::{Kind, MachineType, Meta, ResourceKey};
+use crate::manifest::Diagnostic;
+use crate::manifest::fields::{Diags, check_keys, describe, required_string, string_field};
+use crate::manifest::subst::substitute_tree;
+use crate::manifest::yaml::{Node, Pos, Value};
 use crate::path::Segment;
 use crate::standins::{StandIn, Thrown};
 
@@ -75,7 +78,7 @@ pub struct Expect {
 }
 
 /// A loaded test and the places its references are checked at.
-pub(super) struct TestDoc {
+pub(in crate::manifest) struct TestDoc {
     pub test: WorkflowTest,
     pub name_pos: Pos,
     pub file: std::path::PathBuf,
@@ -183,7 +186,10 @@ fn load_case(
                             items.iter().filter_map(|it| mock(it, &here, ds)).collect()
                         }
                         Value::Seq(_) => {
-                            ds.at(list.pos, format!("{here}: expected at least one answer"));
+                            ds.at(
+                                list.pos,
+                                format!("{here}: expected at least one answer, found an empty sequence"),
+                            );
                             Vec::new()
                         }
                         // One answer written without the list.
@@ -290,7 +296,10 @@ fn stand_ins(node: Option<&Node>, what: &str, ds: &mut Diags<'_>) -> BTreeMap<St
             "jsonata" => match body.as_str() {
                 Some(s) => Some(StandIn::Jsonata(s.to_string())),
                 None => {
-                    ds.at(body.pos, format!("{here}.jsonata: expected a string"));
+                    ds.at(
+                        body.pos,
+                        format!("{here}.jsonata: expected a string, found {}", describe(body)),
+                    );
                     None
                 }
             },
@@ -304,10 +313,17 @@ fn stand_ins(node: Option<&Node>, what: &str, ds: &mut Diags<'_>) -> BTreeMap<St
                     ))
                 }
                 _ => {
+                    let got = match &body.value {
+                        Value::Seq(items) => match items.iter().find(|i| i.as_str().is_none()) {
+                            Some(item) => format!("a sequence holding {}", describe(item)),
+                            None => describe(body),
+                        },
+                        _ => describe(body),
+                    };
                     ds.at(
                         body.pos,
                         format!(
-                            "{here}.command: expected a non-empty list of strings (program and arguments)"
+                            "{here}.command: expected a non-empty list of strings (program and arguments), found {got}"
                         ),
                     );
                     None
@@ -352,7 +368,13 @@ fn load_expect(
                         state_entries.push((p.to_string(), it.pos));
                         out.push(p.to_string());
                     }
-                    None => ds.at(it.pos, format!("{what}.states: expected a state path string")),
+                    None => ds.at(
+                        it.pos,
+                        format!(
+                            "{what}.states: expected a state path string, found {}",
+                            describe(it)
+                        ),
+                    ),
                 }
             }
             Some(out)
@@ -445,4 +467,80 @@ pub(super) fn check_states(doc: &TestDoc, ds: &mut Diags<'_>) {
             );
         }
     }
+}
+
+/// A `WorkflowTest` document whose header is read: substitutes and reads its spec.
+pub(super) fn load_doc(
+    root: &mut Node,
+    meta: Meta,
+    name_pos: Pos,
+    ctx: &Ctx<'_>,
+    ds: &mut Diags<'_>,
+) -> Option<Loadable> {
+    let Some(spec) = spec_mut(root) else {
+        ds.at(root.pos, "spec: required field missing");
+        return None;
+    };
+    substitute_tree(spec, &ctx.vars(None), &[], ds);
+    let mut test = load_test(spec, meta, name_pos, ds)?;
+    test.valid = ds.count == 0;
+    Some(Loadable::Test(Box::new(test)))
+}
+
+/// Duplicate names, `stateMachineRef`, and the state paths of mocks and `expect.states`; the valid
+/// tests get their machine's definition.
+pub(in crate::manifest) fn resolve_tests(
+    tests: Vec<TestDoc>,
+    docs: &[Doc],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<WorkflowTest> {
+    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    let mut valid = Vec::new();
+    let mut tests = tests;
+    for i in 0..tests.len() {
+        let name = tests[i].test.meta.name.clone();
+        if let Some(&j) = first.get(&name) {
+            let (f, p) = (tests[j].file.display().to_string(), tests[j].name_pos);
+            diagnostics.push(Diagnostic {
+                file: tests[i].file.clone(),
+                line: tests[i].name_pos.line,
+                column: tests[i].name_pos.column,
+                message: format!(
+                    "duplicate WorkflowTest \"{name}\": also defined at {f}:{}:{}",
+                    p.line, p.column
+                ),
+            });
+            tests[i].valid = false;
+            tests[j].valid = false;
+        } else {
+            first.insert(name, i);
+        }
+    }
+    for mut t in tests {
+        let file = t.file.clone();
+        let mut ds = Diags::new(diagnostics, &file);
+        let key = ResourceKey::new(Kind::StateMachine, t.test.state_machine_ref.clone());
+        let Some(machine_doc) = docs.iter().find(|d| d.key == key) else {
+            ds.at(
+                t.ref_pos,
+                format!("stateMachineRef: no StateMachine manifest named \"{}\"", key.name),
+            );
+            continue;
+        };
+        // An invalid machine has its own diagnostics; its tests cannot run.
+        let (true, Some(Spec::Machine(m))) = (machine_doc.valid, &machine_doc.spec) else {
+            continue;
+        };
+        t.test.machine = TestedMachine {
+            name: m.name.clone(),
+            definition: m.definition.clone(),
+            express: m.machine_type == MachineType::Express,
+            role_arn: m.role_arn.clone(),
+        };
+        check_states(&t, &mut ds);
+        if t.valid && ds.count == 0 {
+            valid.push(t.test);
+        }
+    }
+    valid
 }
