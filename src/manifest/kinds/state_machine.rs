@@ -73,10 +73,10 @@ pub(super) fn load_machine(
             format!("spec.name: \"{name}\" is not a valid state machine name (1–80 of A-Z a-z 0-9 _ -)"),
         );
     }
-    let machine_type = match enum_field(spec, "type", "spec", &["STANDARD", "EXPRESS"], ds).as_deref() {
-        Some("EXPRESS") => MachineType::Express,
-        _ => MachineType::Standard,
-    };
+    let machine_type = enum_field(spec, "type", "spec", &["STANDARD", "EXPRESS"], ds)
+        .as_deref()
+        .and_then(MachineType::parse)
+        .unwrap_or_default();
     let role_arn = required_string(spec, "roleArn", "spec", ds).unwrap_or_default();
     if !role_arn.is_empty() && !role_arn.starts_with("arn:") {
         let pos = spec.get("roleArn").map(|n| n.pos).unwrap_or(spec.pos);
@@ -278,12 +278,7 @@ fn load_definition_file(
 /// diagnostics, warnings into `ctx.warnings`. Each names AWS's diagnostic code.
 fn check_asl(def: &Node, machine_type: MachineType, ctx: &Ctx<'_>, ds: &mut Diags<'_>) {
     let json = def.to_json();
-    let options = crate::asl::Options {
-        machine_type: match machine_type {
-            MachineType::Express => crate::asl::MachineType::Express,
-            MachineType::Standard => crate::asl::MachineType::Standard,
-        },
-    };
+    let options = crate::asl::Options { machine_type };
     for finding in crate::asl::validate_with(&json, &options) {
         let pos = locate(def, &finding.path);
         let message = if finding.path.0.is_empty() {
