@@ -3,39 +3,15 @@
 //! serves a half-written configuration. Through the real binary against the sandbox, observed
 //! with the AWS SDK (what the stage serves) and the sandbox's request counts.
 
-use std::path::Path;
-
-use common::{entry, report, sdk_conf};
-use serde_json::{Value, json};
+use common::{ManifestDir, Sandbox, entry, report, sdk_conf};
+use serde_json::json;
 
 mod common;
 
-async fn post(url: &str, path: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{url}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-}
-
-async fn requests(url: &str) -> Value {
-    reqwest::get(format!("{url}/_sandbox/requests"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// The reference system plus a second integration (`GET /status`) on the same API and stage;
 /// `timeout` is the first integration's `timeoutInMillis`, `auth` the second's authorization.
-fn manifests(dir: &Path, timeout: u32, auth: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
-    for f in ["state-machine.yaml", "parallel-processing.asl.yaml"] {
-        std::fs::copy(root.join(f), dir.join(f)).unwrap();
-    }
+fn manifests(dir: &ManifestDir, timeout: u32, auth: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
     let api = std::fs::read_to_string(root.join("api.yaml")).unwrap().replace(
         "    integrationHttpMethod: POST\n",
         &format!("    integrationHttpMethod: POST\n    timeoutInMillis: {timeout}\n"),
@@ -61,15 +37,15 @@ spec:
   stage: prod
 "
     );
-    std::fs::write(dir.join("api.yaml"), format!("{}\n{second}", api.trim_end())).unwrap();
+    dir.write("api.yaml", &format!("{}\n{second}", api.trim_end()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_write_holds_the_deployment_until_the_next_pass() {
-    let (_state, sb) = common::sandbox().await;
-    let url = sb.endpoint_url();
-    let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), 29000, "NONE");
+    let sb = Sandbox::start().await;
+    let url = sb.url();
+    let dir = ManifestDir::reference();
+    manifests(&dir, 29000, "NONE");
     let once = |args: &'static [&'static str]| common::run_binary_async(dir.path(), &url, args);
     assert_eq!(once(&["reconcile", "--once"]).await.status.code(), Some(0));
     let conf = sdk_conf(&url).await;
@@ -92,21 +68,19 @@ async fn a_failed_write_holds_the_deployment_until_the_next_pass() {
 
     // Both integrations change; the second one's write (UpdateMethod, for its authorization)
     // is refused, the first one's (PutIntegration) goes through.
-    manifests(dir.path(), 12000, "AWS_IAM");
-    post(
-        &url,
-        "/_sandbox/faults",
-        json!({"errorCode": "AccessDeniedException", "operations": ["UpdateMethod"]}),
-    )
-    .await;
-    common::reset_requests(&url).await;
+    manifests(&dir, 12000, "AWS_IAM");
+    sb.faults(json!({"errorCode": "AccessDeniedException", "operations": ["UpdateMethod"]}))
+        .await;
+    sb.reset().await;
     let out = once(&["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(1));
-    let counts = requests(&url).await;
-    assert_eq!(counts["apigateway"]["PutIntegration"], 1, "{counts}");
-    assert!(
-        counts["apigateway"].get("CreateDeployment").is_none(),
-        "no deployment: {counts}"
+    let counts = sb.requests().await;
+    assert_eq!(counts.count("PutIntegration"), 1, "{:?}", counts.0);
+    assert_eq!(
+        counts.count("CreateDeployment"),
+        0,
+        "no deployment: {:?}",
+        counts.0
     );
     assert_eq!(
         serving().await,
@@ -142,13 +116,13 @@ async fn a_failed_write_holds_the_deployment_until_the_next_pass() {
     );
 
     // The write goes through now, and the pass deploys once; the pass after writes nothing.
-    post(&url, "/_sandbox/faults", json!({})).await;
-    common::reset_requests(&url).await;
+    sb.faults(json!({})).await;
+    sb.reset().await;
     assert_eq!(once(&["reconcile", "--once"]).await.status.code(), Some(0));
-    let counts = requests(&url).await;
-    assert_eq!(counts["apigateway"]["UpdateMethod"], 1, "{counts}");
-    assert_eq!(counts["apigateway"]["CreateDeployment"], 1, "{counts}");
-    assert!(counts["apigateway"].get("PutIntegration").is_none(), "{counts}");
+    let counts = sb.requests().await;
+    assert_eq!(counts.count("UpdateMethod"), 1, "{:?}", counts.0);
+    assert_eq!(counts.count("CreateDeployment"), 1, "{:?}", counts.0);
+    assert_eq!(counts.count("PutIntegration"), 0, "{:?}", counts.0);
     assert_ne!(serving().await, before);
     assert_eq!(once(&["diff"]).await.status.code(), Some(0));
 }

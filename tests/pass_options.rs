@@ -37,15 +37,10 @@ fn run_within(args: &[&str], limit: Duration) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diff_retries_until_its_timeout_then_reports_the_failure() {
-    let (_state, sb) = common::sandbox().await;
-    let url = sb.endpoint_url();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/_sandbox/faults"))
-        .json(&serde_json::json!({"throttle": 1.0, "operations": ["GetRestApis"]}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    let sb = common::Sandbox::start().await;
+    let url = sb.url();
+    sb.faults(serde_json::json!({"throttle": 1.0, "operations": ["GetRestApis"]}))
+        .await;
     let manifests = format!("{}/manifests", env!("CARGO_MANIFEST_DIR"));
     let args = [
         "diff",
