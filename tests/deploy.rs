@@ -1,6 +1,7 @@
-//! deploy/ stays honest: the Kubernetes manifests validate offline against the bundled schemas
-//! (`kubernetes-validate --strict`), and the IAM policy is valid JSON listing exactly the actions
-//! the AWS wrappers in `src/aws/` call (no more, no fewer).
+//! deploy/ stays honest: the container's toolchain satisfies the locked tree (`cargo metadata`), the
+//! Kubernetes manifests render through their kustomization and validate offline against the
+//! bundled schemas (`kubernetes-validate --strict`), the systemd unit verifies, and the IAM policy
+//! is valid JSON listing exactly the actions the AWS wrappers in `src/aws/` call (no more, no fewer).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -199,5 +200,113 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
     assert!(
         tagging.contains("get_resources"),
         "src/aws/tagging.rs calls GetResources"
+    );
+}
+
+/// `1.94.1` → `[1, 94, 1]` (missing parts are 0).
+fn version(text: &str) -> Vec<u64> {
+    let mut v: Vec<u64> = text
+        .split('.')
+        .map(|p| p.parse().unwrap_or_else(|e| panic!("bad version {text:?}: {e}")))
+        .collect();
+    v.resize(3, 0);
+    v
+}
+
+/// The highest `rust_version` any package of the locked tree declares, with one that declares it.
+fn locked_tree_rust_version() -> (Vec<u64>, String) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("cargo metadata: {e}"));
+    assert!(
+        out.status.success(),
+        "cargo metadata --locked failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("cargo metadata: {e}"));
+    let packages = meta["packages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("cargo metadata without packages"));
+    packages
+        .iter()
+        .filter_map(|p| {
+            let rv = p["rust_version"].as_str()?;
+            Some((version(rv), format!("{} {}", p["name"], p["version"])))
+        })
+        .max()
+        .unwrap_or_else(|| panic!("no package declares a rust_version"))
+}
+
+#[test]
+fn rust_version_and_the_container_toolchain_satisfy_the_locked_tree() {
+    let (needed, by) = locked_tree_rust_version();
+    let cargo_toml = std::fs::read_to_string(root().join("Cargo.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let declared = cargo_toml
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .map(|v| version(v.trim_matches('"')))
+        .unwrap_or_else(|| panic!("Cargo.toml has no rust-version"));
+    assert_eq!(
+        declared, needed,
+        "Cargo.toml's rust-version must be what the locked tree needs ({by} needs {needed:?})"
+    );
+
+    let dockerfile =
+        std::fs::read_to_string(root().join("deploy/Dockerfile")).unwrap_or_else(|e| panic!("{e}"));
+    let froms: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("FROM "))
+        .collect();
+    assert!(froms.len() >= 2, "multi-stage: {froms:?}");
+    let rust_images: Vec<&str> = froms
+        .iter()
+        .filter_map(|f| f.split_whitespace().next())
+        .filter(|image| image.starts_with("rust:"))
+        .collect();
+    assert!(!rust_images.is_empty(), "no rust: builder in {froms:?}");
+    for image in rust_images {
+        let tag = &image["rust:".len()..];
+        let number: String = tag.split('-').next().unwrap_or_default().to_owned();
+        let toolchain = version(&number);
+        assert!(
+            toolchain >= needed,
+            "{image} is older than the locked tree needs ({by} needs {needed:?})"
+        );
+        assert_eq!(
+            toolchain[..2],
+            declared[..2],
+            "{image} and Cargo.toml's rust-version differ in major.minor"
+        );
+    }
+    let runtime = froms.last().copied().unwrap_or_default();
+    assert!(
+        runtime.contains("distroless/static") || runtime.starts_with("scratch"),
+        "the runtime stage is a static one: {runtime}"
+    );
+    let build: String = dockerfile.lines().filter(|l| l.contains("cargo build")).collect();
+    assert!(build.contains("--locked"), "cargo build --locked: {build}");
+    assert!(
+        !build.contains("x86_64") && dockerfile.contains("TARGETARCH") && dockerfile.contains("uname -m"),
+        "the target follows the host's architecture, not a hard-coded x86_64"
+    );
+    let user = dockerfile
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("USER "))
+        .unwrap_or_else(|| panic!("no USER"));
+    assert!(!user.starts_with("root") && !user.starts_with("0"), "USER {user}");
+    assert!(
+        dockerfile.contains("HEALTHCHECK") && dockerfile.contains("/healthz"),
+        "a HEALTHCHECK on /healthz"
+    );
+    // The image name the README tells people to build is the one the kustomization deploys.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        readme.contains("docker build -f deploy/Dockerfile -t sfn-operator:0.1.0 ."),
+        "README names the image"
     );
 }
