@@ -13,23 +13,12 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn kubernetes_manifests_validate_offline() {
+/// Runs kubernetes-validate --strict on `files` and requires every one reported as passed.
+fn kubernetes_validate(files: &[PathBuf]) -> String {
     let tool = common::peers_bin("kubernetes-validate");
-    let dir = root().join("deploy/kubernetes");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 4,
-        "deployment, service, service account, namespace: {files:?}"
-    );
     let out = Command::new(&tool)
         .arg("--strict")
-        .args(&files)
+        .args(files)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let text = format!(
@@ -38,7 +27,7 @@ fn kubernetes_manifests_validate_offline() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "kubernetes-validate failed:\n{text}");
-    for f in &files {
+    for f in files {
         let name = f
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -48,6 +37,163 @@ fn kubernetes_manifests_validate_offline() {
             "{name} not reported as passed:\n{text}"
         );
     }
+    text
+}
+
+fn kustomization() -> serde_json::Value {
+    let path = root().join("deploy/kubernetes/kustomization.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn kubernetes_manifests_validate_offline() {
+    let dir = root().join("deploy/kubernetes");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| !p.ends_with("kustomization.yaml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 4,
+        "deployment, service, service account, namespace: {files:?}"
+    );
+    kubernetes_validate(&files);
+
+    // The kustomization lists every file, the namespace first, and sets the image and the git
+    // repository in one place.
+    let k = kustomization();
+    let listed: Vec<&str> = k["resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("kustomization.yaml has no resources"))
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert_eq!(
+        listed.first(),
+        Some(&"namespace.yaml"),
+        "namespace first: {listed:?}"
+    );
+    let mut sorted: Vec<String> = listed.iter().map(|s| (*s).to_owned()).collect();
+    sorted.sort();
+    let on_disk: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(
+        sorted, on_disk,
+        "kustomization.yaml lists exactly the files in deploy/kubernetes"
+    );
+    assert_eq!(k["images"][0]["name"], "sfn-operator");
+    assert_eq!(k["images"][0]["newTag"], "0.1.0");
+    let literals = k["configMapGenerator"][0]["literals"].to_string();
+    assert!(literals.contains("GITSYNC_REPO="), "{literals}");
+    let deployment = std::fs::read_to_string(dir.join("deployment.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !deployment.contains("--repo=") && deployment.contains("name: sfn-operator-git"),
+        "the deployment takes the repository from the kustomization's ConfigMap"
+    );
+}
+
+/// `kubectl kustomize deploy/kubernetes` renders, the Namespace comes first, the image and the
+/// repository are the kustomization's, and kubernetes-validate accepts the rendered output.
+#[test]
+fn the_kustomization_renders_and_validates() {
+    let kubectl = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("kubectl"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.is_file());
+    let Some(kubectl) = kubectl else {
+        eprintln!(
+            "skipped: kubectl is not on PATH, so the kustomization is not rendered (each file is still validated)"
+        );
+        return;
+    };
+    let out = Command::new(kubectl)
+        .args(["kustomize", "deploy/kubernetes"])
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("kubectl: {e}"));
+    assert!(
+        out.status.success(),
+        "kubectl kustomize deploy/kubernetes:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first_kind = rendered
+        .split("\n---\n")
+        .next()
+        .and_then(|doc| doc.lines().find_map(|l| l.strip_prefix("kind: ")))
+        .unwrap_or_default();
+    assert_eq!(
+        first_kind, "Namespace",
+        "the Namespace renders first:\n{rendered}"
+    );
+    assert!(
+        rendered.contains("image: ghcr.io/example/sfn-operator:0.1.0"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("GITSYNC_REPO: https://"), "{rendered}");
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = tmp.path().join("rendered.yaml");
+    std::fs::write(&file, &rendered).unwrap_or_else(|e| panic!("{e}"));
+    let text = kubernetes_validate(std::slice::from_ref(&file));
+    for kind in [
+        "namespace/",
+        "serviceaccount/",
+        "configmap/",
+        "service/",
+        "deployment/",
+    ] {
+        assert!(
+            text.contains(kind),
+            "{kind} missing from the rendered output:\n{text}"
+        );
+    }
+}
+
+/// The systemd unit verifies (with the built binary in place of /usr/local/bin/sfn-operator) and
+/// needs no user account to exist.
+#[test]
+fn the_systemd_unit_verifies() {
+    let path = root().join("deploy/systemd/sfn-operator.service");
+    let unit = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        unit.lines().any(|l| l.trim() == "DynamicUser=yes"),
+        "DynamicUser=yes: no account to create"
+    );
+    assert!(!unit.lines().any(|l| l.starts_with("User=")), "no fixed User=");
+    let status = Command::new("systemd-analyze").arg("--version").output();
+    if !status.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: systemd-analyze is not available, the unit is not verified");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let copy = tmp.path().join("sfn-operator.service");
+    let bin = env!("CARGO_BIN_EXE_sfn-operator");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/sfn-operator", bin)).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap_or_else(|e| panic!("systemd-analyze: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "systemd-analyze verify:\n{text}");
+    assert!(
+        !text.contains("sfn-operator.service:"),
+        "systemd-analyze verify complains about the unit:\n{text}"
+    );
 }
 
 /// `.create_state_machine()` style calls in a source file.
