@@ -7,14 +7,15 @@
 //!   `manifests/`, with the built `sfn-operator` and the peers' `aws` first on `PATH`, `HOME` set to
 //!   that directory, no `AWS_*` or `SFN_OPERATOR_*` variable inherited, and `NO_COLOR=1`. It must exit
 //!   0. `cargo run --release --` is run as `sfn-operator` (the installed binary).
-//! - A comment line `# => TEXT` states that `TEXT` appears in the block's output (stdout or stderr).
-//!   Other comments are prose.
+//! - A comment line `# => TEXT` (or a command line ending in ` # => TEXT`) states that `TEXT`
+//!   appears in the block's output (stdout or stderr). Other comments are prose.
 //! - ```` ```sh no-run: REASON ```` is not run (real AWS, or the test suite itself); the runner prints
 //!   it as skipped with the reason. A block using `jq` is skipped, with that reason, where `jq` is
 //!   not installed.
-//! - A block stops what it starts (a background sandbox is killed by its own `trap`); the runner
-//!   also kills the block's whole process group when it ends, and fails a block that runs longer
-//!   than three minutes. Blocks run one after another; walkthroughs use distinct ports.
+//! - A block stops what it starts (a background sandbox is killed at its end): a process of the
+//!   block's group still running 5 s after the block exits fails it (and is killed). A block that
+//!   runs longer than three minutes fails. Blocks run one after another; walkthroughs that start a
+//!   server use distinct ports (4566–4569, 9465).
 //!
 //! `SFN_OPERATOR_BLESS_DOCS=1 cargo test --test docs` rewrites docs/cli.md from the binary's help.
 
@@ -154,7 +155,20 @@ fn run_block(block: &Block) -> Result<(), String> {
             Err(e) => return Err(e.to_string()),
         }
     };
-    // Whatever the block left running goes with it.
+    // A block stops what it starts: give what it killed a moment to exit, then any process left
+    // in its group is a leak (and is killed with the group).
+    let group_alive = || {
+        Command::new("kill")
+            .args(["-0", "--", &format!("-{}", child.id())])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let settle = Instant::now() + Duration::from_secs(5);
+    while status.is_some() && group_alive() && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let leaked = status.is_some() && group_alive();
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{}", child.id())])
         .stderr(Stdio::null())
@@ -167,6 +181,11 @@ fn run_block(block: &Block) -> Result<(), String> {
     };
     if !status.success() {
         return Err(format!("exited with {status}; output:\n{out}"));
+    }
+    if leaked {
+        return Err(format!(
+            "left a process running (a block must stop what it starts); output:\n{out}"
+        ));
     }
     for line in block.body.lines() {
         if let Some(expected) = line.trim_start().strip_prefix("# => ")
