@@ -320,13 +320,15 @@ fn every_manifest_example_validates() {
 
 /// `sfn-operator [SUB...] --help`, as a user sees it piped.
 fn help(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-        .args(args)
-        .arg("--help")
-        .env("NO_COLOR", "1")
-        .env_remove("SFN_OPERATOR_LOG_FORMAT")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
+    cmd.args(args).arg("--help").env("NO_COLOR", "1");
+    // clap shows an option's environment variable's value: the reference shows none.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SFN_OPERATOR_") {
+            cmd.env_remove(&key);
+        }
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
     assert!(out.status.success(), "{args:?} --help failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
