@@ -4,9 +4,10 @@
 //!
 //! The convention for shell blocks (README.md, "Documentation" says it too):
 //! - ```` ```sh ```` runs with `bash -e -o pipefail` in a fresh temporary directory holding a copy of
-//!   `manifests/`, with the built `sfn-operator` and the peers' `aws` first on `PATH`, `HOME` set to
-//!   that directory, no `AWS_*` or `SFN_OPERATOR_*` variable inherited, and `NO_COLOR=1`. It must exit
-//!   0. `cargo run --release --` is run as `sfn-operator` (the installed binary).
+//!   `manifests/`, with the built `sfn-operator` and the peers (`aws`, `moto_server`) first on
+//!   `PATH`, `HOME` set to that directory, no `AWS_*` or `SFN_OPERATOR_*` variable inherited, and
+//!   `NO_COLOR=1`. It must exit 0. `cargo run --release --` is run as `sfn-operator` (the installed
+//!   binary).
 //! - A comment line `# => TEXT` (or a command line ending in ` # => TEXT`) states that `TEXT`
 //!   appears in the block's output (stdout or stderr). Other comments are prose.
 //! - ```` ```sh no-run: REASON ```` is not run (real AWS, or the test suite itself); the runner prints
@@ -15,7 +16,7 @@
 //! - A block stops what it starts (a background sandbox is killed at its end): a process of the
 //!   block's group still running 5 s after the block exits fails it (and is killed). A block that
 //!   runs longer than three minutes fails. Blocks run one after another; walkthroughs that start a
-//!   server use distinct ports (4566–4569, 9465).
+//!   server use distinct ports (4566–4569, 5055, 9465).
 //!
 //! `SFN_OPERATOR_BLESS_DOCS=1 cargo test --test docs` rewrites docs/cli.md from the binary's help.
 
