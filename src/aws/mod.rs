@@ -18,7 +18,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
-use backon::{ExponentialBuilder, Retryable};
+use backon::ExponentialBuilder;
 use tokio::time::Instant;
 
 pub use tagging::TagListing;
@@ -39,9 +39,10 @@ pub struct Settings {
 }
 
 /// A failed AWS call: the service's error code and message, and whether retrying may help.
-/// Shown as `Code: message (Operation)`, never as the SDK's Debug output.
+/// Shown as `Code: message (Operation)` (plus ` — hint` when there is one), never as the SDK's
+/// Debug output.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{code}: {message} ({operation})")]
+#[error("{code}: {message} ({operation}){}", .extra.as_ref().and_then(|x| x.hint.as_ref()).map(|h| format!(" — {h}")).unwrap_or_default())]
 pub struct AwsError {
     /// `states`, `apigateway`, `tagging` or `sts`.
     pub service: &'static str,
@@ -56,6 +57,19 @@ pub struct AwsError {
     /// out, or the service answered 5xx. A create that failed so is never re-sent before looking
     /// for what it may have made (SPEC §4).
     outcome_unknown: bool,
+    /// The endpoint refused the connection (nothing listens there).
+    refused: bool,
+    /// Where the call went and what the user can do (boxed: errors travel in every `Result`).
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarer parts of an [`AwsError`].
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    /// The URL the call went to (for the retry warnings).
+    endpoint: Option<Arc<str>>,
+    /// What the user can do about it, shown after the message.
+    hint: Option<String>,
 }
 
 impl AwsError {
@@ -67,6 +81,35 @@ impl AwsError {
     /// Whether the failed request may nevertheless have been carried out.
     pub fn outcome_unknown(&self) -> bool {
         self.outcome_unknown
+    }
+
+    /// Whether the call never reached a service: a connection that failed or timed out.
+    pub fn is_connection_failure(&self) -> bool {
+        matches!(self.code.as_str(), "ConnectionFailure" | "Timeout")
+    }
+
+    /// Whether the connection was refused (`ECONNREFUSED`: nothing listens at the endpoint).
+    pub fn is_refused(&self) -> bool {
+        self.refused
+    }
+
+    /// The URL the call went to, when known.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|x| x.endpoint.as_deref())
+    }
+
+    /// The same error, naming the URL the call went to.
+    #[must_use]
+    pub fn at(mut self, endpoint: &Arc<str>) -> Self {
+        self.extra.get_or_insert_default().endpoint = Some(Arc::clone(endpoint));
+        self
+    }
+
+    /// The same error with a hint for the user, shown after the message.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.extra.get_or_insert_default().hint = Some(hint.into());
+        self
     }
 
     /// Whether AWS refused the call for its rate (a quota), not for what it asked.
@@ -100,6 +143,8 @@ impl AwsError {
             message: message.into(),
             transient: false,
             outcome_unknown: false,
+            refused: false,
+            extra: None,
         }
     }
 
@@ -108,6 +153,7 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        let refused = matches!(&err, SdkError::DispatchFailure(_)) && is_refused(&err);
         // (code, message, transient, outcome unknown)
         let (code, message, transient, unknown) = match &err {
             SdkError::TimeoutError(_) => ("Timeout".to_owned(), "request timed out".to_owned(), true, true),
@@ -141,8 +187,24 @@ impl AwsError {
             message,
             transient,
             outcome_unknown: unknown,
+            refused,
+            extra: None,
         }
     }
+}
+
+/// Whether an error (or one of its sources) is a refused TCP connection.
+fn is_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    error_chain(err).contains("Connection refused")
 }
 
 fn is_transient_code(code: &str) -> bool {
@@ -187,15 +249,128 @@ where
 
 /// Runs `op` until it succeeds, fails permanently, `deadline` passes or a shutdown's retry grace
 /// is over (then the last transient error is returned). Exponential backoff from 50 ms to 5 s with
-/// jitter.
+/// jitter. Each retry after a connection failure is logged at WARN (the URL, the operation, the
+/// attempt and the time left), other retries (throttling) at DEBUG, so busy passes stay quiet.
 pub async fn retry<T, F, Fut>(deadline: Instant, op: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    op.retry(backoff_policy())
-        .when(|e: &AwsError| e.is_transient() && may_retry(deadline))
-        .await
+    retry_while(deadline, |_| true, op).await
+}
+
+/// [`retry`], which also gives up on a transient error for which `keep_going` says no.
+async fn retry_while<T, F, Fut>(
+    deadline: Instant,
+    mut keep_going: impl FnMut(&AwsError) -> bool,
+    mut op: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    use backon::BackoffBuilder as _;
+    let mut delays = backoff_policy().build();
+    let mut number = 0u32;
+    loop {
+        number += 1;
+        let err = match ATTEMPT.scope(Attempt { number, deadline }, op()).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !(err.is_transient() && may_retry(deadline) && keep_going(&err)) {
+            return Err(err);
+        }
+        let delay = delays.next().unwrap_or(MAX_DELAY);
+        log_retry(&err, number, deadline, delay);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+tokio::task_local! {
+    /// The attempt of [`retry`] a call belongs to, for the warnings of [`Aws::call`].
+    static ATTEMPT: Attempt;
+}
+
+/// One attempt of [`retry`]: its number (from 1) and when retrying stops.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    number: u32,
+    deadline: Instant,
+}
+
+/// The longest pause between two attempts.
+const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// How long a call may go unanswered before a warning says so (and again after as long).
+const SLOW_ANSWER: Duration = Duration::from_secs(10);
+
+/// Logs a retry: at WARN after a connection failure (the endpoint may not be running), at DEBUG
+/// otherwise (throttling and conflicts are routine).
+fn log_retry(err: &AwsError, attempt: u32, deadline: Instant, delay: Duration) {
+    let time_left = human(deadline.saturating_duration_since(Instant::now()));
+    let retry_in = format!("{} ms", delay.as_millis());
+    let endpoint = err.endpoint().unwrap_or("the default AWS endpoint");
+    let operation = err.operation;
+    if err.is_connection_failure() {
+        tracing::warn!(
+            endpoint = %endpoint,
+            operation = %operation,
+            attempt,
+            time_left = %time_left,
+            retry_in = %retry_in,
+            error = %err,
+            "cannot reach the endpoint; retrying until --timeout"
+        );
+    } else {
+        tracing::debug!(
+            endpoint = %endpoint,
+            operation = %operation,
+            attempt,
+            time_left = %time_left,
+            retry_in = %retry_in,
+            error = %err,
+            "transient failure; retrying"
+        );
+    }
+}
+
+/// Awaits `answer`, warning every [`SLOW_ANSWER`] while it has not come (an endpoint that
+/// accepts connections and never answers would otherwise wait silently for the attempt timeout).
+async fn awaited<T>(endpoint: &str, operation: &'static str, answer: impl Future<Output = T>) -> T {
+    let answer = std::pin::pin!(answer);
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval_at(started + SLOW_ANSWER, SLOW_ANSWER);
+    let mut answer = answer;
+    loop {
+        tokio::select! {
+            out = &mut answer => return out,
+            _ = ticks.tick() => {
+                let waited = human(started.elapsed());
+                match ATTEMPT.try_with(|a| *a) {
+                    Ok(a) => tracing::warn!(
+                        endpoint = %endpoint,
+                        operation = %operation,
+                        attempt = a.number,
+                        waited = %waited,
+                        time_left = %human(a.deadline.saturating_duration_since(Instant::now())),
+                        "no answer yet from the endpoint"
+                    ),
+                    Err(_) => tracing::warn!(endpoint = %endpoint, operation = %operation, waited = %waited, "no answer yet from the endpoint"),
+                }
+            }
+        }
+    }
+}
+
+/// A duration for people: `4m52s`, `9s`.
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
 }
 
 /// Backoff delays for one call's retries: exponential from 50 ms to 5 s, with jitter.
@@ -203,7 +378,7 @@ fn backoff_policy() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_jitter()
         .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_secs(5))
+        .with_max_delay(MAX_DELAY)
         .without_max_times()
 }
 
@@ -230,8 +405,10 @@ where
 {
     use backon::BackoffBuilder as _;
     let mut delays = backoff_policy().build();
+    let mut number = 0u32;
     loop {
-        let err = match create().await {
+        number += 1;
+        let err = match ATTEMPT.scope(Attempt { number, deadline }, create()).await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
@@ -245,7 +422,9 @@ where
         if !(err.is_transient() && may_retry(deadline)) {
             return Err(err);
         }
-        tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(5))).await;
+        let delay = delays.next().unwrap_or(MAX_DELAY);
+        log_retry(&err, number, deadline, delay);
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -319,7 +498,80 @@ pub struct Aws {
     share: Option<Arc<ratelimit::RateLimits>>,
     /// What the calls of this handle waited for and how often AWS throttled them.
     pacing: Arc<Pacing>,
+    /// The URL each service's calls go to (for the warnings and errors that name it).
+    endpoints: Arc<Endpoints>,
 }
+
+/// The URL of each service's endpoint: the one given (`--endpoint-url`, `AWS_ENDPOINT_URL*`) or
+/// AWS's regional default.
+#[derive(Debug)]
+struct Endpoints {
+    states: Arc<str>,
+    apigateway: Arc<str>,
+    tagging: Arc<str>,
+}
+
+impl Endpoints {
+    fn of(service: &str) -> &'static str {
+        match service {
+            "states" => "SFN",
+            "apigateway" => "API_GATEWAY",
+            "tagging" => "RESOURCE_GROUPS_TAGGING_API",
+            _ => "STS",
+        }
+    }
+
+    fn resolve(settings: &Settings, config: &aws_config::SdkConfig, region: &str) -> Endpoints {
+        let url = |service| Arc::from(endpoint_url(settings, config, service, region).0);
+        Endpoints {
+            states: url("states"),
+            apigateway: url("apigateway"),
+            tagging: url("tagging"),
+        }
+    }
+
+    fn get(&self, service: &str) -> &Arc<str> {
+        match service {
+            "apigateway" => &self.apigateway,
+            "tagging" => &self.tagging,
+            _ => &self.states,
+        }
+    }
+}
+
+/// The URL `service`'s calls go to, and whether it was given explicitly (`--endpoint-url`,
+/// `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL`) rather than AWS's default.
+fn endpoint_url(
+    settings: &Settings,
+    config: &aws_config::SdkConfig,
+    service: &str,
+    region: &str,
+) -> (String, bool) {
+    if let Some(url) = &settings.endpoint_url {
+        return (url.clone(), true);
+    }
+    let ignored =
+        std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    if !ignored {
+        let specific = format!("AWS_ENDPOINT_URL_{}", Endpoints::of(service));
+        if let Some(url) = std::env::var(specific).ok().filter(|u| !u.is_empty()) {
+            return (url, true);
+        }
+    }
+    if let Some(url) = config.endpoint_url() {
+        return (url.to_owned(), true);
+    }
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    (format!("https://{service}.{region}.{suffix}"), false)
+}
+
+/// Time a refused connection to an explicitly given endpoint is retried at start-up (a sandbox
+/// started a moment ago), before failing with a hint instead of waiting for `--timeout`.
+const REFUSED_GRACE: Duration = Duration::from_secs(3);
 
 impl Aws {
     /// Loads the standard configuration chain with our overrides and resolves the account
@@ -364,10 +616,29 @@ impl Aws {
             Some(id) => id.clone(),
             None => {
                 let sts = aws_sdk_sts::Client::new(&config);
-                let out = retry(deadline, || async {
-                    record("sts", "GetCallerIdentity", sts.get_caller_identity().send().await)
-                })
-                .await?;
+                let (url, explicit) = endpoint_url(settings, &config, "sts", &region);
+                let url: Arc<str> = Arc::from(url);
+                // A refused connection to an endpoint the user named (a sandbox that is not
+                // running) will not fix itself before --timeout: fail within seconds, with a hint.
+                let grace_over = Instant::now() + REFUSED_GRACE;
+                let out = retry_while(
+                    deadline,
+                    |e| !(explicit && e.is_refused() && Instant::now() >= grace_over),
+                    || async {
+                        let answer = awaited(&url, "GetCallerIdentity", sts.get_caller_identity().send()).await;
+                        record("sts", "GetCallerIdentity", answer).map_err(|e| e.at(&url))
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    if explicit && e.is_refused() {
+                        e.with_hint(format!(
+                            "is the sandbox running at {url}? start one with `sfn-operator sandbox`, or use --sandbox"
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
                 out.account().map(str::to_owned).ok_or_else(|| {
                     AwsError::permanent(
                         "sts",
@@ -378,6 +649,7 @@ impl Aws {
                 })?
             }
         };
+        let endpoints = Arc::new(Endpoints::resolve(settings, &config, &region));
         Ok(Aws {
             sfn: aws_sdk_sfn::Client::new(&config),
             apigw: aws_sdk_apigateway::Client::new(&config),
@@ -390,6 +662,7 @@ impl Aws {
                 .then(|| Arc::new(ratelimit::RateLimits::aws_defaults())),
             share: None,
             pacing: Arc::default(),
+            endpoints,
         })
     }
 
@@ -442,7 +715,9 @@ impl Aws {
             share.acquire(service, operation).await;
         }
         let waited = started.elapsed();
-        let result = record(service, operation, send.await);
+        let endpoint = self.endpoints.get(service);
+        let answer = awaited(endpoint, operation, send).await;
+        let result = record(service, operation, answer).map_err(|e| e.at(endpoint));
         let throttled = matches!(&result, Err(e) if e.is_throttling());
         self.pacing.add(service, operation, waited, throttled);
         result
@@ -541,6 +816,22 @@ mod tests {
         assert_eq!(partition_of("us-east-1"), "aws");
         assert_eq!(partition_of("cn-north-1"), "aws-cn");
         assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(human(Duration::from_secs(9)), "9s");
+        assert_eq!(human(Duration::from_secs(292)), "4m52s");
+    }
+
+    #[test]
+    fn hints_follow_the_message() {
+        let e = AwsError::permanent("sts", "GetCallerIdentity", "ConnectionFailure", "refused");
+        assert_eq!(e.to_string(), "ConnectionFailure: refused (GetCallerIdentity)");
+        assert_eq!(
+            e.with_hint("is it running?").to_string(),
+            "ConnectionFailure: refused (GetCallerIdentity) — is it running?"
+        );
     }
 
     #[test]
