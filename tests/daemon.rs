@@ -877,3 +877,46 @@ async fn a_syntax_error_is_listed_in_status_and_metrics_and_its_resources_stay_i
     assert_eq!(daemon.metric("sfn_operator_manifest_errors").await, 0.0);
     assert!(daemon.terminate().await < Duration::from_secs(10));
 }
+
+/// Issue 25, point 10: the daemon logs one `applied` line per resource its pass wrote, for every
+/// kind (REST APIs and integrations as well as state machines), naming kind, name and action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applied_is_logged_for_every_kind_with_its_action() {
+    let live = Live::start().await;
+    let (dir, manifests) = manifests_dir();
+    reference_system(&manifests);
+    let log_path = dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let listen = port();
+    let mut command = daemon_command(
+        dir.path(),
+        &live.url(),
+        listen,
+        &["--no-rate-limits", "--resync-interval", "1h"],
+    );
+    command.env("NO_COLOR", "1").stderr(log);
+    let daemon = Daemon::spawn(command, listen).await;
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+    let text = std::fs::read_to_string(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let applied: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" INFO ") && l.contains("applied action=create"))
+        .collect();
+    for kind in ["StateMachine", "RestApi", "ApiIntegration"] {
+        assert!(
+            applied
+                .iter()
+                .any(|l| l.contains(&format!("kind={kind} resource="))),
+            "an applied line for {kind}: {text}"
+        );
+    }
+    // One line per resource written.
+    let mut seen: Vec<&str> = applied
+        .iter()
+        .filter_map(|l| l.split("reconcile{").nth(1)?.split('}').next())
+        .collect();
+    let n = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), n, "{text}");
+}
