@@ -130,7 +130,7 @@ pub fn pass_scope(mode: Mode, prune: bool, allow_empty: bool, deadline: Instant)
 /// Prints a report on stdout in the chosen format.
 pub fn print_report(report: &Report, format: OutputFormat) -> crate::Result<()> {
     let text = match format {
-        OutputFormat::Text => report.to_text(),
+        OutputFormat::Text => report.to_text_coloured(crate::colour::stdout_enabled()),
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(report).map_err(|e| crate::Error::Io {
                 context: "writing the report".into(),
