@@ -128,3 +128,83 @@ fn a_terminal_gets_colour_unless_no_color_is_set() {
     assert!(plain.contains("PASS  t/ok"), "{plain:?}");
     assert!(!plain.contains('\x1b'), "{plain:?}");
 }
+
+#[test]
+fn every_subcommand_help_ends_with_examples() {
+    let dir = dir();
+    for sub in ["validate", "diff", "reconcile", "test", "sandbox", "completions"] {
+        let out = sfn(dir.path(), &[sub, "--help"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{sub}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let examples = text.split("Examples:").nth(1).unwrap_or_default();
+        let n = examples
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&format!("sfn-operator {sub}")))
+            .count();
+        assert!((2..=3).contains(&n), "{sub}: {text}");
+    }
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    let dir = dir();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = sfn(dir.path(), &["completions", shell], &[]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for word in ["sfn-operator", "reconcile", "endpoint-url", "completions"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    // The bash script is valid bash.
+    let out = sfn(dir.path(), &["completions", "bash"], &[]);
+    let path = dir.path().join("sfn-operator.bash");
+    std::fs::write(&path, &out.stdout).unwrap();
+    if let Ok(check) = Command::new("bash").arg("-n").arg(&path).output() {
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+    let out = sfn(dir.path(), &["completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(64), "an unknown shell is a usage error");
+}
+
+/// `sandbox --state` alone serves `.sfn-operator/sandbox.json`, the state `--sandbox` runs
+/// leave: what `reconcile --once --sandbox` made, `diff` against it finds in sync. Nothing lands
+/// in the working directory itself.
+#[test]
+fn sandbox_state_alone_serves_what_sandbox_runs_left() {
+    use std::io::BufRead as _;
+    let dir = dir();
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let out = sfn(dir.path(), &["reconcile", "--once", "--sandbox", "m.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .current_dir(dir.path())
+        .args(["sandbox", "--state", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let url = url.trim().to_owned();
+    let diff = sfn(
+        dir.path(),
+        &["diff", "m.yaml", "--endpoint-url", &url, "--no-rate-limits"],
+        &creds,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(diff.status.code(), Some(0), "in sync with what --sandbox made");
+    assert!(dir.path().join(".sfn-operator/sandbox.json").is_file());
+    assert!(!dir.path().join("sandbox.json").exists());
+}
