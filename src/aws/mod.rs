@@ -4,6 +4,9 @@
 //!
 //! Retries: the SDK's own retries are disabled (`RetryConfig::disabled()`), so the backoff in
 //! [`retry`] (backon, exponential with jitter, bounded by the pass deadline) is the one policy.
+//! An endpoint that cannot be reached is never silent: each retry after a connection failure and
+//! each 7 s without an answer is a WARN line naming the URL; a refused connection to an endpoint
+//! the user named fails [`Aws::connect`] within seconds, with a hint.
 
 mod apigw;
 pub mod ratelimit;
@@ -249,8 +252,9 @@ where
 
 /// Runs `op` until it succeeds, fails permanently, `deadline` passes or a shutdown's retry grace
 /// is over (then the last transient error is returned). Exponential backoff from 50 ms to 5 s with
-/// jitter. Each retry after a connection failure is logged at WARN (the URL, the operation, the
-/// attempt and the time left), other retries (throttling) at DEBUG, so busy passes stay quiet.
+/// jitter (at most 3 s after a connection failure). Each retry after a connection failure is
+/// logged at WARN (the URL, the operation, the attempt and the time left), other retries
+/// (throttling) at DEBUG, so busy passes stay quiet; a call unanswered for 7 s is a WARN too.
 pub async fn retry<T, F, Fut>(deadline: Instant, op: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
@@ -281,7 +285,7 @@ where
         if !(err.is_transient() && may_retry(deadline) && keep_going(&err)) {
             return Err(err);
         }
-        let delay = delays.next().unwrap_or(MAX_DELAY);
+        let delay = pause_after(&err, delays.next());
         log_retry(&err, number, deadline, delay);
         tokio::time::sleep(delay).await;
     }
@@ -303,7 +307,21 @@ struct Attempt {
 const MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// How long a call may go unanswered before a warning says so (and again after as long).
-const SLOW_ANSWER: Duration = Duration::from_secs(10);
+const SLOW_ANSWER: Duration = Duration::from_secs(7);
+
+/// The longest pause after a connection failure: with [`SLOW_ANSWER`], an endpoint that does
+/// not answer is never silent for more than 10 s (a warning per retry, one per unanswered 7 s).
+const MAX_DELAY_UNREACHABLE: Duration = Duration::from_secs(3);
+
+/// The pause before the next attempt: the backoff's, shorter after a connection failure.
+fn pause_after(err: &AwsError, backoff: Option<Duration>) -> Duration {
+    let delay = backoff.unwrap_or(MAX_DELAY);
+    if err.is_connection_failure() {
+        delay.min(MAX_DELAY_UNREACHABLE)
+    } else {
+        delay
+    }
+}
 
 /// Logs a retry: at WARN after a connection failure (the endpoint may not be running), at DEBUG
 /// otherwise (throttling and conflicts are routine).
@@ -422,7 +440,7 @@ where
         if !(err.is_transient() && may_retry(deadline)) {
             return Err(err);
         }
-        let delay = delays.next().unwrap_or(MAX_DELAY);
+        let delay = pause_after(&err, delays.next());
         log_retry(&err, number, deadline, delay);
         tokio::time::sleep(delay).await;
     }
@@ -625,8 +643,18 @@ impl Aws {
                     deadline,
                     |e| !(explicit && e.is_refused() && Instant::now() >= grace_over),
                     || async {
-                        let answer = awaited(&url, "GetCallerIdentity", sts.get_caller_identity().send()).await;
-                        record("sts", "GetCallerIdentity", answer).map_err(|e| e.at(&url))
+                        // A read: given up at --timeout rather than at the attempt timeout.
+                        let call = awaited(&url, "GetCallerIdentity", sts.get_caller_identity().send());
+                        match tokio::time::timeout_at(deadline, call).await {
+                            Ok(answer) => record("sts", "GetCallerIdentity", answer).map_err(|e| e.at(&url)),
+                            Err(_) => Err(AwsError::permanent(
+                                "sts",
+                                "GetCallerIdentity",
+                                "Timeout",
+                                "no answer before --timeout",
+                            )
+                            .at(&url)),
+                        }
                     },
                 )
                 .await
@@ -816,6 +844,19 @@ mod tests {
         assert_eq!(partition_of("us-east-1"), "aws");
         assert_eq!(partition_of("cn-north-1"), "aws-cn");
         assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+    }
+
+    #[test]
+    fn connection_failures_pause_at_most_3_s() {
+        let refused = AwsError::permanent("sts", "X", "ConnectionFailure", "refused");
+        let throttled = AwsError::permanent("sts", "X", "ThrottlingException", "slow");
+        let long = Some(Duration::from_secs(9));
+        assert_eq!(pause_after(&refused, long), Duration::from_secs(3));
+        assert_eq!(pause_after(&throttled, long), Duration::from_secs(9));
+        assert_eq!(
+            pause_after(&refused, Some(Duration::from_millis(50))),
+            Duration::from_millis(50)
+        );
     }
 
     #[test]
