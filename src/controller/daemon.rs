@@ -305,7 +305,6 @@ impl Ctx {
             let retry = self.queue.outcome(&Work::Key(key.clone()), ok);
             let failures = self.queue.key_state(&Work::Key(key)).map_or(0, |s| s.failures);
             let next_retry = retry.map(|at| now + at.saturating_duration_since(tokio::time::Instant::now()));
-            log_applied(r);
             match r.status {
                 Status::Failed | Status::Skipped => {
                     tracing::warn!(kind = %r.kind, name = %r.name, message = r.message.as_deref().unwrap_or(""), failures, "reconcile failed; will retry");
@@ -316,23 +315,6 @@ impl Ctx {
         }
         own
     }
-}
-
-/// One INFO line per resource whose pass wrote something (created, updated or deleted it), from
-/// its report, so every kind is logged the same way; in a `reconcile` span naming kind and name.
-fn log_applied(r: &ResourceReport) {
-    if r.status != Status::Synced {
-        return;
-    }
-    let action = match r.action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
-        Action::Noop => return,
-    };
-    tracing::info_span!("reconcile", kind = %r.kind, resource = %r.name).in_scope(|| {
-        tracing::info!(action = %action, "applied");
-    });
 }
 
 impl Ctx {
