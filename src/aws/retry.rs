@@ -71,7 +71,9 @@ impl Attempts {
             number: self.number,
             deadline: self.deadline,
         };
-        ATTEMPT.scope(current, attempt).await
+        // Boxed: the attempt (an SDK call's future) is large, and the daemon's worker threads
+        // poll it under several layers of passes and spans.
+        ATTEMPT.scope(current, Box::pin(attempt)).await
     }
 
     /// Logs the retry after `err` and waits before the next attempt.
@@ -149,27 +151,33 @@ pub(super) async fn awaited<T>(
     operation: &'static str,
     answer: impl Future<Output = T>,
 ) -> T {
-    let answer = std::pin::pin!(answer);
+    // Boxed: an SDK `send()` future is large; kept off the stack of every frame polling it.
+    let mut answer = Box::pin(answer);
     let started = Instant::now();
     let mut ticks = tokio::time::interval_at(started + SLOW_ANSWER, SLOW_ANSWER);
-    let mut answer = answer;
     loop {
         tokio::select! {
             out = &mut answer => return out,
-            _ = ticks.tick() => {
-                let waited = human(started.elapsed());
-                match ATTEMPT.try_with(|a| *a) {
-                    Ok(a) => tracing::warn!(
-                        endpoint = %endpoint,
-                        operation = %operation,
-                        attempt = a.number,
-                        waited = %waited,
-                        time_left = %human(a.deadline.saturating_duration_since(Instant::now())),
-                        "no answer yet from the endpoint"
-                    ),
-                    Err(_) => tracing::warn!(endpoint = %endpoint, operation = %operation, waited = %waited, "no answer yet from the endpoint"),
-                }
-            }
+            _ = ticks.tick() => warn_unanswered(endpoint, operation, started),
+        }
+    }
+}
+
+/// The warning of [`awaited`]: the call, its attempt and how long it has waited.
+#[inline(never)]
+fn warn_unanswered(endpoint: &str, operation: &'static str, started: Instant) {
+    let waited = human(started.elapsed());
+    match ATTEMPT.try_with(|a| *a) {
+        Ok(a) => tracing::warn!(
+            endpoint = %endpoint,
+            operation = %operation,
+            attempt = a.number,
+            waited = %waited,
+            time_left = %human(a.deadline.saturating_duration_since(Instant::now())),
+            "no answer yet from the endpoint"
+        ),
+        Err(_) => {
+            tracing::warn!(endpoint = %endpoint, operation = %operation, waited = %waited, "no answer yet from the endpoint")
         }
     }
 }
