@@ -45,19 +45,57 @@ pub enum OutputFormat {
     Json,
 }
 
-/// The subcommands.
+/// Where `--sandbox` and `sandbox --state` keep the sandbox's state: one file, so that a
+/// `sfn-operator sandbox --state` serves what `--sandbox` runs left.
+pub const SANDBOX_STATE_FILE: &str = ".sfn-operator/sandbox.json";
+
+/// The subcommands. Each one's `--help` ends with real invocations (checked by a test).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check manifests offline; no AWS call is made.
+    #[command(after_help = "Examples:
+  sfn-operator validate
+  sfn-operator validate manifests/ --var STAGE=prod
+  sfn-operator validate manifests/ --region eu-west-1 --account-id 123456789012")]
     Validate(ValidateOpts),
     /// Show what a reconcile would change; exits 2 when changes are pending.
+    #[command(after_help = "Examples:
+  sfn-operator diff --sandbox
+  sfn-operator diff manifests/ --prune -o json
+  sfn-operator diff --endpoint-url http://127.0.0.1:4566 --timeout 30s")]
     Diff(DiffOpts),
     /// Make AWS match the manifests, once (--once) or continuously (the daemon).
+    #[command(after_help = "Examples:
+  sfn-operator reconcile --once --sandbox
+  sfn-operator reconcile --once --prune manifests/
+  sfn-operator reconcile manifests/ --listen 127.0.0.1:9464 --resync-interval 10m")]
     Reconcile(ReconcileOpts),
     /// Run the WorkflowTest cases in-process on simulated time; no AWS call.
+    #[command(after_help = "Examples:
+  sfn-operator test
+  sfn-operator test manifests/ -o json
+  sfn-operator test manifests/ --junit test-results.xml")]
     Test(TestOpts),
     /// Run the local AWS-compatible Step Functions and API Gateway endpoint.
+    #[command(after_help = "Examples:
+  sfn-operator sandbox
+  sfn-operator sandbox --state
+  sfn-operator sandbox --listen 127.0.0.1:4567 --functions manifests/functions.json")]
     Sandbox(SandboxOpts),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = "Examples:
+  sfn-operator completions bash > ~/.local/share/bash-completion/completions/sfn-operator
+  sfn-operator completions zsh > ~/.zfunc/_sfn-operator
+  sfn-operator completions fish > ~/.config/fish/completions/sfn-operator.fish")]
+    Completions(CompletionsOpts),
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsOpts {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where manifests come from and how placeholders resolve.
@@ -220,8 +258,10 @@ pub struct SandboxOpts {
     /// Address to listen on; loopback unless --allow-remote is given.
     #[arg(long, default_value = "127.0.0.1:4566")]
     pub listen: SocketAddr,
-    /// Keep state in this JSON file (replaced atomically; a change is on disk before its response).
-    #[arg(long, value_name = "FILE")]
+    /// Keep state in this JSON file (replaced atomically; a change is on disk before its
+    /// response). `--state` alone: .sfn-operator/sandbox.json, the state of `--sandbox` runs.
+    /// Without it the state lives in memory only.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = SANDBOX_STATE_FILE)]
     pub state: Option<PathBuf>,
     /// Account id the sandbox reports.
     #[arg(long, value_name = "ID", default_value = "123456789012")]
@@ -348,6 +388,51 @@ mod tests {
         // --allow-empty only means something with --prune; a bad id is refused before any work.
         assert!(owner(&["sfn-operator", "reconcile", "--once", "--allow-empty"]).is_err());
         assert!(owner(&["sfn-operator", "reconcile", "--owner-id", "a b"]).is_err());
+    }
+
+    #[test]
+    fn sandbox_state_alone_is_the_state_of_sandbox_runs() {
+        use clap::Parser;
+        let state = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Sandbox(s)) => s.state,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(state(&["sfn-operator", "sandbox"]), None);
+        assert_eq!(
+            state(&["sfn-operator", "sandbox", "--state"]),
+            Some(PathBuf::from(SANDBOX_STATE_FILE))
+        );
+        assert_eq!(
+            state(&["sfn-operator", "sandbox", "--state", "--allow-remote"]),
+            Some(PathBuf::from(SANDBOX_STATE_FILE))
+        );
+        assert_eq!(
+            state(&["sfn-operator", "sandbox", "--state", "s.json"]),
+            Some(PathBuf::from("s.json"))
+        );
+    }
+
+    /// Every example in a `--help` parses: they cannot rot.
+    #[test]
+    fn help_examples_parse() {
+        use clap::{CommandFactory, Parser};
+        let cli = Cli::command();
+        let mut seen = 0;
+        for sub in cli.get_subcommands() {
+            let help = sub.get_after_help().map(ToString::to_string).unwrap_or_default();
+            let examples: Vec<&str> = help
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("sfn-operator "))
+                .collect();
+            assert!((2..=3).contains(&examples.len()), "{}: {help}", sub.get_name());
+            for e in examples {
+                let line = e.split(" > ").next().unwrap_or(e);
+                let args = std::iter::once("sfn-operator").chain(line.split_whitespace());
+                assert!(Cli::try_parse_from(args).is_ok(), "does not parse: {e}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 18);
     }
 
     #[test]

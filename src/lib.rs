@@ -8,6 +8,7 @@ pub mod apply;
 pub mod asl;
 pub mod aws;
 pub mod cli;
+pub mod colour;
 pub mod commands;
 pub mod controller;
 pub mod desired;

@@ -36,6 +36,7 @@ pub struct Metrics {
     drift_corrected: Family<KindLabels, Counter>,
     aws_requests: Family<AwsLabels, Counter>,
     queue_depth: Gauge,
+    manifest_errors: Gauge,
 }
 
 impl Metrics {
@@ -46,6 +47,7 @@ impl Metrics {
         let drift_corrected = Family::<KindLabels, Counter>::default();
         let aws_requests = Family::<AwsLabels, Counter>::default();
         let queue_depth = Gauge::default();
+        let manifest_errors = Gauge::default();
         registry.register(
             "sfn_operator_reconcile",
             "Resource reconciles by kind and result",
@@ -71,6 +73,11 @@ impl Metrics {
             "Resources waiting in the work queue",
             queue_depth.clone(),
         );
+        registry.register(
+            "sfn_operator_manifest_errors",
+            "Problems in the manifests as last loaded (syntax and validation errors; 0 when all are valid)",
+            manifest_errors.clone(),
+        );
         Metrics {
             registry,
             reconcile_total,
@@ -78,6 +85,7 @@ impl Metrics {
             drift_corrected,
             aws_requests,
             queue_depth,
+            manifest_errors,
         }
     }
 
@@ -115,6 +123,11 @@ impl Metrics {
         self.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
+    /// Sets the number of problems in the manifests as last loaded.
+    pub fn set_manifest_errors(&self, count: usize) {
+        self.manifest_errors.set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
     /// The Prometheus/OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -141,6 +154,7 @@ mod tests {
         m.drift_corrected("RestApi");
         m.aws_request("sfn", "DescribeStateMachine", "success");
         m.set_queue_depth(3);
+        m.set_manifest_errors(1);
         let text = m.encode();
         for needle in [
             "sfn_operator_reconcile_total{kind=\"StateMachine\",result=\"synced\"} 1",
@@ -148,6 +162,7 @@ mod tests {
             "sfn_operator_drift_corrected_total{kind=\"RestApi\"} 1",
             "sfn_operator_aws_requests_total{service=\"sfn\",operation=\"DescribeStateMachine\",outcome=\"success\"} 1",
             "sfn_operator_queue_depth 3",
+            "sfn_operator_manifest_errors 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in:\n{text}");
         }

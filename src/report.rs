@@ -155,6 +155,13 @@ impl Report {
     /// The text form for people: one line per resource (`~ StateMachine/x update Pending`), its
     /// message if any, its changed paths with before → after, then the summary.
     pub fn to_text(&self) -> String {
+        self.to_text_coloured(false)
+    }
+
+    /// [`Report::to_text`], its resource lines coloured when `colour` is on: `+` green, `~`
+    /// yellow, `-` red, a failed resource red whatever its action.
+    pub fn to_text_coloured(&self, colour: bool) -> String {
+        use crate::colour::{Colour, paint};
         use std::fmt::Write as _;
         let mut s = String::new();
         for r in &self.resources {
@@ -168,7 +175,14 @@ impl Report {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let _ = writeln!(s, "{sign} {}/{} {action} {:?}", r.kind, r.name, r.status);
+            let line = format!("{sign} {}/{} {action} {:?}", r.kind, r.name, r.status);
+            let painted = match (r.status, r.action) {
+                (Status::Failed, _) | (_, Action::Delete) => paint(&line, Colour::Red, colour),
+                (_, Action::Create) => paint(&line, Colour::Green, colour),
+                (_, Action::Update) => paint(&line, Colour::Yellow, colour),
+                (_, Action::Noop) => line,
+            };
+            let _ = writeln!(s, "{painted}");
             if let Some(m) = &r.message {
                 let _ = writeln!(s, "    ! {m}");
             }
@@ -245,6 +259,30 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("1 to update"));
+    }
+
+    #[test]
+    fn plan_lines_are_coloured_by_sign_and_failures_red_only_when_asked() {
+        let entry = |name: &str, action, status| ResourceReport {
+            action,
+            ..ResourceReport::new(ResourceKey::new(Kind::StateMachine, name), status)
+        };
+        let r = Report::new(vec![
+            entry("a", Action::Create, Status::Pending),
+            entry("b", Action::Update, Status::Pending),
+            entry("c", Action::Delete, Status::Pending),
+            entry("d", Action::Update, Status::Failed),
+            entry("e", Action::Noop, Status::Synced),
+        ]);
+        let t = r.to_text_coloured(true);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "\x1b[32m+ StateMachine/a create Pending\x1b[0m");
+        assert_eq!(lines[1], "\x1b[33m~ StateMachine/b update Pending\x1b[0m");
+        assert_eq!(lines[2], "\x1b[31m- StateMachine/c delete Pending\x1b[0m");
+        assert_eq!(lines[3], "\x1b[31m~ StateMachine/d update Failed\x1b[0m");
+        assert_eq!(lines[4], "= StateMachine/e noop Synced");
+        assert!(!r.to_text().contains('\x1b'));
+        assert_eq!(r.to_text_coloured(false), r.to_text());
     }
 
     #[test]

@@ -63,9 +63,9 @@ impl Target {
         let handle = start_local_sandbox().await?;
         tracing::info!(
             endpoint = %handle.endpoint_url(),
-            state = ".sfn-operator/sandbox.json",
-            "sandbox started in this process (it stops with it; `sfn-operator sandbox --state \
-             .sfn-operator/sandbox.json` serves the same state)"
+            state = crate::cli::SANDBOX_STATE_FILE,
+            "sandbox started in this process (it stops with it; `sfn-operator sandbox --state` \
+             serves the same state)"
         );
         settings.endpoint_url = Some(handle.endpoint_url());
         settings.account_id = Some(crate::sandbox::DEFAULT_ACCOUNT_ID.into());
@@ -104,7 +104,7 @@ async fn start_local_sandbox() -> crate::Result<crate::sandbox::SandboxHandle> {
         source,
     })?;
     let config = crate::sandbox::SandboxConfig {
-        state_file: Some(dir.join("sandbox.json")),
+        state_file: Some(crate::cli::SANDBOX_STATE_FILE.into()),
         account_id: crate::sandbox::DEFAULT_ACCOUNT_ID.into(),
         ..Default::default()
     };
@@ -130,7 +130,7 @@ pub fn pass_scope(mode: Mode, prune: bool, allow_empty: bool, deadline: Instant)
 /// Prints a report on stdout in the chosen format.
 pub fn print_report(report: &Report, format: OutputFormat) -> crate::Result<()> {
     let text = match format {
-        OutputFormat::Text => report.to_text(),
+        OutputFormat::Text => report.to_text_coloured(crate::colour::stdout_enabled()),
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(report).map_err(|e| crate::Error::Io {
                 context: "writing the report".into(),

@@ -803,3 +803,120 @@ async fn api_integration_edits_go_live_and_dependants_of_a_failure_are_skipped()
     live.faults(serde_json::json!({})).await;
     drop(d);
 }
+
+/// Issue 25, point 7: a YAML syntax error in a watched file is visible in `/status`
+/// (`invalidManifests`, its resources kept as `Invalid`) and `/metrics`
+/// (`sfn_operator_manifest_errors`); fixing the file brings both back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syntax_error_is_listed_in_status_and_metrics_and_its_resources_stay_invalid_until_fixed() {
+    let live = Live::start().await;
+    let (dir, m) = manifests_dir();
+    write_file(&m.join("x.yaml"), &machine("x", 1, GOOD_ROLE, "Retain"));
+    write_file(&m.join("y.yaml"), &machine("y", 1, GOOD_ROLE, "Retain"));
+    let daemon = Daemon::start(dir.path(), &live.url(), &["--resync-interval", "1h"]).await;
+    poll("both synced", async || {
+        daemon.resource("x").await["status"] == "Synced" && daemon.resource("y").await["status"] == "Synced"
+    })
+    .await;
+    assert_eq!(daemon.status().await["invalidManifests"], serde_json::json!([]));
+    assert_eq!(daemon.metric("sfn_operator_manifest_errors").await, 0.0);
+
+    // An unclosed flow sequence: y.yaml no longer parses at all.
+    rename_save(
+        &m.join("y.yaml"),
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: StateMachine\nmetadata:\n  name: y\nspec:\n  tags: [a, b\n",
+    );
+    poll("the syntax error listed", async || {
+        daemon.status().await["invalidManifests"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let status = daemon.status().await;
+    let errors = status["invalidManifests"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{status}");
+    let e = &errors[0];
+    assert!(e["file"].as_str().is_some_and(|f| f.ends_with("y.yaml")), "{e}");
+    assert!(e["line"].as_u64().is_some_and(|l| l > 0), "{e}");
+    assert!(e["column"].as_u64().is_some_and(|c| c > 0), "{e}");
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+    poll("y kept as Invalid", async || {
+        daemon.resource("y").await["status"] == "Invalid"
+    })
+    .await;
+    assert_eq!(daemon.resource("x").await["status"], "Synced");
+    assert_eq!(daemon.metric("sfn_operator_manifest_errors").await, 1.0);
+    assert_eq!(
+        live.result("y").await,
+        Some(Value::from(1)),
+        "nothing written for y"
+    );
+
+    // Fixed (with an edit): the list empties, the metric is 0, y is Synced with the edit.
+    rename_save(&m.join("y.yaml"), &machine("y", 2, GOOD_ROLE, "Retain"));
+    poll("y synced again", async || {
+        daemon.resource("y").await["status"] == "Synced"
+    })
+    .await;
+    assert_eq!(daemon.status().await["invalidManifests"], serde_json::json!([]));
+    assert_eq!(daemon.metric("sfn_operator_manifest_errors").await, 0.0);
+    assert_eq!(live.result("y").await, Some(Value::from(2)));
+
+    // Broken again, then fixed back to the very same content: Synced again too.
+    rename_save(&m.join("y.yaml"), "kind: [\n");
+    poll("y invalid again", async || {
+        daemon.resource("y").await["status"] == "Invalid"
+    })
+    .await;
+    rename_save(&m.join("y.yaml"), &machine("y", 2, GOOD_ROLE, "Retain"));
+    poll("y synced after the same content came back", async || {
+        daemon.resource("y").await["status"] == "Synced"
+            && daemon.status().await["invalidManifests"] == serde_json::json!([])
+    })
+    .await;
+    assert_eq!(daemon.metric("sfn_operator_manifest_errors").await, 0.0);
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+}
+
+/// Issue 25, point 10: the daemon logs one `applied` line per resource its pass wrote, for every
+/// kind (REST APIs and integrations as well as state machines), naming kind, name and action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applied_is_logged_for_every_kind_with_its_action() {
+    let live = Live::start().await;
+    let (dir, manifests) = manifests_dir();
+    reference_system(&manifests);
+    let log_path = dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let listen = port();
+    let mut command = daemon_command(
+        dir.path(),
+        &live.url(),
+        listen,
+        &["--no-rate-limits", "--resync-interval", "1h"],
+    );
+    command.env("NO_COLOR", "1").stderr(log);
+    let daemon = Daemon::spawn(command, listen).await;
+    assert!(daemon.terminate().await < Duration::from_secs(10));
+    let text = std::fs::read_to_string(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let applied: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" INFO ") && l.contains("applied action=create"))
+        .collect();
+    for kind in ["StateMachine", "RestApi", "ApiIntegration"] {
+        assert!(
+            applied
+                .iter()
+                .any(|l| l.contains(&format!("kind={kind} resource="))),
+            "an applied line for {kind}: {text}"
+        );
+    }
+    // One line per resource written.
+    let mut seen: Vec<&str> = applied
+        .iter()
+        .filter_map(|l| l.split("reconcile{").nth(1)?.split('}').next())
+        .collect();
+    let n = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), n, "{text}");
+}

@@ -51,9 +51,9 @@ pub(super) async fn reconcile_machine(
     match execute(aws, &arn, sm, &plan.ops, deadline).await {
         Ok(Some(created)) => {
             rep.id = Some(created);
-            tracing::info!(action = ?plan.action, "applied");
+            tracing::debug!(action = ?plan.action, "written");
         }
-        Ok(None) => tracing::info!(action = ?plan.action, "applied"),
+        Ok(None) => tracing::debug!(action = ?plan.action, "written"),
         Err(e) => {
             tracing::error!(error = %e, "apply failed");
             rep.status = Status::Failed;

@@ -166,6 +166,9 @@ impl Reconciler {
             ..self.clone()
         };
         let report = reconciler.pass_paced(desired, scope).await;
+        if scope.mode == Mode::Apply {
+            report.resources.iter().for_each(log_applied);
+        }
         report.with_pacing(reconciler.aws.pacing())
     }
 
@@ -555,6 +558,22 @@ fn failed(key: ResourceKey, message: String) -> ResourceReport {
 /// entered across an `.await`.
 fn reconcile_span(kind: Kind, name: &str) -> tracing::Span {
     tracing::info_span!("reconcile", kind = %kind, resource = %name)
+}
+
+/// One INFO line per resource a pass wrote (created, updated or deleted), from its report, so
+/// every kind is logged the same way, in `--once` and in the daemon; in a `reconcile` span naming
+/// kind and name.
+fn log_applied(r: &ResourceReport) {
+    if r.status != Status::Synced {
+        return;
+    }
+    let action = match r.action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+        Action::Noop => return,
+    };
+    reconcile_span(r.kind, &r.name).in_scope(|| tracing::info!(action = %action, "applied"));
 }
 
 /// The report of a resource not started because the process is shutting down; the next run

@@ -4,9 +4,14 @@
 //!
 //! Retries: the SDK's own retries are disabled (`RetryConfig::disabled()`), so the backoff in
 //! [`retry`] (backon, exponential with jitter, bounded by the pass deadline) is the one policy.
+//! An endpoint that cannot be reached is never silent: each retry after a connection failure and
+//! each 7 s without an answer is a WARN line naming the URL; a refused connection to an endpoint
+//! the user named fails [`Aws::connect`] within seconds, with a hint.
 
 mod apigw;
+mod endpoint;
 pub mod ratelimit;
+mod retry;
 mod sfn;
 pub mod tagging;
 
@@ -18,9 +23,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
-use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
+use endpoint::{Endpoints, endpoint_url};
+use retry::{awaited, retry_while};
+pub use retry::{create_once, delete_idempotent, retry};
 pub use tagging::TagListing;
 
 /// How to reach AWS: plain values from the command line, resolved once by [`Aws::connect`].
@@ -39,9 +46,10 @@ pub struct Settings {
 }
 
 /// A failed AWS call: the service's error code and message, and whether retrying may help.
-/// Shown as `Code: message (Operation)`, never as the SDK's Debug output.
+/// Shown as `Code: message (Operation)` (plus ` — hint` when there is one), never as the SDK's
+/// Debug output.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{code}: {message} ({operation})")]
+#[error("{code}: {message} ({operation}){}", .extra.as_ref().and_then(|x| x.hint.as_ref()).map(|h| format!(" — {h}")).unwrap_or_default())]
 pub struct AwsError {
     /// `states`, `apigateway`, `tagging` or `sts`.
     pub service: &'static str,
@@ -56,6 +64,19 @@ pub struct AwsError {
     /// out, or the service answered 5xx. A create that failed so is never re-sent before looking
     /// for what it may have made (SPEC §4).
     outcome_unknown: bool,
+    /// The endpoint refused the connection (nothing listens there).
+    refused: bool,
+    /// Where the call went and what the user can do (boxed: errors travel in every `Result`).
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarer parts of an [`AwsError`].
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    /// The URL the call went to (for the retry warnings).
+    endpoint: Option<Arc<str>>,
+    /// What the user can do about it, shown after the message.
+    hint: Option<String>,
 }
 
 impl AwsError {
@@ -67,6 +88,35 @@ impl AwsError {
     /// Whether the failed request may nevertheless have been carried out.
     pub fn outcome_unknown(&self) -> bool {
         self.outcome_unknown
+    }
+
+    /// Whether the call never reached a service: a connection that failed or timed out.
+    pub fn is_connection_failure(&self) -> bool {
+        matches!(self.code.as_str(), "ConnectionFailure" | "Timeout")
+    }
+
+    /// Whether the connection was refused (`ECONNREFUSED`: nothing listens at the endpoint).
+    pub fn is_refused(&self) -> bool {
+        self.refused
+    }
+
+    /// The URL the call went to, when known.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|x| x.endpoint.as_deref())
+    }
+
+    /// The same error, naming the URL the call went to.
+    #[must_use]
+    pub fn at(mut self, endpoint: &Arc<str>) -> Self {
+        self.extra.get_or_insert_default().endpoint = Some(Arc::clone(endpoint));
+        self
+    }
+
+    /// The same error with a hint for the user, shown after the message.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.extra.get_or_insert_default().hint = Some(hint.into());
+        self
     }
 
     /// Whether AWS refused the call for its rate (a quota), not for what it asked.
@@ -100,6 +150,8 @@ impl AwsError {
             message: message.into(),
             transient: false,
             outcome_unknown: false,
+            refused: false,
+            extra: None,
         }
     }
 
@@ -108,6 +160,7 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        let refused = matches!(&err, SdkError::DispatchFailure(_)) && is_refused(&err);
         // (code, message, transient, outcome unknown)
         let (code, message, transient, unknown) = match &err {
             SdkError::TimeoutError(_) => ("Timeout".to_owned(), "request timed out".to_owned(), true, true),
@@ -141,8 +194,24 @@ impl AwsError {
             message,
             transient,
             outcome_unknown: unknown,
+            refused,
+            extra: None,
         }
     }
+}
+
+/// Whether an error (or one of its sources) is a refused TCP connection.
+fn is_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    error_chain(err).contains("Connection refused")
 }
 
 fn is_transient_code(code: &str) -> bool {
@@ -182,83 +251,6 @@ where
             crate::metrics::global().aws_request(service, operation, &e.code);
             Err(e)
         }
-    }
-}
-
-/// Runs `op` until it succeeds, fails permanently, `deadline` passes or a shutdown's retry grace
-/// is over (then the last transient error is returned). Exponential backoff from 50 ms to 5 s with
-/// jitter.
-pub async fn retry<T, F, Fut>(deadline: Instant, op: F) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
-{
-    op.retry(backoff_policy())
-        .when(|e: &AwsError| e.is_transient() && may_retry(deadline))
-        .await
-}
-
-/// Backoff delays for one call's retries: exponential from 50 ms to 5 s, with jitter.
-fn backoff_policy() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_jitter()
-        .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_secs(5))
-        .without_max_times()
-}
-
-/// Whether another attempt may still be made.
-fn may_retry(deadline: Instant) -> bool {
-    Instant::now() < deadline && !crate::shutdown::retries_over()
-}
-
-/// Makes something whose create call is not safe to repeat blindly (SPEC §4): `create` is sent;
-/// when its outcome is unknown (a lost answer, a timeout, a 5xx), `find` looks for what it may
-/// have made before anything is sent again; a `ConflictException` means the thing exists, so
-/// `find` reads it. `find` returns `None` when there is nothing (yet). Transient failures are
-/// retried with [`retry`]'s policy until `deadline`.
-pub async fn create_once<T, C, CF, F, FF>(
-    deadline: Instant,
-    mut create: C,
-    mut find: F,
-) -> Result<T, AwsError>
-where
-    C: FnMut() -> CF,
-    CF: Future<Output = Result<T, AwsError>>,
-    F: FnMut() -> FF,
-    FF: Future<Output = Result<Option<T>, AwsError>>,
-{
-    use backon::BackoffBuilder as _;
-    let mut delays = backoff_policy().build();
-    loop {
-        let err = match create().await {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
-        };
-        let exists = err.is_code("ConflictException");
-        if (exists || err.outcome_unknown())
-            && let Some(found) = retry(deadline, &mut find).await?
-        {
-            tracing::info!(operation = err.operation, code = %err.code, "found what an earlier attempt made; not sent again");
-            return Ok(found);
-        }
-        if !(err.is_transient() && may_retry(deadline)) {
-            return Err(err);
-        }
-        tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(5))).await;
-    }
-}
-
-/// Deletes something, retrying transient failures: a `NotFoundException` (it is gone already,
-/// perhaps by an earlier attempt whose answer was lost) is success.
-pub async fn delete_idempotent<F, Fut>(deadline: Instant, op: F) -> Result<(), AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), AwsError>>,
-{
-    match retry(deadline, op).await {
-        Err(e) if e.is_code("NotFoundException") || e.is_code("StateMachineDoesNotExist") => Ok(()),
-        other => other,
     }
 }
 
@@ -319,7 +311,13 @@ pub struct Aws {
     share: Option<Arc<ratelimit::RateLimits>>,
     /// What the calls of this handle waited for and how often AWS throttled them.
     pacing: Arc<Pacing>,
+    /// The URL each service's calls go to (for the warnings and errors that name it).
+    endpoints: Arc<Endpoints>,
 }
+
+/// Time a refused connection to an explicitly given endpoint is retried at start-up (a sandbox
+/// started a moment ago), before failing with a hint instead of waiting for `--timeout`.
+const REFUSED_GRACE: Duration = Duration::from_secs(3);
 
 impl Aws {
     /// Loads the standard configuration chain with our overrides and resolves the account
@@ -364,10 +362,39 @@ impl Aws {
             Some(id) => id.clone(),
             None => {
                 let sts = aws_sdk_sts::Client::new(&config);
-                let out = retry(deadline, || async {
-                    record("sts", "GetCallerIdentity", sts.get_caller_identity().send().await)
-                })
-                .await?;
+                let (url, explicit) = endpoint_url(settings, &config, "sts", &region);
+                let url: Arc<str> = Arc::from(url);
+                // A refused connection to an endpoint the user named (a sandbox that is not
+                // running) will not fix itself before --timeout: fail within seconds, with a hint.
+                let grace_over = Instant::now() + REFUSED_GRACE;
+                let out = retry_while(
+                    deadline,
+                    |e| !(explicit && e.is_refused() && Instant::now() >= grace_over),
+                    || async {
+                        // A read: given up at --timeout rather than at the attempt timeout.
+                        let call = awaited(&url, "GetCallerIdentity", sts.get_caller_identity().send());
+                        match tokio::time::timeout_at(deadline, call).await {
+                            Ok(answer) => record("sts", "GetCallerIdentity", answer).map_err(|e| e.at(&url)),
+                            Err(_) => Err(AwsError::permanent(
+                                "sts",
+                                "GetCallerIdentity",
+                                "Timeout",
+                                "no answer before --timeout",
+                            )
+                            .at(&url)),
+                        }
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    if explicit && e.is_refused() {
+                        e.with_hint(format!(
+                            "is the sandbox running at {url}? start one with `sfn-operator sandbox`, or use --sandbox"
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
                 out.account().map(str::to_owned).ok_or_else(|| {
                     AwsError::permanent(
                         "sts",
@@ -378,6 +405,7 @@ impl Aws {
                 })?
             }
         };
+        let endpoints = Arc::new(Endpoints::resolve(settings, &config, &region));
         Ok(Aws {
             sfn: aws_sdk_sfn::Client::new(&config),
             apigw: aws_sdk_apigateway::Client::new(&config),
@@ -390,6 +418,7 @@ impl Aws {
                 .then(|| Arc::new(ratelimit::RateLimits::aws_defaults())),
             share: None,
             pacing: Arc::default(),
+            endpoints,
         })
     }
 
@@ -442,7 +471,9 @@ impl Aws {
             share.acquire(service, operation).await;
         }
         let waited = started.elapsed();
-        let result = record(service, operation, send.await);
+        let endpoint = self.endpoints.get(service);
+        let answer = awaited(endpoint, operation, send).await;
+        let result = record(service, operation, answer).map_err(|e| e.at(endpoint));
         let throttled = matches!(&result, Err(e) if e.is_throttling());
         self.pacing.add(service, operation, waited, throttled);
         result
@@ -541,6 +572,16 @@ mod tests {
         assert_eq!(partition_of("us-east-1"), "aws");
         assert_eq!(partition_of("cn-north-1"), "aws-cn");
         assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+    }
+
+    #[test]
+    fn hints_follow_the_message() {
+        let e = AwsError::permanent("sts", "GetCallerIdentity", "ConnectionFailure", "refused");
+        assert_eq!(e.to_string(), "ConnectionFailure: refused (GetCallerIdentity)");
+        assert_eq!(
+            e.with_hint("is it running?").to_string(),
+            "ConnectionFailure: refused (GetCallerIdentity) — is it running?"
+        );
     }
 
     #[test]

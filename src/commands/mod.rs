@@ -1,5 +1,6 @@
 //! One module per subcommand; each owns its `run` and returns the process exit code.
 
+pub mod completions;
 pub mod diff;
 pub mod reconcile;
 pub mod sandbox;
@@ -16,6 +17,7 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
         Command::Reconcile(opts) => runtime()?.block_on(reconcile::run(opts)),
         Command::Test(opts) => test::run(&opts),
         Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
+        Command::Completions(opts) => completions::run(&opts),
     }
 }
 

@@ -14,6 +14,15 @@ pub async fn run(opts: SandboxOpts) -> crate::Result<u8> {
         Some(path) => Functions::load(path).map_err(|e| crate::Error::Input(e.to_string()))?,
         None => Functions::default(),
     };
+    // `--state` alone names .sfn-operator/sandbox.json: its directory may not exist yet.
+    if let Some(dir) = opts.state.as_deref().and_then(std::path::Path::parent)
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
+    }
     let config = SandboxConfig {
         listen: opts.listen,
         state_file: opts.state,

@@ -36,12 +36,15 @@ pub struct CaseResult {
     pub cause: Option<String>,
     /// State paths entered, in order.
     pub states: Vec<String>,
-    /// Why the case failed, if it did.
+    /// Why the case failed, if it did: the first difference.
     pub failure: Option<Failure>,
+    /// Every difference between what the case expects and what its execution did (the first is
+    /// `failure`); empty when it passed.
+    pub differences: Vec<Failure>,
     pub elapsed_us: u64,
 }
 
-/// The first difference between what a case expects and what its execution did.
+/// A difference between what a case expects and what its execution did.
 #[derive(Debug, Clone)]
 pub struct Failure {
     /// `output[1].max`, `status`, `states`, or `steps` for a runaway.
@@ -50,6 +53,28 @@ pub struct Failure {
     pub got: Option<Value>,
     /// For people: `output[1].max: 3 → 4`.
     pub message: String,
+}
+
+impl Failure {
+    /// For people, labelled: `status: expected FAILED, got SUCCEEDED`,
+    /// `output[1].max: expected 3, got 4`; a runaway or a missing state says why in words.
+    pub fn labelled(&self) -> String {
+        if matches!(self.path.as_str(), "steps" | "states") {
+            return self.message.clone();
+        }
+        // Status, error and cause are names: shown bare. Output values are data: JSON.
+        let bare = matches!(self.path.as_str(), "status" | "error" | "cause");
+        let side = |v: Option<&Value>| match v {
+            Some(Value::String(s)) if bare => s.clone(),
+            other => show(other),
+        };
+        format!(
+            "{}: expected {}, got {}",
+            self.path,
+            side(self.expected.as_ref()),
+            side(self.got.as_ref())
+        )
+    }
 }
 
 /// Loads the manifests, runs every case, prints the report; 0 when all pass, 1 otherwise.
@@ -84,7 +109,10 @@ pub fn run(opts: &TestOpts) -> crate::Result<u8> {
     }
     match opts.output {
         OutputFormat::Json => println!("{}", json_report(&results)),
-        OutputFormat::Text => print!("{}", text_report(&results, elapsed.as_secs_f64())),
+        OutputFormat::Text => print!(
+            "{}",
+            text_report(&results, elapsed.as_secs_f64(), crate::colour::stdout_enabled())
+        ),
     }
     Ok(if results.iter().all(|r| r.failure.is_none()) {
         crate::exit::OK
@@ -236,8 +264,8 @@ fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts)
         .map(|n| paths.get(n).cloned().unwrap_or_else(|| n.to_string()))
         .collect();
     let runaway = outcome.status == Status::Aborted;
-    let failure = if runaway {
-        Some(Failure {
+    let differences = if runaway {
+        vec![Failure {
             path: "steps".into(),
             expected: None,
             got: Some(json!(opts.max_steps)),
@@ -245,7 +273,7 @@ fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts)
                 "stopped after {} states (the step budget, --max-steps): does a loop never end?",
                 opts.max_steps
             ),
-        })
+        }]
     } else {
         compare(case, &outcome)
     };
@@ -259,16 +287,18 @@ fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts)
         error: outcome.error,
         cause: outcome.cause,
         states,
-        failure,
+        failure: differences.first().cloned(),
+        differences,
         elapsed_us: started.elapsed().as_micros() as u64,
     }
     .with_states_checked(case)
 }
 
 impl CaseResult {
-    /// `expect.states` is checked last: it needs the entered paths.
+    /// `expect.states` is checked last: it needs the entered paths. A runaway is not checked
+    /// further.
     fn with_states_checked(mut self, case: &TestCase) -> Self {
-        if self.failure.is_some() {
+        if self.failure.as_ref().is_some_and(|f| f.path == "steps") {
             return self;
         }
         let Some(want) = &case.expect.states else {
@@ -285,24 +315,27 @@ impl CaseResult {
                 Some(a) => format!("states: {w} was not entered after {a}"),
                 None => format!("states: {w} was not entered"),
             };
-            self.failure = Some(Failure {
+            let failure = Failure {
                 path: "states".into(),
                 expected: Some(json!(want)),
                 got: Some(json!(self.states)),
                 message,
-            });
+            };
+            self.failure.get_or_insert_with(|| failure.clone());
+            self.differences.push(failure);
             break;
         }
         self
     }
 }
 
-/// Status, error, cause and output, in that order: the first that differs.
-fn compare(case: &TestCase, outcome: &exec::Outcome) -> Option<Failure> {
+/// Status, error, cause and output, in that order: every difference (the first is the headline).
+fn compare(case: &TestCase, outcome: &exec::Outcome) -> Vec<Failure> {
     let e = &case.expect;
+    let mut out = Vec::new();
     let got_status = outcome.status.as_str();
     if e.status != got_status {
-        return Some(differ("status", Some(&json!(e.status)), Some(&json!(got_status))));
+        out.push(differ("status", Some(&json!(e.status)), Some(&json!(got_status))));
     }
     for (field, want, got) in [
         ("error", &e.error, &outcome.error),
@@ -311,7 +344,7 @@ fn compare(case: &TestCase, outcome: &exec::Outcome) -> Option<Failure> {
         if let Some(w) = want
             && got.as_deref() != Some(w.as_str())
         {
-            return Some(differ(
+            out.push(differ(
                 field,
                 Some(&json!(w)),
                 got.as_ref().map(|g| json!(g)).as_ref(),
@@ -319,12 +352,11 @@ fn compare(case: &TestCase, outcome: &exec::Outcome) -> Option<Failure> {
         }
     }
     if let Some(want) = &e.output {
-        let got = outcome.output.as_ref();
-        if let Some((path, w, g)) = first_difference("output".into(), Some(want), got) {
-            return Some(differ(&path, w, g));
-        }
+        let mut found = Vec::new();
+        differences("output".into(), Some(want), outcome.output.as_ref(), &mut found);
+        out.extend(found.into_iter().map(|(path, w, g)| differ(&path, w, g)));
     }
-    None
+    out
 }
 
 fn differ(path: &str, expected: Option<&Value>, got: Option<&Value>) -> Failure {
@@ -354,27 +386,44 @@ type Difference<'a> = (String, Option<&'a Value>, Option<&'a Value>);
 
 /// The first place where two values differ, as data: key order never matters, numbers compare by
 /// value (`2` equals `2.0`).
+#[cfg(test)]
 fn first_difference<'a>(
     path: String,
     want: Option<&'a Value>,
     got: Option<&'a Value>,
 ) -> Option<Difference<'a>> {
+    let mut found = Vec::new();
+    differences(path, want, got, &mut found);
+    found.into_iter().next()
+}
+
+/// Every place where two values differ, in order (the expected keys in their order, then keys
+/// only the execution has; array items by index), as [`first_difference`] compares.
+fn differences<'a>(
+    path: String,
+    want: Option<&'a Value>,
+    got: Option<&'a Value>,
+    out: &mut Vec<Difference<'a>>,
+) {
     match (want, got) {
         (Some(Value::Object(w)), Some(Value::Object(g))) => {
             for (k, wv) in w {
-                if let Some(d) = first_difference(child(&path, k), Some(wv), g.get(k)) {
-                    return Some(d);
-                }
+                differences(child(&path, k), Some(wv), g.get(k), out);
             }
-            g.iter()
-                .find(|(k, _)| !w.contains_key(*k))
-                .map(|(k, gv)| (child(&path, k), None, Some(gv)))
+            out.extend(
+                g.iter()
+                    .filter(|(k, _)| !w.contains_key(*k))
+                    .map(|(k, gv)| (child(&path, k), None, Some(gv))),
+            );
         }
-        (Some(Value::Array(w)), Some(Value::Array(g))) => (0..w.len().max(g.len()))
-            .find_map(|i| first_difference(format!("{path}[{i}]"), w.get(i), g.get(i))),
-        (Some(Value::Number(w)), Some(Value::Number(g))) if w.as_f64() == g.as_f64() => None,
-        (w, g) if w == g => None,
-        (w, g) => Some((path, w, g)),
+        (Some(Value::Array(w)), Some(Value::Array(g))) => {
+            for i in 0..w.len().max(g.len()) {
+                differences(format!("{path}[{i}]"), w.get(i), g.get(i), out);
+            }
+        }
+        (Some(Value::Number(w)), Some(Value::Number(g))) if w.as_f64() == g.as_f64() => {}
+        (w, g) if w == g => {}
+        (w, g) => out.push((path, w, g)),
     }
 }
 
@@ -404,14 +453,29 @@ fn entered(states: &[String]) -> String {
     )
 }
 
-/// One line per case; under a failure its difference, the states entered, error and cause.
-pub fn text_report(results: &[CaseResult], seconds: f64) -> String {
+/// One line per case; under a failure its first difference, the states entered, error and
+/// cause, then every difference labelled (`status: expected FAILED, got SUCCEEDED`). With
+/// `colour`, PASS is green and FAIL red.
+pub fn text_report(results: &[CaseResult], seconds: f64, colour: bool) -> String {
+    use crate::colour::{Colour, paint};
     let mut out = String::new();
     for r in results {
         match &r.failure {
-            None => out.push_str(&format!("PASS  {}/{}\n", r.test, r.case)),
+            None => out.push_str(&format!(
+                "{}  {}/{}\n",
+                paint("PASS", Colour::Green, colour),
+                r.test,
+                r.case
+            )),
             Some(f) => {
-                out.push_str(&format!("FAIL  {}/{}  ({}:{})\n", r.test, r.case, r.file, r.line));
+                out.push_str(&format!(
+                    "{}  {}/{}  ({}:{})\n",
+                    paint("FAIL", Colour::Red, colour),
+                    r.test,
+                    r.case,
+                    r.file,
+                    r.line
+                ));
                 out.push_str(&format!("      {}\n", f.message));
                 out.push_str(&format!("      execution: {}\n", r.status));
                 out.push_str(&format!("      states entered: {}\n", entered(&r.states)));
@@ -421,6 +485,10 @@ pub fn text_report(results: &[CaseResult], seconds: f64) -> String {
                         r.error.as_deref().unwrap_or("(none)"),
                         r.cause.as_deref().unwrap_or("(none)")
                     ));
+                }
+                out.push_str(&format!("      differences ({}):\n", r.differences.len()));
+                for d in &r.differences {
+                    out.push_str(&format!("        {}\n", d.labelled()));
                 }
             }
         }
@@ -459,6 +527,9 @@ pub fn json_report(results: &[CaseResult]) -> Value {
                 "failure": r.failure.as_ref().map(|f| json!({
                     "path": f.path, "expected": f.expected, "got": f.got, "message": f.message,
                 })),
+                "differences": r.differences.iter().map(|f| json!({
+                    "path": f.path, "expected": f.expected, "got": f.got, "message": f.labelled(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -519,13 +590,15 @@ pub fn junit(results: &[CaseResult]) -> String {
             match &r.failure {
                 None => out.push_str("/>\n"),
                 Some(f) => {
+                    let labelled: Vec<String> = r.differences.iter().map(Failure::labelled).collect();
                     let body = format!(
-                        "{}\nexecution: {}\nstates entered: {}\nerror: {}\ncause: {}",
+                        "{}\nexecution: {}\nstates entered: {}\nerror: {}\ncause: {}\ndifferences:\n  {}",
                         f.message,
                         r.status,
                         entered(&r.states),
                         r.error.as_deref().unwrap_or("(none)"),
-                        r.cause.as_deref().unwrap_or("(none)")
+                        r.cause.as_deref().unwrap_or("(none)"),
+                        labelled.join("\n  ")
                     );
                     out.push_str(&format!(
                         ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
@@ -563,6 +636,64 @@ mod tests {
         let (w, g) = (json!({"a b": [1]}), json!({"a b": []}));
         let d = first_difference("output".into(), Some(&w), Some(&g)).unwrap();
         assert_eq!(d.0, "output[\"a b\"][0]");
+    }
+
+    #[test]
+    fn every_difference_is_listed_in_order_and_labelled() {
+        let want = json!([{"sum": 6}, {"max": 3, "min": 1}, {"avg": 2}]);
+        let got = json!([{"sum": 7}, {"min": 1, "max": 4}, {"avg": 2.0, "n": 3}]);
+        let mut found = Vec::new();
+        differences("output".into(), Some(&want), Some(&got), &mut found);
+        let labelled: Vec<String> = found
+            .iter()
+            .map(|(p, w, g)| differ(p, *w, *g).labelled())
+            .collect();
+        assert_eq!(
+            labelled,
+            [
+                "output[0].sum: expected 6, got 7",
+                "output[1].max: expected 3, got 4",
+                "output[2].n: expected (absent), got 3",
+            ]
+        );
+        let status = differ("status", Some(&json!("FAILED")), Some(&json!("SUCCEEDED")));
+        assert_eq!(status.labelled(), "status: expected FAILED, got SUCCEEDED");
+        assert_eq!(status.message, r#"status: "FAILED" → "SUCCEEDED""#);
+        let text = differ("output.s", Some(&json!("1")), Some(&json!(1)));
+        assert_eq!(text.labelled(), r#"output.s: expected "1", got 1"#);
+    }
+
+    #[test]
+    fn verdicts_are_coloured_only_when_asked() {
+        let case = |name: &str, failed: bool| {
+            let d = differ("status", Some(&json!("FAILED")), Some(&json!("SUCCEEDED")));
+            CaseResult {
+                test: "t".into(),
+                case: name.into(),
+                file: "t.yaml".into(),
+                line: 1,
+                status: "SUCCEEDED",
+                output: None,
+                error: None,
+                cause: None,
+                states: vec![],
+                failure: failed.then(|| d.clone()),
+                differences: if failed { vec![d] } else { vec![] },
+                elapsed_us: 0,
+            }
+        };
+        let results = [case("ok", false), case("bad", true)];
+        let on = text_report(&results, 0.0, true);
+        assert!(
+            on.starts_with("\x1b[32mPASS\x1b[0m  t/ok\n\x1b[31mFAIL\x1b[0m  t/bad  (t.yaml:1)\n"),
+            "{on}"
+        );
+        let off = text_report(&results, 0.0, false);
+        assert!(!off.contains('\x1b'), "{off}");
+        assert!(
+            off.contains("      differences (1):\n        status: expected FAILED, got SUCCEEDED\n"),
+            "{off}"
+        );
     }
 
     #[test]

@@ -69,8 +69,20 @@ struct Desired {
 
 /// Merges a fresh load into the current desired state. Returns the keys whose desired state
 /// changed (added or modified) and whether any resource disappeared.
-fn merge(current: &Desired, loaded: Loaded) -> (Desired, BTreeSet<ResourceKey>, bool) {
+fn merge(current: &Desired, mut loaded: Loaded) -> (Desired, BTreeSet<ResourceKey>, bool) {
     let old: BTreeMap<ResourceKey, &Resource> = current.set.resources.iter().map(|r| (r.key(), r)).collect();
+    // A file that stopped parsing (a YAML syntax error) names no resource: those it held before
+    // are invalid, not gone, until it parses again.
+    let broken: BTreeSet<&std::path::Path> = loaded.diagnostics.iter().map(|d| d.file.as_path()).collect();
+    let loaded_keys: BTreeSet<ResourceKey> = loaded.desired.resources.iter().map(Resource::key).collect();
+    for (k, r) in &old {
+        if broken.contains(r.meta().source.file.as_path())
+            && !loaded_keys.contains(k)
+            && !loaded.invalid.contains(k)
+        {
+            loaded.invalid.push(k.clone());
+        }
+    }
     let mut resources: Vec<Resource> = loaded.desired.resources;
     let mut changed = BTreeSet::new();
     for r in &resources {
@@ -344,7 +356,7 @@ pub async fn run_loop(
     // Load and the first full pass; ready after it.
     let first = async {
         let loaded = load_blocking(&load).await;
-        report_diagnostics(&loaded);
+        report_diagnostics(&shared, &loaded);
         let (d, _, _) = merge(&Desired::default(), loaded);
         ctx.set_desired(d);
         ctx.run(&Work::Full).await;
@@ -393,10 +405,10 @@ pub async fn run_loop(
                     continue;
                 };
                 let loaded = load_blocking(&load).await;
-                report_diagnostics(&loaded);
+                report_diagnostics(&shared, &loaded);
                 let current = ctx.desired();
-                let invalid: Vec<ResourceKey> = loaded.invalid.clone();
                 let (d, changed, removed) = merge(&current, loaded);
+                let invalid: Vec<ResourceKey> = d.invalid.clone();
                 let removed_keys: Vec<ResourceKey> = current.set.resources.iter().map(Resource::key)
                     .filter(|k| d.set.get(k).is_none()).collect();
                 ctx.set_desired(d);
@@ -448,10 +460,13 @@ async fn load_blocking(load: &LoadFn) -> Loaded {
         .unwrap_or_default()
 }
 
-fn report_diagnostics(loaded: &Loaded) {
+/// Logs the problems of a load and publishes them (`/status`'s `invalidManifests`, the
+/// `sfn_operator_manifest_errors` gauge).
+fn report_diagnostics(shared: &Shared, loaded: &Loaded) {
     for d in &loaded.diagnostics {
         tracing::error!(diagnostic = %d, "invalid manifest");
     }
+    shared.set_invalid_manifests(loaded.diagnostics.iter().map(Into::into).collect());
 }
 
 /// `d` with ±10 % jitter.
@@ -626,5 +641,31 @@ mod tests {
         assert!(!d2.manifests_valid);
         let (_, _, removed) = merge(&d2, loaded(vec![machine("a", 2)]));
         assert!(removed);
+    }
+
+    #[test]
+    fn merge_keeps_the_resources_of_a_file_that_stopped_parsing_as_invalid() {
+        let (d, _, _) = merge(
+            &Desired::default(),
+            loaded(vec![machine("a", 1), machine("b", 1)]),
+        );
+        // b.yaml has a syntax error now: nothing in it is readable, b is invalid, not gone.
+        let mut l = loaded(vec![machine("a", 1)]);
+        l.diagnostics = vec![crate::manifest::Diagnostic {
+            file: "b.yaml".into(),
+            line: 3,
+            column: 7,
+            message: "did not find expected key".into(),
+        }];
+        let (d2, changed, removed) = merge(&d, l);
+        let b = ResourceKey::new(Kind::StateMachine, "b");
+        assert!(changed.is_empty());
+        assert!(!removed, "b's file does not parse; b is not gone");
+        assert_eq!(d2.invalid, vec![b.clone()]);
+        assert_eq!(d2.set.get(&b), Some(&machine("b", 1)));
+        assert!(!d2.manifests_valid);
+        // Fixed: valid again.
+        let (d3, _, removed) = merge(&d2, loaded(vec![machine("a", 1), machine("b", 1)]));
+        assert!(!removed && d3.invalid.is_empty() && d3.manifests_valid);
     }
 }

@@ -41,6 +41,30 @@ pub struct StatusReport {
     pub prune_held_back: Option<String>,
     /// How long a full resync takes, and the share of AWS's quotas it keeps to.
     pub resync: ResyncStatus,
+    /// Every problem in the manifests as last loaded (a YAML syntax error, an invalid field), in
+    /// file order; empty when all are valid.
+    #[serde(rename = "invalidManifests")]
+    pub invalid_manifests: Vec<ManifestError>,
+}
+
+/// One problem in `/status`'s `invalidManifests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManifestError {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl From<&crate::manifest::Diagnostic> for ManifestError {
+    fn from(d: &crate::manifest::Diagnostic) -> Self {
+        ManifestError {
+            file: d.file.display().to_string(),
+            line: d.line,
+            column: d.column,
+            message: d.message.clone(),
+        }
+    }
 }
 
 /// `/status`'s `resync`: the daemon's full passes (the first one and every resync) wait for
@@ -74,6 +98,7 @@ pub struct Shared {
     resources: RwLock<BTreeMap<ResourceKey, ResourceStatus>>,
     prune_held_back: RwLock<Option<String>>,
     resync: RwLock<ResyncStatus>,
+    invalid_manifests: RwLock<Vec<ManifestError>>,
 }
 
 impl Shared {
@@ -101,6 +126,16 @@ impl Shared {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Records the problems of the manifests as last loaded (for `/status` and the
+    /// `sfn_operator_manifest_errors` gauge).
+    pub fn set_invalid_manifests(&self, errors: Vec<ManifestError>) {
+        crate::metrics::global().set_manifest_errors(errors.len());
+        *self
+            .invalid_manifests
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = errors;
     }
 
     /// Sets the resync settings `/status` reports.
@@ -220,6 +255,11 @@ impl Shared {
             prune_held_back: self.prune_held_back(),
             resync: self
                 .resync
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+            invalid_manifests: self
+                .invalid_manifests
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
