@@ -25,6 +25,9 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
 pub fn runtime() -> crate::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The AWS SDK's request futures are large; a debug build's pass nests several of them.
+        // 8 MiB per worker (tokio's default is 2 MiB) keeps a wide margin over what they need.
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
         .map_err(|source| crate::Error::Io {
             context: "starting the async runtime".into(),
