@@ -5,44 +5,15 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sfn_operator::sandbox::{SandboxConfig, start};
 
-/// Runs the binary with a clean environment (no credentials anywhere: HOME is an empty temporary
-/// directory, instance metadata disabled) plus `env`, failing instead of hanging after a minute.
+mod common;
+
+/// [`common::run_clean`] with a minute's limit (the old behaviour: retrying for --timeout).
 fn run_clean(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
-    c.current_dir(cwd)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", cwd)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("{args:?} still running after a minute (the old behaviour: retrying for --timeout)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    eprintln!(
-        "{args:?} -> {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::run_clean(cwd, args, env, Duration::from_secs(60))
 }
 
 /// Debug output of SDK types, which a user should never see.

@@ -1,38 +1,16 @@
 //! `diff` takes `--timeout` and `--concurrency` like `reconcile` (issue 18): a transient failure is
 //! retried until `--timeout`, then reported; a concurrency out of range is a usage error.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
-/// Runs the binary with test credentials; kills it (and fails) after `limit`, so a flag that is
-/// ignored (diff used to wait 300 s) fails the test instead of hanging it.
+/// The binary with test credentials (a clean environment otherwise), killed and failing after
+/// `limit`, so a flag that is ignored (diff used to wait 300 s) fails the test instead of hanging it.
 fn run_within(args: &[&str], limit: Duration) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{args:?} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    eprintln!(
-        "{args:?} stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    let cwd = tempfile::tempdir().unwrap();
+    let creds = [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")];
+    common::run_clean(cwd.path(), args, &creds, limit)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

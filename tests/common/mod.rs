@@ -29,6 +29,43 @@ pub fn run_binary(dir: &Path, url: &str, args: &[&str]) -> Output {
     out
 }
 
+/// Runs the binary in `cwd` with a clean environment (no credentials anywhere: HOME is `cwd`,
+/// instance metadata disabled, region `us-east-1`) plus `env`, killing it and failing the test if
+/// it still runs after `limit` (so a wait that should not happen fails instead of hanging).
+pub fn run_clean(cwd: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
+    c.current_dir(cwd)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", cwd)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    eprintln!(
+        "{args:?} -> {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A sandbox in this process with its state in a temporary file (kept while the `TempDir` lives).
 pub async fn sandbox() -> (tempfile::TempDir, sfn_operator::sandbox::SandboxHandle) {
     let state = tempfile::tempdir().unwrap();
