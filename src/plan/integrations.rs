@@ -174,9 +174,10 @@ pub fn desired_method(ai: &ApiIntegration) -> LiveMethod {
     }
 }
 
-/// The changes that turn the live method (`None`: method or path missing) into the manifest's.
-pub fn method_changes(ai: &ApiIntegration, live: Option<&LiveMethod>) -> Vec<Change> {
-    let want = desired_method(ai).to_value();
+/// The changes that turn the live method (`None`: method or path missing) into `want`, the
+/// manifest's ([`desired_method`]).
+pub fn method_changes(want: &LiveMethod, live: Option<&LiveMethod>) -> Vec<Change> {
+    let want = want.to_value();
     let mut changes = Vec::new();
     match live {
         None => {
@@ -248,7 +249,7 @@ pub fn plan_on_new_api(ai: &ApiIntegration) -> IntegrationPlan {
         key: ResourceKey::new(Kind::ApiIntegration, ai.meta.name.clone()),
         id: None,
         action: Action::Create,
-        changes: method_changes(ai, None),
+        changes: method_changes(&desired_method(ai), None),
         refusal: None,
         record: None,
         moved: None,
@@ -316,7 +317,8 @@ fn plan_integration(
     records: &mut BTreeMap<String, String>,
 ) -> IntegrationPlan {
     let live = input.live.method(&ai.path, &ai.http_method);
-    let mut changes = method_changes(ai, live);
+    let want = desired_method(ai);
+    let mut changes = method_changes(&want, live);
     let mut action = match live {
         None => Action::Create,
         Some(_) => super::update_or_noop(&changes),
@@ -367,8 +369,8 @@ fn plan_integration(
     if action == Action::Noop && !changes.is_empty() {
         action = Action::Update;
     }
-    let writes = if refusal.is_none() && live != Some(&desired_method(ai)) {
-        method_writes(ai, &input.live.resources, live)
+    let writes = if refusal.is_none() && live != Some(&want) {
+        method_writes(ai, &want, &input.live.resources, live)
     } else {
         Vec::new()
     };
@@ -388,6 +390,7 @@ fn plan_integration(
 /// method, stale responses, integration, responses (the manifest's set exactly).
 fn method_writes(
     ai: &ApiIntegration,
+    want: &LiveMethod,
     resources: &[LiveResource],
     live: Option<&LiveMethod>,
 ) -> Vec<MethodOp> {
@@ -423,7 +426,6 @@ fn method_writes(
             status_code: code.clone(),
         });
     }
-    let want = desired_method(ai);
     let put_integration = live.is_none_or(|l| l.integration != want.integration);
     if put_integration {
         ops.push(MethodOp::PutIntegration);
