@@ -878,6 +878,73 @@ async fn a_syntax_error_is_listed_in_status_and_metrics_and_its_resources_stay_i
     assert!(daemon.terminate().await < Duration::from_secs(10));
 }
 
+/// The same for the API Gateway kinds: a file holding a `RestApi` and an `ApiIntegration` that
+/// stops parsing keeps both listed as `Invalid` (the state machine in another file stays
+/// `Synced`), nothing is written for them (read back with the SDK), and fixing the file (with an
+/// edit) applies the edit and empties the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syntax_error_in_the_api_file_keeps_the_rest_api_and_its_integration_invalid() {
+    let live = Live::start().await;
+    let url = live.url();
+    let (dir, manifests) = manifests_dir();
+    reference_system(&manifests);
+    let d = Daemon::start(dir.path(), &url, &["--no-rate-limits", "--resync-interval", "1h"]).await;
+    let names = ["state-machine-api", "start-execution", "parallel-processing"];
+    poll("all synced", async || {
+        let mut all = true;
+        for n in names {
+            all &= d.resource(n).await["status"] == "Synced";
+        }
+        all
+    })
+    .await;
+    let conf = common::sdk_conf(&url).await;
+    let apigw = aws_sdk_apigateway::Client::new(&conf);
+    assert_eq!(live_integration(&apigw).await.map(|l| l.0), Some(29000));
+
+    // The edit comes with a syntax error: the file does not parse, so nothing of it applies.
+    let api_yaml = manifests.join("api.yaml");
+    let text = std::fs::read_to_string(&api_yaml).unwrap_or_default();
+    let edited = text.replace(
+        "    integrationHttpMethod: POST\n",
+        "    integrationHttpMethod: POST\n    timeoutInMillis: 12000\n",
+    );
+    rename_save(&api_yaml, &format!("{edited}  tags: [a, b\n"));
+    poll("both API kinds kept as Invalid", async || {
+        d.resource("state-machine-api").await["status"] == "Invalid"
+            && d.resource("start-execution").await["status"] == "Invalid"
+    })
+    .await;
+    let status = d.status().await;
+    let errors = status["invalidManifests"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{status}");
+    assert!(
+        errors[0]["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("api.yaml")),
+        "{status}"
+    );
+    assert_eq!(d.resource("parallel-processing").await["status"], "Synced");
+    assert_eq!(d.metric("sfn_operator_manifest_errors").await, 1.0);
+    assert_eq!(
+        live_integration(&apigw).await.map(|l| l.0),
+        Some(29000),
+        "nothing written while the file does not parse"
+    );
+
+    // Fixed: the edit goes live, the list empties, the metric is 0.
+    rename_save(&api_yaml, &edited);
+    poll("the edit live and all synced", async || {
+        live_integration(&apigw).await.map(|l| l.0) == Some(12000)
+            && d.resource("start-execution").await["status"] == "Synced"
+            && d.resource("state-machine-api").await["status"] == "Synced"
+    })
+    .await;
+    assert_eq!(d.status().await["invalidManifests"], serde_json::json!([]));
+    assert_eq!(d.metric("sfn_operator_manifest_errors").await, 0.0);
+    assert!(d.terminate().await < Duration::from_secs(10));
+}
+
 /// Issue 25, point 10: the daemon logs one `applied` line per resource its pass wrote, for every
 /// kind (REST APIs and integrations as well as state machines), naming kind, name and action.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
