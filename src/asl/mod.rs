@@ -52,6 +52,34 @@ impl fmt::Display for AslError {
     }
 }
 
+/// A finding's place as AWS writes it: `/States/<state>/<field>`.
+pub fn aws_location(path: &Path) -> String {
+    path.0
+        .iter()
+        .map(|seg| match seg {
+            crate::path::Segment::Key(k) => format!("/{k}"),
+            crate::path::Segment::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
+/// AWS's refusal of a definition with these findings (`Invalid State Machine Definition:
+/// 'CODE: message at /path, ...'`), or `None` when only warnings (or nothing) were found.
+pub fn refusal(problems: &[AslError]) -> Option<String> {
+    let text: Vec<String> = problems
+        .iter()
+        .filter(|e| e.is_error())
+        .map(|e| {
+            if e.path.0.is_empty() {
+                e.to_string()
+            } else {
+                format!("{e} at {}", aws_location(&e.path))
+            }
+        })
+        .collect();
+    (!text.is_empty()).then(|| format!("Invalid State Machine Definition: '{}'", text.join(", ")))
+}
+
 /// How bad a finding is, in `ValidateStateMachineDefinition`'s terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {

@@ -20,6 +20,8 @@ use crate::exec::{
 use crate::manifest::{self, Mock, TestCase, WorkflowTest};
 use crate::standins::{self, Functions};
 
+mod per_state;
+
 /// Where simulated time starts: 2026-01-01T00:00:00Z, the same for every case and run.
 const EPOCH_MS: i64 = 1_767_225_600_000;
 
@@ -209,6 +211,34 @@ fn case_seed(case: &TestCase) -> u64 {
     h
 }
 
+/// The execution a case's context object describes.
+fn execution_info(test: &WorkflowTest, index: usize, opts: &TestOpts) -> ExecutionInfo {
+    let machine = &test.machine;
+    let name = format!("test-{index}");
+    let (region, account) = (&opts.region, &opts.account_id);
+    let machine_arn = format!("arn:aws:states:{region}:{account}:stateMachine:{}", machine.name);
+    let execution_arn = if machine.express {
+        format!(
+            "arn:aws:states:{region}:{account}:express:{}:{name}:00000000-0000-4000-8000-{index:012}",
+            machine.name
+        )
+    } else {
+        format!(
+            "arn:aws:states:{region}:{account}:execution:{}:{name}",
+            machine.name
+        )
+    };
+    ExecutionInfo {
+        execution_arn,
+        name,
+        state_machine_arn: machine_arn,
+        state_machine_name: machine.name.clone(),
+        role_arn: machine.role_arn.clone(),
+        express: machine.express,
+        region: region.clone(),
+    }
+}
+
 fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts) -> CaseResult {
     let started = Instant::now();
     let machine = &test.machine;
@@ -226,30 +256,15 @@ fn run_case(test: &WorkflowTest, case: &TestCase, index: usize, opts: &TestOpts)
         steps: AtomicU64::new(0),
         budget: opts.max_steps,
     };
-    let name = format!("test-{index}");
-    let (region, account) = (&opts.region, &opts.account_id);
-    let machine_arn = format!("arn:aws:states:{region}:{account}:stateMachine:{}", machine.name);
-    let execution_arn = if machine.express {
-        format!(
-            "arn:aws:states:{region}:{account}:express:{}:{name}:00000000-0000-4000-8000-{index:012}",
-            machine.name
-        )
-    } else {
-        format!(
-            "arn:aws:states:{region}:{account}:execution:{}:{name}",
-            machine.name
-        )
-    };
-    let info = ExecutionInfo {
-        execution_arn,
-        name,
-        state_machine_arn: machine_arn,
-        state_machine_name: machine.name.clone(),
-        role_arn: machine.role_arn.clone(),
-        express: machine.express,
-        region: region.clone(),
-    };
+    let info = execution_info(test, index, opts);
     let random = SeededRandom::new(case_seed(case));
+    if let Some(state) = &case.state {
+        let mut result = per_state::run(machine, case, state, &info, (&tasks, &clock, &random));
+        result.test = test.meta.name.clone();
+        result.file = test.meta.source.file.display().to_string();
+        result.elapsed_us = started.elapsed().as_micros() as u64;
+        return result;
+    }
     let outcome =
         Interpreter::new(&info, &tasks, &clock, &random).run(&machine.definition, case.input.clone());
     let paths: BTreeMap<String, String> = manifest::workflow_test::state_paths(&machine.definition)
@@ -359,7 +374,7 @@ fn compare(case: &TestCase, outcome: &exec::Outcome) -> Vec<Failure> {
     out
 }
 
-fn differ(path: &str, expected: Option<&Value>, got: Option<&Value>) -> Failure {
+pub(crate) fn differ(path: &str, expected: Option<&Value>, got: Option<&Value>) -> Failure {
     Failure {
         path: path.to_string(),
         expected: expected.cloned(),
@@ -399,7 +414,7 @@ fn first_difference<'a>(
 
 /// Every place where two values differ, in order (the expected keys in their order, then keys
 /// only the execution has; array items by index), as [`first_difference`] compares.
-fn differences<'a>(
+pub(crate) fn differences<'a>(
     path: String,
     want: Option<&'a Value>,
     got: Option<&'a Value>,

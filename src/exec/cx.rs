@@ -6,6 +6,8 @@
 //! Must not: evaluate anything: the two [`DataFlow`] implementations, and the one place that
 //! picks between them, are in `dataflow.rs` (kept apart so neither file imports the other back).
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value};
 
 use super::payload::Parsed;
@@ -18,6 +20,18 @@ pub(super) struct Env<'a> {
     pub(super) random: &'a dyn Random,
     /// The definition's paths and intrinsic calls, parsed on first use.
     pub(super) parsed: Parsed,
+    /// What a tested state's data flow produced, step by step (`afterInputPath`, `result`, ...):
+    /// TestState's `inspectionData`. `None` outside TestState: nothing is recorded.
+    pub(super) trace: RefCell<Option<Map<String, Value>>>,
+}
+
+impl Env<'_> {
+    /// Records one step of the data flow for TestState's `inspectionData` (a no-op otherwise).
+    pub(super) fn note(&self, key: &str, value: impl FnOnce() -> Value) {
+        if let Some(trace) = self.trace.borrow_mut().as_mut() {
+            trace.insert(key.to_string(), value());
+        }
+    }
 }
 
 /// Why a run of states stopped early.
@@ -39,6 +53,29 @@ pub(super) fn fail(error: &str, cause: impl Into<String>) -> Abort {
         error: Some(error.to_string()),
         cause: Some(cause.into()),
     }
+}
+
+/// What TestState (`teststate.rs`) asks of a run of one state, and what the state's Retry and
+/// Catch decided there: the retry and catch handlers and the Map and Parallel handlers read it;
+/// `None` in an execution.
+#[derive(Debug, Default)]
+pub(super) struct Probe {
+    /// The context object the state sees, instead of the execution's.
+    pub(super) context: Option<Value>,
+    /// How many retries the matching retrier already made (`retrierRetryCount`).
+    pub(super) retry_count: u32,
+    /// A Map's or Parallel's mocked result (or failure), in place of running its iterations.
+    pub(super) iterations: Option<Result<Value, super::TaskFailure>>,
+    /// How many of a mocked Map's iterations failed (`mapIterationFailureCount`).
+    pub(super) map_failures: u64,
+    /// A Map's items when its `ItemReader` would read them (`mapItemReaderData`).
+    pub(super) reader_items: Option<Vec<Value>>,
+    /// The retrier that would retry the error: its index and back-off in seconds.
+    pub(super) retriable: Option<(usize, i64)>,
+    /// The retrier that matched but has no attempts left.
+    pub(super) exhausted: Option<usize>,
+    /// The catcher that caught the error, with the error and cause.
+    pub(super) caught: Option<(usize, Option<String>, Option<String>)>,
 }
 
 /// Variables and settings visible to a run of states (a machine, a branch, an iteration).
@@ -70,7 +107,12 @@ pub(super) struct Cx<'s> {
 }
 
 impl Cx<'_> {
+    /// A cause about this state: AWS prefixes it with the state and its event id in an
+    /// execution; TestState (no history, `entered_id` 0) gives the detail alone.
     pub(super) fn prefix(&self, detail: &str) -> String {
+        if self.entered_id == 0 {
+            return detail.to_string();
+        }
         format!(
             "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
             self.name, self.entered_id

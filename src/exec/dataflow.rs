@@ -30,22 +30,31 @@ pub(super) struct Jsonata;
 
 impl DataFlow for JsonPath {
     fn effective(&self, at: At<'_>, input: &Value) -> Eval<Value> {
-        at.filter_path("InputPath", input)
+        let effective = at.filter_path("InputPath", input)?;
+        at.env.note("afterInputPath", || effective.clone());
+        Ok(effective)
     }
 
     fn arguments(&self, at: At<'_>, input: &Value) -> Eval<Value> {
-        let effective = at.filter_path("InputPath", input)?;
-        Ok(at.template("Parameters", &effective)?.unwrap_or(effective))
+        let effective = self.effective(at, input)?;
+        let arguments = at.template("Parameters", &effective)?.unwrap_or(effective);
+        at.env.note("afterParameters", || arguments.clone());
+        Ok(arguments)
     }
 
     fn pass(&self, at: At<'_>, input: Value) -> Eval<Step> {
-        let effective = at.filter_path("InputPath", &input)?;
-        let result = match at.template("Parameters", &effective)? {
-            Some(p) => p,
-            None => at.cx.field("Result").cloned().unwrap_or(effective),
+        // `Result` is the Pass state's result; without it, the input after `Parameters`.
+        let result = match at.cx.field("Result") {
+            Some(r) => {
+                at.env.note("result", || r.clone());
+                r.clone()
+            }
+            None => self.arguments(at, &input)?,
         };
+        at.env.note("afterResultSelector", || result.clone());
         let assign = at.jsonpath_assign(at.cx.st, &result)?;
         let output = at.result_path(at.cx.st, input, result)?;
+        at.env.note("afterResultPath", || output.clone());
         let output = at.filter_path("OutputPath", &output)?;
         Ok(Step {
             output,
@@ -56,8 +65,10 @@ impl DataFlow for JsonPath {
 
     fn finish(&self, at: At<'_>, input: &Value, result: Value) -> Eval<Step> {
         let result = at.template("ResultSelector", &result)?.unwrap_or(result);
+        at.env.note("afterResultSelector", || result.clone());
         let assign = at.jsonpath_assign(at.cx.st, &result)?;
         let output = at.result_path(at.cx.st, input.clone(), result)?;
+        at.env.note("afterResultPath", || output.clone());
         let output = at.filter_path("OutputPath", &output)?;
         Ok(Step {
             output,
@@ -67,7 +78,7 @@ impl DataFlow for JsonPath {
     }
 
     fn output(&self, at: At<'_>, input: Value) -> Eval<Value> {
-        let effective = at.filter_path("InputPath", &input)?;
+        let effective = self.effective(at, &input)?;
         at.filter_path("OutputPath", &effective)
     }
 
@@ -159,7 +170,17 @@ impl DataFlow for JsonPath {
     fn map_items(&self, at: At<'_>, _input: &Value, effective: &Value) -> Eval<Vec<Value>> {
         let path = at.cx.field("ItemsPath").and_then(Value::as_str).unwrap_or("$");
         match payload::select(path, &at.scope(effective)) {
-            Ok(Value::Array(a)) => Ok(a),
+            Ok(Value::Array(a)) => {
+                at.env.note("afterItemsPath", || Value::Array(a.clone()));
+                Ok(a)
+            }
+            // AWS names a context path (`$$.x`) without its first `$` here.
+            Ok(_) if at.cx.field("ItemsPath").is_some() => Err(at.cx.runtime(format!(
+                "Reference path \"{}\" must point to array.",
+                path.strip_prefix('$')
+                    .filter(|p| p.starts_with('$'))
+                    .unwrap_or(path)
+            ))),
             Ok(other) => Err(at
                 .cx
                 .runtime(format!("Map state input must be an array but was: {other}"))),
@@ -209,9 +230,11 @@ impl DataFlow for Jsonata {
 
     fn arguments(&self, at: At<'_>, input: &Value) -> Eval<Value> {
         let states = at.states(input, None, None);
-        Ok(at
+        let arguments = at
             .ja_field(at.cx.st, "Arguments", &states)?
-            .unwrap_or_else(|| input.clone()))
+            .unwrap_or_else(|| input.clone());
+        at.env.note("afterArguments", || arguments.clone());
+        Ok(arguments)
     }
 
     fn pass(&self, at: At<'_>, input: Value) -> Eval<Step> {

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cx::{Abort, At, Cx, Env, Frame, Step, fail};
+use super::cx::{Abort, At, Cx, Env, Frame, Probe, Step, fail};
 use super::dataflow::flow_for;
 use super::history::Event;
 use super::payload::Parsed;
@@ -26,6 +26,8 @@ pub struct Interpreter<'a> {
     execution_input: Value,
     start_ms: i64,
     deadline: Option<i64>,
+    /// TestState's settings and findings when this run is one state (`teststate.rs`).
+    pub(super) probe: Option<Probe>,
 }
 
 impl<'a> Interpreter<'a> {
@@ -44,11 +46,13 @@ impl<'a> Interpreter<'a> {
                 clock,
                 random,
                 parsed: Parsed::default(),
+                trace: std::cell::RefCell::new(None),
             },
             events: Vec::new(),
             execution_input: Value::Null,
             start_ms: clock.now_ms(),
             deadline: None,
+            probe: None,
         }
     }
 
@@ -161,6 +165,9 @@ impl<'a> Interpreter<'a> {
     }
 
     fn context(&self, state: &str, entered_ms: i64, retry: Option<u32>) -> Value {
+        if let Some(context) = self.probe.as_ref().and_then(|p| p.context.clone()) {
+            return context;
+        }
         let mut execution = json!({
             "Id": self.info.execution_arn,
             "Input": self.execution_input,
@@ -218,7 +225,7 @@ impl<'a> Interpreter<'a> {
         }
     }
 
-    fn state(
+    pub(super) fn state(
         &mut self,
         name: &str,
         st: &Map<String, Value>,
@@ -232,6 +239,8 @@ impl<'a> Interpreter<'a> {
             Some(json!({"name": name, "input": input.to_string(), "inputDetails": {"truncated": false}})),
         );
         let entered_ms = self.env.clock.now_ms();
+        // TestState has no history: its causes carry no event id (see `Cx::prefix`).
+        let entered_id = if self.probe.is_some() { 0 } else { entered_id };
         let retry = (ty == "Task").then_some(0);
         let cx = Cx {
             name,

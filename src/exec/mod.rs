@@ -9,7 +9,9 @@
 //!
 //! Inside: `interpreter.rs` (the loop, the context object, history), `dataflow.rs` (JSONPath vs
 //! JSONata, decided once per state), `retry.rs` (Retry and Catch), `states/` (one file per state
-//! type), `payload.rs` (JSONPath paths, templates, Choice rules) and `query.rs` (JSONata).
+//! type), `payload.rs` (JSONPath paths, templates, Choice rules) and `query.rs` (JSONata);
+//! `teststate.rs` runs one state as AWS's `TestState` does, `mock_shapes.rs` checks its mocked
+//! results against the service integrations' response shapes.
 //!
 //! Parallel branches and Map iterations run one after another, in order; their results and the
 //! history are the same as AWS's, but with a real clock the Waits inside them add up.
@@ -18,16 +20,19 @@ mod cx;
 mod dataflow;
 mod history;
 mod interpreter;
+mod mock_shapes;
 mod payload;
 pub mod query;
 mod retry;
 mod states;
+pub mod teststate;
 mod time;
 
 use serde_json::{Value, json};
 
 pub use history::Event;
 pub use interpreter::Interpreter;
+pub use mock_shapes::FieldValidation;
 pub use time::{format_iso, parse_iso};
 
 /// A Task state's call, as the interpreter hands it to [`Tasks`].

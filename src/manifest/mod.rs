@@ -22,7 +22,7 @@ use crate::desired::{DesiredSet, ResourceKey};
 
 pub use kinds::workflow_test;
 pub use load::load;
-pub use workflow_test::{Expect, Mock, TestCase, TestedMachine, WorkflowTest};
+pub use workflow_test::{Expect, Mock, StateCase, StateMock, TestCase, TestedMachine, WorkflowTest};
 
 /// One problem found in the manifests, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 //! - [`protocol`]: the one error and one reply every handler answers, a wire encoder per
 //!   protocol, request helpers, the page-token scheme;
 //! - handlers over store + protocol, which never import one another: [`sfn`] (state
-//!   machines), [`executions`], [`tagging`], [`apigw`], [`invoke`] (the invoke URL);
+//!   machines), [`executions`], [`tagging`], [`apigw`], [`invoke`] (the invoke URL),
+//!   [`teststate`] (one state, AWS's `TestState`);
 //! - `server`: HTTP, routes, request ids, persistence waits; its gate runs count → quota →
 //!   fault → handler → lost once for every protocol, and `/_sandbox/*` are its admin routes.
 //!
@@ -24,6 +25,7 @@ mod server;
 pub mod sfn;
 pub mod store;
 pub mod tagging;
+pub mod teststate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

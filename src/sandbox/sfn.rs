@@ -14,7 +14,8 @@ pub fn is_write(operation: &str) -> bool {
     !(operation.starts_with("Describe")
         || operation.starts_with("List")
         || operation.starts_with("Get")
-        || operation == "ValidateStateMachineDefinition")
+        || operation == "ValidateStateMachineDefinition"
+        || operation == "TestState")
 }
 
 /// Known operations, so an unknown target counts as `Unknown` and answers `UnknownOperationException`.
@@ -36,6 +37,7 @@ pub fn operation(target_op: &str) -> &'static str {
         "StopExecution",
         "GetExecutionHistory",
         "DescribeStateMachineForExecution",
+        "TestState",
     ];
     OPS.iter()
         .find(|op| **op == target_op)
@@ -143,38 +145,12 @@ fn definition_problems(definition: &str, kind: MachineType) -> Vec<crate::asl::A
     }
 }
 
-/// A finding's place as AWS writes it: `/States/<state>/<field>`.
-fn aws_location(path: &crate::path::Path) -> String {
-    path.0
-        .iter()
-        .map(|seg| match seg {
-            crate::path::Segment::Key(k) => format!("/{k}"),
-            crate::path::Segment::Index(i) => format!("/{i}"),
-        })
-        .collect()
-}
-
-/// Refuses a definition AWS would refuse (warnings do not refuse), in AWS's words:
-/// `CODE: message at /path`.
+/// Refuses a definition AWS would refuse (warnings do not refuse), in AWS's words.
 fn check_definition(definition: &str, kind: MachineType) -> Result<(), ServiceError> {
-    let text: Vec<String> = definition_problems(definition, kind)
-        .iter()
-        .filter(|e| e.is_error())
-        .map(|e| {
-            if e.path.0.is_empty() {
-                e.to_string()
-            } else {
-                format!("{e} at {}", aws_location(&e.path))
-            }
-        })
-        .collect();
-    if text.is_empty() {
-        return Ok(());
+    match crate::asl::refusal(&definition_problems(definition, kind)) {
+        None => Ok(()),
+        Some(message) => Err(ServiceError::bad("InvalidDefinition", message)),
     }
-    Err(ServiceError::bad(
-        "InvalidDefinition",
-        format!("Invalid State Machine Definition: '{}'", text.join(", ")),
-    ))
 }
 
 fn check_logging(value: Option<&Value>) -> Result<Value, ServiceError> {
@@ -525,7 +501,7 @@ fn validate_definition(input: &Map<String, Value>) -> Outcome {
             let severity = if e.is_error() { "ERROR" } else { "WARNING" };
             let mut d = json!({"severity": severity, "code": e.code.as_str(), "message": e.message});
             if !e.path.0.is_empty() {
-                d["location"] = Value::String(aws_location(&e.path));
+                d["location"] = Value::String(crate::asl::aws_location(&e.path));
             }
             d
         })

@@ -109,7 +109,7 @@ fn value_matches(want: &Value, have: &Value, masked: bool, timestamp_key: bool) 
 
 /// Whether `have` fits a recorded string with masks: whole-value masks (`date`, ...) or
 /// `<placeholder>` parts and the masked account `111111111111`, which stand for any text.
-fn masked_string(want: &str, have: &str) -> bool {
+pub fn masked_string(want: &str, have: &str) -> bool {
     const WHOLE: &[&str] = &[
         "date",
         "timestamp",

@@ -334,8 +334,12 @@ impl Validator {
                 return true;
             }
             Some(Value::String(t)) if STATE_TYPES.contains(&t.as_str()) => t.as_str(),
-            Some(t) => {
-                self.err(&path.key("Type"), format!("unknown state type {t}"));
+            Some(_) => {
+                // AWS's words (a TestState refusal recorded on AWS says them).
+                self.err(
+                    &path.key("Type"),
+                    "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]",
+                );
                 return true;
             }
         };

@@ -87,7 +87,10 @@ fn state_rules() {
     );
     expect(
         one(json!({"Type": "Sleep"})),
-        &[("States.S.Type", "unknown state type \"Sleep\"")],
+        &[(
+            "States.S.Type",
+            "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]",
+        )],
     );
     expect(
         one(json!({"Type": "Pass", "End": true, "Resource": "x"})),

@@ -10,18 +10,24 @@ use crate::exec::payload;
 
 impl Interpreter<'_> {
     pub(in crate::exec) fn map(&mut self, cx: &Cx<'_>, input: &Value, frame: &Frame) -> Eval<Step> {
-        if cx.field("ItemReader").is_some() {
-            // Items from S3 need a service the interpreter does not have: say so, never guess.
-            return Err(fail(
-                "States.TaskFailed",
-                format!(
-                    "The Map state '{}' reads its items with ItemReader, which the local interpreter does not support (give the items inline)",
-                    cx.name
-                ),
-            ));
-        }
         let effective = cx.flow.effective(self.at(cx, frame), input)?;
-        let items = cx.flow.map_items(self.at(cx, frame), input, &effective)?;
+        let items = match cx.field("ItemReader") {
+            None => cx.flow.map_items(self.at(cx, frame), input, &effective)?,
+            // TestState's `mapItemReaderData` stands for what the reader would read.
+            Some(_) => match self.probe.as_ref().and_then(|p| p.reader_items.clone()) {
+                Some(items) => items,
+                // Items from S3 need a service the interpreter does not have: say so, never guess.
+                None => {
+                    return Err(fail(
+                        "States.TaskFailed",
+                        format!(
+                            "The Map state '{}' reads its items with ItemReader, which the local interpreter does not support (give the items inline)",
+                            cx.name
+                        ),
+                    ));
+                }
+            },
+        };
         let number = |key| cx.flow.map_number(self.at(cx, frame), key, input, &effective);
         let max_concurrency = number("MaxConcurrency")?;
         if max_concurrency.is_some_and(|n| n < 0.0) {
@@ -34,6 +40,14 @@ impl Interpreter<'_> {
         let tolerated_pct = number("ToleratedFailurePercentage")?;
         if tolerated_pct.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
             return Err(cx.runtime("ToleratedFailurePercentage must be between 0 and 100."));
+        }
+        self.env
+            .note("maxConcurrency", || json!(max_concurrency.unwrap_or(0.0) as i64));
+        if let Some(n) = tolerated_count {
+            self.env.note("toleratedFailureCount", || json!(n as i64));
+        }
+        if let Some(p) = tolerated_pct {
+            self.env.note("toleratedFailurePercentage", || json!(p));
         }
         let selector_key = if cx.field("ItemSelector").is_some() {
             "ItemSelector"
@@ -63,8 +77,40 @@ impl Interpreter<'_> {
             .or_else(|| cx.field("Iterator"))
             .and_then(Value::as_object)
             .ok_or_else(|| cx.runtime("A Map state needs an ItemProcessor"))?;
-        let results = self.iterate(cx, processor, batches, (tolerated_count, tolerated_pct), frame)?;
-        cx.flow.finish(self.at(cx, frame), input, Value::Array(results))
+        let tolerated = (tolerated_count, tolerated_pct);
+        let results = match self.probe.as_mut().and_then(|p| p.iterations.take()) {
+            Some(mocked) => self.mocked_iterations(mocked, tolerated)?,
+            None => Value::Array(self.iterate(cx, processor, batches, tolerated, frame)?),
+        };
+        cx.flow.finish(self.at(cx, frame), input, results)
+    }
+
+    /// TestState's mocked Map result: the mock is the Map's result (the iterations' outputs, or
+    /// the `ResultWriter` object); `mapIterationFailureCount` of the iterations failed, which
+    /// fails the state past `ToleratedFailure*` (a Map that tolerates no failure ignores it, as
+    /// AWS does).
+    fn mocked_iterations(
+        &self,
+        mocked: Result<Value, crate::exec::TaskFailure>,
+        (tolerated_count, tolerated_pct): (Option<f64>, Option<f64>),
+    ) -> Eval<Value> {
+        let result = mocked.map_err(|f| fail(&f.error, f.cause))?;
+        let failures = self.probe.as_ref().map_or(0, |p| p.map_failures) as f64;
+        let total = result.as_array().map_or(0, Vec::len) as f64;
+        let over_count = tolerated_count.is_some_and(|c| failures > c);
+        let over_pct = tolerated_pct.is_some_and(|p| total > 0.0 && failures * 100.0 / total > p);
+        let limited = tolerated_count.is_some() || tolerated_pct.is_some();
+        if limited
+            && failures > 0.0
+            && (over_count || tolerated_count.is_none())
+            && (over_pct || tolerated_pct.is_none())
+        {
+            return Err(fail(
+                "States.ExceedToleratedFailureThreshold",
+                "The specified tolerated failure threshold was exceeded",
+            ));
+        }
+        Ok(result)
     }
 
     /// Runs the processor over each item, in order; failures up to the tolerated count or

@@ -85,6 +85,7 @@ impl Interpreter<'_> {
                     );
                 }
                 self.check_time()?;
+                self.env.note("result", || result.clone());
                 cx.flow.finish(self.at(cx, frame), input, result)
             }
             Err(failure) => {

@@ -54,7 +54,32 @@ pub struct TestCase {
     pub functions: BTreeMap<String, StandIn>,
     /// State path → answers, the n-th call getting the n-th (the last one repeating).
     pub mocks: BTreeMap<String, Vec<Mock>>,
+    /// A per-state case (`state:`): only that state runs, as AWS's TestState runs it.
+    pub state: Option<StateCase>,
     pub expect: Expect,
+}
+
+/// A per-state case's fields (SPEC §8): they mean what TestState's fields of the same names mean.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateCase {
+    /// The state's path (`Parallel.Branches[0].SumValues`) or name.
+    pub path: String,
+    /// `{result: JSON}` or `{errorOutput: {error, cause}}`, with `fieldValidationMode`.
+    pub mock: Option<StateMock>,
+    /// `retrierRetryCount`, `errorCausedByState`, `mapIterationFailureCount`,
+    /// `mapItemReaderData` (a list).
+    pub configuration: serde_json::Map<String, Json>,
+    pub variables: serde_json::Map<String, Json>,
+    pub context: Option<Json>,
+}
+
+/// A per-state case's `mock`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateMock {
+    pub result: Option<Json>,
+    pub error_output: Option<Thrown>,
+    /// `STRICT` (default), `PRESENT` or `NONE`.
+    pub field_validation_mode: Option<String>,
 }
 
 /// A mocked answer of a Task state: its result as the service returns it (what `ResultSelector`
@@ -75,6 +100,10 @@ pub struct Expect {
     pub cause: Option<String>,
     /// State paths that must be entered, in this order (others may come between).
     pub states: Option<Vec<String>>,
+    /// A per-state case's next state.
+    pub next_state: Option<String>,
+    /// A per-state case's `inspectionData`: a subset, compared as data.
+    pub inspection_data: Option<Json>,
 }
 
 /// A loaded test and the places its references are checked at.
@@ -92,6 +121,9 @@ pub(in crate::manifest) struct TestDoc {
 
 /// The statuses `expect.status` takes.
 pub const STATUSES: &[&str] = &["SUCCEEDED", "FAILED", "TIMED_OUT"];
+
+/// The statuses `expect.status` takes in a per-state case (TestState's).
+pub const STATE_STATUSES: &[&str] = &["SUCCEEDED", "FAILED", "RETRIABLE", "CAUGHT_ERROR"];
 
 /// Reads the spec of a `WorkflowTest` (already substituted); `valid` is left for the caller.
 pub(super) fn load_test(spec: &Node, meta: Meta, name_pos: Pos, ds: &mut Diags<'_>) -> Option<TestDoc> {
@@ -159,7 +191,19 @@ fn load_case(
     state_entries: &mut Vec<(String, Pos)>,
     ds: &mut Diags<'_>,
 ) -> Option<TestCase> {
-    if !check_keys(c, what, &["name", "input", "functions", "mocks", "expect"], ds) {
+    const KEYS: &[&str] = &[
+        "name",
+        "input",
+        "functions",
+        "mocks",
+        "expect",
+        "state",
+        "mock",
+        "stateConfiguration",
+        "variables",
+        "context",
+    ];
+    if !check_keys(c, what, KEYS, ds) {
         return None;
     }
     let name = required_string(c, "name", what, ds);
@@ -217,6 +261,7 @@ fn load_case(
             ),
         }
     }
+    let state = state_case(c, what, state_entries, ds);
     let expect = match c.get("expect") {
         None => Expect {
             status: "SUCCEEDED".into(),
@@ -224,8 +269,10 @@ fn load_case(
             error: None,
             cause: None,
             states: None,
+            next_state: None,
+            inspection_data: None,
         },
-        Some(e) => load_expect(e, &format!("{what}.expect"), state_entries, ds)?,
+        Some(e) => load_expect(e, &format!("{what}.expect"), state.is_some(), state_entries, ds)?,
     };
     Some(TestCase {
         name: name?,
@@ -233,7 +280,106 @@ fn load_case(
         input,
         functions,
         mocks,
+        state,
         expect,
+    })
+}
+
+/// The per-state fields of a case: `state` and what only it may have (`mock`,
+/// `stateConfiguration`, `variables`, `context`).
+fn state_case(
+    c: &Node,
+    what: &str,
+    state_entries: &mut Vec<(String, Pos)>,
+    ds: &mut Diags<'_>,
+) -> Option<StateCase> {
+    let Some(state) = c.get("state") else {
+        for key in ["mock", "stateConfiguration", "variables", "context"] {
+            if let Some(n) = c.get(key) {
+                ds.at(
+                    n.pos,
+                    format!("{what}.{key}: only a per-state case (with state:) takes {key}"),
+                );
+            }
+        }
+        return None;
+    };
+    let Some(path) = state.as_str() else {
+        ds.at(
+            state.pos,
+            format!(
+                "{what}.state: expected a state path string, found {}",
+                describe(state)
+            ),
+        );
+        return None;
+    };
+    state_entries.push((path.to_string(), state.pos));
+    if let Some(m) = c.get("mocks") {
+        ds.at(
+            m.pos,
+            format!("{what}.mocks: a per-state case takes mock: (TestState's), not mocks:"),
+        );
+    }
+    let mut object = |key: &str| -> serde_json::Map<String, Json> {
+        match c.get(key) {
+            None => Default::default(),
+            Some(n) => match n.to_json() {
+                Json::Object(m) => m,
+                _ => {
+                    ds.at(
+                        n.pos,
+                        format!("{what}.{key}: expected a mapping, found {}", n.type_name()),
+                    );
+                    Default::default()
+                }
+            },
+        }
+    };
+    let configuration = object("stateConfiguration");
+    let variables = object("variables");
+    if let Some(n) = c.get("stateConfiguration") {
+        const CONFIG: &[&str] = &[
+            "retrierRetryCount",
+            "errorCausedByState",
+            "mapIterationFailureCount",
+            "mapItemReaderData",
+        ];
+        check_keys(n, &format!("{what}.stateConfiguration"), CONFIG, ds);
+    }
+    Some(StateCase {
+        path: path.to_string(),
+        mock: c
+            .get("mock")
+            .and_then(|m| state_mock(m, &format!("{what}.mock"), ds)),
+        configuration,
+        variables,
+        context: c.get("context").map(Node::to_json),
+    })
+}
+
+fn state_mock(node: &Node, what: &str, ds: &mut Diags<'_>) -> Option<StateMock> {
+    if !check_keys(node, what, &["result", "errorOutput", "fieldValidationMode"], ds) {
+        return None;
+    }
+    let mode = string_field(node, "fieldValidationMode", what, ds);
+    if let Some(m) = &mode
+        && !["STRICT", "PRESENT", "NONE"].contains(&m.as_str())
+    {
+        let pos = node.get("fieldValidationMode").map_or(node.pos, |n| n.pos);
+        ds.at(
+            pos,
+            format!("{what}.fieldValidationMode: \"{m}\" is not one of STRICT, PRESENT, NONE"),
+        );
+    }
+    let error_output = match node.get("errorOutput") {
+        None => None,
+        Some(e) => Some(thrown(e, &format!("{what}.errorOutput"), ds)?),
+    };
+    Some(StateMock {
+        result: node.get("result").map(Node::to_json),
+        error_output,
+        field_validation_mode: mode,
     })
 }
 
@@ -342,19 +488,33 @@ fn stand_ins(node: Option<&Node>, what: &str, ds: &mut Diags<'_>) -> BTreeMap<St
 fn load_expect(
     e: &Node,
     what: &str,
+    per_state: bool,
     state_entries: &mut Vec<(String, Pos)>,
     ds: &mut Diags<'_>,
 ) -> Option<Expect> {
-    if !check_keys(e, what, &["status", "output", "error", "cause", "states"], ds) {
+    let keys: &[&str] = if per_state {
+        &[
+            "status",
+            "output",
+            "error",
+            "cause",
+            "nextState",
+            "inspectionData",
+        ]
+    } else {
+        &["status", "output", "error", "cause", "states"]
+    };
+    if !check_keys(e, what, keys, ds) {
         return None;
     }
+    let statuses = if per_state { STATE_STATUSES } else { STATUSES };
     let status = match string_field(e, "status", what, ds) {
         None => "SUCCEEDED".to_string(),
-        Some(s) if STATUSES.contains(&s.as_str()) => s,
+        Some(s) if statuses.contains(&s.as_str()) => s,
         Some(s) => {
             ds.at(
                 e.get("status").map_or(e.pos, |n| n.pos),
-                format!("{what}.status: \"{s}\" is not one of {}", STATUSES.join(", ")),
+                format!("{what}.status: \"{s}\" is not one of {}", statuses.join(", ")),
             );
             s
         }
@@ -396,6 +556,8 @@ fn load_expect(
         error: string_field(e, "error", what, ds),
         cause: string_field(e, "cause", what, ds),
         states,
+        next_state: string_field(e, "nextState", what, ds),
+        inspection_data: e.get("inspectionData").map(Node::to_json),
     })
 }
 

@@ -25,7 +25,9 @@ use super::conn::{Conn, CuttableListener};
 use super::faults::Faults;
 use super::protocol::{Outcome, ServiceError, Wire};
 use super::store::{self, Journal, SandboxState};
-use super::{Error, RequestContext, SandboxConfig, apigw, executions, invoke, quotas, sfn, tagging};
+use super::{
+    Error, RequestContext, SandboxConfig, apigw, executions, invoke, quotas, sfn, tagging, teststate,
+};
 use gate::Call;
 
 /// Largest request body accepted (AWS-shaped 413 beyond).
@@ -67,6 +69,8 @@ struct Shared {
     faults: Mutex<Option<Faults>>,
     /// Runs executions (`StartExecution`, the invoke URL) and answers the execution operations.
     runner: Arc<executions::Runner>,
+    /// The Lambda stand-ins (`--functions`), for `TestState`'s unmocked Tasks.
+    functions: Arc<crate::standins::Functions>,
     /// AWS's default quotas, enforced when `--aws-quotas` is on.
     quotas: Option<quotas::ServerQuotas>,
 }
@@ -114,13 +118,15 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         }
         None => (None, None),
     };
+    let functions = Arc::new(config.functions);
     let runner = Arc::new(executions::Runner::new(
         Arc::clone(&state),
         journal.clone(),
-        Arc::new(config.functions),
+        Arc::clone(&functions),
     ));
     let shared = Arc::new(Shared {
         runner,
+        functions,
         state,
         journal,
         account_id: config.account_id,
@@ -257,6 +263,8 @@ async fn aws(State(shared): State<Arc<Shared>>, request: Request) -> Response {
             gate::run(&shared, call, async {
                 let outcome = if executions::handles(operation) {
                     shared.runner.handle(operation, &body, &ctx).await
+                } else if operation == "TestState" {
+                    teststate::handle(&body, &ctx, Arc::clone(&shared.functions)).await
                 } else {
                     shared.sfn(&op, &body, &ctx).await
                 };
