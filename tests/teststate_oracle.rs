@@ -300,3 +300,151 @@ async fn teststate_oracle_through_the_sdk() {
     );
     sandbox.shutdown().await;
 }
+
+/// A value drawn from a small pool of JSON shapes, some of them hostile.
+fn arbitrary(rng: &mut fastrand::Rng, depth: u32) -> Value {
+    match rng.u8(0..10) {
+        0 => Value::Null,
+        1 => json!(rng.bool()),
+        2 => json!(rng.i64(-3..5)),
+        3 => json!(
+            [
+                "Task",
+                "Map",
+                "Parallel",
+                "Pass",
+                "Choice",
+                "$",
+                "$$",
+                "{% $states %}",
+                ""
+            ][rng.usize(0..9)]
+        ),
+        4 => json!(rng.f64() * 1e300),
+        5 if depth < 3 => Value::Array((0..rng.usize(0..4)).map(|_| arbitrary(rng, depth + 1)).collect()),
+        6 if depth < 3 => {
+            let keys = [
+                "Type",
+                "Next",
+                "End",
+                "Items",
+                "ItemsPath",
+                "Retry",
+                "Catch",
+                "Result",
+                "Payload",
+                "x",
+            ];
+            let n = rng.usize(0..4);
+            Value::Object(
+                (0..n)
+                    .map(|_| {
+                        (
+                            keys[rng.usize(0..keys.len())].to_string(),
+                            arbitrary(rng, depth + 1),
+                        )
+                    })
+                    .collect(),
+            )
+        }
+        _ => json!("text"),
+    }
+}
+
+/// Mutates one field of a recorded request's definition, mock, configuration or context.
+fn mutate(rng: &mut fastrand::Rng, case: &Case) -> sfn_operator::exec::teststate::StateTest {
+    use sfn_operator::exec::teststate::{Configuration, Level, Mock, StateTest};
+    let r = &case.request;
+    let mut definition: Value = text_of(r, "definition")
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or(Value::Null);
+    let target = if definition.get("States").is_some() {
+        "States"
+    } else {
+        "Type"
+    };
+    match rng.u8(0..4) {
+        0 => definition[target] = arbitrary(rng, 0),
+        1 => {
+            if let Some(m) = definition.as_object_mut() {
+                let keys: Vec<String> = m.keys().cloned().collect();
+                if let Some(k) = keys.get(rng.usize(0..keys.len().max(1))) {
+                    m.insert(k.clone(), arbitrary(rng, 0));
+                }
+            }
+        }
+        _ => {}
+    }
+    let pick = |rng: &mut fastrand::Rng, v: Option<String>| {
+        if rng.bool() {
+            v
+        } else {
+            Some(arbitrary(rng, 0).to_string())
+        }
+    };
+    let mock = r.get("mock").map(|m| Mock {
+        result: pick(rng, text_of(m, "result")),
+        error_output: None,
+        field_validation: Default::default(),
+    });
+    StateTest {
+        definition,
+        state_name: text_of(r, "stateName").or_else(|| rng.bool().then(|| "HandleItem".into())),
+        input: arbitrary(rng, 0),
+        variables: Map::new(),
+        context: if rng.u8(0..4) == 0 {
+            Some(arbitrary(rng, 0))
+        } else {
+            None
+        },
+        mock,
+        configuration: Configuration {
+            retrier_retry_count: rng.bool().then(|| rng.i64(-2..6)),
+            error_caused_by_state: rng.bool().then(|| "TestState".into()),
+            map_iteration_failure_count: rng.bool().then(|| rng.i64(-2..6)),
+            map_item_reader_data: rng.bool().then(|| arbitrary(rng, 0).to_string()),
+        },
+        level: [Level::Info, Level::Debug, Level::Trace][rng.usize(0..3)],
+        reveal_secrets: rng.u8(0..8) == 0,
+        role_arn: rng.bool().then(|| "arn:aws:iam::123456789012:role/R".into()),
+    }
+}
+
+/// Generated requests (recorded ones, mutated) never panic the interpreter's TestState: each
+/// gets an answer or a refusal. The seed is printed; `TESTSTATE_SEED=N` replays a run.
+#[test]
+fn generated_requests_never_panic() {
+    use sfn_operator::exec::{ExecutionInfo, SeededRandom, SimulatedClock, TaskCall, TaskFailure, Tasks};
+    struct NoTasks;
+    impl Tasks for NoTasks {
+        fn call(&self, _: &TaskCall<'_>) -> Result<Value, TaskFailure> {
+            Err(TaskFailure {
+                error: "States.TaskFailed".into(),
+                cause: "no stand-in".into(),
+            })
+        }
+    }
+    let seed = std::env::var("TESTSTATE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("generated_requests_never_panic: seed {seed} (TESTSTATE_SEED={seed} replays it)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let cases = cases();
+    let info = ExecutionInfo {
+        execution_arn: "arn:aws:states:us-east-1:123456789012:express:m:e".into(),
+        name: "e".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        state_machine_name: "m".into(),
+        role_arn: "arn:aws:iam::123456789012:role/R".into(),
+        express: true,
+        region: "us-east-1".into(),
+    };
+    for _ in 0..2000 {
+        let case = &cases[rng.usize(0..cases.len())];
+        let test = mutate(&mut rng, case);
+        let clock = SimulatedClock::new(0);
+        let random = SeededRandom::new(seed);
+        let _ = sfn_operator::exec::teststate::test_state(&test, &info, &NoTasks, &clock, &random);
+    }
+}
