@@ -93,19 +93,6 @@ fn oracle_in_process() {
     judge("in process", &results);
 }
 
-fn sfn_client(url: &str) -> aws_sdk_sfn::Client {
-    let config = aws_sdk_sfn::Config::builder()
-        .endpoint_url(url)
-        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .interceptor(host_prefix::NoHostPrefix)
-        .behavior_version_latest()
-        .build();
-    aws_sdk_sfn::Client::from_conf(config)
-}
-
 fn sdk_error<E>(e: aws_sdk_sfn::error::SdkError<E>) -> String
 where
     E: std::error::Error + aws_sdk_sfn::error::ProvideErrorMetadata + 'static,
@@ -196,7 +183,7 @@ async fn oracle_through_the_sandbox() {
     let sandbox = sfn_operator::sandbox::start(sfn_operator::sandbox::SandboxConfig::default())
         .await
         .expect("start sandbox");
-    let sfn = sfn_client(&sandbox.endpoint_url());
+    let sfn = host_prefix::sfn_client(&sandbox.endpoint_url());
     let cases = std::sync::Arc::new(compare::cases());
     assert_eq!(cases.len(), 467);
     let mut tasks = tokio::task::JoinSet::new();

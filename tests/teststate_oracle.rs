@@ -54,19 +54,6 @@ fn fill(text: &str) -> String {
         .replace("${uid1}", "uid1")
 }
 
-fn sfn_client(url: &str) -> aws_sdk_sfn::Client {
-    let config = aws_sdk_sfn::Config::builder()
-        .endpoint_url(url)
-        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .interceptor(host_prefix::NoHostPrefix)
-        .behavior_version_latest()
-        .build();
-    aws_sdk_sfn::Client::from_conf(config)
-}
-
 fn text_of(r: &Value, key: &str) -> Option<String> {
     r.get(key).and_then(Value::as_str).map(fill)
 }
@@ -270,7 +257,7 @@ async fn teststate_oracle_through_the_sdk() {
     let sandbox = sfn_operator::sandbox::start(sfn_operator::sandbox::SandboxConfig::default())
         .await
         .expect("start sandbox");
-    let sfn = sfn_client(&sandbox.endpoint_url());
+    let sfn = host_prefix::sfn_client(&sandbox.endpoint_url());
     let cases = cases();
     assert_eq!(
         cases.len(),

@@ -24,3 +24,19 @@ impl Intercept for NoHostPrefix {
         Ok(())
     }
 }
+
+/// A Step Functions client for a local endpoint (any credentials, `us-east-1`), the `sync-` host
+/// prefix undone.
+#[allow(dead_code)]
+pub fn sfn_client(url: &str) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .endpoint_url(url)
+        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .interceptor(NoHostPrefix)
+        .behavior_version_latest()
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
