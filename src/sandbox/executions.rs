@@ -15,12 +15,15 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::clock::{now_ms, now_secs};
-use super::protocol::{Outcome, Reply, ServiceError, json_input, required, token};
-use super::store::{Execution, Journal, SandboxState, StateMachine};
+use super::clock::{now_ms, now_secs, roll};
+use super::protocol::{Outcome, Reply, ServiceError, invalid_arn, json_input, required, token};
+use super::store::{Execution, Journal, Qualifier, Sample, SandboxState, Target, split_machine_arn};
 use crate::encoding::random_uuid_v4;
 use crate::exec::{self, Clock, Event, ExecutionInfo};
 use crate::standins::Functions;
+
+/// How many executions the `AWS/States` metrics remember (in memory, EXPRESS included).
+pub const SAMPLES_KEPT: usize = 100_000;
 
 /// How many EXPRESS executions `/_sandbox/executions` remembers.
 pub const EXPRESS_KEPT: usize = 1000;
@@ -40,6 +43,19 @@ impl Execution {
         if let Some(stop) = self.stop_date {
             v["stopDate"] = json!(stop);
         }
+        if let Some(version) = &self.version_arn {
+            v["stateMachineVersionArn"] = json!(version);
+        }
+        if let Some(alias) = &self.alias_arn {
+            v["stateMachineAliasArn"] = json!(alias);
+        }
+        v
+    }
+
+    /// An item of `ListExecutions` (AWS lists the redrive count too).
+    fn list_item(&self) -> Value {
+        let mut v = self.summary();
+        v["redriveCount"] = json!(0);
         v
     }
 
@@ -65,6 +81,7 @@ impl Execution {
         let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or_else(|_| json!(s));
         json!({
             "executionArn": self.arn, "stateMachineArn": self.state_machine_arn, "name": self.name,
+            "stateMachineVersionArn": self.version_arn, "stateMachineAliasArn": self.alias_arn,
             "type": self.kind, "status": self.status, "startDate": self.start_date, "stopDate": self.stop_date,
             "input": parse(&self.input), "output": self.output.as_deref().map(parse),
             "error": self.error, "cause": self.cause,
@@ -164,6 +181,8 @@ pub struct Runner {
     slots: Arc<tokio::sync::Semaphore>,
     /// Executions started and not yet finished, EXPRESS included.
     in_flight: std::sync::atomic::AtomicUsize,
+    /// What the `AWS/States` metrics are computed from, by execution ARN (at most [`SAMPLES_KEPT`]).
+    samples: Mutex<indexmap::IndexMap<String, Sample>>,
 }
 
 /// How many executions run at once: a few per core (more would only add threads), with room
@@ -225,7 +244,37 @@ impl Runner {
             definitions: Mutex::new(HashMap::new()),
             slots: Arc::new(tokio::sync::Semaphore::new(slots())),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
+            samples: Mutex::new(indexmap::IndexMap::new()),
         }
+    }
+
+    /// Every execution the `AWS/States` metrics count (in no particular order).
+    pub fn samples(&self) -> Vec<Sample> {
+        self.samples
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records an execution's start, or its end, for the metrics.
+    fn sample(&self, e: &Execution) {
+        let Ok(mut samples) = self.samples.lock() else {
+            return;
+        };
+        if samples.len() >= SAMPLES_KEPT && !samples.contains_key(&e.arn) {
+            samples.swap_remove_index(0);
+        }
+        samples.insert(
+            e.arn.clone(),
+            Sample {
+                machine_arn: e.state_machine_arn.clone(),
+                version_arn: e.version_arn.clone(),
+                alias_arn: e.alias_arn.clone(),
+                start: e.start_date,
+                stop: e.stop_date,
+                status: e.status.clone(),
+            },
+        );
     }
 
     /// Answers one execution operation.
@@ -245,14 +294,16 @@ impl Runner {
         }
     }
 
-    fn definition(&self, machine: &StateMachine) -> Result<Arc<Value>, ServiceError> {
+    /// The parsed definition of what `run` runs, parsed once per machine (or version) and revision.
+    fn definition(&self, run: &Run) -> Result<Arc<Value>, ServiceError> {
+        let key = run.version_arn.as_deref().unwrap_or(&run.machine_arn);
         if let Ok(cache) = self.definitions.lock()
-            && let Some((rev, def)) = cache.get(&machine.arn)
-            && *rev == machine.revision_id
+            && let Some((rev, def)) = cache.get(key)
+            && *rev == run.revision_key
         {
             return Ok(Arc::clone(def));
         }
-        let def: Value = serde_json::from_str(&machine.definition).map_err(|e| {
+        let def: Value = serde_json::from_str(&run.definition).map_err(|e| {
             ServiceError::bad(
                 "InvalidDefinition",
                 format!("Invalid State Machine Definition: '{e}'"),
@@ -260,10 +311,7 @@ impl Runner {
         })?;
         let def = Arc::new(def);
         if let Ok(mut cache) = self.definitions.lock() {
-            cache.insert(
-                machine.arn.clone(),
-                (machine.revision_id.clone(), Arc::clone(&def)),
-            );
+            cache.insert(key.to_string(), (run.revision_key.clone(), Arc::clone(&def)));
         }
         Ok(def)
     }
@@ -303,7 +351,7 @@ impl Runner {
         let start_ms = now_ms();
         let record = Execution {
             arn: arn.clone(),
-            state_machine_arn: machine.arn.clone(),
+            state_machine_arn: machine.machine_arn.clone(),
             name: name.clone(),
             kind: machine.kind,
             status: "RUNNING".into(),
@@ -316,12 +364,14 @@ impl Runner {
             events: Vec::new(),
             definition: machine.definition.clone(),
             role_arn: machine.role_arn.clone(),
-            revision_id: machine.revision_id.clone(),
+            revision_id: machine.shown_revision.clone(),
+            version_arn: machine.version_arn.clone(),
+            alias_arn: machine.alias_arn.clone(),
         };
         let info = ExecutionInfo {
             execution_arn: arn.clone(),
             name,
-            state_machine_arn: machine.arn.clone(),
+            state_machine_arn: machine.machine_arn.clone(),
             state_machine_name: machine.name.clone(),
             role_arn: machine.role_arn.clone(),
             express,
@@ -331,6 +381,7 @@ impl Runner {
         if !express {
             self.register(&record, &stop).await?;
         }
+        self.sample(&record);
         let task = self.spawn(record, definition, request.input, info, stop);
         if !sync {
             // EXPRESS through StartExecution too: asynchronous, like AWS.
@@ -345,19 +396,26 @@ impl Runner {
         Ok(Reply::ok(sync_answer(&done)))
     }
 
-    /// The machine `arn` names, with its parsed definition.
-    fn machine(&self, arn: &str) -> Result<(StateMachine, Arc<Value>), ServiceError> {
+    /// What a start through `arn` runs (an alias picks one of its versions by weight), with its
+    /// parsed definition.
+    fn machine(&self, arn: &str) -> Result<(Run, Arc<Value>), ServiceError> {
+        if split_machine_arn(arn).is_none() {
+            return Err(invalid_arn(arn));
+        }
         let state = self
             .state
             .read()
             .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
-        let machine = state.sfn.machines.get(arn).ok_or_else(|| {
+        let target = state.sfn.start_target(arn, || roll(100)).ok_or_else(|| {
             ServiceError::bad(
                 "StateMachineDoesNotExist",
                 format!("State Machine Does Not Exist: '{arn}'"),
             )
         })?;
-        Ok((machine.clone(), self.definition(machine)?))
+        let run = Run::of(&target);
+        drop(state);
+        let definition = self.definition(&run)?;
+        Ok((run, definition))
     }
 
     /// Records a new STANDARD execution as running, on disk before it starts.
@@ -417,6 +475,7 @@ impl Runner {
         self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         if record.kind == crate::asl::MachineType::Express {
             record.record(outcome);
+            self.sample(&record);
             if let Ok(mut kept) = self.express.lock() {
                 if kept.len() >= EXPRESS_KEPT {
                     kept.pop_front();
@@ -435,6 +494,7 @@ impl Runner {
         stored.record(outcome);
         let done = stored.clone();
         drop(state);
+        self.sample(&done);
         if let Some(j) = &self.journal {
             j.record_change();
         }
@@ -485,11 +545,12 @@ impl Runner {
             .read()
             .map_err(|_| ServiceError::new(500, "InternalFailure", "state lock poisoned"))?;
         if op == "ListExecutions" {
-            let machine_arn = required(input, "stateMachineArn")?;
+            let given = required(input, "stateMachineArn")?;
+            let (machine_arn, qualifier) = split_machine_arn(given).ok_or_else(|| invalid_arn(given))?;
             let machine = state.sfn.machines.get(machine_arn).ok_or_else(|| {
                 ServiceError::bad(
                     "StateMachineDoesNotExist",
-                    format!("State Machine Does Not Exist: '{machine_arn}'"),
+                    format!("State Machine Does Not Exist: '{given}'"),
                 )
             })?;
             if machine.kind == crate::asl::MachineType::Express {
@@ -504,6 +565,11 @@ impl Runner {
                 .executions
                 .values()
                 .filter(|e| e.state_machine_arn == machine_arn && filter.is_none_or(|f| f == e.status))
+                .filter(|e| match qualifier {
+                    Qualifier::None => true,
+                    Qualifier::Version(_) => e.version_arn.as_deref() == Some(given),
+                    Qualifier::Alias(_) => e.alias_arn.as_deref() == Some(given),
+                })
                 .collect();
             list.sort_by(|a, b| {
                 b.start_date
@@ -511,7 +577,7 @@ impl Runner {
                     .then_with(|| b.arn.cmp(&a.arn))
             });
             let (page, next) = paginate(&list, |e| e.arn.clone(), input)?;
-            let mut body = json!({"executions": page.iter().map(|e| e.summary()).collect::<Vec<_>>()});
+            let mut body = json!({"executions": page.iter().map(|e| e.list_item()).collect::<Vec<_>>()});
             if let Some(n) = next {
                 body["nextToken"] = json!(n);
             }
@@ -530,18 +596,25 @@ impl Runner {
                 let mut body = e.describe();
                 body["redriveCount"] = json!(0);
                 body["redriveStatus"] = json!("NOT_REDRIVABLE");
+                if e.status != "FAILED" {
+                    body["redriveStatusReason"] =
+                        json!(format!("Execution is {} and cannot be redriven", e.status));
+                }
                 Ok(Reply::ok(body))
             }
             "DescribeStateMachineForExecution" => {
                 let machine = state.sfn.machines.get(&e.state_machine_arn);
                 let name = e.state_machine_arn.rsplit(':').next().unwrap_or_default();
-                Ok(Reply::ok(json!({
+                let mut body = json!({
                     "stateMachineArn": e.state_machine_arn, "name": name, "definition": e.definition,
                     "roleArn": e.role_arn, "updateDate": machine.map_or(e.start_date, |m| m.creation_date),
-                    "revisionId": e.revision_id,
                     "loggingConfiguration": machine.map_or(json!({"level": "OFF", "includeExecutionData": false}), |m| m.logging.clone()),
                     "tracingConfiguration": machine.map_or(json!({"enabled": false}), |m| m.tracing.clone()),
-                })))
+                });
+                if !e.revision_id.is_empty() {
+                    body["revisionId"] = json!(e.revision_id);
+                }
+                Ok(Reply::ok(body))
             }
             _ => {
                 let mut events: Vec<&Event> = e.events.iter().collect();
@@ -622,6 +695,42 @@ impl Runner {
         });
         let running = self.in_flight.load(std::sync::atomic::Ordering::Relaxed);
         json!({"executions": all, "running": running})
+    }
+}
+
+/// What one start runs: the machine's configuration, or its version's.
+struct Run {
+    machine_arn: String,
+    name: String,
+    kind: crate::asl::MachineType,
+    definition: String,
+    role_arn: String,
+    /// Unique per configuration: the parsed-definition cache's key.
+    revision_key: String,
+    /// The `revisionId` AWS shows (empty for a machine's initial revision).
+    shown_revision: String,
+    version_arn: Option<String>,
+    alias_arn: Option<String>,
+}
+
+impl Run {
+    fn of(target: &Target<'_>) -> Run {
+        let m = target.machine;
+        let (definition, role_arn, revision_key, shown) = match target.version {
+            Some(v) => (&v.definition, &v.role_arn, &v.revision_id, v.shown_revision()),
+            None => (&m.definition, &m.role_arn, &m.revision_id, m.shown_revision()),
+        };
+        Run {
+            machine_arn: m.arn.clone(),
+            name: m.name.clone(),
+            kind: m.kind,
+            definition: definition.clone(),
+            role_arn: role_arn.clone(),
+            revision_key: revision_key.clone(),
+            shown_revision: shown.unwrap_or_default().to_string(),
+            version_arn: target.version.map(|v| m.version_arn(v.number)),
+            alias_arn: target.alias_arn.clone(),
+        }
     }
 }
 

@@ -5,16 +5,19 @@
 //! - [`protocol`]: the one error and one reply every handler answers, a wire encoder per
 //!   protocol, request helpers, the page-token scheme;
 //! - handlers over store + protocol, which never import one another: [`sfn`] (state
-//!   machines), [`executions`], [`tagging`], [`apigw`], [`invoke`] (the invoke URL),
+//!   machines), [`versions`] (versions and aliases), [`executions`], [`tagging`], [`apigw`],
+//!   [`invoke`] (the invoke URL), [`cloudwatch`] (alarms and the `AWS/States` metrics),
 //!   [`teststate`] (one state, AWS's `TestState`);
 //! - `server`: HTTP, routes, request ids, persistence waits; its gate runs count → quota →
 //!   fault → handler → lost once for every protocol, and `/_sandbox/*` are its admin routes.
 //!
 //! Beside them: [`faults`] and [`quotas`] (what the gate applies), `conn` (cuttable
-//! connections), `clock` (the wall clock and UUIDs).
+//! connections), `clock` (the wall clock and the dice), [`cbor`] (the CBOR codec).
 
 pub mod apigw;
+pub mod cbor;
 mod clock;
+pub mod cloudwatch;
 mod conn;
 pub mod executions;
 pub mod faults;
@@ -26,10 +29,12 @@ pub mod sfn;
 pub mod store;
 pub mod tagging;
 pub mod teststate;
+pub mod versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use clock::seed_dice;
 pub use faults::FaultConfig;
 pub use server::{SandboxHandle, start};
 

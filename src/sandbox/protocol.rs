@@ -86,12 +86,19 @@ pub enum Wire {
     RestJson,
     /// STS's `awsQuery`: XML bodies.
     Query,
+    /// CloudWatch's Smithy RPC v2 CBOR (current SDKs): CBOR bodies, errors `{"__type",
+    /// "message"}` and the query error code in `x-amzn-query-error` (CloudWatch is
+    /// query-compatible).
+    Cbor,
+    /// CloudWatch's awsJson 1.0 (the AWS CLI): as [`Wire::AwsJson10`], plus `x-amzn-query-error`.
+    AwsJson10Query,
 }
 
 impl Wire {
     fn content_type(self) -> &'static str {
         match self {
-            Wire::AwsJson10 => "application/x-amz-json-1.0",
+            Wire::AwsJson10 | Wire::AwsJson10Query => "application/x-amz-json-1.0",
+            Wire::Cbor => "application/cbor",
             Wire::AwsJson11 => "application/x-amz-json-1.1",
             Wire::RestJson => "application/json",
             Wire::Query => "text/xml",
@@ -110,7 +117,9 @@ impl Wire {
         match self {
             Wire::AwsJson11 => json!({"__type": e.code, "Message": e.message}),
             Wire::RestJson => json!({"message": e.message}),
-            Wire::AwsJson10 | Wire::Query => json!({"__type": e.code, "message": e.message}),
+            Wire::AwsJson10 | Wire::AwsJson10Query | Wire::Cbor | Wire::Query => {
+                json!({"__type": e.code, "message": e.message})
+            }
         }
     }
 
@@ -119,10 +128,20 @@ impl Wire {
         match outcome {
             Ok(reply) => {
                 let body = reply.body.unwrap_or_else(|| json!({}));
+                if self == Wire::Cbor {
+                    return self.cbor(reply.status, &body, None);
+                }
                 self.bytes(reply.status, body.to_string(), None)
             }
             Err(e) => self.error(&e),
         }
+    }
+
+    /// A CBOR response (with the `smithy-protocol` header RPC v2 requires).
+    fn cbor(self, status: u16, body: &Value, error: Option<&ServiceError>) -> Response {
+        let mut response = self.bytes(status, String::new(), error.map(|e| e.code.as_str()));
+        *response.body_mut() = Body::from(super::cbor::encode(body));
+        response
     }
 
     /// The HTTP response for an error (with `x-amzn-ErrorType` on the JSON wires).
@@ -134,6 +153,9 @@ impl Wire {
                 e.code, e.message
             );
             return self.bytes(e.status, xml, None);
+        }
+        if self == Wire::Cbor {
+            return self.cbor(e.status, &self.error_body(e), Some(e));
         }
         self.bytes(e.status, self.error_body(e).to_string(), Some(&e.code))
     }
@@ -148,6 +170,17 @@ impl Wire {
         );
         if let Some(kind) = error_type.and_then(|k| HeaderValue::from_str(k).ok()) {
             response.headers_mut().insert("x-amzn-errortype", kind);
+        }
+        let query_compatible = matches!(self, Wire::Cbor | Wire::AwsJson10Query);
+        if let Some(code) = error_type.filter(|_| query_compatible)
+            && let Ok(v) = HeaderValue::from_str(&format!("{code};Sender"))
+        {
+            response.headers_mut().insert("x-amzn-query-error", v);
+        }
+        if self == Wire::Cbor {
+            response
+                .headers_mut()
+                .insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
         }
         response
     }
@@ -174,6 +207,17 @@ pub fn json_input(body: &[u8]) -> Result<Map<String, Value>, ServiceError> {
 /// AWS's `ValidationException`.
 pub fn validation(message: impl Into<String>) -> ServiceError {
     ServiceError::bad("ValidationException", message)
+}
+
+/// Step Functions' `InvalidArn` for `arn`, in AWS's words (`Invalid ARN prefix` when it does
+/// not even start like an ARN).
+pub fn invalid_arn(arn: &str) -> ServiceError {
+    let message = if arn.starts_with("arn:") {
+        format!("Invalid Arn: '{arn}'")
+    } else {
+        format!("Invalid Arn: 'Invalid ARN prefix: {arn}'")
+    };
+    ServiceError::bad("InvalidArn", message)
 }
 
 /// An optional string member.

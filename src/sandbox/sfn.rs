@@ -5,8 +5,11 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::protocol::{Outcome, Reply, ServiceError, json_input, required, string, token, validation};
-use super::store::{SfnState, StateMachine};
+use super::protocol::{
+    Outcome, Reply, ServiceError, invalid_arn, json_input, required, string, token, validation,
+};
+use super::store::{Qualifier, SfnState, StateMachine, Version, split_machine_arn};
+use super::versions::publish_current;
 use crate::asl::MachineType;
 
 /// Whether an operation changes state (used for request counts and fault targeting).
@@ -112,21 +115,33 @@ fn check_role_arn(arn: &str) -> Result<(), ServiceError> {
     }
 }
 
-/// Checks a state machine ARN's shape (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
+/// Checks an unqualified state machine ARN's shape (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`).
 fn check_machine_arn(arn: &str) -> Result<(), ServiceError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    let ok = parts.len() == 7
-        && parts[0] == "arn"
-        && parts[2] == "states"
-        && !parts[3].is_empty()
-        && !parts[4].is_empty()
-        && parts[5] == "stateMachine"
-        && !parts[6].is_empty();
-    if ok {
-        Ok(())
-    } else {
-        Err(ServiceError::bad("InvalidArn", format!("Invalid Arn: '{arn}'")))
+    match split_machine_arn(arn) {
+        Some((_, Qualifier::None)) => Ok(()),
+        _ => Err(invalid_arn(arn)),
     }
+}
+
+/// `publish` and `versionDescription` of a create or update (a description needs `publish`).
+fn publish_request(input: &Map<String, Value>) -> Result<Option<Option<String>>, ServiceError> {
+    let publish = match input.get("publish") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(validation("publish must be a boolean")),
+    };
+    let description = string(input, "versionDescription")?;
+    if !publish && description.is_some() {
+        return Err(validation(
+            "Version description can only be set when publish is true",
+        ));
+    }
+    if let Some(d) = description.filter(|d| d.chars().count() > 256) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{d}' at 'versionDescription' failed to satisfy constraint: Member must have length less than or equal to 256"
+        )));
+    }
+    Ok(publish.then(|| description.map(str::to_string)))
 }
 
 /// The validator's findings (errors and warnings) about a definition for a machine of `kind`.
@@ -254,45 +269,58 @@ fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext
     let logging = check_logging(input.get("loggingConfiguration"))?;
     let tracing = check_tracing(input.get("tracingConfiguration"))?;
     let tags = parse_tags(input.get("tags"))?;
+    let publish = publish_request(input)?;
     let arn = format!(
         "arn:aws:states:{}:{}:stateMachine:{name}",
         ctx.region, ctx.account_id
     );
-    if let Some(existing) = state.machines.get(&arn) {
+    if let Some(existing) = state.machines.get_mut(&arn) {
         let same = existing.definition == definition
             && existing.role_arn == role_arn
             && existing.kind == kind
             && existing.logging == logging
             && existing.tracing == tracing;
-        if same {
-            return Ok(Reply::ok(
-                json!({"stateMachineArn": arn, "creationDate": existing.creation_date}),
+        if !same {
+            return Err(ServiceError::bad(
+                "StateMachineAlreadyExists",
+                format!("State Machine Already Exists: '{arn}'"),
             ));
         }
-        return Err(ServiceError::bad(
-            "StateMachineAlreadyExists",
-            format!("State Machine Already Exists: '{arn}'"),
-        ));
+        let mut body = json!({"stateMachineArn": arn, "creationDate": existing.creation_date});
+        let mut mutated = false;
+        if let Some(description) = publish {
+            let (version_arn, _, new) = publish_current(existing, description, now)?;
+            body["stateMachineVersionArn"] = json!(version_arn);
+            mutated = new;
+        }
+        return Ok(Reply {
+            mutated,
+            ..Reply::ok(body)
+        });
     }
     let revision_id = new_revision(state);
-    state.machines.insert(
-        arn.clone(),
-        StateMachine {
-            arn: arn.clone(),
-            name: name.to_string(),
-            definition: definition.to_string(),
-            role_arn: role_arn.to_string(),
-            kind,
-            creation_date: now,
-            logging,
-            tracing,
-            tags,
-            revision_id,
-        },
-    );
-    Ok(Reply::changed(
-        json!({"stateMachineArn": arn, "creationDate": now}),
-    ))
+    let mut machine = StateMachine {
+        arn: arn.clone(),
+        name: name.to_string(),
+        definition: definition.to_string(),
+        role_arn: role_arn.to_string(),
+        kind,
+        creation_date: now,
+        logging,
+        tracing,
+        tags,
+        revision_id,
+        revised: false,
+        versions: Default::default(),
+        last_version: 0,
+        aliases: Default::default(),
+    };
+    let mut body = json!({"stateMachineArn": arn, "creationDate": now});
+    if let Some(description) = publish {
+        body["stateMachineVersionArn"] = json!(publish_current(&mut machine, description, now)?.0);
+    }
+    state.machines.insert(arn, machine);
+    Ok(Reply::changed(body))
 }
 
 fn lookup<'a>(state: &'a SfnState, input: &Map<String, Value>) -> Result<&'a StateMachine, ServiceError> {
@@ -306,9 +334,10 @@ fn lookup<'a>(state: &'a SfnState, input: &Map<String, Value>) -> Result<&'a Sta
     })
 }
 
-fn describe(state: &SfnState, input: &Map<String, Value>) -> Outcome {
-    let m = lookup(state, input)?;
-    Ok(Reply::ok(json!({
+/// A machine's configuration as `DescribeStateMachine` answers it (`revisionId` only once the
+/// machine changed, as AWS shows it).
+fn describe_json(m: &StateMachine) -> Value {
+    let mut body = json!({
         "stateMachineArn": m.arn,
         "name": m.name,
         "status": "ACTIVE",
@@ -319,8 +348,53 @@ fn describe(state: &SfnState, input: &Map<String, Value>) -> Outcome {
         "loggingConfiguration": m.logging,
         "tracingConfiguration": m.tracing,
         "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
-        "revisionId": m.revision_id,
-    })))
+    });
+    if let Some(revision) = m.shown_revision() {
+        body["revisionId"] = json!(revision);
+    }
+    body
+}
+
+/// A version as `DescribeStateMachine` answers it for the version's ARN.
+fn describe_version(m: &StateMachine, v: &Version) -> Value {
+    let mut body = describe_json(m);
+    body["stateMachineArn"] = json!(m.version_arn(v.number));
+    body["definition"] = json!(v.definition);
+    body["roleArn"] = json!(v.role_arn);
+    body["creationDate"] = json!(v.creation_date);
+    body["loggingConfiguration"] = v.logging.clone();
+    body["tracingConfiguration"] = v.tracing.clone();
+    match v.shown_revision() {
+        Some(revision) => body["revisionId"] = json!(revision),
+        None => {
+            body.as_object_mut().map(|b| b.remove("revisionId"));
+        }
+    }
+    if let Some(d) = &v.description {
+        body["description"] = json!(d);
+    }
+    body
+}
+
+/// `DescribeStateMachine`: the machine, or the version a version ARN names.
+fn describe(state: &SfnState, input: &Map<String, Value>) -> Outcome {
+    let arn = required(input, "stateMachineArn")?;
+    let missing = || {
+        ServiceError::bad(
+            "StateMachineDoesNotExist",
+            format!("State Machine Does Not Exist: '{arn}'"),
+        )
+    };
+    let (base, qualifier) = split_machine_arn(arn).ok_or_else(|| invalid_arn(arn))?;
+    let m = state.machines.get(base).ok_or_else(missing)?;
+    match qualifier {
+        Qualifier::None => Ok(Reply::ok(describe_json(m))),
+        Qualifier::Version(n) => {
+            let v = m.versions.get(&n).ok_or_else(missing)?;
+            Ok(Reply::ok(describe_version(m, v)))
+        }
+        Qualifier::Alias(_) => Err(missing()),
+    }
 }
 
 fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome {
@@ -344,35 +418,75 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome
     }
     let logging = logging.map(|l| check_logging(Some(l))).transpose()?;
     let tracing = tracing.map(|t| check_tracing(Some(t))).transpose()?;
-    let revision_id = new_revision(state);
+    let publish = publish_request(input)?;
+    let next_revision = new_revision(state);
     let Some(m) = state.machines.get_mut(&arn) else {
         return Err(ServiceError::bad(
             "StateMachineDoesNotExist",
             format!("State Machine Does Not Exist: '{arn}'"),
         ));
     };
-    if let Some(definition) = definition {
+    let changed = apply_update(m, definition, role_arn, logging, tracing);
+    if changed {
+        m.revision_id = next_revision;
+        m.revised = true;
+    }
+    let mut body = json!({"updateDate": now});
+    if let Some(revision) = m.shown_revision() {
+        body["revisionId"] = json!(revision);
+    }
+    let mut published = false;
+    if let Some(description) = publish {
+        let (version_arn, _, new) = publish_current(m, description, now)?;
+        body["stateMachineVersionArn"] = json!(version_arn);
+        published = new;
+    }
+    Ok(Reply {
+        mutated: changed || published,
+        ..Reply::ok(body)
+    })
+}
+
+/// Applies an update's fields to `m`; whether any changed (a definition that is the same JSON
+/// is no change, as AWS sees it: no new revision).
+fn apply_update(
+    m: &mut StateMachine,
+    definition: Option<&str>,
+    role_arn: Option<&str>,
+    logging: Option<Value>,
+    tracing: Option<Value>,
+) -> bool {
+    let mut changed = false;
+    let parse = |d: &str| serde_json::from_str::<Value>(d).ok();
+    if let Some(definition) = definition.filter(|d| parse(d).is_none() || parse(d) != parse(&m.definition)) {
         m.definition = definition.to_string();
+        changed = true;
     }
-    if let Some(role_arn) = role_arn {
+    if let Some(role_arn) = role_arn.filter(|r| *r != m.role_arn) {
         m.role_arn = role_arn.to_string();
+        changed = true;
     }
-    if let Some(logging) = logging {
+    if let Some(logging) = logging.filter(|l| *l != m.logging) {
         m.logging = logging;
+        changed = true;
     }
-    if let Some(tracing) = tracing {
+    if let Some(tracing) = tracing.filter(|t| *t != m.tracing) {
         m.tracing = tracing;
+        changed = true;
     }
-    m.revision_id = revision_id.clone();
-    Ok(Reply::changed(
-        json!({"updateDate": now, "revisionId": revision_id}),
-    ))
+    changed
 }
 
 fn delete(state: &mut SfnState, input: &Map<String, Value>) -> Outcome {
     let arn = required(input, "stateMachineArn")?;
+    if let Some((_, Qualifier::Version(_) | Qualifier::Alias(_))) = split_machine_arn(arn) {
+        return Err(validation(format!(
+            "Invalid Arn: '{arn}' is a version or alias ARN: delete it with DeleteStateMachineVersion or DeleteStateMachineAlias"
+        )));
+    }
     check_machine_arn(arn)?;
-    // AWS answers success for a machine that does not exist (deletion is idempotent).
+    // AWS answers success for a machine that does not exist (deletion is idempotent). Its
+    // versions and aliases go with it, as AWS deletes them.
     let removed = state.machines.remove(arn).is_some();
     Ok(Reply {
         status: 200,
@@ -433,12 +547,23 @@ fn list(state: &SfnState, input: &Map<String, Value>, ctx: &RequestContext) -> O
     Ok(Reply::ok(body))
 }
 
+/// Versions and aliases carry no tags of their own: AWS answers `ResourceNotFound` for them.
+fn check_tag_arn(arn: &str) -> Result<(), ServiceError> {
+    match split_machine_arn(arn) {
+        Some((_, Qualifier::Version(_) | Qualifier::Alias(_))) => Err(ServiceError::bad(
+            "ResourceNotFound",
+            format!("Resource not found: '{arn}'"),
+        )),
+        _ => check_machine_arn(arn),
+    }
+}
+
 fn resource<'a>(
     state: &'a mut SfnState,
     input: &Map<String, Value>,
 ) -> Result<&'a mut StateMachine, ServiceError> {
     let arn = required(input, "resourceArn")?;
-    check_machine_arn(arn)?;
+    check_tag_arn(arn)?;
     state
         .machines
         .get_mut(arn)
@@ -481,7 +606,7 @@ fn untag(state: &mut SfnState, input: &Map<String, Value>) -> Outcome {
 
 fn list_tags(state: &SfnState, input: &Map<String, Value>) -> Outcome {
     let arn = required(input, "resourceArn")?;
-    check_machine_arn(arn)?;
+    check_tag_arn(arn)?;
     let m = state
         .machines
         .get(arn)

@@ -153,7 +153,7 @@ fn throttled(wire: Wire) -> ServiceError {
         Wire::AwsJson10 => ServiceError::bad("ThrottlingException", "Rate exceeded"),
         Wire::AwsJson11 => ServiceError::bad("ThrottledException", "Rate exceeded"),
         Wire::RestJson => ServiceError::new(429, "TooManyRequestsException", "Too Many Requests"),
-        Wire::Query => ServiceError::bad("Throttling", "Rate exceeded"),
+        Wire::Query | Wire::Cbor | Wire::AwsJson10Query => ServiceError::bad("Throttling", "Rate exceeded"),
     }
 }
 
@@ -180,7 +180,7 @@ fn injected(wire: Wire, fault: &Fault) -> Option<ServiceError> {
                 Wire::AwsJson10 => "ServiceUnavailable",
                 Wire::AwsJson11 => "InternalServiceException",
                 Wire::RestJson => "ServiceUnavailableException",
-                Wire::Query => "InternalFailure",
+                Wire::Query | Wire::Cbor | Wire::AwsJson10Query => "InternalFailure",
             };
             ServiceError::new(500, code, "Injected fault")
         }

@@ -26,7 +26,8 @@ use super::faults::Faults;
 use super::protocol::{Outcome, ServiceError, Wire};
 use super::store::{self, Journal, SandboxState};
 use super::{
-    Error, RequestContext, SandboxConfig, apigw, executions, invoke, quotas, sfn, tagging, teststate,
+    Error, RequestContext, SandboxConfig, apigw, cloudwatch, executions, invoke, quotas, sfn, tagging,
+    teststate, versions,
 };
 use gate::Call;
 
@@ -167,11 +168,16 @@ pub fn state_lock_path(state_file: &std::path::Path) -> std::path::PathBuf {
     std::path::PathBuf::from(name)
 }
 
+/// CloudWatch's service name in its `X-Amz-Target` and RPC v2 CBOR paths.
+const CLOUDWATCH_TARGET: &str = "GraniteServiceVersion20100801";
+
 /// Which AWS service a request is for, decided before reading the body.
 enum Route {
     Sfn(String),
     Tagging(String),
     Sts,
+    /// CloudWatch: the operation, and its wire (CBOR from the SDKs, awsJson 1.0 from the CLI).
+    CloudWatch(String, Wire),
     Apigw,
     Invoke,
     /// An `x-amz-target` the sandbox does not serve.
@@ -190,10 +196,20 @@ fn route(method: &Method, path: &str, headers: &HeaderMap) -> Route {
         if let Some(op) = target.strip_prefix("ResourceGroupsTaggingAPI_20170126.") {
             return Route::Tagging(op.to_string());
         }
+        if let Some(op) = target
+            .strip_prefix(CLOUDWATCH_TARGET)
+            .and_then(|t| t.strip_prefix('.'))
+        {
+            return Route::CloudWatch(op.to_string(), Wire::AwsJson10Query);
+        }
         return Route::Unknown;
     }
     if method == Method::POST && path == "/" {
         return Route::Sts;
+    }
+    let cbor_prefix = format!("/service/{CLOUDWATCH_TARGET}/operation/");
+    if let Some(op) = path.strip_prefix(&cbor_prefix).filter(|_| method == Method::POST) {
+        return Route::CloudWatch(op.to_string(), Wire::Cbor);
     }
     Route::Apigw
 }
@@ -242,8 +258,9 @@ async fn aws(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
     let route = route(&parts.method, &path, &parts.headers);
-    let wire = match route {
+    let wire = match &route {
         Route::Sfn(_) => Wire::AwsJson10,
+        Route::CloudWatch(_, wire) => *wire,
         _ => Wire::RestJson,
     };
     let body = match read_body(body, wire).await {
@@ -257,7 +274,7 @@ async fn aws(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let call = Call::new(&ctx.region, &path, &body, conn.as_ref());
     match route {
         Route::Sfn(op) => {
-            let operation = sfn::operation(&op);
+            let operation = versions::operation(&op).unwrap_or_else(|| sfn::operation(&op));
             let write = operation == "Unknown" || sfn::is_write(operation);
             let call = call.aws(Wire::AwsJson10, "sfn", "states", operation, &op, write);
             gate::run(&shared, call, async {
@@ -265,6 +282,8 @@ async fn aws(State(shared): State<Arc<Shared>>, request: Request) -> Response {
                     shared.runner.handle(operation, &body, &ctx).await
                 } else if operation == "TestState" {
                     teststate::handle(&body, &ctx, Arc::clone(&shared.functions)).await
+                } else if versions::operation(operation).is_some() {
+                    shared.versions(operation, &body).await
                 } else {
                     shared.sfn(&op, &body, &ctx).await
                 };
@@ -277,6 +296,15 @@ async fn aws(State(shared): State<Arc<Shared>>, request: Request) -> Response {
             let call = call.aws(Wire::AwsJson11, "tagging", "tagging", operation, &op, false);
             gate::run(&shared, call, async {
                 Wire::AwsJson11.respond(shared.tagging(&op, &body, &ctx).await)
+            })
+            .await
+        }
+        Route::CloudWatch(op, wire) => {
+            let operation = cloudwatch::operation(&op);
+            let write = cloudwatch::is_write(operation);
+            let call = call.aws(wire, "cloudwatch", "monitoring", operation, &op, write);
+            gate::run(&shared, call, async {
+                wire.respond(shared.cloudwatch(&op, wire, &body, &ctx).await)
             })
             .await
         }
@@ -394,6 +422,37 @@ impl Shared {
         self.serve(
             |state| sfn::read(&state.sfn, op, body, ctx),
             |state| sfn::handle(&mut state.sfn, op, body, ctx, super::clock::now_secs()),
+        )
+        .await
+    }
+
+    /// A Step Functions version or alias operation.
+    async fn versions(&self, op: &str, body: &Bytes) -> Outcome {
+        self.serve(
+            |state| versions::read(&state.sfn, op, body),
+            |state| versions::handle(&mut state.sfn, op, body, super::clock::now_secs()),
+        )
+        .await
+    }
+
+    /// A CloudWatch operation: every one runs under the write lock, since reading an alarm
+    /// evaluates it (and may record its new state).
+    async fn cloudwatch(&self, op: &str, wire: Wire, body: &Bytes, ctx: &RequestContext) -> Outcome {
+        let input = match wire {
+            Wire::Cbor => {
+                super::cbor::decode(body).map_err(|e| ServiceError::bad("SerializationException", e))?
+            }
+            _ => serde_json::Value::Object(super::protocol::json_input(body)?),
+        };
+        let samples = self.runner.samples();
+        let call = cloudwatch::Call {
+            ctx,
+            samples: &samples,
+            now: super::clock::now_secs(),
+        };
+        self.serve(
+            |_| None,
+            |state| cloudwatch::handle(&mut state.cloudwatch, op, &input, &call),
         )
         .await
     }
