@@ -13,7 +13,7 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, StateValue, Statistic,
 };
 use aws_sdk_sfn::types::{RoutingConfigurationListItem, StateMachineType};
-use serde_json::{Value, json};
+use serde_json::json;
 use sfn_operator::sandbox::{self, SandboxConfig, SandboxHandle};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/StepFunctionsIamRole";
@@ -36,29 +36,13 @@ async fn start() -> SandboxHandle {
     .expect("sandbox")
 }
 
-fn sfn(url: &str) -> aws_sdk_sfn::Client {
-    aws_sdk_sfn::Client::from_conf(
-        aws_sdk_sfn::Config::builder()
-            .endpoint_url(url)
-            .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sfn::config::Credentials::new("t", "t", None, None, "t"))
-            .interceptor(host_prefix::NoHostPrefix)
-            .behavior_version_latest()
-            .build(),
-    )
+async fn sfn(url: &str) -> aws_sdk_sfn::Client {
+    let conf = aws_sdk_sfn::config::Builder::from(&common::sdk_conf(url).await);
+    aws_sdk_sfn::Client::from_conf(conf.interceptor(host_prefix::NoHostPrefix).build())
 }
 
-fn cloudwatch(url: &str) -> aws_sdk_cloudwatch::Client {
-    aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::Config::builder()
-            .endpoint_url(url)
-            .region(aws_sdk_cloudwatch::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
-                "t", "t", None, None, "t",
-            ))
-            .behavior_version_latest()
-            .build(),
-    )
+async fn cloudwatch(url: &str) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(&common::sdk_conf(url).await)
 }
 
 /// A machine whose version 1 calls `Good` and version 2 `Bad`, behind alias `live` at 50/50.
@@ -140,7 +124,7 @@ async fn state_of(cw: &aws_sdk_cloudwatch::Client, name: &str) -> StateValue {
 async fn a_failing_stand_in_on_the_new_version_trips_its_alarm() {
     let sandbox = start().await;
     let url = sandbox.endpoint_url();
-    let (sfn, cw) = (sfn(&url), cloudwatch(&url));
+    let (sfn, cw) = (sfn(&url).await, cloudwatch(&url).await);
     let (arn, v2, alias) = canary(&sfn).await;
     put_alarm(&cw, "orders-v2-failed", &v2).await;
     put_alarm(&cw, "orders-all-failed", &arn).await;
@@ -253,7 +237,7 @@ async fn a_failing_stand_in_on_the_new_version_trips_its_alarm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_alarms_pages_and_refuses_as_aws_does() {
     let sandbox = start().await;
-    let cw = cloudwatch(&sandbox.endpoint_url());
+    let cw = cloudwatch(&sandbox.endpoint_url()).await;
     for i in 0..5 {
         put_alarm(
             &cw,
@@ -326,37 +310,18 @@ async fn describe_alarms_pages_and_refuses_as_aws_does() {
     sandbox.shutdown().await;
 }
 
-fn aws_cli(url: &str, args: &[&str]) -> Result<Value, String> {
-    let out = std::process::Command::new(common::peers_bin("aws"))
-        .args(["--endpoint-url", url, "--output", "json"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(serde_json::from_slice(&out.stdout).unwrap_or(json!({})))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_cli_sets_and_reads_alarms_the_sdk_wrote() {
     let sandbox = start().await;
     let url = sandbox.endpoint_url();
-    let cw = cloudwatch(&url);
+    let cw = cloudwatch(&url).await;
     put_alarm(
         &cw,
         "cli-alarm",
         "arn:aws:states:us-east-1:123456789012:stateMachine:x",
     )
     .await;
-    aws_cli(
+    common::aws_cli(
         &url,
         &[
             "cloudwatch",
@@ -370,7 +335,7 @@ async fn the_aws_cli_sets_and_reads_alarms_the_sdk_wrote() {
         ],
     )
     .expect("set-alarm-state");
-    let read = aws_cli(
+    let read = common::aws_cli(
         &url,
         &["cloudwatch", "describe-alarms", "--alarm-names", "cli-alarm"],
     )
@@ -378,7 +343,7 @@ async fn the_aws_cli_sets_and_reads_alarms_the_sdk_wrote() {
     assert_eq!(read["MetricAlarms"][0]["StateValue"], "ALARM", "{read}");
     assert_eq!(read["MetricAlarms"][0]["Threshold"], json!(1.0));
     assert_eq!(state_of(&cw, "cli-alarm").await, StateValue::Alarm);
-    aws_cli(
+    common::aws_cli(
         &url,
         &[
             "cloudwatch",
@@ -402,7 +367,7 @@ async fn the_aws_cli_sets_and_reads_alarms_the_sdk_wrote() {
         ],
     )
     .expect("put-metric-alarm");
-    let e = aws_cli(
+    let e = common::aws_cli(
         &url,
         &[
             "cloudwatch",

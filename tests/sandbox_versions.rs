@@ -56,20 +56,12 @@ impl LastBody {
     }
 }
 
-fn client(url: &str, last: &LastBody) -> aws_sdk_sfn::Client {
-    aws_sdk_sfn::Client::from_conf(
-        aws_sdk_sfn::Config::builder()
-            .endpoint_url(url)
-            .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .interceptor(host_prefix::NoHostPrefix)
-            .interceptor(last.clone())
-            .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled())
-            .behavior_version_latest()
-            .build(),
-    )
+async fn client(url: &str, last: &LastBody) -> aws_sdk_sfn::Client {
+    let conf = aws_sdk_sfn::config::Builder::from(&common::sdk_conf(url).await)
+        .interceptor(host_prefix::NoHostPrefix)
+        .interceptor(last.clone())
+        .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled());
+    aws_sdk_sfn::Client::from_conf(conf.build())
 }
 
 /// What one call answered: the raw JSON body, or AWS's error code and message.
@@ -349,7 +341,7 @@ fn judge(masks: &mut masks::Bindings, step: &Value, got: &Answer) -> Option<Stri
 async fn every_recorded_version_and_alias_scenario_matches_aws() {
     let sandbox = common::Sandbox::start().await;
     let last = LastBody::default();
-    let sfn = client(&sandbox.url(), &last);
+    let sfn = client(&sandbox.url(), &last).await;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/versions.jsonl");
     let text = std::fs::read_to_string(path).expect("read versions.jsonl");
     let scenarios: Vec<Value> = text
@@ -434,7 +426,7 @@ async fn an_alias_routes_starts_by_weight_and_executions_name_version_and_alias(
     sfn_operator::sandbox::seed_dice(seed);
     let sandbox = common::Sandbox::start().await;
     let last = LastBody::default();
-    let sfn = client(&sandbox.url(), &last);
+    let sfn = client(&sandbox.url(), &last).await;
     let (arn, v1) = machine(&sfn, "weighted", StateMachineType::Express).await;
     let v2 = publish_new(&sfn, &arn, PASS_NEW).await;
     let alias = sfn
@@ -486,7 +478,7 @@ async fn an_alias_routes_starts_by_weight_and_executions_name_version_and_alias(
 async fn versions_and_aliases_refuse_what_aws_refuses() {
     let sandbox = common::Sandbox::start().await;
     let last = LastBody::default();
-    let sfn = client(&sandbox.url(), &last);
+    let sfn = client(&sandbox.url(), &last).await;
     let (arn, v1) = machine(&sfn, "edges", StateMachineType::Standard).await;
     let (other, other_v1) = machine(&sfn, "other", StateMachineType::Standard).await;
     let v2 = publish_new(&sfn, &arn, PASS_NEW).await;
@@ -635,31 +627,11 @@ async fn versions_and_aliases_refuse_what_aws_refuses() {
     sandbox.shutdown().await;
 }
 
-fn aws_cli(url: &str, args: &[&str]) -> Result<Value, String> {
-    let out = std::process::Command::new(common::peers_bin("aws"))
-        .args(["--endpoint-url", url, "--output", "json"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .output()
-        .map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(serde_json::from_str(&stdout).unwrap_or(json!({})))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_cli_publishes_routes_and_reads_back_versions_and_aliases() {
     let sandbox = common::Sandbox::start().await;
     let url = sandbox.url();
-    let created = aws_cli(
+    let created = common::aws_cli(
         &url,
         &[
             "stepfunctions",
@@ -681,7 +653,7 @@ async fn the_aws_cli_publishes_routes_and_reads_back_versions_and_aliases() {
         .unwrap_or_default()
         .to_string();
     assert_eq!(created["stateMachineVersionArn"], json!(format!("{arn}:1")));
-    aws_cli(
+    common::aws_cli(
         &url,
         &[
             "stepfunctions",
@@ -693,7 +665,7 @@ async fn the_aws_cli_publishes_routes_and_reads_back_versions_and_aliases() {
         ],
     )
     .expect("update");
-    let v2 = aws_cli(
+    let v2 = common::aws_cli(
         &url,
         &[
             "stepfunctions",
@@ -709,7 +681,7 @@ async fn the_aws_cli_publishes_routes_and_reads_back_versions_and_aliases() {
     let routing = format!(
         r#"[{{"stateMachineVersionArn":"{arn}:1","weight":90}},{{"stateMachineVersionArn":"{arn}:2","weight":10}}]"#
     );
-    let alias = aws_cli(
+    let alias = common::aws_cli(
         &url,
         &[
             "stepfunctions",
@@ -722,7 +694,7 @@ async fn the_aws_cli_publishes_routes_and_reads_back_versions_and_aliases() {
     )
     .expect("alias");
     assert_eq!(alias["stateMachineAliasArn"], json!(format!("{arn}:live")));
-    let described = aws_cli(
+    let described = common::aws_cli(
         &url,
         &[
             "stepfunctions",
@@ -736,7 +708,7 @@ async fn the_aws_cli_publishes_routes_and_reads_back_versions_and_aliases() {
         described["routingConfiguration"][1],
         json!({"stateMachineVersionArn": format!("{arn}:2"), "weight": 10})
     );
-    let versions = aws_cli(
+    let versions = common::aws_cli(
         &url,
         &[
             "stepfunctions",
@@ -755,7 +727,7 @@ async fn the_aws_cli_publishes_routes_and_reads_back_versions_and_aliases() {
         [&json!(format!("{arn}:2")), &json!(format!("{arn}:1"))],
         "newest first"
     );
-    let refused = aws_cli(
+    let refused = common::aws_cli(
         &url,
         &[
             "stepfunctions",

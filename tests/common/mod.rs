@@ -383,6 +383,27 @@ pub fn peers_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// Runs the AWS CLI of the peers venv against `url` (test credentials, `us-east-1`, no retries):
+/// its JSON answer, or its stderr when it failed.
+pub fn aws_cli(url: &str, args: &[&str]) -> Result<Value, String> {
+    let out = Command::new(peers_bin("aws"))
+        .args(["--endpoint-url", url, "--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
+}
+
 /// moto server on a free port, killed on drop.
 pub struct Moto {
     child: Child,

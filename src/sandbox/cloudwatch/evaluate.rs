@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::metrics::{self, DIMENSION, NAMESPACE};
+use super::metrics::{self, NAMESPACE};
 use crate::sandbox::store::{MetricAlarm, Sample};
 
 /// A state an evaluation reached: value, reason and reason data.
@@ -22,12 +22,7 @@ fn watched_arn(alarm: &MetricAlarm) -> Option<&str> {
     if alarm.text("Namespace") != Some(NAMESPACE) {
         return None;
     }
-    alarm
-        .shape
-        .get("Dimensions")?
-        .as_array()?
-        .iter()
-        .find_map(|d| (d.get("Name")?.as_str()? == DIMENSION).then_some(d.get("Value")?.as_str()?))
+    metrics::dimension_arn(alarm.shape.get("Dimensions"))
 }
 
 /// Whether `value` breaches `threshold` under `operator`.

@@ -24,6 +24,14 @@ pub const METRICS: &[&str] = &[
     "ExecutionTime",
 ];
 
+/// The `StateMachineArn` value among a metric's `Dimensions` (`[{Name, Value}]`).
+pub fn dimension_arn(dimensions: Option<&serde_json::Value>) -> Option<&str> {
+    dimensions?
+        .as_array()?
+        .iter()
+        .find_map(|d| (d.get("Name")?.as_str()? == DIMENSION).then_some(d.get("Value")?.as_str()?))
+}
+
 /// One metric of one dimension value over a time range.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {

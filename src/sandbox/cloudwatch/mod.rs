@@ -386,11 +386,7 @@ fn delete_alarms(state: &mut CloudWatchState, input: &Map<String, Value>) -> Out
 
 /// The `StateMachineArn` dimension of a `Metric` structure.
 fn metric_arn(metric: &Value) -> Option<&str> {
-    metric
-        .get("Dimensions")?
-        .as_array()?
-        .iter()
-        .find_map(|d| (d.get("Name")?.as_str()? == metrics::DIMENSION).then_some(d.get("Value")?.as_str()?))
+    metrics::dimension_arn(metric.get("Dimensions"))
 }
 
 /// One `MetricDataQuery`'s result: its datapoints between `start` and `end`, newest first.
