@@ -7,7 +7,7 @@ use crate::asl::jsonata;
 
 /// The expression inside `{% ... %}`, if `s` is one.
 pub fn expression(s: &str) -> Option<&str> {
-    jsonata::expression_body(s.trim()).map(str::trim)
+    jsonata::expression_body(s.trim_end()).map(str::trim)
 }
 
 /// Evaluates a JSONata expression with `$states` and the variables bound, `$now()` at `now_ms`;

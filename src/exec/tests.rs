@@ -164,3 +164,12 @@ fn paths_are_parsed_once_per_run() {
     let c = parsed.call("States.UUID()").unwrap();
     assert!(std::rc::Rc::ptr_eq(&c, &parsed.call("States.UUID()").unwrap()));
 }
+
+/// A string with a space before `{%` is text for AWS, not JSONata: it is output as written.
+#[test]
+fn a_string_with_space_before_the_braces_is_output_as_text() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {
+        "Type": "Pass", "Output": {"x": " {% $states.input %} "}, "End": true}}});
+    let out = exec(def, json!({"a": 1}));
+    assert_eq!(out.output, Some(json!({"x": " {% $states.input %} "})));
+}

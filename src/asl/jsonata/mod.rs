@@ -157,9 +157,11 @@ pub fn expression_body(s: &str) -> Option<&str> {
     s.strip_prefix("{%")?.strip_suffix("%}")
 }
 
-/// Whether a string is meant as a JSONata expression (it starts with `{%`).
+/// Whether a string is meant as a JSONata expression: it starts with `{%`. With anything before
+/// the `{%` (a space too) it is a plain string for AWS, which accepts `" {% $states.input %} "`
+/// in `Arguments` and `Output` as text.
 pub fn is_expression(s: &str) -> bool {
-    s.trim_start().starts_with("{%")
+    s.starts_with("{%")
 }
 
 /// Checks a string that starts with `{%`: delimiters, then the expression's syntax.
@@ -169,7 +171,7 @@ pub fn check_expression(s: &str) -> Result<(), String> {
 
 /// [`check_expression`], returning the expression's syntax tree (one parse).
 pub fn check_expression_ast(s: &str) -> Result<Value, String> {
-    let Some(body) = expression_body(s.trim()) else {
+    let Some(body) = expression_body(s.trim_end()) else {
         return Err(format!("JSONata expression {s:?} must end with \"%}}\""));
     };
     if body.trim().is_empty() {

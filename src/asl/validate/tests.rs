@@ -596,3 +596,16 @@ fn choice_rule_depth_is_bounded() {
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].1, "choice rules nested more than 100 levels deep");
 }
+
+/// AWS accepted `" {% states.input %} "` (spaces around it) in `Arguments` and in `Output`:
+/// for AWS it is no JSONata expression but a string (issue 20).
+#[test]
+fn a_string_with_space_before_the_braces_is_text_not_jsonata() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {
+        "Type": "Pass", "Output": {"x": " {% states.input %} "}, "End": true}}});
+    assert_eq!(errs(&def), vec![]);
+    let task = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Arguments": {"Payload": " {% states.input %} "}, "End": true}}});
+    assert_eq!(errs(&task), vec![]);
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# TestState calls/s in the sandbox against StartSyncExecution/s of a one-state EXPRESS machine
+# doing the same work, same binary, same run (issue 20: a TestState call must cost no more).
+# Three TestState shapes: a Pass, a mocked lambda:invoke Task at DEBUG, a mocked Map at TRACE.
+# The peer: moto 5 does not serve TestState (UnknownOperation), and LocalStack is not installed
+# here; BENCHMARKS.md says so.
+# Usage: bench/teststate.sh [seconds] [connections]
+# Needs: wrk, curl, python3, a build of sfn-operator ($SFN_OPERATOR_BIN, default the release one).
+set -euo pipefail
+DUR=${1:-5}
+CONN=${2:-32}
+BIN=${SFN_OPERATOR_BIN:-${CARGO_TARGET_DIR:-target}/release/sfn-operator}
+TMP=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" sandbox --listen 127.0.0.1:$PORT >/dev/null 2>&1 & PID=$!
+trap 'kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 300); do curl -sf http://127.0.0.1:$PORT/_sandbox/requests >/dev/null && break; sleep 0.1; done
+URL=http://127.0.0.1:$PORT
+
+call() { # target body -> answer
+  curl -s -X POST "$URL/" -H 'content-type: application/x-amz-json-1.0' -H "x-amz-target: AWSStepFunctions.$1" -d "$2"
+}
+PASS='{"Type":"Pass","Result":{"sum":6},"ResultPath":"$.out","End":true}'
+MACHINE=$(python3 -c 'import json,sys; print(json.dumps({"StartAt":"S","States":{"S":json.loads(sys.argv[1])}}))' "$PASS")
+ARN=$(call CreateStateMachine "$(python3 -c 'import json,sys; print(json.dumps({"name":"one-pass","type":"EXPRESS","definition":sys.argv[1],"roleArn":"arn:aws:iam::123456789012:role/R"}))' "$MACHINE")" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["stateMachineArn"])')
+
+body() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])))' "$1"; }
+TS_PASS=$(python3 -c 'import json,sys; print(json.dumps({"definition":sys.argv[1],"input":"{\"values\":[3,1,2]}"}))' "$PASS")
+TS_TASK=$(python3 - <<'PY'
+import json
+task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "SumFunction", "Payload.$": "$"},
+        "ResultSelector": {"sum.$": "$.Payload.sum"}, "End": True}
+print(json.dumps({"definition": json.dumps(task), "input": "{\"values\":[3,1,2]}", "inspectionLevel": "DEBUG",
+                  "mock": {"result": json.dumps({"StatusCode": 200, "Payload": {"sum": 6}})}}))
+PY
+)
+TS_MAP=$(python3 - <<'PY'
+import json
+m = {"Type": "Map", "ToleratedFailureCount": 1, "End": True,
+     "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+print(json.dumps({"definition": json.dumps(m), "input": "[1,2,3]", "inspectionLevel": "TRACE",
+                  "mock": {"result": "[1,2,3]"}, "stateConfiguration": {"mapIterationFailureCount": 1}}))
+PY
+)
+SYNC=$(python3 -c 'import json,sys; print(json.dumps({"stateMachineArn":sys.argv[1],"input":"{\"values\":[3,1,2]}"}))' "$ARN")
+
+# Each answer once, so a refused request never counts as throughput.
+for pair in "TestState:$TS_PASS" "TestState:$TS_TASK" "TestState:$TS_MAP" "StartSyncExecution:$SYNC"; do
+  answer=$(call "${pair%%:*}" "${pair#*:}")
+  grep -q '"status":"SUCCEEDED"' <<<"$answer" || { echo "unexpected answer: $answer" >&2; exit 1; }
+done
+
+run_wrk() { # target body -> "rps p50 p99 non2xx"
+  local lua="$TMP/$RANDOM.lua"
+  python3 - "$1" "$2" > "$lua" <<'PY'
+import json, sys
+print('wrk.method = "POST"')
+print('wrk.headers["Content-Type"] = "application/x-amz-json-1.0"')
+print(f'wrk.headers["X-Amz-Target"] = "AWSStepFunctions.{sys.argv[1]}"')
+print(f'wrk.body = {json.dumps(sys.argv[2])}')
+PY
+  local out; out=$(wrk -t2 -c"$CONN" -d"${DUR}s" --latency -s "$lua" "$URL/" 2>&1)
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+}
+echo "| call | req/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|"
+for row in "StartSyncExecution, one Pass state|StartSyncExecution|$SYNC" \
+           "TestState, the same Pass (INFO)|TestState|$TS_PASS" \
+           "TestState, mocked lambda:invoke Task (DEBUG)|TestState|$TS_TASK" \
+           "TestState, mocked Map, 1 failed iteration (TRACE)|TestState|$TS_MAP"; do
+  IFS='|' read -r label target payload <<<"$row"
+  read -r rps p50 p99 bad <<<"$(run_wrk "$target" "$payload")"
+  echo "| $label | $rps | $p50 | $p99 | ${bad:-0} |"
+done
