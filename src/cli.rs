@@ -82,12 +82,78 @@ pub enum Command {
   sfn-operator sandbox --state
   sfn-operator sandbox --listen 127.0.0.1:4567 --functions manifests/functions.json")]
     Sandbox(SandboxOpts),
+    /// Show the rollouts of versioned state machines, or promote, abort or retry one.
+    #[command(after_help = "Examples:
+  sfn-operator rollout status --sandbox
+  sfn-operator rollout promote parallel-processing manifests/
+  sfn-operator rollout abort parallel-processing --alias live")]
+    Rollout(RolloutOpts),
     /// Print a shell completion script on stdout.
     #[command(after_help = "Examples:
   sfn-operator completions bash > ~/.local/share/bash-completion/completions/sfn-operator
   sfn-operator completions zsh > ~/.zfunc/_sfn-operator
   sfn-operator completions fish > ~/.config/fish/completions/sfn-operator.fish")]
     Completions(CompletionsOpts),
+}
+
+/// `rollout`.
+#[derive(Debug, Args)]
+pub struct RolloutOpts {
+    #[command(subcommand)]
+    pub action: RolloutAction,
+}
+
+/// What `rollout` does.
+#[derive(Debug, Subcommand)]
+pub enum RolloutAction {
+    /// Every rollout: alias, from → to version, weights, step, next step, alarms and their states.
+    Status(RolloutStatusOpts),
+    /// Route 100 % to the version being rolled out now, skipping the rest of the bake.
+    Promote(RolloutTargetOpts),
+    /// Roll back now (100 % to the previous version) and hold until the manifest changes or `retry`.
+    Abort(RolloutTargetOpts),
+    /// Start again a rollout that was rolled back or aborted.
+    Retry(RolloutTargetOpts),
+}
+
+/// `rollout status`.
+#[derive(Debug, Args)]
+pub struct RolloutStatusOpts {
+    #[command(flatten)]
+    pub manifests: ManifestOpts,
+    #[command(flatten)]
+    pub aws: AwsOpts,
+    /// Which operator instance this is (see `reconcile --owner-id`).
+    #[arg(long, value_name = "ID", env = "SFN_OPERATOR_OWNER_ID", default_value = crate::ownership::DEFAULT_OWNER, value_parser = parse_owner_id)]
+    pub owner_id: String,
+    #[command(flatten)]
+    pub pass: PassOpts,
+    /// Report format on stdout.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+impl RolloutStatusOpts {
+    /// The owner options of a pass that never prunes.
+    pub fn owner(&self) -> OwnerOpts {
+        OwnerOpts {
+            owner_id: self.owner_id.clone(),
+            allow_empty: false,
+        }
+    }
+}
+
+/// `rollout promote|abort|retry NAME`.
+#[derive(Debug, Args)]
+pub struct RolloutTargetOpts {
+    /// The StateMachine manifest's metadata.name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Only this alias (default: every alias of the machine with a rollout).
+    #[arg(long)]
+    pub alias: Option<String>,
+    #[command(flatten)]
+    pub status: RolloutStatusOpts,
 }
 
 /// `completions`.
@@ -209,6 +275,10 @@ pub struct ReconcileOpts {
     /// Delete owned resources whose manifest is gone and whose deletionPolicy was Delete.
     #[arg(long)]
     pub prune: bool,
+    /// With --once: follow rollouts to their end (exit 1 when one is rolled back); without it,
+    /// --once does what is due and exits 0 while a rollout progresses.
+    #[arg(long, requires = "once")]
+    pub wait: bool,
     #[command(flatten)]
     pub owner: OwnerOpts,
     #[command(flatten)]

@@ -145,6 +145,68 @@ pub struct StateMachine {
     /// The manifest's tags, without the operator's own (those are added by the reconciler).
     pub tags: BTreeMap<String, String>,
     pub deletion_policy: DeletionPolicy,
+    /// Versions and aliases (SPEC §9); the default publishes nothing and declares no alias.
+    #[serde(default)]
+    pub versioning: Versioning,
+}
+
+/// `publish`, `versionDescription`, `versionRetention` and `aliases` of a state machine (SPEC §9).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versioning {
+    /// Publish one version for every change of a versioned field (`true` when aliases are set).
+    pub publish: bool,
+    /// `None`: `sfn-operator <fingerprint>`.
+    pub version_description: Option<String>,
+    /// Keep this many newest versions beyond those an alias routes to or a rollout needs.
+    pub version_retention: Option<u32>,
+    pub aliases: Vec<Alias>,
+}
+
+/// One `aliases[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    pub name: String,
+    pub description: Option<String>,
+    pub target: AliasTarget,
+}
+
+/// How an alias is routed: by a rollout of each newly published version, or pinned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AliasTarget {
+    Rollout(Rollout),
+    /// `(version, weight)`: one or two entries, weights summing to 100.
+    Routing(Vec<(u32, u8)>),
+}
+
+/// `aliases[].rollout` (and, later, `ApiIntegration.spec.rollout`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub strategy: RolloutStrategy,
+    /// 1–99 (unused by `AllAtOnce`).
+    pub percent: u8,
+    /// The bake time of each step, in seconds.
+    pub interval_secs: u64,
+    /// CloudWatch alarm names; any in `ALARM` during a rollout rolls it back.
+    pub alarms: Vec<String>,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Rollout {
+            strategy: RolloutStrategy::AllAtOnce,
+            percent: 10,
+            interval_secs: 300,
+            alarms: Vec::new(),
+        }
+    }
+}
+
+/// `rollout.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RolloutStrategy {
+    AllAtOnce,
+    Canary,
+    Linear,
 }
 
 /// API Gateway endpoint type.
@@ -232,6 +294,9 @@ pub struct ApiIntegration {
     pub integration: Integration,
     /// A `StateMachine` manifest's `metadata.name`; reconciled first.
     pub state_machine_ref: Option<String>,
+    /// One of that machine's `aliases[].name`: the default template starts the alias.
+    #[serde(default)]
+    pub state_machine_alias: Option<String>,
     /// At least one (default: a `200` with no templates).
     pub responses: Vec<Response>,
     /// Deploy to this stage after any change to the API.

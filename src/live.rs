@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::asl::MachineType;
 use crate::desired::LoggingConfiguration;
@@ -25,6 +25,8 @@ pub struct LiveMachine {
     pub logging: LoggingConfiguration,
     pub tracing_enabled: bool,
     pub tags: BTreeMap<String, String>,
+    /// The configuration's revision (`None` where the endpoint gives none: moto).
+    pub revision_id: Option<String>,
 }
 
 /// A REST API as listed.
@@ -122,3 +124,15 @@ impl LiveApiState {
             .find(|r| r.path == path && r.methods.contains_key(verb))
     }
 }
+
+/// A CloudWatch alarm's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+/// `(version, weight)` pairs, as a Step Functions alias routes.
+pub type Routing = Vec<(u32, u8)>;

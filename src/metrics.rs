@@ -28,6 +28,22 @@ struct AwsLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WeightLabels {
+    name: String,
+    alias: String,
+    version: String,
+}
+
+/// The versions each (machine, alias) weight was last set for, so a version that left the
+/// routing is dropped from the gauge.
+type WeightedVersions = std::sync::Mutex<std::collections::BTreeMap<(String, String), Vec<u32>>>;
+
 /// The operator's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -37,6 +53,9 @@ pub struct Metrics {
     aws_requests: Family<AwsLabels, Counter>,
     queue_depth: Gauge,
     manifest_errors: Gauge,
+    rollouts_total: Family<ResultLabels, Counter>,
+    rollout_weight: Family<WeightLabels, Gauge>,
+    weighted: WeightedVersions,
 }
 
 impl Metrics {
@@ -78,8 +97,23 @@ impl Metrics {
             "Problems in the manifests as last loaded (syntax and validation errors; 0 when all are valid)",
             manifest_errors.clone(),
         );
+        let rollouts_total = Family::<ResultLabels, Counter>::default();
+        let rollout_weight = Family::<WeightLabels, Gauge>::default();
+        registry.register(
+            "sfn_operator_rollouts",
+            "Rollouts that ended, by result (promoted, rolled_back)",
+            rollouts_total.clone(),
+        );
+        registry.register(
+            "sfn_operator_rollout_weight",
+            "The percentage of an alias's traffic each version receives",
+            rollout_weight.clone(),
+        );
         Metrics {
             registry,
+            rollouts_total,
+            rollout_weight,
+            weighted: WeightedVersions::default(),
             reconcile_total,
             reconcile_duration,
             drift_corrected,
@@ -128,6 +162,37 @@ impl Metrics {
         self.manifest_errors.set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
+    /// Counts a rollout that ended (`result`: `promoted` or `rolled_back`).
+    pub fn rollout_ended(&self, result: &str) {
+        self.rollouts_total
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Sets the weights an alias routes with; versions no longer routed to leave the gauge.
+    pub fn rollout_weights(&self, name: &str, alias: &str, weights: &std::collections::BTreeMap<u32, u8>) {
+        let labels = |v: u32| WeightLabels {
+            name: name.into(),
+            alias: alias.into(),
+            version: v.to_string(),
+        };
+        let mut seen = self
+            .weighted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = seen.insert((name.into(), alias.into()), weights.keys().copied().collect());
+        for v in before.unwrap_or_default() {
+            if !weights.contains_key(&v) {
+                self.rollout_weight.remove(&labels(v));
+            }
+        }
+        for (v, w) in weights {
+            self.rollout_weight.get_or_create(&labels(*v)).set(i64::from(*w));
+        }
+    }
+
     /// The Prometheus/OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -155,7 +220,11 @@ mod tests {
         m.aws_request("sfn", "DescribeStateMachine", "success");
         m.set_queue_depth(3);
         m.set_manifest_errors(1);
+        m.rollout_ended("promoted");
+        m.rollout_weights("m", "live", &[(1, 90), (2, 10)].into_iter().collect());
+        m.rollout_weights("m", "live", &[(2, 100)].into_iter().collect());
         let text = m.encode();
+        assert!(!text.contains("version=\"1\""), "{text}");
         for needle in [
             "sfn_operator_reconcile_total{kind=\"StateMachine\",result=\"synced\"} 1",
             "sfn_operator_reconcile_duration_seconds_count 1",
@@ -163,6 +232,8 @@ mod tests {
             "sfn_operator_aws_requests_total{service=\"sfn\",operation=\"DescribeStateMachine\",outcome=\"success\"} 1",
             "sfn_operator_queue_depth 3",
             "sfn_operator_manifest_errors 1",
+            "sfn_operator_rollouts_total{result=\"promoted\"} 1",
+            "sfn_operator_rollout_weight{name=\"m\",alias=\"live\",version=\"2\"} 100",
         ] {
             assert!(text.contains(needle), "missing {needle} in:\n{text}");
         }

@@ -14,6 +14,10 @@ pub enum Status {
     Failed,
     Skipped,
     Invalid,
+    /// A rollout is under way (SPEC §9); nothing failed.
+    Progressing,
+    /// A rollout was rolled back (or aborted): the previous version serves, `message` says why.
+    Degraded,
 }
 
 /// One resource's line in the report.
@@ -30,6 +34,13 @@ pub struct ResourceReport {
     /// The error, when any (with the AWS error code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// A versioned state machine's aliases and their rollouts (SPEC §9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<crate::plan::rollout::RolloutView>,
+    /// When a rollout's next step is due (seconds from the pass): when the daemon or
+    /// `reconcile --wait` comes back. Not part of the JSON.
+    #[serde(skip)]
+    pub requeue_after: Option<u64>,
 }
 
 impl ResourceReport {
@@ -43,6 +54,8 @@ impl ResourceReport {
             changes: Vec::new(),
             id: None,
             message: None,
+            rollouts: Vec::new(),
+            requeue_after: None,
         }
     }
 
@@ -195,6 +208,9 @@ impl Report {
                     compact(&c.after)
                 );
             }
+            for v in &r.rollouts {
+                let _ = writeln!(s, "    {}", rollout_line(v));
+            }
         }
         if let Some(why) = &self.prune_held_back {
             let _ = writeln!(s, "! prune held back: {why}");
@@ -225,6 +241,51 @@ impl Report {
     }
 }
 
+/// One rollout for people: `alias live: 1 → 2, weights 2=10% 1=90%, Progressing step 1, next
+/// step in 42 s, alarms errors=OK`.
+pub fn rollout_line(v: &crate::plan::rollout::RolloutView) -> String {
+    let weights: Vec<String> = v
+        .weights
+        .iter()
+        .rev()
+        .map(|(ver, w)| format!("{ver}={w}%"))
+        .collect();
+    let from = v.from.map(|f| format!("{f} → ")).unwrap_or_default();
+    let mut line = format!(
+        "alias {}: {from}{}, weights {}, {:?} step {}",
+        v.alias,
+        v.to,
+        weights.join(" "),
+        v.phase,
+        v.step
+    );
+    if let Some(at) = v.next_step_at {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        line.push_str(&format!(", next step in {} s", at.saturating_sub(now)));
+    }
+    if !v.alarms.is_empty() {
+        let alarms: Vec<String> = v
+            .alarms
+            .iter()
+            .map(|(n, st)| match st {
+                Some(st) => format!(
+                    "{n}={}",
+                    serde_json::to_value(st)
+                        .ok()
+                        .and_then(|x| x.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+                None => format!("{n}=MISSING"),
+            })
+            .collect();
+        line.push_str(&format!(", alarms {}", alarms.join(" ")));
+    }
+    line
+}
+
 fn compact(v: &serde_json::Value) -> String {
     let text = v.to_string();
     if text.chars().count() > 200 {
@@ -252,6 +313,8 @@ mod tests {
             }],
             id: None,
             message: None,
+            rollouts: Vec::new(),
+            requeue_after: None,
         }]);
         let t = r.to_text();
         assert!(

@@ -265,7 +265,8 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
         "no wildcard actions: {actions:?}"
     );
 
-    let sfn = calls(&read("src/aws/sfn.rs"));
+    let sfn = calls(&(read("src/aws/sfn.rs") + &read("src/aws/versions.rs")));
+    let cloudwatch = calls(&read("src/aws/cloudwatch.rs"));
     let apigw = calls(&read("src/aws/apigw.rs"));
     let tagging = calls(&read("src/aws/tagging.rs"));
     let all_aws: String = std::fs::read_dir(root().join("src/aws"))
@@ -283,6 +284,7 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
             "apigateway" => apigw.iter().any(|c| apigw_verb(c) == Some(op)),
             "sts" => any.contains(&snake(op)),
             "tag" => tagging.contains(&snake(op)),
+            "cloudwatch" => cloudwatch.contains(&snake(op)),
             // Creating a machine or an integration hands the referenced roles to the service.
             "iam" => op == "PassRole" && sfn.contains("create_state_machine"),
             _ => false,
@@ -302,6 +304,12 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
         "list_tags_for_resource",
         "tag_resource",
         "untag_resource",
+        "publish_state_machine_version",
+        "list_state_machine_versions",
+        "delete_state_machine_version",
+        "create_state_machine_alias",
+        "describe_state_machine_alias",
+        "update_state_machine_alias",
     ];
     for c in sfn.iter().filter(|c| sfn_ops.contains(&c.as_str())) {
         let camel: String = c
@@ -329,6 +337,7 @@ fn iam_policy_lists_exactly_the_calls_the_code_makes() {
         }
     }
     assert!(any.contains("get_caller_identity") == actions.contains("sts:GetCallerIdentity"));
+    assert!(cloudwatch.contains("describe_alarms") == actions.contains("cloudwatch:DescribeAlarms"));
     // The Tagging API: every call the code makes is allowed (IAM's prefix is `tag`).
     for c in tagging
         .iter()

@@ -20,6 +20,7 @@
 //! - `integrations.rs`: API integrations, API by API, with the pruning of stale integration
 //!   records on those APIs and the deployments.
 //! - `prune.rs`: the deletion of whole REST APIs and state machines.
+//! - `rollout.rs`: a versioned machine's versions and aliases (SPEC §9), after its own writes.
 //!
 //! Must not: decide what differs or what to write (`plan/` does), or format reports for people.
 
@@ -27,6 +28,7 @@ mod integrations;
 mod machine;
 mod prune;
 mod rest_api;
+mod rollout;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -234,6 +236,7 @@ impl Reconciler {
             None
         };
 
+        let alarms = Arc::new(self.alarm_states(desired, &in_scope, scope.deadline).await);
         let wave = Wave {
             desired,
             scope,
@@ -241,7 +244,7 @@ impl Reconciler {
             invalid: &invalid,
             apis: &apis,
         };
-        let (mut results, created) = self.wave_one(&wave, listing.as_ref()).await;
+        let (mut results, created) = self.wave_one(&wave, listing.as_ref(), &alarms).await;
         let known = wave.with_dependencies(&results, &self.owner);
         let (integration_reps, prunes) = self.wave_two(&wave, &known, &created, &api_prunes).await;
         results.extend(
@@ -279,6 +282,7 @@ impl Reconciler {
         &self,
         wave: &Wave<'_>,
         listing: Option<&Arc<crate::aws::TagListing>>,
+        alarms: &Arc<rollout::Alarms>,
     ) -> (BTreeMap<ResourceKey, ResourceReport>, BTreeMap<String, LiveApi>) {
         let sem = Arc::new(Semaphore::new(self.concurrency));
         let mut results = BTreeMap::new();
@@ -290,6 +294,7 @@ impl Reconciler {
                     let (aws, sm, owner, sem) =
                         (self.aws.clone(), sm.clone(), self.owner.clone(), sem.clone());
                     let (mode, deadline) = (wave.scope.mode, wave.scope.deadline);
+                    let alarms = Arc::clone(alarms);
                     // Listed: its tags are known. Not listed: it does not exist or carries no
                     // managed-by tag (adoption), so it is read one by one.
                     let known = listing.and_then(|l| l.get(&aws.state_machine_arn(&sm.name)).cloned());
@@ -299,7 +304,7 @@ impl Reconciler {
                             return not_started(ResourceKey::new(Kind::StateMachine, sm.meta.name.clone()));
                         }
                         let span = reconcile_span(Kind::StateMachine, &sm.meta.name);
-                        reconcile_machine(&aws, &sm, known, &owner, mode, deadline)
+                        reconcile_machine(&aws, &sm, known, &owner, mode, deadline, &alarms)
                             .instrument(span)
                             .await
                     });
@@ -487,6 +492,39 @@ impl Wave<'_> {
 const BULK_TAGS_MIN: usize = 2;
 
 impl Reconciler {
+    /// The states of every alarm the rollouts in scope name, read together (`DescribeAlarms`,
+    /// up to 100 names a call) so that a pass costs one read per 100 alarms, however many
+    /// rollouts are in flight; no call when none names an alarm.
+    async fn alarm_states(
+        &self,
+        desired: &DesiredSet,
+        in_scope: &BTreeSet<ResourceKey>,
+        deadline: Instant,
+    ) -> rollout::Alarms {
+        let names: BTreeSet<String> = desired
+            .resources
+            .iter()
+            .filter(|r| in_scope.contains(&r.key()))
+            .filter_map(|r| match r {
+                Resource::StateMachine(sm) => Some(sm),
+                _ => None,
+            })
+            .flat_map(|sm| &sm.versioning.aliases)
+            .filter_map(|a| match &a.target {
+                crate::desired::AliasTarget::Rollout(r) => Some(r.alarms.iter().cloned()),
+                crate::desired::AliasTarget::Routing(_) => None,
+            })
+            .flatten()
+            .collect();
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let names: Vec<String> = names.into_iter().collect();
+        retry(deadline, || self.aws.alarm_states(&names))
+            .await
+            .map_err(|e| format!("reading the rollouts' CloudWatch alarms: {e}"))
+    }
+
     /// The Tagging API listing of every state machine carrying our `managed-by` tag (any owner),
     /// ARN → tags; `None` when it failed (an IAM policy without `tag:GetResources`, say): the
     /// pass then reads each machine's tags itself, as before.

@@ -85,7 +85,7 @@ impl Reconciler {
             };
             out.push(ResourceReport {
                 kind: key.kind,
-                name: key.name,
+                name: key.name.clone(),
                 action: Action::Delete,
                 status,
                 changes: vec![Change {
@@ -95,6 +95,7 @@ impl Reconciler {
                 }],
                 id: Some(arn),
                 message,
+                ..ResourceReport::new(key.clone(), status)
             });
         }
         out
@@ -128,6 +129,7 @@ impl Reconciler {
                 }],
                 id: Some(api.id.clone()),
                 message,
+                ..ResourceReport::new(key.clone(), status)
             });
         }
         out

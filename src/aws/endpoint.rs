@@ -13,6 +13,7 @@ pub(super) struct Endpoints {
     states: Arc<str>,
     apigateway: Arc<str>,
     tagging: Arc<str>,
+    monitoring: Arc<str>,
 }
 
 impl Endpoints {
@@ -21,6 +22,7 @@ impl Endpoints {
             "states" => "SFN",
             "apigateway" => "API_GATEWAY",
             "tagging" => "RESOURCE_GROUPS_TAGGING_API",
+            "monitoring" => "CLOUDWATCH",
             _ => "STS",
         }
     }
@@ -31,6 +33,7 @@ impl Endpoints {
             states: url("states"),
             apigateway: url("apigateway"),
             tagging: url("tagging"),
+            monitoring: url("monitoring"),
         }
     }
 
@@ -38,6 +41,7 @@ impl Endpoints {
         match service {
             "apigateway" => &self.apigateway,
             "tagging" => &self.tagging,
+            "monitoring" => &self.monitoring,
             _ => &self.states,
         }
     }

@@ -9,11 +9,13 @@
 //! the user named fails [`Aws::connect`] within seconds, with a hint.
 
 mod apigw;
+mod cloudwatch;
 mod endpoint;
 pub mod ratelimit;
 mod retry;
 mod sfn;
 pub mod tagging;
+mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +27,12 @@ use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use tokio::time::Instant;
 
+pub use cloudwatch::ALARMS_PER_CALL;
 use endpoint::{Endpoints, endpoint_url};
 use retry::{awaited, retry_while};
 pub use retry::{create_once, delete_idempotent, retry};
 pub use tagging::TagListing;
+pub use versions::version_of;
 
 /// How to reach AWS: plain values from the command line, resolved once by [`Aws::connect`].
 #[derive(Debug, Clone, Default)]
@@ -51,7 +55,7 @@ pub struct Settings {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message} ({operation}){}", .extra.as_ref().and_then(|x| x.hint.as_ref()).map(|h| format!(" — {h}")).unwrap_or_default())]
 pub struct AwsError {
-    /// `states`, `apigateway`, `tagging` or `sts`.
+    /// `states`, `apigateway`, `tagging`, `monitoring` or `sts`.
     pub service: &'static str,
     /// The API operation, e.g. `DescribeStateMachine`.
     pub operation: &'static str,
@@ -301,6 +305,7 @@ pub struct Aws {
     pub sfn: aws_sdk_sfn::Client,
     pub apigw: aws_sdk_apigateway::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
     pub partition: String,
     pub account_id: String,
@@ -410,6 +415,7 @@ impl Aws {
             sfn: aws_sdk_sfn::Client::new(&config),
             apigw: aws_sdk_apigateway::Client::new(&config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             partition: partition_of(&region).to_owned(),
             region,
             account_id,

@@ -99,6 +99,7 @@ impl Aws {
             logging,
             tracing_enabled,
             tags,
+            revision_id: out.revision_id().map(str::to_owned),
         }))
     }
 
@@ -118,12 +119,14 @@ impl Aws {
             .collect())
     }
 
-    /// CreateStateMachine with every tag (ownership included); returns the ARN.
+    /// CreateStateMachine with every tag (ownership included), publishing its first version when
+    /// the manifest versions it (`description`); returns the ARN and the version published.
     pub async fn create_machine(
         &self,
         sm: &StateMachine,
         tags: &BTreeMap<String, String>,
-    ) -> Result<String, AwsError> {
+        description: Option<&str>,
+    ) -> Result<(String, Option<u32>), AwsError> {
         let definition = serde_json::to_string(&sm.definition).map_err(|e| {
             AwsError::permanent(SVC, "CreateStateMachine", "InvalidDefinition", e.to_string())
         })?;
@@ -135,6 +138,9 @@ impl Aws {
             .role_arn(&sm.role_arn)
             .r#type(StateMachineType::from(sm.machine_type.as_str()))
             .set_tags(Some(tags_of(tags)));
+        if let Some(d) = description {
+            req = req.publish(true).version_description(d);
+        }
         if let Some(l) = &sm.logging {
             req = req.logging_configuration(sdk_logging(l));
         }
@@ -142,11 +148,20 @@ impl Aws {
             req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
         }
         let out = self.call(SVC, "CreateStateMachine", req.send()).await?;
-        Ok(out.state_machine_arn().to_owned())
+        let version = out
+            .state_machine_version_arn()
+            .and_then(super::versions::version_of);
+        Ok((out.state_machine_arn().to_owned(), version))
     }
 
-    /// UpdateStateMachine with the fields the manifest sets.
-    pub async fn update_machine(&self, arn: &str, sm: &StateMachine) -> Result<(), AwsError> {
+    /// UpdateStateMachine with the fields the manifest sets, publishing a version when
+    /// `description` is given; returns the version published.
+    pub async fn update_machine(
+        &self,
+        arn: &str,
+        sm: &StateMachine,
+        description: Option<&str>,
+    ) -> Result<Option<u32>, AwsError> {
         let definition = serde_json::to_string(&sm.definition).map_err(|e| {
             AwsError::permanent(SVC, "UpdateStateMachine", "InvalidDefinition", e.to_string())
         })?;
@@ -156,13 +171,19 @@ impl Aws {
             .state_machine_arn(arn)
             .definition(definition)
             .role_arn(&sm.role_arn);
+        if let Some(d) = description {
+            req = req.publish(true).version_description(d);
+        }
         if let Some(l) = &sm.logging {
             req = req.logging_configuration(sdk_logging(l));
         }
         if let Some(t) = sm.tracing_enabled {
             req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
         }
-        self.call(SVC, "UpdateStateMachine", req.send()).await.map(|_| ())
+        let out = self.call(SVC, "UpdateStateMachine", req.send()).await?;
+        Ok(out
+            .state_machine_version_arn()
+            .and_then(super::versions::version_of))
     }
 
     /// TagResource.

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod diff;
 pub mod reconcile;
+pub mod rollout;
 pub mod sandbox;
 pub mod test;
 pub mod validate;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
         Command::Test(opts) => test::run(&opts),
         Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
         Command::Completions(opts) => completions::run(&opts),
+        Command::Rollout(opts) => runtime()?.block_on(rollout::run(opts)),
     }
 }
 

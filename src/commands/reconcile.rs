@@ -28,23 +28,92 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
         crate::shutdown::signal().await;
         std::process::exit(i32::from(crate::exit::FAILURE));
     });
-    let report = pass(
-        &opts.manifests,
-        &opts.aws,
-        &opts.owner,
-        &opts.pass,
-        Mode::Apply,
-        opts.prune,
-    )
-    .await?;
+    let run = PassRun {
+        manifests: &opts.manifests,
+        owner: &opts.owner,
+        pass: &opts.pass,
+        mode: Mode::Apply,
+        prune: opts.prune,
+        wait: opts.wait,
+    };
+    let report = run.run(&opts.aws).await?;
     setup::print_report(&report, opts.output)?;
-    // A prune held back (SPEC §5) is a failure: what should be gone is not.
-    let ok = report.resources.iter().all(|r| r.status == Status::Synced) && report.prune_held_back.is_none();
+    // A prune held back (SPEC §5) is a failure: what should be gone is not. A rollout in progress
+    // is not (SPEC §9); one rolled back is.
+    let ok = report
+        .resources
+        .iter()
+        .all(|r| matches!(r.status, Status::Synced | Status::Progressing))
+        && report.prune_held_back.is_none();
     Ok(if ok { crate::exit::OK } else { crate::exit::FAILURE })
 }
 
-/// Loads manifests (offline first, so nothing is read or written when one is bad), connects,
-/// and runs one pass in `mode`.
+/// One `--once` run: a pass, and with `wait` the passes that follow rollouts to their end.
+pub(crate) struct PassRun<'a> {
+    pub manifests: &'a ManifestOpts,
+    pub owner: &'a OwnerOpts,
+    pub pass: &'a PassOpts,
+    pub mode: Mode,
+    pub prune: bool,
+    pub wait: bool,
+}
+
+impl PassRun<'_> {
+    /// Loads manifests (offline first, so nothing is read or written when one is bad), connects,
+    /// and runs the pass(es).
+    pub async fn run(&self, aws: &AwsOpts) -> crate::Result<Report> {
+        let offline = manifest::load(&setup::load_options(self.manifests, None, None));
+        for w in &offline.warnings {
+            eprintln!("{w}");
+        }
+        invalid(&offline)?;
+        let target = Target::from_opts(aws).await?;
+        let report = self.connected(&target).await;
+        target.shutdown().await;
+        report
+    }
+
+    async fn connected(&self, target: &Target) -> crate::Result<Report> {
+        let reconciler = target
+            .connect(self.pass, &self.owner.owner_id, setup::deadline(self.pass))
+            .await?;
+        let (region, account) = (&reconciler.aws().region, &reconciler.aws().account_id);
+        let loaded = manifest::load(&setup::load_options(
+            self.manifests,
+            Some(region.clone()),
+            Some(account.clone()),
+        ));
+        invalid(&loaded)?;
+        loop {
+            let mut scope = setup::pass_scope(
+                self.mode,
+                self.prune,
+                self.owner.allow_empty,
+                setup::deadline(self.pass),
+            );
+            scope.empty_paths = loaded.empty_paths.clone();
+            let report = reconciler.pass(&loaded.desired, &scope).await;
+            let next = report
+                .resources
+                .iter()
+                .filter(|r| r.status == Status::Progressing)
+                .filter_map(|r| r.requeue_after)
+                .min();
+            match next {
+                Some(after) if self.wait && !crate::shutdown::requested() => {
+                    tracing::info!(
+                        seconds = after,
+                        "rollout in progress; next pass when its step is due"
+                    );
+                    tokio::time::sleep(Duration::from_secs(after)).await;
+                }
+                _ => return Ok(report),
+            }
+        }
+    }
+}
+
+/// Loads manifests, connects, and runs one pass in `mode` (`diff`).
 pub(crate) async fn pass(
     manifests: &ManifestOpts,
     aws: &AwsOpts,
@@ -53,39 +122,16 @@ pub(crate) async fn pass(
     mode: Mode,
     prune: bool,
 ) -> crate::Result<Report> {
-    let deadline = setup::deadline(pass);
-    let offline = manifest::load(&setup::load_options(manifests, None, None));
-    // AWS's WARNING findings: printed once, here, never failing the pass.
-    for w in &offline.warnings {
-        eprintln!("{w}");
-    }
-    invalid(&offline)?;
-    let target = Target::from_opts(aws).await?;
-    let report = connect_and_pass(&target, manifests, owner, pass, mode, prune, deadline).await;
-    target.shutdown().await;
-    report
-}
-
-async fn connect_and_pass(
-    target: &Target,
-    manifests: &ManifestOpts,
-    owner: &OwnerOpts,
-    pass: &PassOpts,
-    mode: Mode,
-    prune: bool,
-    deadline: Instant,
-) -> crate::Result<Report> {
-    let reconciler = target.connect(pass, &owner.owner_id, deadline).await?;
-    let (region, account) = (&reconciler.aws().region, &reconciler.aws().account_id);
-    let loaded = manifest::load(&setup::load_options(
+    PassRun {
         manifests,
-        Some(region.clone()),
-        Some(account.clone()),
-    ));
-    invalid(&loaded)?;
-    let mut scope = setup::pass_scope(mode, prune, owner.allow_empty, deadline);
-    scope.empty_paths = loaded.empty_paths.clone();
-    Ok(reconciler.pass(&loaded.desired, &scope).await)
+        owner,
+        pass,
+        mode,
+        prune,
+        wait: false,
+    }
+    .run(aws)
+    .await
 }
 
 /// Prints the diagnostics of invalid manifests (they are the answer a person needs) and says

@@ -298,11 +298,22 @@ impl Ctx {
             // resource skipped because a dependency failed is not retried on its own either: the
             // dependency's retry covers its dependants, and until then it stays `Skipped` with
             // the reason (rather than running alone past its failed dependency).
-            let ok = matches!(r.status, Status::Synced | Status::Invalid | Status::Skipped);
+            // A rollout in progress is fine, and one rolled back is held (SPEC §9): neither is
+            // retried by backoff. A rollout's next step comes back at its due time.
+            let ok = matches!(
+                r.status,
+                Status::Synced | Status::Invalid | Status::Skipped | Status::Progressing | Status::Degraded
+            );
             if *work == Work::Key(key.clone()) {
                 own = Some(ok);
             }
             let retry = self.queue.outcome(&Work::Key(key.clone()), ok);
+            if let Some(after) = r.requeue_after {
+                self.queue.schedule_at(
+                    Work::Key(key.clone()),
+                    tokio::time::Instant::now() + Duration::from_secs(after),
+                );
+            }
             let failures = self.queue.key_state(&Work::Key(key)).map_or(0, |s| s.failures);
             let next_retry = retry.map(|at| now + at.saturating_duration_since(tokio::time::Instant::now()));
             match r.status {
@@ -501,6 +512,7 @@ mod tests {
             tracing_enabled: None,
             tags: Default::default(),
             deletion_policy: DeletionPolicy::Retain,
+            versioning: Default::default(),
         })
     }
 
@@ -556,6 +568,8 @@ mod tests {
                                 changes: vec![],
                                 id: None,
                                 message: failing.then(|| "ThrottlingException: slow down".into()),
+                                rollouts: Vec::new(),
+                                requeue_after: None,
                             }
                         })
                         .collect();

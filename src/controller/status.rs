@@ -287,6 +287,8 @@ pub fn result_name(status: Status) -> &'static str {
         Status::Failed => "failed",
         Status::Skipped => "skipped",
         Status::Invalid => "invalid",
+        Status::Progressing => "progressing",
+        Status::Degraded => "degraded",
     }
 }
 
@@ -342,6 +344,8 @@ mod tests {
             changes: vec![],
             id: None,
             message: Some("boom".into()),
+            rollouts: Vec::new(),
+            requeue_after: None,
         };
         shared.record(
             report,

@@ -99,8 +99,18 @@ pub fn load(opts: &LoadOptions) -> Loaded {
                 .then(|| (d.key.clone(), d.key.name.clone())),
         })
         .collect();
+    let aliases: BTreeMap<ResourceKey, Vec<String>> = docs
+        .iter()
+        .filter_map(|d| match &d.spec {
+            Some(Spec::Machine(m)) => Some((
+                d.key.clone(),
+                m.versioning.aliases.iter().map(|a| a.name.clone()).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
     for d in &mut docs {
-        let Some(Spec::Integration(i, api_ref, sm_ref)) = &mut d.spec else {
+        let Some(Spec::Integration(i, api_ref, sm_ref, sm_alias)) = &mut d.spec else {
             continue;
         };
         let file = d.file.clone();
@@ -117,12 +127,32 @@ pub fn load(opts: &LoadOptions) -> Loaded {
                     format!("stateMachineRef: no StateMachine manifest named \"{name}\""),
                 ),
                 Some(machine_name) => {
+                    let key = ResourceKey::new(Kind::StateMachine, name.clone());
+                    let declared = aliases.get(&key).map(Vec::as_slice).unwrap_or_default();
+                    if let Some((alias, pos)) = sm_alias
+                        && !declared.contains(alias)
+                    {
+                        let known = if declared.is_empty() {
+                            "it declares no alias".to_owned()
+                        } else {
+                            format!("it declares {}", declared.join(", "))
+                        };
+                        ds.at(
+                            *pos,
+                            format!("stateMachineAlias: StateMachine \"{name}\" has no alias \"{alias}\" ({known})"),
+                        );
+                    }
                     if i.integration.request_templates.is_empty() {
                         let region = ctx.region.unwrap_or("${AWS::Region}");
                         let account = ctx.account_id.unwrap_or("${AWS::AccountId}");
                         i.integration.request_templates.insert(
                             "application/json".into(),
-                            default_template(region, account, machine_name),
+                            default_template(
+                                region,
+                                account,
+                                machine_name,
+                                sm_alias.as_ref().map(|(a, _)| a.as_str()),
+                            ),
                         );
                     }
                 }
@@ -143,7 +173,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         match (d.valid, d.spec) {
             (true, Some(Spec::Machine(m))) => desired.resources.push(Resource::StateMachine(m)),
             (true, Some(Spec::Api(a))) => desired.resources.push(Resource::RestApi(a)),
-            (true, Some(Spec::Integration(i, _, _))) => desired.resources.push(Resource::ApiIntegration(*i)),
+            (true, Some(Spec::Integration(i, ..))) => desired.resources.push(Resource::ApiIntegration(*i)),
             _ => {
                 if !invalid.contains(&d.key) {
                     invalid.push(d.key)
@@ -343,7 +373,7 @@ mod tests {
                 .request_templates
                 .get("application/json")
                 .map(String::as_str),
-            Some(default_template("${AWS::Region}", "${AWS::AccountId}", "Machine").as_str())
+            Some(default_template("${AWS::Region}", "${AWS::AccountId}", "Machine", None).as_str())
         );
         let Some(Resource::StateMachine(m)) = loaded.desired.resources.first() else {
             panic!("no machine")

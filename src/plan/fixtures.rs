@@ -32,6 +32,7 @@ pub fn machine(name: &str) -> StateMachine {
         tracing_enabled: None,
         tags: BTreeMap::new(),
         deletion_policy: DeletionPolicy::Retain,
+        versioning: Default::default(),
     }
 }
 
@@ -54,6 +55,7 @@ pub fn integration(name: &str, verb: &str, path: &str) -> ApiIntegration {
             timeout_in_millis: 29000,
         },
         state_machine_ref: None,
+        state_machine_alias: None,
         responses: vec![Response {
             status_code: "200".into(),
             selection_pattern: None,

@@ -64,6 +64,32 @@ pub fn plan_machine(
             ops: Vec::new(),
         };
     }
+    let (mut changes, refusal) = config_changes(desired, live);
+    let needs_update = !changes.is_empty();
+    diff_tags(&live.tags, tags, &mut changes);
+    let mut ops = Vec::new();
+    if needs_update {
+        ops.push(MachineOp::Update);
+    }
+    let (set, remove) = tag_writes(&live.tags, tags);
+    if !set.is_empty() {
+        ops.push(MachineOp::Tag(set));
+    }
+    if !remove.is_empty() {
+        ops.push(MachineOp::Untag(remove));
+    }
+    MachinePlan {
+        action: update_or_noop(&changes),
+        changes,
+        ops: if refusal.is_some() { Vec::new() } else { ops },
+        refusal,
+    }
+}
+
+/// The changes of the versioned fields (type, role, definition, logging, tracing) from `live` to
+/// `desired`, and the refusal when the immutable `type` differs. Also how a published version is
+/// compared with the manifest (SPEC §9).
+pub fn config_changes(desired: &StateMachine, live: &LiveMachine) -> (Vec<Change>, Option<String>) {
     let mut changes = Vec::new();
     let mut refusal = None;
     if live.machine_type != desired.machine_type {
@@ -110,25 +136,7 @@ pub fn plan_machine(
             t,
         ));
     }
-    let needs_update = !changes.is_empty();
-    diff_tags(&live.tags, tags, &mut changes);
-    let mut ops = Vec::new();
-    if needs_update {
-        ops.push(MachineOp::Update);
-    }
-    let (set, remove) = tag_writes(&live.tags, tags);
-    if !set.is_empty() {
-        ops.push(MachineOp::Tag(set));
-    }
-    if !remove.is_empty() {
-        ops.push(MachineOp::Untag(remove));
-    }
-    MachinePlan {
-        action: update_or_noop(&changes),
-        changes,
-        ops: if refusal.is_some() { Vec::new() } else { ops },
-        refusal,
-    }
+    (changes, refusal)
 }
 
 #[cfg(test)]
@@ -152,6 +160,7 @@ mod tests {
             },
             tracing_enabled: false,
             tags: tags.clone(),
+            revision_id: None,
         }
     }
 

@@ -14,11 +14,13 @@
 //! - `integrations.rs`: the integrations on one REST API, their ownership records, moves, prunes
 //!   and the stage deployments that follow (SPEC §4).
 //! - `prune.rs`: which owned REST APIs and integration records pruning removes.
+//! - `rollout.rs`: one alias's rollout (SPEC §9): the next step, when it is due, a roll back.
 
 pub mod integrations;
 pub mod machine;
 pub mod prune;
 pub mod rest_api;
+pub mod rollout;
 
 use std::collections::BTreeMap;
 
@@ -118,7 +120,7 @@ pub fn diff_tags(live: &BTreeMap<String, String>, desired: &BTreeMap<String, Str
         }
     }
     for (k, v) in live {
-        if k.starts_with("sfn-operator.dev/") && !desired.contains_key(k) {
+        if is_removable_own_tag(k) && !desired.contains_key(k) {
             out.push(Change {
                 path: root.key(k.clone()).to_string(),
                 before: Value::String(v.clone()),
@@ -141,10 +143,16 @@ pub fn tag_writes(
         .collect();
     let remove = live
         .keys()
-        .filter(|k| k.starts_with("sfn-operator.dev/") && !desired.contains_key(*k))
+        .filter(|k| is_removable_own_tag(k) && !desired.contains_key(*k))
         .cloned()
         .collect();
     (set, remove)
+}
+
+/// An operator's tag that no manifest implies any more: `sfn-operator.dev/...`, except a rollout's
+/// progress (`sfn-operator.dev/rollout.ALIAS`), which is state, not configuration.
+fn is_removable_own_tag(k: &str) -> bool {
+    k.starts_with("sfn-operator.dev/") && !k.starts_with(rollout::TAG_PREFIX)
 }
 
 /// A stable 128-bit fingerprint (two FNV-1a 64 hashes, hex) of a value's canonical JSON (object

@@ -4,6 +4,11 @@
 //! (`ServiceUnavailableException`) in the error shape of the request's protocol (AWS JSON,
 //! REST-JSON, Query). Reads and writes alike. It logs every request it forwarded, so a test can
 //! count the writes that reached the peer.
+//!
+//! It also lets the SDK read moto's CloudWatch: `aws-sdk-cloudwatch` speaks Smithy RPC v2 CBOR,
+//! which moto does not answer, so a CBOR request is sent on as the JSON 1.0 request moto serves
+//! (`X-Amz-Target: GraniteServiceVersion20100801.OP`) and its answer turned back into CBOR
+//! (timestamps dropped: the rollouts read names and states only).
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
@@ -213,6 +218,17 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return error_response(protocol, status, code, message);
     }
 
+    if let Some(op) = path.strip_prefix(CBOR_PREFIX) {
+        let answer = cbor_to_json_call(&shared, op, &parts.headers, &body).await;
+        let write = WRITE_PREFIXES.iter().any(|p| op.starts_with(p)) || op.starts_with("Set");
+        shared.log.lock().unwrap().forwarded.push(Forwarded {
+            method,
+            operation: op.to_owned(),
+            path,
+            write,
+        });
+        return answer;
+    }
     let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut forward = shared
         .client
@@ -253,4 +269,60 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     }
     response
+}
+
+/// The path prefix of a Smithy RPC v2 CBOR request to CloudWatch.
+const CBOR_PREFIX: &str = "/service/GraniteServiceVersion20100801/operation/";
+
+/// Sends a CBOR CloudWatch request on as JSON 1.0 and answers in CBOR.
+async fn cbor_to_json_call(shared: &Shared, op: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let input: serde_json::Value = if body.is_empty() {
+        serde_json::json!({})
+    } else {
+        ciborium::from_reader(body).unwrap_or_else(|_| serde_json::json!({}))
+    };
+    let mut forward = shared
+        .client
+        .post(format!("{}/", shared.upstream))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", format!("GraniteServiceVersion20100801.{op}"))
+        .body(input.to_string());
+    if let Some(auth) = headers.get("authorization") {
+        forward = forward.header("authorization", auth);
+    }
+    let (status, json) = match forward.send().await {
+        Ok(a) => {
+            let status = a.status();
+            (status, a.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            serde_json::json!({"__type": "BadGateway", "message": e.to_string()}),
+        ),
+    };
+    let mut out = Vec::new();
+    ciborium::into_writer(&without_timestamps(json), &mut out).unwrap();
+    let mut response = Response::new(Body::from(out));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/cbor"));
+    response
+        .headers_mut()
+        .insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+    response
+}
+
+/// The value without `...Timestamp` keys (CBOR wants them tagged; the tests do not read them).
+fn without_timestamps(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => m
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("Timestamp"))
+            .map(|(k, v)| (k, without_timestamps(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        serde_json::Value::Array(a) => a.into_iter().map(without_timestamps).collect(),
+        other => other,
+    }
 }

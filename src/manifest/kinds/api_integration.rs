@@ -14,9 +14,16 @@ use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Value};
 
 /// The `application/json` request template set for a `stateMachineRef` with no templates.
-pub(in crate::manifest) fn default_template(region: &str, account: &str, machine_name: &str) -> String {
+/// With an `alias`, the template starts the alias (`...:stateMachine:NAME:ALIAS`, SPEC §9).
+pub(in crate::manifest) fn default_template(
+    region: &str,
+    account: &str,
+    machine_name: &str,
+    alias: Option<&str>,
+) -> String {
+    let qualifier = alias.map(|a| format!(":{a}")).unwrap_or_default();
     format!(
-        "{{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"stateMachineArn\": \"arn:aws:states:{region}:{account}:stateMachine:{machine_name}\"}}"
+        "{{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"stateMachineArn\": \"arn:aws:states:{region}:{account}:stateMachine:{machine_name}{qualifier}\"}}"
     )
 }
 
@@ -35,6 +42,7 @@ pub(super) fn load_integration(
         "authorizationType",
         "integration",
         "stateMachineRef",
+        "stateMachineAlias",
         "responses",
         "stage",
         "deletionPolicy",
@@ -112,6 +120,25 @@ pub(super) fn load_integration(
             None
         }
     });
+    let sm_alias = spec.get("stateMachineAlias").and_then(|n| match n.as_str() {
+        Some(s) => Some((s.to_string(), n.pos)),
+        None => {
+            ds.at(
+                n.pos,
+                format!(
+                    "spec.stateMachineAlias: expected an alias name, found {}",
+                    describe(n)
+                ),
+            );
+            None
+        }
+    });
+    if let (Some((_, pos)), None) = (&sm_alias, &sm_ref) {
+        ds.at(
+            *pos,
+            "spec.stateMachineAlias: needs stateMachineRef (the machine whose alias it is)",
+        );
+    }
     let integration = match spec.get("integration") {
         None => {
             ds.at(spec.pos, "spec.integration: required field missing");
@@ -167,6 +194,7 @@ pub(super) fn load_integration(
     let stage = string_field(spec, "stage", "spec", ds);
     let deletion_policy = deletion_policy(spec, ds);
     let state_machine_ref = sm_ref.as_ref().map(|(s, _)| s.clone());
+    let state_machine_alias = sm_alias.as_ref().map(|(s, _)| s.clone());
     Some(Spec::Integration(
         Box::new(ApiIntegration {
             meta,
@@ -176,12 +204,14 @@ pub(super) fn load_integration(
             authorization_type,
             integration: integration?,
             state_machine_ref,
+            state_machine_alias,
             responses,
             stage,
             deletion_policy,
         }),
         api_ref,
         sm_ref,
+        sm_alias,
     ))
 }
 

@@ -8,6 +8,7 @@
 pub(super) mod api_integration;
 pub(super) mod rest_api;
 pub(super) mod state_machine;
+pub(super) mod versioning;
 pub mod workflow_test;
 
 use std::collections::BTreeMap;
@@ -56,7 +57,14 @@ pub(in crate::manifest) struct Doc {
 pub(in crate::manifest) enum Spec {
     Machine(StateMachine),
     Api(RestApi),
-    Integration(Box<ApiIntegration>, Option<(String, Pos)>, Option<(String, Pos)>),
+    /// The integration, its `restApi.ref`, its `stateMachineRef` and its `stateMachineAlias`,
+    /// with their positions (the driver resolves them).
+    Integration(
+        Box<ApiIntegration>,
+        Option<(String, Pos)>,
+        Option<(String, Pos)>,
+        Option<(String, Pos)>,
+    ),
 }
 
 /// A document that loaded far enough to be identified.

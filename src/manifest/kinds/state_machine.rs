@@ -38,7 +38,8 @@ pub(super) fn load_machine(
         "tags",
         "deletionPolicy",
     ];
-    if !check_keys(spec, "spec", FIELDS, ds) {
+    let fields: Vec<&str> = FIELDS.iter().chain(super::versioning::FIELDS).copied().collect();
+    if !check_keys(spec, "spec", &fields, ds) {
         return None;
     }
     // definitionSubstitutions values may use the global placeholders themselves.
@@ -170,6 +171,7 @@ pub(super) fn load_machine(
     });
     let tags = string_map(spec, "tags", "spec", ds);
     let deletion_policy = deletion_policy(spec, ds);
+    let versioning = super::versioning::load_versioning(spec, ds);
     Some(StateMachine {
         meta,
         name,
@@ -180,6 +182,7 @@ pub(super) fn load_machine(
         tracing_enabled,
         tags,
         deletion_policy,
+        versioning,
     })
 }
 
