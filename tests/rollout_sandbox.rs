@@ -204,3 +204,133 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
     assert_eq!(numbers, ["1", "2"]);
     sandbox.shutdown().await;
 }
+
+/// The version numbers the CLI lists for the machine, in order.
+fn versions(url: &str) -> Vec<u32> {
+    let v = cli(
+        url,
+        &[
+            "stepfunctions",
+            "list-state-machine-versions",
+            "--state-machine-arn",
+            MACHINE,
+        ],
+    );
+    let mut n: Vec<u32> = v["stateMachineVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let arn = v["stateMachineVersionArn"].as_str().unwrap();
+            arn.rsplit(':').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    n.sort_unstable();
+    n
+}
+
+/// Lost answers (the sandbox carries the call out and drops the connection): every answer of the
+/// update that publishes, then half of the alias and tag writes' (seeded). Passes repeated until
+/// the rollout is where it should be publish exactly one version for the change, and the alias
+/// goes 90/10 then 100 % as if nothing had been lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_answers_on_publish_update_and_alias_writes_publish_one_version_per_change() {
+    let seed: u64 = std::env::var("ROLLOUT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("ROLLOUT_SEED={seed}");
+    let sandbox = Sandbox::start().await;
+    let url = sandbox.url();
+    let dir = ManifestDir::new();
+    let manifest =
+        |good: bool, interval: &str| manifest(good).replace("interval: 1h", &format!("interval: {interval}"));
+    dir.write("checkout.yaml", &manifest(true, "1h"));
+    pass(&sandbox, &dir, 0).await;
+    cli(
+        &url,
+        &[
+            "cloudwatch",
+            "put-metric-alarm",
+            "--alarm-name",
+            ALARM,
+            "--namespace",
+            "AWS/States",
+            "--metric-name",
+            "ExecutionsFailed",
+            "--statistic",
+            "Sum",
+            "--period",
+            "60",
+            "--evaluation-periods",
+            "1",
+            "--threshold",
+            "1",
+            "--comparison-operator",
+            "GreaterThanOrEqualToThreshold",
+        ],
+    );
+    // Every answer of the writes that publish is lost: the update that publishes version 2, and
+    // any publish after it.
+    sandbox
+        .faults(serde_json::json!({
+            "lost": 1,
+            "operations": ["UpdateStateMachine", "PublishStateMachineVersion"]
+        }))
+        .await;
+
+    // A definition change (the good one: only the lost answers are in the way).
+    dir.write(
+        "checkout.yaml",
+        &manifest(true, "1h").replace(r#"Result: "ok""#, r#"Result: "ok, v2""#),
+    );
+    let mut passes = 0;
+    while routing(&url) != vec![(1, 90), (2, 10)] {
+        passes += 1;
+        assert!(passes <= 20, "no canary after 20 passes (seed {seed})");
+        let _ = run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
+    }
+    assert_eq!(versions(&url), [1, 2], "one change, one version");
+    let injected = sandbox.requests().await.injected();
+    assert!(injected >= 1, "the publishing update's answer was not lost");
+    eprintln!("canary live after {passes} passes, {injected} answers lost");
+
+    // Half the answers of the alias and tag writes lost (seeded) while the rollout finishes.
+    sandbox
+        .faults(serde_json::json!({
+            "lost": 0.5,
+            "seed": seed,
+            "operations": ["UpdateStateMachineAlias", "TagResource"]
+        }))
+        .await;
+
+    // A short bake: the same under lost answers, to 100 % on version 2, still two versions.
+    dir.write(
+        "checkout.yaml",
+        &manifest(true, "1s").replace(r#"Result: "ok""#, r#"Result: "ok, v2""#),
+    );
+    let mut passes = 0;
+    while routing(&url) != vec![(2, 100)] {
+        passes += 1;
+        assert!(passes <= 20, "not promoted after 20 passes (seed {seed})");
+        let _ = run_binary_async(dir.path(), &url, &["reconcile", "--once", "--wait"]).await;
+    }
+    assert_eq!(
+        versions(&url),
+        [1, 2],
+        "the promotion published nothing (seed {seed})"
+    );
+    assert!(
+        sandbox.requests().await.injected() > 0,
+        "no answer was lost: the test proved nothing (seed {seed})"
+    );
+
+    // Faults off: in sync, nothing to write.
+    sandbox.faults(serde_json::json!({})).await;
+    let r = pass(&sandbox, &dir, 0).await;
+    assert_eq!(entry(&r, "StateMachine")["status"], "Synced", "{r}");
+    sandbox.reset().await;
+    pass(&sandbox, &dir, 0).await;
+    assert_eq!(sandbox.requests().await.writes(), 0);
+    sandbox.shutdown().await;
+}
