@@ -219,7 +219,7 @@ pub enum AliasTarget {
     Routing(Vec<(u32, u8)>),
 }
 
-/// `aliases[].rollout` (and, later, `ApiIntegration.spec.rollout`).
+/// `aliases[].rollout` and `ApiIntegration.spec.rollout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollout {
     pub strategy: RolloutStrategy,
@@ -342,6 +342,10 @@ pub struct ApiIntegration {
     pub responses: Vec<Response>,
     /// Deploy to this stage after any change to the API.
     pub stage: Option<String>,
+    /// How a changed API configuration reaches `stage`: at once (none, or `AllAtOnce`) or through
+    /// the stage's canary (`Canary`, `Linear`), watched by alarms (SPEC §9).
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
     pub deletion_policy: DeletionPolicy,
 }
 

@@ -45,6 +45,8 @@ pub struct LiveApi {
 pub struct LiveStage {
     pub name: String,
     pub deployment_id: Option<String>,
+    /// The stage's canary (`canarySettings`): its deployment and its share of traffic (0–100).
+    pub canary: Option<(String, f64)>,
 }
 
 /// A resource path with its methods.

@@ -45,6 +45,7 @@ pub(super) fn load_integration(
         "stateMachineAlias",
         "responses",
         "stage",
+        "rollout",
         "deletionPolicy",
         "driftPolicy",
         "ignoreDifferences",
@@ -194,6 +195,18 @@ pub(super) fn load_integration(
         }
     }
     let stage = string_field(spec, "stage", "spec", ds);
+    let rollout = match spec.entry("rollout") {
+        None => None,
+        Some((key, node)) => {
+            if stage.is_none() {
+                ds.at(
+                    key.pos,
+                    "spec.rollout: needs spec.stage (the stage whose canary carries the rollout)",
+                );
+            }
+            super::versioning::load_rollout(node, "spec.rollout", ds)
+        }
+    };
     let deletion_policy = deletion_policy(spec, ds);
     let state_machine_ref = sm_ref.as_ref().map(|(s, _)| s.clone());
     let state_machine_alias = sm_alias.as_ref().map(|(s, _)| s.clone());
@@ -209,6 +222,7 @@ pub(super) fn load_integration(
             state_machine_alias,
             responses,
             stage,
+            rollout,
             deletion_policy,
         }),
         api_ref,

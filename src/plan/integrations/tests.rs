@@ -37,6 +37,7 @@ fn live_serving(ais: &[&ApiIntegration]) -> LiveApiState {
         stages: vec![LiveStage {
             name: "prod".into(),
             deployment_id: Some("d1".into()),
+            canary: None,
         }],
         deployments: BTreeMap::from([("d1".to_owned(), Some(description))]),
     }
