@@ -250,7 +250,7 @@ impl Reconciler {
         };
         let (mut results, created) = self.wave_one(&wave, listing.as_ref(), &alarms).await;
         let known = wave.with_dependencies(&results, &self.owner);
-        let (integration_reps, prunes) = self.wave_two(&wave, &known, &created, &api_prunes).await;
+        let (integration_reps, prunes) = self.wave_two(&wave, &known, &created, &api_prunes, &alarms).await;
         results.extend(
             integration_reps
                 .into_iter()
@@ -360,6 +360,7 @@ impl Reconciler {
         known: &BTreeMap<ResourceKey, ResourceReport>,
         created: &BTreeMap<String, LiveApi>,
         api_prunes: &ApiPrunes,
+        alarms: &rollout::Alarms,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
         let mut out = Vec::new();
         let mut integrations = Vec::new();
@@ -404,6 +405,7 @@ impl Reconciler {
                     prunes: &api_prunes.integrations,
                     claimed: &claimed,
                     stages: &stages,
+                    alarms,
                 },
                 wave.scope,
             )
@@ -521,6 +523,17 @@ impl Reconciler {
                 crate::desired::AliasTarget::Routing(_) => None,
             })
             .flatten()
+            .chain(
+                desired
+                    .resources
+                    .iter()
+                    .filter(|r| in_scope.contains(&r.key()))
+                    .filter_map(|r| match r {
+                        Resource::ApiIntegration(ai) => ai.rollout.as_ref(),
+                        _ => None,
+                    })
+                    .flat_map(|r| r.alarms.iter().cloned()),
+            )
             .collect();
         if names.is_empty() {
             return Ok(BTreeMap::new());

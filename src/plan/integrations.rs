@@ -13,9 +13,13 @@ use serde_json::Value;
 use super::controls::effective_integration;
 use super::prune::PruneRecord;
 use super::rest_api::too_many_tags;
+use super::rollout::Progress;
+use super::stage_rollout::{StageInput, StageOp, StageRolloutPlan, applies, plan_stage, stage_tag_key};
 use super::{Action, Change, diff_values, fingerprint};
 use crate::desired::{ApiIntegration, DesiredSet, DriftPolicy, Kind, Resource, ResourceKey, RestApiTarget};
-use crate::live::{LiveApi, LiveApiState, LiveIntegration, LiveMethod, LiveResource, LiveResponse};
+use crate::live::{
+    AlarmState, LiveApi, LiveApiState, LiveIntegration, LiveMethod, LiveResource, LiveResponse,
+};
 use crate::ownership::{self, IntegrationRecord};
 use crate::path::Path;
 
@@ -36,6 +40,10 @@ pub struct ApiInput<'a> {
     pub declared_stages: &'a BTreeSet<String>,
     /// This instance's owner id.
     pub owner: &'a str,
+    /// The states of the alarms the stages' rollouts name (`spec.rollout.alarms`).
+    pub alarms: &'a BTreeMap<String, AlarmState>,
+    /// Unix seconds, for the stages' rollouts.
+    pub now: u64,
 }
 
 /// One write on an integration's method, in the order they are made.
@@ -121,6 +129,9 @@ pub struct StagePlan {
     pub integrations: Vec<usize>,
     /// Indices into [`ApiIntegrationsPlan::prunes`] of those whose removal it deploys.
     pub prunes: Vec<usize>,
+    /// The stage's canary rollout (`spec.rollout`), carried out instead of a plain deployment;
+    /// it may write nothing (a bake in progress, a held roll back) and still judge the status.
+    pub rollout: Option<StageRolloutPlan>,
 }
 
 /// Everything to do on one REST API, in order: moves, records (one TagResource), each
@@ -314,7 +325,7 @@ pub fn plan_api(input: &ApiInput<'_>) -> ApiIntegrationsPlan {
     };
     plan.stages = plan_stages(input, &plan, &mut integrations);
     plan.integrations = integrations;
-    for stage in &plan.stages {
+    for stage in plan.stages.iter().filter(|s| s.rollout.is_none()) {
         for &i in &stage.prunes {
             plan.prunes[i].changes.push(stage.change.clone());
         }
@@ -615,6 +626,20 @@ fn plan_stages(
         if live.is_none() && !declared {
             continue;
         }
+        let rollout = input
+            .integrations
+            .iter()
+            .filter(|ai| ai.stage.as_deref() == Some(stage))
+            .find_map(|ai| ai.rollout.as_ref())
+            .filter(|r| applies(Some(r)));
+        if let (Some(r), Some(l)) = (rollout, live.filter(|l| l.deployment_id.is_some())) {
+            if plan.deployable
+                && let Some(stage_plan) = rollout_stage(input, plan, integrations, r, l)
+            {
+                out.push(stage_plan);
+            }
+            continue;
+        }
         let serving = live
             .and_then(|l| l.deployment_id.as_ref())
             .map(|dep| (dep, input.live.deployments.get(dep).cloned().flatten()));
@@ -658,9 +683,74 @@ fn plan_stages(
             prunes: (0..plan.prunes.len())
                 .filter(|&i| plan.prunes[i].stage.as_deref() == Some(stage))
                 .collect(),
+            rollout: None,
         });
     }
     out
+}
+
+/// A stage whose integrations declare a `Canary` or `Linear` rollout: its step (SPEC §9), shown as
+/// a change of the integrations on it when it writes. `None`: nothing to roll out or in flight.
+fn rollout_stage(
+    input: &ApiInput<'_>,
+    plan: &ApiIntegrationsPlan,
+    integrations: &mut [IntegrationPlan],
+    rollout: &crate::desired::Rollout,
+    live: &crate::live::LiveStage,
+) -> Option<StagePlan> {
+    let stage = live.name.as_str();
+    let progress = input
+        .live_tags
+        .get(&stage_tag_key(stage))
+        .and_then(|t| Progress::parse(t));
+    let planned = plan_stage(&StageInput {
+        stage,
+        rollout,
+        live,
+        descriptions: &input.live.deployments,
+        target: &plan.description,
+        progress: progress.as_ref(),
+        alarms: input.alarms,
+        now: input.now,
+    })?;
+    let on_stage: Vec<usize> = input
+        .integrations
+        .iter()
+        .enumerate()
+        .filter(|(_, ai)| ai.stage.as_deref() == Some(stage))
+        .map(|(i, _)| i)
+        .collect();
+    let before = match &live.canary {
+        Some((id, pct)) => format!(
+            "deployment {}, canary {id} at {pct} %",
+            live.deployment_id.as_deref().unwrap_or("none")
+        ),
+        None => format!("deployment {}", live.deployment_id.as_deref().unwrap_or("none")),
+    };
+    let after = match &planned.op {
+        Some(StageOp::Deploy) => "a deployment of the current configuration".to_owned(),
+        Some(StageOp::Canary(w)) => format!("a canary deployment of the current configuration at {w} %"),
+        Some(StageOp::Percent(w)) => format!("the canary at {w} %"),
+        Some(StageOp::Promote(id)) => format!("deployment {id} (the canary, promoted)"),
+        Some(StageOp::RemoveCanary) => "the canary removed (rolled back)".to_owned(),
+        None => before.clone(),
+    };
+    let change = Change::new(format!("stage[{stage:?}]"), before, after);
+    if planned.op.is_some() {
+        for &i in &on_stage {
+            integrations[i].changes.push(change.clone());
+            if integrations[i].action == Action::Noop {
+                integrations[i].action = Action::Update;
+            }
+        }
+    }
+    Some(StagePlan {
+        name: stage.to_owned(),
+        change,
+        integrations: on_stage,
+        prunes: Vec::new(),
+        rollout: Some(planned),
+    })
 }
 
 /// The configuration a deployment of an API captures, as comparable data: every resource path

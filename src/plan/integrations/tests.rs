@@ -81,6 +81,8 @@ impl Fixture {
             claimed: &claimed,
             declared_stages: &self.declared,
             owner: "default",
+            alarms: &BTreeMap::new(),
+            now: 0,
         })
     }
 }
@@ -401,6 +403,8 @@ fn stages_to_check_are_the_integrations_the_declared_and_the_pruned_ones() {
         claimed: &BTreeSet::new(),
         declared_stages: &declared,
         owner: "default",
+        alarms: &BTreeMap::new(),
+        now: 0,
     };
     let want: BTreeSet<String> = ["dev", "prod", "qa"].into_iter().map(String::from).collect();
     assert_eq!(stages_to_check(&input), want);
