@@ -24,7 +24,7 @@ use crate::plan::integrations::{
     ApiInput, ApiIntegrationsPlan, MethodOp, api_id_of, plan_api, plan_on_new_api, stages_to_check,
 };
 use crate::plan::prune::PruneRecord;
-use crate::plan::rollout::{Ended, Health};
+use crate::plan::rollout::{Ended, Health, RolloutView};
 use crate::plan::stage_rollout::{StageOp, StageRolloutPlan, stage_tag_key};
 use crate::plan::{Action, IntegrationPlan, PrunePlan};
 use crate::report::{ResourceReport, Status};
@@ -48,6 +48,8 @@ pub(super) struct Declared<'a> {
     pub(super) stages: &'a BTreeMap<String, BTreeSet<String>>,
     /// The states of the rollouts' alarms, read once for the pass.
     pub(super) alarms: &'a super::rollout::Alarms,
+    /// The alias rollouts the pass's machines reported, by (machine `metadata.name`, alias).
+    pub(super) alias_views: &'a BTreeMap<(String, String), RolloutView>,
 }
 
 /// What became of one planned item in `Apply` mode.
@@ -117,6 +119,7 @@ impl Reconciler {
                 owner: &self.owner,
                 alarms: declared.alarms.as_ref().unwrap_or(&no_alarms),
                 now: unix_now(),
+                alias_views: declared.alias_views,
             };
             let (reps, gone) = self
                 .integrations_on_api(input, scope, declared.alarms.as_ref().err())
@@ -448,9 +451,33 @@ impl Run<'_> {
             let d = self.aws.deployment_description(api_id, &dep).await?;
             Ok((d.as_deref() == Some(description)).then_some(()))
         };
-        match &r.op {
+        for op in &r.ops {
+            self.stage_op(name, op, &deployed_to).await?;
+        }
+        let m = crate::metrics::global();
+        match r.plan.ended {
+            Some(Ended::Promoted) => m.rollout_ended("promoted"),
+            Some(Ended::RolledBack) => m.rollout_ended("rolled_back"),
             None => {}
-            Some(StageOp::Deploy) => {
+        }
+        tracing::info!(api = %api_id, stage = %name, ops = ?r.ops, phase = ?r.plan.view.phase, "stage rolled");
+        Ok(())
+    }
+
+    /// One stage write of a rollout. `deployed_to(canary)` finds a deployment of the planned
+    /// configuration whose answer was lost.
+    async fn stage_op<F, Fut>(&self, name: &str, op: &StageOp, deployed_to: &F) -> Result<(), AwsError>
+    where
+        F: Fn(bool) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<()>, AwsError>>,
+    {
+        let api_id = self.plan.api_id.as_str();
+        let description = self.plan.description.as_str();
+        let patch = |ops: Vec<(&'static str, &'static str, Option<String>)>| async move {
+            retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await
+        };
+        match op {
+            StageOp::Deploy => {
                 create_once(
                     self.deadline,
                     || self.aws.deploy(api_id, name, description),
@@ -462,44 +489,59 @@ impl Run<'_> {
                     .iter()
                     .any(|s| s.name == name && s.canary.is_some());
                 if has_canary {
-                    let ops = [("remove", "/canarySettings", None)];
-                    retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await?;
+                    patch(vec![("remove", "/canarySettings", None)]).await?;
                 }
             }
-            Some(StageOp::Canary(w)) => {
+            StageOp::Canary(w) | StageOp::CanaryWith(w, _, _) => {
+                let overrides = match op {
+                    StageOp::CanaryWith(_, k, v) => BTreeMap::from([(k.clone(), v.clone())]),
+                    _ => BTreeMap::new(),
+                };
                 create_once(
                     self.deadline,
-                    || self.aws.deploy_canary(api_id, name, description, *w),
+                    || self.aws.deploy_canary(api_id, name, description, *w, &overrides),
                     || deployed_to(true),
                 )
                 .await?;
                 // A lost create found the canary: make sure it carries the planned share.
-                let ops = [("replace", "/canarySettings/percentTraffic", Some(w.to_string()))];
-                retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await?;
+                patch(vec![(
+                    "replace",
+                    "/canarySettings/percentTraffic",
+                    Some(w.to_string()),
+                )])
+                .await?;
             }
-            Some(StageOp::Percent(w)) => {
-                let ops = [("replace", "/canarySettings/percentTraffic", Some(w.to_string()))];
-                retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await?;
+            StageOp::Percent(w) => {
+                patch(vec![(
+                    "replace",
+                    "/canarySettings/percentTraffic",
+                    Some(w.to_string()),
+                )])
+                .await?;
             }
-            Some(StageOp::Promote(id)) => {
+            StageOp::Promote(id) => {
+                patch(vec![
+                    ("replace", "/deploymentId", Some(id.clone())),
+                    ("remove", "/canarySettings", None),
+                ])
+                .await?;
+            }
+            StageOp::PromoteWith(id, k, v) => {
+                let path = format!("/variables/{k}");
                 let ops = [
                     ("replace", "/deploymentId", Some(id.clone())),
+                    ("replace", path.as_str(), Some(v.clone())),
                     ("remove", "/canarySettings", None),
                 ];
                 retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await?;
             }
-            Some(StageOp::RemoveCanary) => {
-                let ops = [("remove", "/canarySettings", None)];
+            StageOp::RemoveCanary => patch(vec![("remove", "/canarySettings", None)]).await?,
+            StageOp::Variable(k, v) => {
+                let path = format!("/variables/{k}");
+                let ops = [("replace", path.as_str(), Some(v.clone()))];
                 retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await?;
             }
         }
-        let m = crate::metrics::global();
-        match r.plan.ended {
-            Some(Ended::Promoted) => m.rollout_ended("promoted"),
-            Some(Ended::RolledBack) => m.rollout_ended("rolled_back"),
-            None => {}
-        }
-        tracing::info!(api = %api_id, stage = %name, op = ?r.op, phase = ?r.plan.view.phase, "stage rolled");
         Ok(())
     }
 

@@ -393,6 +393,15 @@ impl Reconciler {
         let known_id = |name: &str| api_ids.get(name).cloned();
         let claimed = claimed_methods(wave.desired);
         let stages = declared_stages(wave.desired, &known_id, list);
+        let alias_views: BTreeMap<(String, String), crate::plan::rollout::RolloutView> = known
+            .iter()
+            .filter(|(k, _)| k.kind == Kind::StateMachine)
+            .flat_map(|(k, rep)| {
+                rep.rollouts
+                    .iter()
+                    .map(|v| ((k.name.clone(), v.alias.clone()), v.clone()))
+            })
+            .collect();
         let (reps, gone) = self
             .reconcile_integrations(
                 &integrations,
@@ -406,6 +415,7 @@ impl Reconciler {
                     claimed: &claimed,
                     stages: &stages,
                     alarms,
+                    alias_views: &alias_views,
                 },
                 wave.scope,
             )

@@ -438,22 +438,35 @@ impl Aws {
                     canary: s
                         .canary_settings()
                         .and_then(|c| Some((c.deployment_id()?.to_owned(), c.percent_traffic()))),
+                    variables: s
+                        .variables()
+                        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                    canary_overrides: s
+                        .canary_settings()
+                        .and_then(|c| c.stage_variable_overrides())
+                        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
                 })
             })
             .collect())
     }
 
-    /// CreateDeployment to an existing stage's canary at `percent` %, described as `description`
-    /// (the stage's own deployment is left as it is).
+    /// CreateDeployment to an existing stage's canary at `percent` % with these stage variable
+    /// overrides, described as `description` (the stage's own deployment is left as it is).
     pub async fn deploy_canary(
         &self,
         api_id: &str,
         stage: &str,
         description: &str,
         percent: u8,
+        overrides: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
         let canary = aws_sdk_apigateway::types::DeploymentCanarySettings::builder()
             .percent_traffic(f64::from(percent))
+            .set_stage_variable_overrides(
+                (!overrides.is_empty()).then(|| overrides.clone().into_iter().collect()),
+            )
             .build();
         self.call(
             SVC,

@@ -13,8 +13,10 @@ use serde_json::Value;
 use super::controls::effective_integration;
 use super::prune::PruneRecord;
 use super::rest_api::too_many_tags;
-use super::rollout::Progress;
-use super::stage_rollout::{StageInput, StageOp, StageRolloutPlan, applies, plan_stage, stage_tag_key};
+use super::rollout::{Progress, RolloutView};
+use super::stage_rollout::{
+    JointInput, StageInput, StageOp, StageRolloutPlan, applies, plan_joint, plan_stage, stage_tag_key,
+};
 use super::{Action, Change, diff_values, fingerprint};
 use crate::desired::{ApiIntegration, DesiredSet, DriftPolicy, Kind, Resource, ResourceKey, RestApiTarget};
 use crate::live::{
@@ -44,6 +46,9 @@ pub struct ApiInput<'a> {
     pub alarms: &'a BTreeMap<String, AlarmState>,
     /// Unix seconds, for the stages' rollouts.
     pub now: u64,
+    /// The alias rollouts the pass's machines reported, by (StateMachine `metadata.name`, alias):
+    /// a stage whose integration starts one that is rolling out follows it (SPEC §9).
+    pub alias_views: &'a BTreeMap<(String, String), RolloutView>,
 }
 
 /// One write on an integration's method, in the order they are made.
@@ -632,11 +637,32 @@ fn plan_stages(
             .filter(|ai| ai.stage.as_deref() == Some(stage))
             .find_map(|ai| ai.rollout.as_ref())
             .filter(|r| applies(Some(r)));
-        if let (Some(r), Some(l)) = (rollout, live.filter(|l| l.deployment_id.is_some())) {
+        let deployed = live.filter(|l| l.deployment_id.is_some());
+        if let Some(l) = deployed
+            && plan.deployable
+            && let Some(planned) = joint_stage(input, plan, l)
+        {
+            out.push(rollout_stage(input, integrations, l, planned));
+            continue;
+        }
+        if let (Some(r), Some(l)) = (rollout, deployed) {
             if plan.deployable
-                && let Some(stage_plan) = rollout_stage(input, plan, integrations, r, l)
+                && let Some(planned) = plan_stage(&StageInput {
+                    stage,
+                    rollout: r,
+                    live: l,
+                    descriptions: &input.live.deployments,
+                    target: &plan.description,
+                    progress: input
+                        .live_tags
+                        .get(&stage_tag_key(stage))
+                        .and_then(|t| Progress::parse(t))
+                        .as_ref(),
+                    alarms: input.alarms,
+                    now: input.now,
+                })
             {
-                out.push(stage_plan);
+                out.push(rollout_stage(input, integrations, l, planned));
             }
             continue;
         }
@@ -689,30 +715,43 @@ fn plan_stages(
     out
 }
 
-/// A stage whose integrations declare a `Canary` or `Linear` rollout: its step (SPEC §9), shown as
-/// a change of the integrations on it when it writes. `None`: nothing to roll out or in flight.
-fn rollout_stage(
+/// The joint rollout of a stage (SPEC §9): an integration on it starts an alias whose rollout is
+/// in flight (or ended in this pass); the stage follows the alias's steps.
+fn joint_stage(
     input: &ApiInput<'_>,
     plan: &ApiIntegrationsPlan,
-    integrations: &mut [IntegrationPlan],
-    rollout: &crate::desired::Rollout,
     live: &crate::live::LiveStage,
-) -> Option<StagePlan> {
+) -> Option<StageRolloutPlan> {
     let stage = live.name.as_str();
-    let progress = input
-        .live_tags
-        .get(&stage_tag_key(stage))
-        .and_then(|t| Progress::parse(t));
-    let planned = plan_stage(&StageInput {
-        stage,
-        rollout,
-        live,
-        descriptions: &input.live.deployments,
-        target: &plan.description,
-        progress: progress.as_ref(),
-        alarms: input.alarms,
-        now: input.now,
-    })?;
+    input
+        .integrations
+        .iter()
+        .filter(|ai| ai.stage.as_deref() == Some(stage))
+        .find_map(|ai| {
+            let variable = ai.joint_variable()?;
+            let key = (ai.state_machine_ref.clone()?, ai.state_machine_alias.clone()?);
+            let view = input.alias_views.get(&key)?;
+            plan_joint(&JointInput {
+                stage,
+                live,
+                descriptions: &input.live.deployments,
+                target: &plan.description,
+                variable: &variable,
+                view,
+                now: input.now,
+            })
+        })
+}
+
+/// A stage with a rollout (its own or its alias's): its step, shown as a change of the
+/// integrations on it when it writes.
+fn rollout_stage(
+    input: &ApiInput<'_>,
+    integrations: &mut [IntegrationPlan],
+    live: &crate::live::LiveStage,
+    planned: StageRolloutPlan,
+) -> StagePlan {
+    let stage = live.name.as_str();
     let on_stage: Vec<usize> = input
         .integrations
         .iter()
@@ -727,16 +766,13 @@ fn rollout_stage(
         ),
         None => format!("deployment {}", live.deployment_id.as_deref().unwrap_or("none")),
     };
-    let after = match &planned.op {
-        Some(StageOp::Deploy) => "a deployment of the current configuration".to_owned(),
-        Some(StageOp::Canary(w)) => format!("a canary deployment of the current configuration at {w} %"),
-        Some(StageOp::Percent(w)) => format!("the canary at {w} %"),
-        Some(StageOp::Promote(id)) => format!("deployment {id} (the canary, promoted)"),
-        Some(StageOp::RemoveCanary) => "the canary removed (rolled back)".to_owned(),
-        None => before.clone(),
+    let after = if planned.ops.is_empty() {
+        before.clone()
+    } else {
+        planned.ops.iter().map(describe_op).collect::<Vec<_>>().join("; ")
     };
     let change = Change::new(format!("stage[{stage:?}]"), before, after);
-    if planned.op.is_some() {
+    if !planned.ops.is_empty() {
         for &i in &on_stage {
             integrations[i].changes.push(change.clone());
             if integrations[i].action == Action::Noop {
@@ -744,13 +780,28 @@ fn rollout_stage(
             }
         }
     }
-    Some(StagePlan {
+    StagePlan {
         name: stage.to_owned(),
         change,
         integrations: on_stage,
         prunes: Vec::new(),
         rollout: Some(planned),
-    })
+    }
+}
+
+fn describe_op(op: &StageOp) -> String {
+    match op {
+        StageOp::Deploy => "a deployment of the current configuration".to_owned(),
+        StageOp::Canary(w) => format!("a canary deployment of the current configuration at {w} %"),
+        StageOp::CanaryWith(w, k, v) => {
+            format!("a canary deployment of the current configuration at {w} % with {k}={v}")
+        }
+        StageOp::Percent(w) => format!("the canary at {w} %"),
+        StageOp::Promote(id) => format!("deployment {id} (the canary, promoted)"),
+        StageOp::PromoteWith(id, k, v) => format!("deployment {id} (the canary, promoted) with {k}={v}"),
+        StageOp::RemoveCanary => "the canary removed (rolled back)".to_owned(),
+        StageOp::Variable(k, v) => format!("stage variable {k}={v}"),
+    }
 }
 
 /// The configuration a deployment of an API captures, as comparable data: every resource path

@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use super::rollout::{AliasInput, AliasOp, AliasPlan, Health, Phase, Progress, plan_alias, tag_key};
+use super::rollout::{
+    AliasInput, AliasOp, AliasPlan, Health, Phase, Progress, RolloutView, plan_alias, tag_key,
+};
 use crate::desired::{Alias, AliasTarget, Rollout, RolloutStrategy};
 use crate::live::{AlarmState, LiveStage};
 
@@ -62,6 +64,14 @@ pub enum StageOp {
     Promote(String),
     /// UpdateStage `remove /canarySettings` (a roll back).
     RemoveCanary,
+    /// UpdateStage `/variables/NAME` = value (the version the stage's own deployment starts).
+    Variable(String, String),
+    /// CreateDeployment to the canary at this share, overriding `NAME` with the value (the
+    /// version the canary's requests start).
+    CanaryWith(u8, String, String),
+    /// UpdateStage: the canary's deployment made the stage's, `/variables/NAME` = value, the
+    /// canary removed.
+    PromoteWith(String, String, String),
 }
 
 /// What to do for one stage.
@@ -69,14 +79,14 @@ pub enum StageOp {
 pub struct StageRolloutPlan {
     /// The alias-shaped plan: progress to write, health, requeue, the view.
     pub plan: AliasPlan,
-    /// The stage write, after the progress tag.
-    pub op: Option<StageOp>,
+    /// The stage writes, in order, after the progress tag.
+    pub ops: Vec<StageOp>,
 }
 
 impl StageRolloutPlan {
     /// Whether the plan writes anything.
     pub fn writes(&self) -> bool {
-        self.op.is_some() || self.plan.progress.is_some()
+        !self.ops.is_empty() || self.plan.progress.is_some()
     }
 }
 
@@ -139,7 +149,130 @@ pub fn plan_stage(input: &StageInput<'_>) -> Option<StageRolloutPlan> {
         },
     };
     reword(&mut plan, input.stage);
-    Some(StageRolloutPlan { plan, op })
+    Some(StageRolloutPlan {
+        plan,
+        ops: op.into_iter().collect(),
+    })
+}
+
+/// What a stage whose integration starts an alias that is rolling out sees (SPEC §9, one rollout
+/// for the API and the workflow).
+#[derive(Debug, Clone)]
+pub struct JointInput<'a> {
+    pub stage: &'a str,
+    pub live: &'a LiveStage,
+    pub descriptions: &'a BTreeMap<String, Option<String>>,
+    /// The description of a deployment of the configuration the API will hold.
+    pub target: &'a str,
+    /// The stage variable the integration's template reads the version from.
+    pub variable: &'a str,
+    /// The alias's rollout as the machine's pass left it.
+    pub view: &'a RolloutView,
+    pub now: u64,
+}
+
+/// A stage that follows its alias's rollout: the stage's own deployment starts `from` (its
+/// variable), the canary (a deployment of the API's configuration, the variable overridden) starts
+/// `to` and carries the alias's share; promoted with the alias, removed with its roll back. So a
+/// request the canary serves runs the new version and one the stage serves runs the old one.
+/// `None` when the alias is not rolling out (nor was in this pass): the stage's own rollout, if
+/// any, applies.
+pub fn plan_joint(input: &JointInput<'_>) -> Option<StageRolloutPlan> {
+    let view = input.view;
+    let var = input.variable.to_owned();
+    let live = input.live;
+    let target = config_number(input.target);
+    let (to, from) = (view.to.to_string(), view.from.map(|f| f.to_string()));
+    let canary_ok = live.canary.as_ref().is_some_and(|(id, _)| {
+        let description = input.descriptions.get(id).cloned().flatten();
+        config_number(description.as_deref().unwrap_or(id)) == target
+            && live.canary_overrides.get(&var) == Some(&to)
+    });
+    let variable = live.variables.get(&var);
+    let mut ops = Vec::new();
+    let health = match view.phase {
+        Phase::Progressing => {
+            let from = from?;
+            let share = view.weights.get(&view.to).copied().unwrap_or(0);
+            if variable != Some(&from) {
+                ops.push(StageOp::Variable(var.clone(), from));
+            }
+            match &live.canary {
+                Some((_, pct)) if canary_ok => {
+                    if pct.round() as u8 != share {
+                        ops.push(StageOp::Percent(share));
+                    }
+                }
+                _ => ops.push(StageOp::CanaryWith(share, var, to)),
+            }
+            Health::Progressing
+        }
+        Phase::Promoted => {
+            let joint_canary = live.canary_overrides.contains_key(&var);
+            if !joint_canary && variable.is_none_or(|v| *v == to) {
+                return None;
+            }
+            match &live.canary {
+                Some((id, _)) if canary_ok => ops.push(StageOp::PromoteWith(id.clone(), var, to)),
+                _ => {
+                    let base = live.deployment_id.as_deref().map(|d| {
+                        let description = input.descriptions.get(d).cloned().flatten();
+                        config_number(description.as_deref().unwrap_or(d))
+                    });
+                    if base != Some(target) {
+                        ops.push(StageOp::Deploy);
+                    } else if live.canary.is_some() {
+                        ops.push(StageOp::RemoveCanary);
+                    }
+                    if variable != Some(&to) {
+                        ops.push(StageOp::Variable(var, to));
+                    }
+                }
+            }
+            Health::Healthy
+        }
+        Phase::RolledBack | Phase::Aborted => {
+            if live.canary.is_some() {
+                ops.push(StageOp::RemoveCanary);
+            }
+            if let Some(from) = from.filter(|f| variable != Some(f)) {
+                ops.push(StageOp::Variable(var, from));
+            }
+            Health::Degraded(format!(
+                "stage {} follows alias {:?}, rolled back with it: {}",
+                input.stage,
+                view.alias,
+                view.message.as_deref().unwrap_or("rolled back")
+            ))
+        }
+    };
+    let mut view = view.clone();
+    view.alias = format!("stage {} with alias {}", input.stage, view.alias);
+    if let Health::Degraded(why) = &health {
+        view.message = Some(why.clone());
+    }
+    let requeue_after = match health {
+        Health::Progressing => Some(
+            view.next_step_at
+                .map_or(super::rollout::ALARM_POLL_SECS, |at| {
+                    at.saturating_sub(input.now).max(1)
+                })
+                .min(super::rollout::ALARM_POLL_SECS),
+        ),
+        _ => None,
+    };
+    Some(StageRolloutPlan {
+        plan: AliasPlan {
+            progress: None,
+            op: None,
+            requeue_after,
+            health,
+            ended: None,
+            error: None,
+            view,
+        },
+        ops,
+    })
 }
 
 /// The alias plan's words made the stage's: the view names the stage, a held message says what
@@ -212,6 +345,8 @@ mod tests {
                     name: "prod".into(),
                     deployment_id: Some("d1".into()),
                     canary: None,
+                    variables: BTreeMap::new(),
+                    canary_overrides: BTreeMap::new(),
                 },
                 descriptions: BTreeMap::from([("d1".into(), Some("config A".into()))]),
                 progress: None,
@@ -237,27 +372,46 @@ mod tests {
             if let Some(pr) = &p.plan.progress {
                 self.progress = Some(pr.clone());
             }
-            match &p.op {
-                None => {}
-                Some(StageOp::Deploy) => {
+            for op in &p.ops {
+                self.apply_op(op, new_id, target);
+            }
+        }
+
+        fn apply_op(&mut self, op: &StageOp, new_id: &str, target: &str) {
+            match op {
+                StageOp::Variable(k, v) => {
+                    self.live.variables.insert(k.clone(), v.clone());
+                }
+                StageOp::CanaryWith(w, k, v) => {
+                    self.descriptions.insert(new_id.into(), Some(target.into()));
+                    self.live.canary = Some((new_id.into(), f64::from(*w)));
+                    self.live.canary_overrides = BTreeMap::from([(k.clone(), v.clone())]);
+                }
+                StageOp::PromoteWith(id, k, v) => {
+                    self.live.deployment_id = Some(id.clone());
+                    self.live.variables.insert(k.clone(), v.clone());
+                    self.live.canary = None;
+                    self.live.canary_overrides.clear();
+                }
+                StageOp::Deploy => {
                     self.descriptions.insert(new_id.into(), Some(target.into()));
                     self.live.deployment_id = Some(new_id.into());
                     self.live.canary = None;
                 }
-                Some(StageOp::Canary(w)) => {
+                StageOp::Canary(w) => {
                     self.descriptions.insert(new_id.into(), Some(target.into()));
                     self.live.canary = Some((new_id.into(), f64::from(*w)));
                 }
-                Some(StageOp::Percent(w)) => {
+                StageOp::Percent(w) => {
                     if let Some(c) = &mut self.live.canary {
                         c.1 = f64::from(*w);
                     }
                 }
-                Some(StageOp::Promote(id)) => {
+                StageOp::Promote(id) => {
                     self.live.deployment_id = Some(id.clone());
                     self.live.canary = None;
                 }
-                Some(StageOp::RemoveCanary) => self.live.canary = None,
+                StageOp::RemoveCanary => self.live.canary = None,
             }
         }
     }
@@ -272,14 +426,14 @@ mod tests {
             "serving the configuration: nothing"
         );
         let p = w.plan(&r, "config B", 100).unwrap();
-        assert_eq!(p.op, Some(StageOp::Canary(20)));
+        assert_eq!(p.ops, vec![StageOp::Canary(20)]);
         assert_eq!(p.plan.health, Health::Progressing);
         w.apply(&p, "d2", "config B");
         let p = w.plan(&r, "config B", 130).unwrap();
         assert!(!p.writes(), "{p:?}");
         assert_eq!(p.plan.requeue_after, Some(5), "alarms are polled during the bake");
         let p = w.plan(&r, "config B", 161).unwrap();
-        assert_eq!(p.op, Some(StageOp::Promote("d2".into())));
+        assert_eq!(p.ops, vec![StageOp::Promote("d2".into())]);
         w.apply(&p, "-", "config B");
         let p = w.plan(&r, "config B", 200).unwrap();
         assert!(!p.writes(), "{p:?}");
@@ -293,11 +447,11 @@ mod tests {
         let p = w.plan(&r, "config B", 100).unwrap();
         w.apply(&p, "d2", "config B");
         let p = w.plan(&r, "config B", 161).unwrap();
-        assert_eq!(p.op, Some(StageOp::Percent(40)));
+        assert_eq!(p.ops, vec![StageOp::Percent(40)]);
         w.apply(&p, "-", "config B");
         w.alarms.insert("api-5xx".into(), AlarmState::Alarm);
         let p = w.plan(&r, "config B", 170).unwrap();
-        assert_eq!(p.op, Some(StageOp::RemoveCanary));
+        assert_eq!(p.ops, vec![StageOp::RemoveCanary]);
         let Health::Degraded(why) = &p.plan.health else {
             panic!("{p:?}")
         };
@@ -313,7 +467,7 @@ mod tests {
         assert!(matches!(p.plan.health, Health::Degraded(_)));
         // A new configuration starts a new canary.
         let p = w.plan(&r, "config C", 500).unwrap();
-        assert_eq!(p.op, Some(StageOp::Canary(20)));
+        assert_eq!(p.ops, vec![StageOp::Canary(20)]);
     }
 
     #[test]
@@ -324,8 +478,75 @@ mod tests {
         // Killed after the tag, before the canary.
         w.progress = p.plan.progress.clone();
         let p = w.plan(&r, "config B", 150).unwrap();
-        assert_eq!(p.op, Some(StageOp::Canary(20)));
+        assert_eq!(p.ops, vec![StageOp::Canary(20)]);
         assert_eq!(p.plan.progress.as_ref().map(|p| p.since), Some(150));
         assert_eq!(stage_tag_key("prod"), "sfn-operator.dev/rollout.stage.prod");
+    }
+
+    fn view(phase: Phase, weights: &[(u32, u8)]) -> RolloutView {
+        RolloutView {
+            alias: "live".into(),
+            from: Some(1),
+            to: 2,
+            weights: weights.iter().copied().collect(),
+            phase,
+            step: 1,
+            next_step_at: Some(160),
+            alarms: BTreeMap::new(),
+            message: None,
+            moved: None,
+        }
+    }
+
+    fn joint(w: &World, v: &RolloutView) -> Option<StageRolloutPlan> {
+        plan_joint(&JointInput {
+            stage: "prod",
+            live: &w.live,
+            descriptions: &w.descriptions,
+            target: "config A",
+            variable: "sfn_m_live",
+            view: v,
+            now: 100,
+        })
+    }
+
+    #[test]
+    fn a_joint_stage_follows_its_alias_with_the_version_in_a_stage_variable() {
+        let mut w = World::new();
+        assert_eq!(
+            joint(&w, &view(Phase::Promoted, &[(2, 100)])),
+            None,
+            "nothing in flight"
+        );
+        let v = view(Phase::Progressing, &[(2, 20), (1, 80)]);
+        let p = joint(&w, &v).unwrap();
+        assert_eq!(
+            p.ops,
+            vec![
+                StageOp::Variable("sfn_m_live".into(), "1".into()),
+                StageOp::CanaryWith(20, "sfn_m_live".into(), "2".into())
+            ]
+        );
+        assert_eq!(p.plan.health, Health::Progressing);
+        assert_eq!(p.plan.requeue_after, Some(5));
+        w.apply(&p, "d2", "config A");
+        assert!(
+            !joint(&w, &v).unwrap().writes(),
+            "the same step again writes nothing"
+        );
+        let p = joint(&w, &view(Phase::Promoted, &[(2, 100)])).unwrap();
+        assert_eq!(
+            p.ops,
+            vec![StageOp::PromoteWith("d2".into(), "sfn_m_live".into(), "2".into())]
+        );
+        w.apply(&p, "-", "config A");
+        assert_eq!(joint(&w, &view(Phase::Promoted, &[(2, 100)])), None);
+        // A roll back of the alias removes the canary and keeps the old version on the stage.
+        let mut w = World::new();
+        let p = joint(&w, &v).unwrap();
+        w.apply(&p, "d2", "config A");
+        let p = joint(&w, &view(Phase::RolledBack, &[(1, 100)])).unwrap();
+        assert_eq!(p.ops, vec![StageOp::RemoveCanary]);
+        assert!(matches!(p.plan.health, Health::Degraded(_)));
     }
 }

@@ -38,6 +38,8 @@ fn live_serving(ais: &[&ApiIntegration]) -> LiveApiState {
             name: "prod".into(),
             deployment_id: Some("d1".into()),
             canary: None,
+            variables: BTreeMap::new(),
+            canary_overrides: BTreeMap::new(),
         }],
         deployments: BTreeMap::from([("d1".to_owned(), Some(description))]),
     }
@@ -83,6 +85,7 @@ impl Fixture {
             owner: "default",
             alarms: &BTreeMap::new(),
             now: 0,
+            alias_views: &BTreeMap::new(),
         })
     }
 }
@@ -405,6 +408,7 @@ fn stages_to_check_are_the_integrations_the_declared_and_the_pruned_ones() {
         owner: "default",
         alarms: &BTreeMap::new(),
         now: 0,
+        alias_views: &BTreeMap::new(),
     };
     let want: BTreeSet<String> = ["dev", "prod", "qa"].into_iter().map(String::from).collect();
     assert_eq!(stages_to_check(&input), want);
