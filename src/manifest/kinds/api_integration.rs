@@ -15,12 +15,7 @@ use crate::manifest::yaml::{Node, Value};
 
 /// The `application/json` request template set for a `stateMachineRef` with no templates.
 /// With an `alias`, the template starts the alias (`...:stateMachine:NAME:ALIAS`, SPEC §9).
-pub(in crate::manifest) fn default_template(
-    region: &str,
-    account: &str,
-    machine_name: &str,
-    alias: Option<&str>,
-) -> String {
+pub fn default_template(region: &str, account: &str, machine_name: &str, alias: Option<&str>) -> String {
     let qualifier = alias.map(|a| format!(":{a}")).unwrap_or_default();
     format!(
         "{{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"stateMachineArn\": \"arn:aws:states:{region}:{account}:stateMachine:{machine_name}{qualifier}\"}}"
