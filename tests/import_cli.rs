@@ -1,0 +1,437 @@
+//! Issue 21 (SPEC §11): `sfn-operator import` brings a system built by hand under GitOps. The AWS
+//! CLI builds the reference system the way the console tutorial does (Workflow Studio's
+//! definition, the REST API, `POST /execution` with an AWS service integration and no template, a
+//! deployment); then `import` → `validate` passes → `diff` exits 0, every resource `noop` →
+//! `reconcile --once` writes only the ownership tags (counted by the endpoint) → the next pass
+//! writes nothing. Against the sandbox and against moto; bad inputs; 200 generated machines.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Sandbox, aws_cli, report};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "123456789012";
+
+/// Runs the binary with test credentials and region `us-east-1`; the output is echoed for failing tests.
+fn run(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("run sfn-operator");
+    eprintln!(
+        "{args:?} -> {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `import ARGS -o DIR --endpoint-url URL`.
+fn import(url: &str, dir: &Path, args: &[&str]) -> Output {
+    let dir = dir.to_str().unwrap();
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", dir, "--endpoint-url", url, "-q"]);
+    run(&all)
+}
+
+/// `diff`/`reconcile --once` of DIR at URL with a JSON report.
+fn pass(url: &str, dir: &Path, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&[dir.to_str().unwrap(), "--endpoint-url", url, "-o", "json", "-q"]);
+    run(&all)
+}
+
+fn cli(url: &str, args: &[&str]) -> Value {
+    aws_cli(url, args).unwrap_or_else(|e| panic!("aws {args:?}: {e}"))
+}
+
+/// The definition Workflow Studio generates for the tutorial: three Lambda invokes in a Parallel
+/// state, with the console's default Retry block and the tutorial's ResultSelectors.
+fn tutorial_definition() -> Value {
+    let task = |name: &str, function: &str, selector: Value| {
+        json!({"StartAt": name, "States": {name: {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {
+                "Payload.$": "$",
+                "FunctionName": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}:$LATEST")
+            },
+            "Retry": [{
+                "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
+                                "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+                "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2, "JitterStrategy": "FULL"
+            }],
+            "End": true,
+            "ResultSelector": selector
+        }}})
+    };
+    json!({
+        "Comment": "A step functions workflow that executes tasks in parallel.",
+        "StartAt": "Parallel",
+        "States": {"Parallel": {"Type": "Parallel", "End": true, "Branches": [
+            task("SumValues", "SumFunction", json!({"sum.$": "$.Payload.sum"})),
+            task("MaxMinValues", "MaxMinFunction", json!({"max.$": "$.Payload.max", "min.$": "$.Payload.min"})),
+            task("AverageValues", "AvgFunction", json!({"avg.$": "$.Payload.avg"}))
+        ]}}
+    })
+}
+
+/// Creates a state machine with the AWS CLI.
+fn create_machine(url: &str, name: &str, kind: &str, definition: &Value, extra: &[&str]) -> String {
+    let def = definition.to_string();
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/StepFunctionsIamRole");
+    let mut args = vec![
+        "stepfunctions",
+        "create-state-machine",
+        "--name",
+        name,
+        "--type",
+        kind,
+        "--role-arn",
+        &role,
+        "--definition",
+        &def,
+    ];
+    args.extend_from_slice(extra);
+    cli(url, &args)["stateMachineArn"].as_str().unwrap().to_owned()
+}
+
+/// One method with an AWS service integration to Step Functions, as the console makes it:
+/// method, integration (with `template` when given), method response and integration response.
+fn put_states_method(url: &str, api: &str, resource: &str, verb: &str, action: &str, template: Option<&str>) {
+    cli(
+        url,
+        &[
+            "apigateway",
+            "put-method",
+            "--rest-api-id",
+            api,
+            "--resource-id",
+            resource,
+            "--http-method",
+            verb,
+            "--authorization-type",
+            "NONE",
+        ],
+    );
+    let uri = format!("arn:aws:apigateway:us-east-1:states:action/{action}");
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/IntegrationIamRole");
+    let templates = template.map(|t| json!({"application/json": t}).to_string());
+    let mut args = vec![
+        "apigateway",
+        "put-integration",
+        "--rest-api-id",
+        api,
+        "--resource-id",
+        resource,
+        "--http-method",
+        verb,
+        "--type",
+        "AWS",
+        "--integration-http-method",
+        "POST",
+        "--uri",
+        &uri,
+        "--credentials",
+        &role,
+        "--passthrough-behavior",
+        "WHEN_NO_MATCH",
+    ];
+    if let Some(t) = &templates {
+        args.extend_from_slice(&["--request-templates", t]);
+    }
+    cli(url, &args);
+    cli(
+        url,
+        &[
+            "apigateway",
+            "put-method-response",
+            "--rest-api-id",
+            api,
+            "--resource-id",
+            resource,
+            "--http-method",
+            verb,
+            "--status-code",
+            "200",
+            "--response-models",
+            "application/json=Empty",
+        ],
+    );
+    cli(
+        url,
+        &[
+            "apigateway",
+            "put-integration-response",
+            "--rest-api-id",
+            api,
+            "--resource-id",
+            resource,
+            "--http-method",
+            verb,
+            "--status-code",
+            "200",
+            "--selection-pattern",
+            "",
+        ],
+    );
+}
+
+/// The REST API of the tutorial with `POST /execution` (no template: the caller sends
+/// `{"input", "stateMachineArn"}`), deployed to `prod`. Returns the API id and `/execution`'s id.
+fn create_tutorial_api(url: &str) -> (String, String) {
+    let api = cli(
+        url,
+        &[
+            "apigateway",
+            "create-rest-api",
+            "--name",
+            "API Gateway State Machine integration",
+            "--endpoint-configuration",
+            "types=REGIONAL",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = cli(url, &["apigateway", "get-resources", "--rest-api-id", &api])["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let execution = cli(
+        url,
+        &[
+            "apigateway",
+            "create-resource",
+            "--rest-api-id",
+            &api,
+            "--parent-id",
+            &root,
+            "--path-part",
+            "execution",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    put_states_method(url, &api, &execution, "POST", "StartExecution", None);
+    (api, execution)
+}
+
+fn deploy(url: &str, api: &str) {
+    cli(
+        url,
+        &[
+            "apigateway",
+            "create-deployment",
+            "--rest-api-id",
+            api,
+            "--stage-name",
+            "prod",
+        ],
+    );
+}
+
+/// The round trip of SPEC §11 on the manifests imported into `dir`: validate, diff all noop,
+/// one reconcile writing only tags (`tag_writes` of them), a second writing nothing. `writes` reads
+/// the endpoint's write calls since the last reset, by operation.
+async fn round_trip(
+    url: &str,
+    dir: &Path,
+    tag_writes: u64,
+    writes: impl AsyncFn() -> Vec<(String, u64)>,
+    reset: impl AsyncFn(),
+) {
+    let out = run(&[
+        "validate",
+        dir.to_str().unwrap(),
+        "--region",
+        "us-east-1",
+        "--account-id",
+        ACCOUNT,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "validate");
+    let out = pass(url, dir, &["diff"]);
+    assert_eq!(out.status.code(), Some(0), "diff right after import");
+    let r = report(&out);
+    for e in r["resources"].as_array().unwrap() {
+        assert_eq!(e["action"], "noop", "{e}");
+    }
+    assert!(r["resources"].as_array().unwrap().len() >= 2);
+    reset().await;
+    let out = pass(url, dir, &["reconcile", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "first reconcile");
+    let written = writes().await;
+    let tags: u64 = written
+        .iter()
+        .filter(|(op, _)| op == "TagResource")
+        .map(|(_, n)| n)
+        .sum();
+    let others: Vec<_> = written.iter().filter(|(op, _)| op != "TagResource").collect();
+    assert!(others.is_empty(), "adoption wrote more than tags: {others:?}");
+    assert_eq!(tags, tag_writes, "{written:?}");
+    reset().await;
+    let out = pass(url, dir, &["reconcile", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "second reconcile");
+    assert_eq!(writes().await, vec![], "the pass after adoption writes nothing");
+    let out = pass(url, dir, &["diff"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// The sandbox's write calls by operation (`GET /_sandbox/requests`).
+async fn sandbox_writes(sb: &Sandbox) -> Vec<(String, u64)> {
+    let r = sb.requests().await.0;
+    let mut out = Vec::new();
+    for service in ["sfn", "apigateway", "tagging"] {
+        for (op, n) in r[service].as_object().into_iter().flatten() {
+            let n = n.as_u64().unwrap_or(0);
+            let read = ["Describe", "Get", "List", "Validate"]
+                .iter()
+                .any(|p| op.starts_with(p));
+            if n > 0 && !read {
+                out.push((op.clone(), n));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_tutorial_comes_under_gitops_against_the_sandbox() {
+    let sb = Sandbox::start().await;
+    let url = sb.url();
+    create_machine(
+        &url,
+        "ParallelProcessingMachine",
+        "EXPRESS",
+        &tutorial_definition(),
+        &[],
+    );
+    let (api, _) = create_tutorial_api(&url);
+    // A Lambda proxy method on the same API: not imported, and named.
+    let root = cli(&url, &["apigateway", "get-resources", "--rest-api-id", &api])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lambda = cli(
+        &url,
+        &[
+            "apigateway",
+            "create-resource",
+            "--rest-api-id",
+            &api,
+            "--parent-id",
+            &root,
+            "--path-part",
+            "lambda",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "put-method",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &lambda,
+            "--http-method",
+            "ANY",
+            "--authorization-type",
+            "NONE",
+        ],
+    );
+    let fn_uri = format!(
+        "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:{ACCOUNT}:function:SumFunction/invocations"
+    );
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "put-integration",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &lambda,
+            "--http-method",
+            "ANY",
+            "--type",
+            "AWS_PROXY",
+            "--integration-http-method",
+            "POST",
+            "--uri",
+            &fn_uri,
+        ],
+    );
+    deploy(&url, &api);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = import(
+        &url,
+        dir.path(),
+        &[
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--rest-api",
+            "API Gateway State Machine integration",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("not imported: ANY /lambda on REST API {api}")),
+        "{stdout}"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "api-gateway-state-machine-integration.yaml",
+            "parallel-processing-machine.asl.yaml",
+            "parallel-processing-machine.yaml"
+        ]
+    );
+    let api_text =
+        std::fs::read_to_string(dir.path().join("api-gateway-state-machine-integration.yaml")).unwrap();
+    assert!(
+        !api_text.contains("requestTemplates") && !api_text.contains("stateMachineRef"),
+        "{api_text}"
+    );
+    assert!(
+        api_text.contains("credentials: \"arn:aws:iam::${AWS::AccountId}:role/IntegrationIamRole\""),
+        "{api_text}"
+    );
+    assert!(api_text.contains("stage: prod"), "{api_text}");
+    let asl = std::fs::read_to_string(dir.path().join("parallel-processing-machine.asl.yaml")).unwrap();
+    assert!(asl.contains("function:SumFunction:$LATEST"), "{asl}");
+    assert!(asl.contains("${AWS::AccountId}"), "{asl}");
+
+    // Three tags writes: the machine's, the API's, the integration's record (with the stage's).
+    round_trip(&url, dir.path(), 3, || sandbox_writes(&sb), || sb.reset()).await;
+    // The adopted API still has the Lambda method nobody manages.
+    let resources = cli(&url, &["apigateway", "get-resources", "--rest-api-id", &api]);
+    assert!(resources.to_string().contains("/lambda"));
+    sb.shutdown().await;
+}
