@@ -435,3 +435,252 @@ async fn the_console_tutorial_comes_under_gitops_against_the_sandbox() {
     assert!(resources.to_string().contains("/lambda"));
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jsonata_unicode_logging_custom_templates_and_two_methods_on_one_path_round_trip() {
+    let sb = Sandbox::start().await;
+    let url = sb.url();
+    let jsonata = json!({
+        "QueryLanguage": "JSONata",
+        "Comment": "Variables — ünïcödé, and a literal ${placeholder}",
+        "StartAt": "Première étape",
+        "States": {
+            "Première étape": {"Type": "Pass", "Assign": {"total": "{% $sum($states.input.values) %}"}, "Next": "終わり"},
+            "終わり": {"Type": "Pass", "Output": {"total": "{% $total %}", "ratio": 0.5}, "End": true}
+        }
+    });
+    create_machine(
+        &url,
+        "JsonataVars",
+        "EXPRESS",
+        &jsonata,
+        &[
+            "--tags",
+            r#"[{"key": "team", "value": "payments"}, {"key": "note", "value": "${literal}"}]"#,
+        ],
+    );
+    let logging = json!({"level": "ALL", "includeExecutionData": true, "destinations": [
+        {"cloudWatchLogsLogGroup": {"logGroupArn": format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/vendedlogs/states/Orders:*")}}
+    ]})
+    .to_string();
+    create_machine(
+        &url,
+        "Orders",
+        "STANDARD",
+        &json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        &[
+            "--logging-configuration",
+            &logging,
+            "--tracing-configuration",
+            "enabled=true",
+        ],
+    );
+    // An API with two integrations on /orders: POST with the operator's default template for
+    // JsonataVars (becomes stateMachineRef), GET with a custom template (kept as it is).
+    let api = cli(
+        &url,
+        &[
+            "apigateway",
+            "create-rest-api",
+            "--name",
+            "Orders API",
+            "--description",
+            "by hand",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = cli(&url, &["apigateway", "get-resources", "--rest-api-id", &api])["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let orders = cli(
+        &url,
+        &[
+            "apigateway",
+            "create-resource",
+            "--rest-api-id",
+            &api,
+            "--parent-id",
+            &root,
+            "--path-part",
+            "orders",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let default = sfn_operator::manifest::default_template("us-east-1", ACCOUNT, "JsonataVars", None);
+    put_states_method(&url, &api, &orders, "POST", "StartExecution", Some(&default));
+    let custom = format!(
+        "#set($body = $input.path('$'))\n{{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"name\": \"$context.requestId\", \"stateMachineArn\": \"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:Orders\"}}"
+    );
+    put_states_method(&url, &api, &orders, "GET", "StartSyncExecution", Some(&custom));
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "create-deployment",
+            "--rest-api-id",
+            &api,
+            "--stage-name",
+            "live",
+        ],
+    );
+    let (tutorial, _) = create_tutorial_api(&url);
+    deploy(&url, &tutorial);
+    create_machine(
+        &url,
+        "ParallelProcessingMachine",
+        "EXPRESS",
+        &tutorial_definition(),
+        &[],
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = import(
+        &url,
+        dir.path(),
+        &[
+            "--state-machine",
+            "JsonataVars",
+            "--state-machine",
+            "Orders",
+            "--state-machine",
+            &format!("arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:ParallelProcessingMachine"),
+            "--rest-api",
+            &api,
+            "--rest-api",
+            "API Gateway State Machine integration",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let orders_text = std::fs::read_to_string(dir.path().join("orders-api.yaml")).unwrap();
+    assert!(
+        orders_text.contains("stateMachineRef: jsonata-vars"),
+        "{orders_text}"
+    );
+    assert!(
+        orders_text.contains("StartSyncExecution") && orders_text.contains("requestTemplates"),
+        "{orders_text}"
+    );
+    assert!(orders_text.contains("stage: live"), "{orders_text}");
+    let machine_text = std::fs::read_to_string(dir.path().join("jsonata-vars.yaml")).unwrap();
+    assert!(machine_text.contains("note: \"$${literal}\""), "{machine_text}");
+    let std_text = std::fs::read_to_string(dir.path().join("orders.yaml")).unwrap();
+    assert!(
+        std_text.contains("type: STANDARD") && std_text.contains("level: ALL"),
+        "{std_text}"
+    );
+    assert!(std_text.contains("enabled: true"), "{std_text}");
+
+    // Tags: 3 machines, 2 APIs, and one TagResource per API for its integrations' records.
+    round_trip(&url, dir.path(), 7, || sandbox_writes(&sb), || sb.reset()).await;
+    let tags = cli(
+        &url,
+        &[
+            "stepfunctions",
+            "list-tags-for-resource",
+            "--resource-arn",
+            &format!("arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:JsonataVars"),
+        ],
+    );
+    assert!(tags.to_string().contains("${literal}"), "{tags}");
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_exit_1_and_write_nothing() {
+    let sb = Sandbox::start().await;
+    let url = sb.url();
+    create_machine(
+        &url,
+        "ParallelProcessingMachine",
+        "EXPRESS",
+        &tutorial_definition(),
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let listing = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+
+    // A name that does not exist.
+    let out = import(
+        &url,
+        dir.path(),
+        &[
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--state-machine",
+            "Nope",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("StateMachineDoesNotExist: "), "{stderr}");
+    assert!(stderr.contains("stateMachine:Nope"), "{stderr}");
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+    let out = import(
+        &url,
+        dir.path(),
+        &[
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--rest-api",
+            "Nope",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NotFoundException: "));
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+
+    // An existing file: not overwritten without --force, and nothing else written either.
+    std::fs::write(dir.path().join("parallel-processing-machine.yaml"), "# mine\n").unwrap();
+    let out = import(
+        &url,
+        dir.path(),
+        &["--state-machine", "ParallelProcessingMachine"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(listing(dir.path()), ["parallel-processing-machine.yaml"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("parallel-processing-machine.yaml")).unwrap(),
+        "# mine\n"
+    );
+    let out = import(
+        &url,
+        dir.path(),
+        &["--state-machine", "ParallelProcessingMachine", "--force"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        listing(dir.path()),
+        [
+            "parallel-processing-machine.asl.yaml",
+            "parallel-processing-machine.yaml"
+        ]
+    );
+
+    // -o naming a file.
+    let file = dir.path().join("parallel-processing-machine.yaml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let out = import(&url, &file, &["--state-machine", "ParallelProcessingMachine"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
+    // Nothing to import: a usage error.
+    let out = run(&["import", "--endpoint-url", &url]);
+    assert_eq!(out.status.code(), Some(64));
+    sb.shutdown().await;
+}
