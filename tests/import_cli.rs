@@ -826,7 +826,7 @@ fn generated_definition(rng: &mut fastrand::Rng, i: usize) -> Value {
         "arn:aws:lambda:us-east-1:123456789012:function:F",
     ];
     const NAMES: &[&str] = &["Step", "Étape", "終わり", "Wait here", "Passe-partout", "a_b"];
-    let mut value = |rng: &mut fastrand::Rng, depth: u32| -> Value {
+    let value = |rng: &mut fastrand::Rng, depth: u32| -> Value {
         match rng.u8(0..6) {
             0 => json!(rng.i64(-1000..1000)),
             1 => json!(f64::from(rng.i32(-1000..1000)) / 8.0),
