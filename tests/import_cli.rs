@@ -875,9 +875,16 @@ async fn two_hundred_generated_machines_round_trip() {
             aws_sdk_sfn::types::StateMachineType::Standard
         };
         let definition = generated_definition(&mut rng, i);
+        let tags = (i % 7 == 0).then(|| {
+            aws_sdk_sfn::types::Tag::builder()
+                .key("gen")
+                .value(format!("{i}: ${{x}} #{}", rng.u32(..)))
+                .build()
+        });
         sfn.create_state_machine()
             .name(&name)
             .r#type(kind)
+            .set_tags(tags.map(|t| vec![t]))
             .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/StepFunctionsIamRole"))
             .definition(definition.to_string())
             .send()
@@ -890,13 +897,27 @@ async fn two_hundred_generated_machines_round_trip() {
     for n in &names {
         args.extend_from_slice(&["--state-machine", n.as_str()]);
     }
-    // AWS's quotas allow ListTagsForResource 100 at once, then 1 a second: with the client-side
-    // limits on, 200 untagged machines take over 100 s per pass (BENCHMARKS.md); the sandbox
-    // does not enforce them, so they are off here.
-    args.push("--no-rate-limits");
+    // With the default rate limits: the tags come from the Tagging API listing, not from one
+    // ListTagsForResource each (100, then 1 a second on AWS).
+    sb.reset().await;
     let out = import(&url, dir.path(), &args);
     assert_eq!(out.status.code(), Some(0), "seed {seed}");
+    let calls = sb.requests().await;
+    assert_eq!(calls.count("ListTagsForResource"), 0, "{:?}", calls.0);
+    assert_eq!(calls.count("DescribeStateMachine"), 200, "{:?}", calls.0);
+    assert!(calls.count("GetResources") >= 1, "{:?}", calls.0);
+    for i in [0, 7, 196] {
+        let text = std::fs::read_to_string(dir.path().join(format!("generated-{i:03}.yaml"))).unwrap();
+        assert!(
+            text.contains(&format!("gen: \"{i}: $${{x}} #")),
+            "seed {seed}: {text}"
+        );
+    }
+    let untagged = std::fs::read_to_string(dir.path().join("generated-001.yaml")).unwrap();
+    assert!(!untagged.contains("tags:"), "{untagged}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 400, "seed {seed}");
+    // A pass reads each machine not yet managed with ListTagsForResource (100, then 1 a second):
+    // the sandbox does not enforce AWS's quotas, so the client-side limits are off for the passes.
     round_trip(
         &url,
         dir.path(),

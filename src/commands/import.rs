@@ -114,6 +114,24 @@ async fn read_machines(
     concurrency: usize,
     deadline: tokio::time::Instant,
 ) -> crate::Result<Vec<LiveMachine>> {
+    // Many machines: their tags from one Tagging API listing (100 a page) instead of one
+    // ListTagsForResource each (100, then 1 a second), so DescribeStateMachine's quota is the
+    // floor. A machine not listed has no tag; without the listing (no tag:GetResources
+    // permission, say) each machine's tags are read with it.
+    let listing = if names.len() >= TAG_LISTING_MIN {
+        match aws
+            .list_tagged(crate::aws::tagging::STATE_MACHINE_TYPE, deadline)
+            .await
+        {
+            Ok(l) => Some(Arc::new(l)),
+            Err(error) => {
+                tracing::warn!(%error, "listing state machine tags with the Tagging API failed; reading them one by one");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let sem = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (i, name) in names.iter().enumerate() {
@@ -123,9 +141,10 @@ async fn read_machines(
             aws.state_machine_arn(name)
         };
         let (aws, sem) = (aws.clone(), Arc::clone(&sem));
+        let tags = listing.as_ref().map(|l| l.get(&arn).cloned().unwrap_or_default());
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let live = retry(deadline, || aws.describe_machine(&arn, None)).await;
+            let live = retry(deadline, || aws.describe_machine(&arn, tags.as_ref())).await;
             (i, arn, live)
         });
     }
@@ -154,6 +173,9 @@ async fn read_machines(
     }
     Ok(out.into_iter().flatten().collect())
 }
+
+/// From this many machines on, their tags come from one Tagging API listing.
+const TAG_LISTING_MIN: usize = 20;
 
 /// A progress line on a terminal every this many machines.
 const PROGRESS_EVERY: usize = 100;
