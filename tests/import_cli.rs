@@ -569,6 +569,8 @@ async fn jsonata_unicode_logging_custom_templates_and_two_methods_on_one_path_ro
         "{orders_text}"
     );
     assert!(orders_text.contains("stage: live"), "{orders_text}");
+    // The custom template starts Orders: kept, and the machine referenced.
+    assert!(orders_text.contains("stateMachineRef: orders"), "{orders_text}");
     let machine_text = std::fs::read_to_string(dir.path().join("jsonata-vars.yaml")).unwrap();
     assert!(machine_text.contains("note: \"$${literal}\""), "{machine_text}");
     let std_text = std::fs::read_to_string(dir.path().join("orders.yaml")).unwrap();

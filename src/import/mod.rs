@@ -356,6 +356,12 @@ fn integration_spec(
         block.insert("credentials".into(), arn(c, target).into());
     }
     let machine = started_machine(&i.request_templates, machine_refs, target);
+    // A template of its own that starts an imported machine keeps the template and references
+    // the machine (so the machine is reconciled first).
+    let referenced = machine
+        .is_none()
+        .then(|| named_machine(&i.request_templates, machine_refs, target))
+        .flatten();
     if machine.is_none() && !i.request_templates.is_empty() {
         // Velocity templates are never substituted: written exactly as they are.
         block.insert(
@@ -418,7 +424,7 @@ fn integration_spec(
         spec.insert("authorizationType".into(), auth.into());
     }
     spec.insert("integration".into(), Value::Object(block));
-    if let Some(meta) = machine {
+    if let Some(meta) = machine.or(referenced) {
         spec.insert("stateMachineRef".into(), meta.into());
     }
     spec.insert("responses".into(), Value::Array(responses));
@@ -444,6 +450,34 @@ fn started_machine(
         (template == &crate::manifest::default_template(&target.region, &target.account_id, aws_name, None))
             .then(|| meta.clone())
     })
+}
+
+/// The imported machine (its metadata.name) whose ARN a template names, if any (the longest name
+/// when several match; an ARN is followed by a character no machine name has, or by a qualifier).
+fn named_machine(
+    templates: &BTreeMap<String, String>,
+    machine_refs: &BTreeMap<String, String>,
+    target: &Target,
+) -> Option<String> {
+    let named = |aws_name: &str| {
+        let arn = format!(
+            "arn:aws:states:{}:{}:stateMachine:{aws_name}",
+            target.region, target.account_id
+        );
+        templates.values().any(|t| {
+            t.match_indices(&arn).any(|(at, _)| {
+                t[at + arn.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            })
+        })
+    };
+    machine_refs
+        .iter()
+        .filter(|(aws_name, _)| named(aws_name))
+        .max_by_key(|(aws_name, _)| aws_name.len())
+        .map(|(_, meta)| meta.clone())
 }
 
 /// A manifest document.
