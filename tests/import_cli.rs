@@ -931,3 +931,34 @@ async fn two_hundred_generated_machines_round_trip() {
     .await;
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_operator_manages_already_imports_under_its_manifest_names() {
+    let sb = Sandbox::start().await;
+    let url = sb.url();
+    // The reference system, made by the operator from manifests/ (then the files are lost).
+    let original = common::ManifestDir::reference();
+    let out = pass(&url, original.path(), &["reconcile", "--once"]);
+    assert_eq!(out.status.code(), Some(0));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = import(
+        &url,
+        dir.path(),
+        &[
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--rest-api",
+            "API Gateway State Machine integration",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let machine = std::fs::read_to_string(dir.path().join("parallel-processing.yaml")).unwrap();
+    assert!(machine.contains("name: parallel-processing\n"), "{machine}");
+    let api = std::fs::read_to_string(dir.path().join("state-machine-api.yaml")).unwrap();
+    assert!(api.contains("name: start-execution\n"), "{api}");
+    assert!(api.contains("stateMachineRef: parallel-processing\n"), "{api}");
+    // Already owned: nothing at all to write, not even tags.
+    round_trip(&url, dir.path(), &[], 0, || sandbox_writes(&sb), || sb.reset()).await;
+    sb.shutdown().await;
+}

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::asl::MachineType;
+use crate::desired::Kind;
 use crate::live::{LiveApi, LiveMachine, LiveMethod, LiveResource, LiveStage};
 
 pub use emit::document as yaml_document;
@@ -81,7 +82,11 @@ pub fn import(
         if machine_refs.contains_key(&aws_name) {
             continue;
         }
-        let meta = names.unique("StateMachine", &aws_name);
+        let meta = names.claim(
+            managed_name(&m.tags, Kind::StateMachine),
+            "StateMachine",
+            &aws_name,
+        );
         machine_refs.insert(aws_name.clone(), meta.clone());
         match machine_files(m, &aws_name, &meta, target) {
             Ok(files) => out.files.extend(files),
@@ -159,6 +164,7 @@ fn machine_files(
     if !tags.is_empty() {
         spec.insert("tags".into(), Value::Object(tags));
     }
+    deletion_policy(&m.tags, &mut spec);
     let doc = manifest("StateMachine", meta, spec);
     let manifest_text = format!(
         "# Imported by `sfn-operator import` from state machine {}\n# (definition in {definition_file}).\n{}",
@@ -205,7 +211,7 @@ fn api_file(
 ) -> Result<File, Vec<Refusal>> {
     let api = &live.api;
     let mut refusals = Vec::new();
-    let meta = names.unique("RestApi", &api.name);
+    let meta = names.claim(managed_name(&api.tags, Kind::RestApi), "RestApi", &api.name);
     let mut spec = Map::new();
     if meta != api.name {
         spec.insert("name".into(), text(&api.name).into());
@@ -223,6 +229,8 @@ fn api_file(
     if !tags.is_empty() {
         spec.insert("tags".into(), Value::Object(tags));
     }
+    deletion_policy(&api.tags, &mut spec);
+    let records = crate::ownership::integration_records(&api.tags);
     let mut docs = vec![(
         format!(
             "# Imported by `sfn-operator import` from REST API {} ({}).",
@@ -257,9 +265,19 @@ fn api_file(
                 machine_refs,
                 target,
             ) {
-                Ok(Some(spec)) => {
-                    let name =
-                        names.unique("ApiIntegration", &format!("{meta}-{verb}-{}", path_name(&r.path)));
+                Ok(Some(mut spec)) => {
+                    // A method the operator manages already keeps its manifest's name and policy.
+                    let record = records
+                        .iter()
+                        .find(|rec| &rec.http_method == verb && rec.path == r.path);
+                    if record.is_some_and(|rec| rec.policy == crate::desired::DeletionPolicy::Delete) {
+                        spec.insert("deletionPolicy".into(), "Delete".into());
+                    }
+                    let name = names.claim(
+                        record.map(|rec| rec.name.clone()),
+                        "ApiIntegration",
+                        &format!("{meta}-{verb}-{}", path_name(&r.path)),
+                    );
                     docs.push((
                         format!("# {verb} {} of REST API {} ({}).", r.path, api.id, api.name),
                         manifest("ApiIntegration", &name, spec),
@@ -490,6 +508,22 @@ fn manifest(kind: &str, name: &str, spec: Map<String, Value>) -> Value {
     })
 }
 
+/// The manifest name a managed resource's `sfn-operator.dev/manifest` tag gives it, if of `kind`.
+fn managed_name(tags: &BTreeMap<String, String>, kind: Kind) -> Option<String> {
+    crate::ownership::owner(tags)
+        .filter(|k| k.kind == kind)
+        .map(|k| k.name)
+}
+
+/// `deletionPolicy: Delete` when the resource's ownership tags say so (the default is `Retain`).
+fn deletion_policy(tags: &BTreeMap<String, String>, spec: &mut Map<String, Value>) {
+    if crate::ownership::owner(tags).is_some()
+        && tags.get(crate::ownership::DELETION_POLICY).map(String::as_str) == Some("Delete")
+    {
+        spec.insert("deletionPolicy".into(), "Delete".into());
+    }
+}
+
 /// The tags a manifest sets: the live ones but the operator's own and AWS's (`aws:`).
 fn user_tags(tags: &BTreeMap<String, String>) -> Map<String, Value> {
     tags.iter()
@@ -536,6 +570,18 @@ struct Names {
 }
 
 impl Names {
+    /// `preferred` (a managed resource's manifest name) when it is a free, valid name, else
+    /// [`Names::unique`] of `base`.
+    fn claim(&mut self, preferred: Option<String>, kind: &str, base: &str) -> String {
+        if let Some(p) = preferred
+            && is_label(&p)
+            && self.taken.insert((kind.to_owned(), p.clone()))
+        {
+            return p;
+        }
+        self.unique(kind, base)
+    }
+
     /// A DNS-1123 label made of `base` (`ParallelProcessingMachine` → `parallel-processing-machine`),
     /// with `-2`, `-3`, ... when the kind already has it.
     fn unique(&mut self, kind: &str, base: &str) -> String {
@@ -563,6 +609,16 @@ fn shorten(label: &str, n: usize) -> String {
     let keep = 63 - suffix.len() - hash.len() - 1;
     let head = label[..keep].trim_end_matches('-');
     format!("{head}-{hash}{suffix}")
+}
+
+/// A DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63.
+fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
 
 /// Lower-case words joined by `-`: a capital after a lower-case letter or digit starts a word;
