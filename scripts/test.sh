@@ -9,4 +9,15 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/peers-requirements.txt
 fi
 export SFN_OPERATOR_PEERS_VENV="$venv"
+# rsvg-convert (Debian's librsvg2-bin) turns the pictures of tests/pictures.rs into PNGs: installed
+# when missing, as root or through sudo; otherwise that test says how to install it.
+if ! command -v rsvg-convert >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); elif command -v sudo >/dev/null; then apt_get=(sudo apt-get); else apt_get=(); fi
+  if [ ${#apt_get[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+    echo "scripts/test.sh: installing librsvg2-bin (rsvg-convert) with ${apt_get[*]}" >&2
+    "${apt_get[@]}" install -y -q librsvg2-bin >&2 || { "${apt_get[@]}" update -q >&2 && "${apt_get[@]}" install -y -q librsvg2-bin >&2; }
+  else
+    echo "scripts/test.sh: rsvg-convert is missing and cannot be installed here (needs apt-get as root or sudo)" >&2
+  fi
+fi
 cargo test --locked --all-targets --no-fail-fast "$@"

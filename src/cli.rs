@@ -88,6 +88,12 @@ pub enum Command {
   sfn-operator rollout promote parallel-processing manifests/
   sfn-operator rollout abort parallel-processing --alias live")]
     Rollout(RolloutOpts),
+    /// Draw a state machine's definition: SVG (the default), Mermaid or Graphviz DOT; no AWS call.
+    #[command(after_help = "Examples:
+  sfn-operator graph --out machine.svg
+  sfn-operator graph manifests/ --machine parallel-processing -o mermaid
+  sfn-operator graph workflow.asl.json -o dot")]
+    Graph(GraphOpts),
     /// Print a shell completion script on stdout.
     #[command(after_help = "Examples:
   sfn-operator completions bash > ~/.local/share/bash-completion/completions/sfn-operator
@@ -154,6 +160,35 @@ pub struct RolloutTargetOpts {
     pub alias: Option<String>,
     #[command(flatten)]
     pub status: RolloutStatusOpts,
+}
+
+/// `graph`.
+#[derive(Debug, Args)]
+pub struct GraphOpts {
+    /// Manifest files or directories, or ASL definition files (`*.asl.json`, `*.asl.yaml`).
+    #[command(flatten)]
+    pub manifests: ManifestOpts,
+    /// The state machine to draw (its manifest's metadata.name or spec name, or an ASL file's
+    /// name before `.asl.`); needed when the paths hold more than one.
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Picture format on stdout (or in --out).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = GraphFormat::Svg)]
+    pub output: GraphFormat,
+    /// Write the picture to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// What `graph` draws in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A standalone SVG (no script, no external font).
+    Svg,
+    /// A Mermaid flowchart (GitHub renders it in Markdown).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
 }
 
 /// `completions`.

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod diff;
+pub mod graph;
 pub mod reconcile;
 pub mod rollout;
 pub mod sandbox;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
         Command::Test(opts) => test::run(&opts),
         Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
         Command::Completions(opts) => completions::run(&opts),
+        Command::Graph(opts) => graph::run(&opts),
         Command::Rollout(opts) => runtime()?.block_on(rollout::run(opts)),
     }
 }
