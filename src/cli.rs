@@ -333,6 +333,48 @@ pub struct ReconcileOpts {
     /// Daemon: the exclusive lock that keeps one daemon per manifest set.
     #[arg(long, default_value = ".sfn-operator/lock")]
     pub lock_file: PathBuf,
+    #[command(flatten)]
+    pub notify: NotifyOpts,
+}
+
+/// Where events go (`reconcile`; SPEC §12).
+#[derive(Debug, Clone, Args)]
+pub struct NotifyOpts {
+    /// Post an event to this webhook URL on drift found or corrected, a resource failing or
+    /// recovering, a prune held back (repeatable; the environment variable takes a comma-separated
+    /// list). The URL is a secret: never logged or shown.
+    #[arg(long = "notify", value_name = "URL", env = "SFN_OPERATOR_NOTIFY", value_delimiter = ',', hide_env_values = true, value_parser = parse_secret)]
+    pub urls: Vec<Secret>,
+    /// The events' format: json, or slack (`{"text": ...}`); default: slack for hooks.slack.com
+    /// URLs, else json.
+    #[arg(long = "notify-format", value_enum)]
+    pub format: Option<NotifyFormat>,
+    /// Events waiting for delivery at most; a full queue drops its oldest (counted in /metrics as
+    /// sfn_operator_notifications_total{result="dropped"}).
+    #[arg(long = "notify-queue", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub queue: u32,
+}
+
+/// The body format of `--notify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotifyFormat {
+    Json,
+    Slack,
+}
+
+/// A value that must never be shown (a webhook URL holds its token): `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+/// Takes any string: checking it here would print it in clap's error.
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret(s.to_owned()))
 }
 
 /// `test`.

@@ -88,13 +88,54 @@ impl fmt::Display for SourceRef {
     }
 }
 
-/// `metadata`, plus where the document was.
+/// `metadata`, plus where the document was and the operator controls every kind shares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub source: SourceRef,
+    /// `spec.driftPolicy`, `spec.ignoreDifferences` and the suspend annotation (SPEC §12).
+    #[serde(default)]
+    pub controls: Controls,
+}
+
+/// The annotation that suspends a resource: `"true"` means no read, no write, no prune.
+pub const SUSPEND_ANNOTATION: &str = "sfn-operator.dev/suspend";
+
+/// What a pass may do about a resource's drift (SPEC §12), the same fields on every kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Controls {
+    pub drift_policy: DriftPolicy,
+    /// Change paths as the report prints them (`definition.States.Wait.Seconds`, `tags.team`), a
+    /// trailing `*` for a subtree: never reported, never written back.
+    pub ignore_differences: Vec<String>,
+    /// `metadata.annotations["sfn-operator.dev/suspend"]` is `"true"`.
+    pub suspended: bool,
+}
+
+/// `spec.driftPolicy`: what a pass does when a live resource differs from its manifest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DriftPolicy {
+    /// Write the manifest's values back (the default).
+    #[default]
+    Correct,
+    /// Report the drift, never write it back.
+    Report,
+    /// Do not compare at all (a missing resource is still created).
+    Ignore,
+}
+
+impl DriftPolicy {
+    /// Parses `spec.driftPolicy`.
+    pub fn parse(s: &str) -> Option<DriftPolicy> {
+        match s {
+            "Correct" => Some(DriftPolicy::Correct),
+            "Report" => Some(DriftPolicy::Report),
+            "Ignore" => Some(DriftPolicy::Ignore),
+            _ => None,
+        }
+    }
 }
 
 /// What pruning does once the manifest is gone (SPEC §5).
@@ -334,6 +375,11 @@ impl Resource {
             Resource::RestApi(r) => &r.meta,
             Resource::ApiIntegration(r) => &r.meta,
         }
+    }
+
+    /// The operator controls of its manifest.
+    pub fn controls(&self) -> &Controls {
+        &self.meta().controls
     }
 
     /// The manifest's `deletionPolicy`.

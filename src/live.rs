@@ -57,7 +57,7 @@ pub struct LiveResource {
 }
 
 /// A method, its integration and its responses, in the form plan compares.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveMethod {
     pub authorization_type: Option<String>,
@@ -68,7 +68,7 @@ pub struct LiveMethod {
 }
 
 /// A method's integration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveIntegration {
     #[serde(rename = "type")]
@@ -82,7 +82,7 @@ pub struct LiveIntegration {
 }
 
 /// One method response with its integration response (when there is one).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveResponse {
     /// Whether the integration has a response for this status code.

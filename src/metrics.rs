@@ -22,15 +22,15 @@ struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AwsLabels {
     service: String,
     operation: String,
     outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabels {
-    result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,6 +50,8 @@ pub struct Metrics {
     reconcile_total: Family<ReconcileLabels, Counter>,
     reconcile_duration: Histogram,
     drift_corrected: Family<KindLabels, Counter>,
+    drift_found: Family<KindLabels, Counter>,
+    notifications: Family<ResultLabels, Counter>,
     aws_requests: Family<AwsLabels, Counter>,
     queue_depth: Gauge,
     manifest_errors: Gauge,
@@ -64,6 +66,8 @@ impl Metrics {
         let reconcile_total = Family::<ReconcileLabels, Counter>::default();
         let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
         let drift_corrected = Family::<KindLabels, Counter>::default();
+        let drift_found = Family::<KindLabels, Counter>::default();
+        let notifications = Family::<ResultLabels, Counter>::default();
         let aws_requests = Family::<AwsLabels, Counter>::default();
         let queue_depth = Gauge::default();
         let manifest_errors = Gauge::default();
@@ -81,6 +85,16 @@ impl Metrics {
             "sfn_operator_drift_corrected",
             "Out-of-band changes found on a resync and corrected",
             drift_corrected.clone(),
+        );
+        registry.register(
+            "sfn_operator_drift_found",
+            "Reconciles that found a resource drifted and left it in place (driftPolicy: Report)",
+            drift_found.clone(),
+        );
+        registry.register(
+            "sfn_operator_notifications",
+            "Notification deliveries by result: delivered, failed (gave up after retries), dropped (queue full)",
+            notifications.clone(),
         );
         registry.register(
             "sfn_operator_aws_requests",
@@ -117,6 +131,8 @@ impl Metrics {
             reconcile_total,
             reconcile_duration,
             drift_corrected,
+            drift_found,
+            notifications,
             aws_requests,
             queue_depth,
             manifest_errors,
@@ -138,6 +154,22 @@ impl Metrics {
     pub fn drift_corrected(&self, kind: &str) {
         self.drift_corrected
             .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
+    }
+
+    /// Counts one reconcile that found drift and left it in place (`driftPolicy: Report`).
+    pub fn drift_found(&self, kind: &str) {
+        self.drift_found
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
+    }
+
+    /// Counts one notification outcome (`delivered`, `failed` or `dropped`).
+    pub fn notification(&self, result: &str) {
+        self.notifications
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
             .inc();
     }
 

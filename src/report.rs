@@ -18,6 +18,44 @@ pub enum Status {
     Progressing,
     /// A rollout was rolled back (or aborted): the previous version serves, `message` says why.
     Degraded,
+    /// The live resource differs from its manifest and `driftPolicy: Report` left it as it is.
+    Drifted,
+    /// The manifest carries `sfn-operator.dev/suspend: "true"`: not read, written or pruned.
+    Suspended,
+}
+
+/// How a resource is doing, beside its status (SPEC §12; Argo CD's health). Derived from the
+/// outcome in one place, [`Health::of`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Health {
+    /// In sync, or drifted and left so on purpose: it works as its manifest (or its owner) wants.
+    #[default]
+    Healthy,
+    /// Work under way: queued, retrying, waiting for a dependency (or, later, a rollout).
+    Progressing,
+    /// Failed, or its manifest is invalid.
+    Degraded,
+    /// Suspended by its annotation.
+    Suspended,
+    /// The live resource does not exist: not created yet (a diff), or gone and not re-creatable
+    /// (an integration's REST API referenced by `{id}` that no longer exists).
+    Missing,
+}
+
+impl Health {
+    /// The health of a resource from its outcome. The one mapping: a new outcome (a rollout's
+    /// steps, say) adds its arm here.
+    pub fn of(status: Status, action: Action, message: Option<&str>) -> Health {
+        match status {
+            Status::Synced | Status::Drifted => Health::Healthy,
+            Status::Suspended => Health::Suspended,
+            Status::Pending if action == Action::Create => Health::Missing,
+            Status::Pending | Status::Skipped => Health::Progressing,
+            Status::Failed if message.is_some_and(|m| m.contains("NotFoundException")) => Health::Missing,
+            Status::Progressing => Health::Progressing,
+            Status::Failed | Status::Invalid | Status::Degraded => Health::Degraded,
+        }
+    }
 }
 
 /// One resource's line in the report.
@@ -27,6 +65,9 @@ pub struct ResourceReport {
     pub name: String,
     pub action: Action,
     pub status: Status,
+    /// [`Health::of`] its outcome; set when the report is built ([`Report::new`]).
+    #[serde(default)]
+    pub health: Health,
     pub changes: Vec<Change>,
     /// ARN or API id, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,12 +92,18 @@ impl ResourceReport {
             name: key.name,
             action: Action::Noop,
             status,
+            health: Health::of(status, Action::Noop, None),
             changes: Vec::new(),
             id: None,
             message: None,
             rollouts: Vec::new(),
             requeue_after: None,
         }
+    }
+
+    /// Sets [`ResourceReport::health`] from the outcome as it now stands.
+    pub fn refresh_health(&mut self) {
+        self.health = Health::of(self.status, self.action, self.message.as_deref());
     }
 
     /// The same report with `message`.
@@ -79,6 +126,18 @@ pub struct Summary {
     pub failed: usize,
     #[serde(default)]
     pub skipped: usize,
+    /// Resources whose drift was found and left in place (`driftPolicy: Report`); in the JSON
+    /// only when there are any, so reports without the controls keep their shape.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drifted: usize,
+    /// Resources suspended by their annotation (not read, written or pruned); in the JSON only
+    /// when there are any.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suspended: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The whole report.
@@ -126,13 +185,16 @@ impl Paced {
 }
 
 impl Report {
-    /// Builds a report and its summary from resource entries.
-    pub fn new(resources: Vec<ResourceReport>) -> Self {
+    /// Builds a report and its summary from resource entries, each with its health.
+    pub fn new(mut resources: Vec<ResourceReport>) -> Self {
         let mut summary = Summary::default();
+        resources.iter_mut().for_each(ResourceReport::refresh_health);
         for r in &resources {
             match (r.status, r.action) {
                 (Status::Failed | Status::Invalid, _) => summary.failed += 1,
                 (Status::Skipped, _) => summary.skipped += 1,
+                (Status::Drifted, _) => summary.drifted += 1,
+                (Status::Suspended, _) => summary.suspended += 1,
                 (_, Action::Create) => summary.create += 1,
                 (_, Action::Update) => summary.update += 1,
                 (_, Action::Delete) => summary.delete += 1,
@@ -188,11 +250,18 @@ impl Report {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let line = format!("{sign} {}/{} {action} {:?}", r.kind, r.name, r.status);
+            // Health only where the status does not already say it.
+            let health = if r.health == Health::Missing {
+                " (Missing)"
+            } else {
+                ""
+            };
+            let line = format!("{sign} {}/{} {action} {:?}{health}", r.kind, r.name, r.status);
             let painted = match (r.status, r.action) {
                 (Status::Failed, _) | (_, Action::Delete) => paint(&line, Colour::Red, colour),
                 (_, Action::Create) => paint(&line, Colour::Green, colour),
                 (_, Action::Update) => paint(&line, Colour::Yellow, colour),
+                (Status::Drifted, _) => paint(&line, Colour::Yellow, colour),
                 (_, Action::Noop) => line,
             };
             let _ = writeln!(s, "{painted}");
@@ -232,9 +301,16 @@ impl Report {
             );
         }
         let m = &self.summary;
+        let mut drifted = String::new();
+        if m.drifted > 0 {
+            let _ = write!(drifted, ", {} drifted (left as they are)", m.drifted);
+        }
+        if m.suspended > 0 {
+            let _ = write!(drifted, ", {} suspended", m.suspended);
+        }
         let _ = writeln!(
             s,
-            "{} to create, {} to update, {} to delete, {} unchanged, {} failed, {} skipped",
+            "{} to create, {} to update, {} to delete, {} unchanged, {} failed, {} skipped{drifted}",
             m.create, m.update, m.delete, m.noop, m.failed, m.skipped
         );
         s
@@ -306,6 +382,7 @@ mod tests {
             name: "parallel-processing".into(),
             action: Action::Update,
             status: Status::Pending,
+            health: Health::Progressing,
             changes: vec![Change {
                 path: "roleArn".into(),
                 before: "a".into(),
@@ -339,7 +416,10 @@ mod tests {
         ]);
         let t = r.to_text_coloured(true);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "\x1b[32m+ StateMachine/a create Pending\x1b[0m");
+        assert_eq!(
+            lines[0],
+            "\x1b[32m+ StateMachine/a create Pending (Missing)\x1b[0m"
+        );
         assert_eq!(lines[1], "\x1b[33m~ StateMachine/b update Pending\x1b[0m");
         assert_eq!(lines[2], "\x1b[31m- StateMachine/c delete Pending\x1b[0m");
         assert_eq!(lines[3], "\x1b[31m~ StateMachine/d update Failed\x1b[0m");
@@ -369,7 +449,9 @@ mod tests {
                 delete: 0,
                 noop: 1,
                 failed: 2,
-                skipped: 1
+                skipped: 1,
+                drifted: 0,
+                suspended: 0
             }
         );
         assert!(

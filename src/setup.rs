@@ -147,3 +147,35 @@ pub fn print_report(report: &Report, format: OutputFormat) -> crate::Result<()> 
             source,
         })
 }
+
+/// The notifier of `--notify` (`None` without a URL): every URL checked (http or https), each
+/// named by its position only, never by its text (it holds a secret token).
+pub fn notifier(
+    opts: &crate::cli::NotifyOpts,
+    owner: &str,
+) -> crate::Result<Option<crate::controller::notify::Notifier>> {
+    use crate::controller::notify::{Format, Notifier, Target};
+    if opts.urls.is_empty() {
+        return Ok(None);
+    }
+    let format = opts.format.map(|f| match f {
+        crate::cli::NotifyFormat::Json => Format::Json,
+        crate::cli::NotifyFormat::Slack => Format::Slack,
+    });
+    let mut targets = Vec::new();
+    for (i, secret) in opts.urls.iter().enumerate() {
+        match reqwest::Url::parse(&secret.0) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+                targets.push(Target::new(url, format));
+            }
+            _ => {
+                return Err(crate::Error::Usage(format!(
+                    "--notify: URL #{} is not an http or https URL (not shown: it may hold a token)",
+                    i + 1
+                )));
+            }
+        }
+    }
+    let capacity = usize::try_from(opts.queue).unwrap_or(usize::MAX);
+    Ok(Some(Notifier::start(targets, capacity, owner)))
+}

@@ -15,6 +15,8 @@ use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, SandboxHandle, start};
 
 mod common;
+#[path = "common/receiver.rs"]
+mod receiver;
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -986,4 +988,105 @@ async fn applied_is_logged_for_every_kind_with_its_action() {
     seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen.len(), n, "{text}");
+}
+
+/// SPEC §12: a suspended machine is neither read nor created while the annotation is there; its
+/// dependants go on; removing the annotation while the daemon runs reconciles it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_machine_is_untouched_until_its_annotation_is_removed_on_reload() {
+    let live = Live::start().await;
+    let (dir, manifests) = manifests_dir();
+    let suspended = machine("x", 1, GOOD_ROLE, "Retain").replace(
+        "  name: x\n",
+        "  name: x\n  annotations:\n    sfn-operator.dev/suspend: \"true\"\n",
+    );
+    write_file(&manifests.join("x.yaml"), &suspended);
+    write_file(&manifests.join("y.yaml"), &machine("y", 1, GOOD_ROLE, "Retain"));
+    let d = Daemon::start(dir.path(), &live.url(), &["--resync-interval", "1h"]).await;
+    let x = d.resource("x").await;
+    assert_eq!(
+        (x["status"].as_str(), x["health"].as_str()),
+        (Some("Suspended"), Some("Suspended")),
+        "{x}"
+    );
+    assert_eq!(d.resource("y").await["health"], "Healthy");
+    assert_eq!(live.result("x").await, None, "never created while suspended");
+    assert_eq!(live.result("y").await, Some(Value::from(1)));
+    assert_eq!(live.requests("CreateStateMachine").await, 1, "only y");
+
+    rename_save(&manifests.join("x.yaml"), &machine("x", 1, GOOD_ROLE, "Retain"));
+    poll("x created once its annotation is gone", async || {
+        live.result("x").await == Some(Value::from(1))
+    })
+    .await;
+    poll("x Synced and Healthy", async || {
+        let x = d.resource("x").await;
+        x["status"] == "Synced" && x["health"] == "Healthy"
+    })
+    .await;
+    assert!(d.terminate().await < Duration::from_secs(10));
+}
+
+/// SPEC §12: with `driftPolicy: Report`, a resync finds drift, reports it in `/status` and
+/// `/metrics` and leaves it; a receiver that never answers slows no pass, and the bounded queue
+/// drops (and counts) what does not fit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_drift_shows_in_status_and_metrics_and_a_silent_receiver_slows_no_pass() {
+    let live = Live::start().await;
+    let silent = receiver::Silent::start().await;
+    let (dir, manifests) = manifests_dir();
+    let report = |name: &str| {
+        machine(name, 1, GOOD_ROLE, "Retain").replace("spec:\n", "spec:\n  driftPolicy: Report\n")
+    };
+    for name in ["x", "y", "z"] {
+        write_file(&manifests.join(format!("{name}.yaml")), &report(name));
+    }
+    let url = format!("{}/hook/SECRETTOKEN", silent.url);
+    let d = Daemon::start(
+        dir.path(),
+        &live.url(),
+        &["--resync-interval", "1s", "--notify", &url, "--notify-queue", "1"],
+    )
+    .await;
+    for name in ["x", "y", "z"] {
+        live.sfn
+            .update_state_machine()
+            .state_machine_arn(arn(name))
+            .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":99,"End":true}}}"#)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    poll("all three Drifted in /status", async || {
+        let s = d.status().await;
+        s["resources"]
+            .as_array()
+            .is_some_and(|a| a.len() == 3 && a.iter().all(|r| r["status"] == "Drifted"))
+    })
+    .await;
+    let x = d.resource("x").await;
+    assert_eq!(x["health"], "Healthy", "{x}");
+    assert_eq!(x["changes"][0]["path"], "definition.States.P.Result", "{x}");
+    poll("drift counted", async || {
+        d.metric("sfn_operator_drift_found_total{kind=\"StateMachine\"}")
+            .await
+            >= 3.0
+    })
+    .await;
+    // One event is stuck in delivery, one waits; the third pushed the second out.
+    poll("a dropped event counted", async || {
+        d.metric("sfn_operator_notifications_total{result=\"dropped\"}")
+            .await
+            >= 1.0
+    })
+    .await;
+    // Resyncs go on while the receiver hangs, and the drift stays.
+    let synced_passes = d.status().await["resync"]["lastFullPassTime"].clone();
+    poll("another resync", async || {
+        d.status().await["resync"]["lastFullPassTime"] != synced_passes
+    })
+    .await;
+    assert_eq!(live.result("x").await, Some(Value::from(99)));
+    assert!(!d.status().await.to_string().contains("SECRETTOKEN"));
+    assert!(d.terminate().await < Duration::from_secs(10));
 }

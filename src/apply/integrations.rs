@@ -284,6 +284,7 @@ impl Run<'_> {
                 held = true;
                 continue;
             }
+            let ai = p.write_as.as_deref().unwrap_or(ai);
             let result = write_method(self.aws, api_id, ai, &p.writes, &mut ids, self.deadline)
                 .instrument(reconcile_span(Kind::ApiIntegration, &ai.meta.name))
                 .await;
@@ -513,6 +514,9 @@ async fn write_method(
 /// An integration's report: its plan, and what became of it.
 fn integration_report(p: &IntegrationPlan, outcome: &Outcome, mode: Mode) -> ResourceReport {
     let mut rep = report_of(p.key.clone(), p.action, p.changes.clone(), p.id.clone(), mode);
+    if p.drifted {
+        rep.status = Status::Drifted;
+    }
     if let Some(why) = &p.refusal {
         rep.status = Status::Failed;
         rep.message = Some(why.clone());

@@ -44,6 +44,9 @@ pub(super) async fn reconcile_machine(
     tags.extend(ownership::owner_tags(&key, sm.deletion_policy, owner));
     let plan = plan_machine(sm, &tags, live.as_ref(), owner);
     let mut rep = report_of(key, plan.action, plan.changes.clone(), Some(arn.clone()), mode);
+    if plan.drifted {
+        rep.status = Status::Drifted;
+    }
     if let Some(why) = plan.refusal {
         rep.status = Status::Failed;
         rep.message = Some(why);
@@ -74,7 +77,7 @@ pub(super) async fn reconcile_machine(
             arn: &arn,
             live: live.as_ref(),
             published,
-            config_changed: mode == Mode::Diff && plan.ops.iter().any(|o| matches!(o, MachineOp::Update)),
+            config_changed: mode == Mode::Diff && plan.ops.iter().any(|o| matches!(o, MachineOp::Update(_))),
             mode,
             deadline,
             alarms,
@@ -104,11 +107,11 @@ async fn execute(
                 created = Some(arn);
                 published = version;
             }
-            MachineOp::Update if sm.versioning.publish => {
-                published = update_and_publish(aws, arn, sm, deadline).await?;
+            MachineOp::Update(effective) if sm.versioning.publish => {
+                published = update_and_publish(aws, arn, effective, deadline).await?;
             }
-            MachineOp::Update => {
-                retry(deadline, || aws.update_machine(arn, sm, None)).await?;
+            MachineOp::Update(effective) => {
+                retry(deadline, || aws.update_machine(arn, effective, None)).await?;
             }
             MachineOp::Tag(tags) => retry(deadline, || aws.tag_machine(arn, tags)).await?,
             MachineOp::Untag(keys) => retry(deadline, || aws.untag_machine(arn, keys)).await?,

@@ -199,10 +199,13 @@ impl Reconciler {
             && !crate::shutdown::requested();
 
         // REST APIs are listed once per pass and shared (with pruning, too).
+        let active = |r: &&Resource| in_scope.contains(&r.key()) && !r.controls().suspended;
         let needs_apis = pruning
-            || desired.resources.iter().any(|r| {
-                in_scope.contains(&r.key()) && matches!(r, Resource::RestApi(_) | Resource::ApiIntegration(_))
-            });
+            || desired
+                .resources
+                .iter()
+                .filter(active)
+                .any(|r| matches!(r, Resource::RestApi(_) | Resource::ApiIntegration(_)));
         let apis = if needs_apis {
             retry(scope.deadline, || self.aws.list_apis())
                 .await
@@ -228,7 +231,8 @@ impl Reconciler {
         let machines_in_scope = desired
             .resources
             .iter()
-            .filter(|r| matches!(r, Resource::StateMachine(_)) && in_scope.contains(&r.key()))
+            .filter(active)
+            .filter(|r| matches!(r, Resource::StateMachine(_)))
             .count();
         let listing = if pruning || machines_in_scope >= BULK_TAGS_MIN {
             self.machine_listing(scope.deadline).await
@@ -258,6 +262,8 @@ impl Reconciler {
             let key = r.key();
             if invalid.contains(&key) {
                 out.push(invalid_report(&key));
+            } else if r.controls().suspended && in_scope.contains(&key) {
+                out.push(suspended_report(key));
             } else if let Some(rep) = results.remove(&key) {
                 out.push(rep);
             }
@@ -418,12 +424,12 @@ struct Wave<'a> {
 }
 
 impl Wave<'_> {
-    /// The resources in scope whose manifests are valid, in manifest order.
+    /// The resources in scope whose manifests are valid and that are not suspended, in manifest
+    /// order.
     fn runnable(&self) -> impl Iterator<Item = &Resource> {
-        self.desired
-            .resources
-            .iter()
-            .filter(|r| self.in_scope.contains(&r.key()) && !self.invalid.contains(&r.key()))
+        self.desired.resources.iter().filter(|r| {
+            self.in_scope.contains(&r.key()) && !self.invalid.contains(&r.key()) && !r.controls().suspended
+        })
     }
 
     /// The wave-1 reports plus what a scoped pass (the daemon's) knows of the dependencies it
@@ -618,6 +624,14 @@ fn log_applied(r: &ResourceReport) {
 /// (or the daemon after a restart) picks it up.
 fn not_started(key: ResourceKey) -> ResourceReport {
     ResourceReport::new(key, Status::Skipped).with_message("not started: shutting down")
+}
+
+/// The report of a suspended resource: not read, written or pruned (SPEC §12).
+fn suspended_report(key: ResourceKey) -> ResourceReport {
+    ResourceReport::new(key, Status::Suspended).with_message(format!(
+        "suspended by its {} annotation; not read, written or pruned",
+        crate::desired::SUSPEND_ANNOTATION
+    ))
 }
 
 /// The report of a resource whose manifest is invalid: untouched, marked `Invalid`.

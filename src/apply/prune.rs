@@ -88,6 +88,8 @@ impl Reconciler {
                 name: key.name.clone(),
                 action: Action::Delete,
                 status,
+                // Set from the outcome when the report is built.
+                health: Default::default(),
                 changes: vec![Change {
                     path: "stateMachine".into(),
                     before: arn.clone().into(),
@@ -122,6 +124,8 @@ impl Reconciler {
                 name: key.name.clone(),
                 action: Action::Delete,
                 status,
+                // Set from the outcome when the report is built.
+                health: Default::default(),
                 changes: vec![Change {
                     path: "restApi".into(),
                     before: api.id.clone().into(),

@@ -19,6 +19,7 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
     if !opts.once {
         return run_daemon(&opts).await;
     }
+    let notifier = setup::notifier(&opts.notify, &opts.owner.owner_id)?;
     // Interrupted (Ctrl-C, a cancelled CI job): start nothing new, finish the calls in flight and
     // report; a second signal stops at once.
     tokio::spawn(async {
@@ -38,14 +39,43 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
     };
     let report = run.run(&opts.aws).await?;
     setup::print_report(&report, opts.output)?;
+    if let Some(n) = notifier {
+        notify_once(&n, &report).await;
+    }
     // A prune held back (SPEC §5) is a failure: what should be gone is not. A rollout in progress
-    // is not (SPEC §9); one rolled back is.
-    let ok = report
-        .resources
-        .iter()
-        .all(|r| matches!(r.status, Status::Synced | Status::Progressing))
-        && report.prune_held_back.is_none();
+    // is not (SPEC §9); one rolled back is. Drift left by `driftPolicy: Report` and a suspended
+    // resource are not failures either (SPEC §12).
+    let ok = report.resources.iter().all(|r| {
+        matches!(
+            r.status,
+            Status::Synced | Status::Progressing | Status::Drifted | Status::Suspended
+        )
+    }) && report.prune_held_back.is_none();
     Ok(if ok { crate::exit::OK } else { crate::exit::FAILURE })
+}
+
+/// How long `--once` waits, after its report, for its notifications to be delivered.
+const NOTIFY_FLUSH: Duration = Duration::from_secs(10);
+
+/// `--once --notify`: the events of the pass (a single pass cannot tell drift corrected from a
+/// manifest applied, so it sends drift found, failures and a prune held back), delivered before
+/// the process exits, for at most [`NOTIFY_FLUSH`].
+async fn notify_once(n: &crate::controller::notify::Notifier, report: &Report) {
+    use crate::controller::notify;
+    for r in &report.resources {
+        notify::events_of(r, None, false, n.owner())
+            .into_iter()
+            .for_each(|e| n.send(e));
+    }
+    if let Some(why) = &report.prune_held_back {
+        n.send(notify::prune_held_back(why, n.owner()));
+    }
+    if !n.flush(NOTIFY_FLUSH).await {
+        tracing::warn!(
+            seconds = NOTIFY_FLUSH.as_secs(),
+            "notifications still undelivered; exiting without them"
+        );
+    }
 }
 
 /// One `--once` run: a pass, and with `wait` the passes that follow rollouts to their end.
@@ -151,6 +181,7 @@ fn invalid(loaded: &manifest::Loaded) -> crate::Result<()> {
 /// `sfn-operator reconcile` without `--once`: the controller's loop with its lock, endpoints,
 /// watcher and passes; runs until SIGINT/SIGTERM, then exits 0.
 async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
+    let notifier = setup::notifier(&opts.notify, &opts.owner.owner_id)?;
     // One daemon per manifest set, before anything else happens.
     let lock = lock::acquire(&opts.lock_file)?;
     tracing::info!(lock = %lock.path().display(), "lock taken");
@@ -224,6 +255,7 @@ async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         resync_interval: opts.resync_interval,
         concurrency: usize::from(opts.pass.concurrency),
         shutdown_grace: SHUTDOWN_GRACE,
+        notifier,
     };
     daemon::run_loop(cfg, shared, load, pass, changes, stopped()).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;

@@ -13,6 +13,7 @@ use tokio::sync::{RwLock, mpsc};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::notify::{self, Notifier};
 use super::queue::Queue;
 use super::status::{Shared, result_name};
 use super::watcher::Change;
@@ -47,6 +48,8 @@ pub struct LoopConfig {
     pub concurrency: usize,
     /// How long in-flight work may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Where the outcomes' events go (`--notify`), if anywhere.
+    pub notifier: Option<Notifier>,
 }
 
 /// One queued unit of work.
@@ -131,6 +134,7 @@ struct Ctx {
     dirty: std::sync::Mutex<BTreeSet<ResourceKey>>,
     /// Keys some per-key pass is reconciling now (a pass covers its key's dependants too).
     held: KeyLocks,
+    notifier: Option<Notifier>,
 }
 
 /// Exclusive hold of a set of keys: a per-key pass takes every key it will reconcile, so no
@@ -264,6 +268,11 @@ impl Ctx {
         let seconds = started.elapsed().as_secs_f64();
         let own = self.record(&report, work, seconds);
         if matches!(work, Work::Full) {
+            if let (Some(n), Some(why)) = (&self.notifier, &report.prune_held_back)
+                && self.shared.prune_held_back().as_ref() != Some(why)
+            {
+                n.send(notify::prune_held_back(why, n.owner()));
+            }
             self.shared.set_prune_held_back(report.prune_held_back.clone());
             self.shared
                 .record_full_pass(seconds, SystemTime::now(), &report.calls);
@@ -287,11 +296,22 @@ impl Ctx {
         for r in &report.resources {
             let key = ResourceKey::new(r.kind, r.name.clone());
             crate::metrics::global().reconcile(r.kind.as_str(), result_name(r.status), seconds);
-            if self.corrected_drift(&key, r) {
+            let corrected = self.corrected_drift(&key, r);
+            if corrected {
                 tracing::info!(kind = %r.kind, name = %r.name, "drift corrected");
                 crate::metrics::global().drift_corrected(r.kind.as_str());
             }
-            if r.status == Status::Synced {
+            if let Some(n) = &self.notifier {
+                let prev = self.shared.get(&key).filter(|s| s.last_reconcile_time.is_some());
+                for event in notify::events_of(r, prev.as_ref().map(|s| &s.report), corrected, n.owner()) {
+                    n.send(event);
+                }
+            }
+            if r.status == Status::Drifted {
+                tracing::warn!(kind = %r.kind, name = %r.name, paths = %changed_paths(r), "drift found; left in place (driftPolicy: Report)");
+                crate::metrics::global().drift_found(r.kind.as_str());
+            }
+            if matches!(r.status, Status::Synced | Status::Drifted) {
                 self.dirty().remove(&key);
             }
             // Invalid resources are never retried by backoff: fixing the manifest queues them. A
@@ -302,7 +322,13 @@ impl Ctx {
             // retried by backoff. A rollout's next step comes back at its due time.
             let ok = matches!(
                 r.status,
-                Status::Synced | Status::Invalid | Status::Skipped | Status::Progressing | Status::Degraded
+                Status::Synced
+                    | Status::Invalid
+                    | Status::Skipped
+                    | Status::Progressing
+                    | Status::Degraded
+                    | Status::Drifted
+                    | Status::Suspended
             );
             if *work == Work::Key(key.clone()) {
                 own = Some(ok);
@@ -326,6 +352,15 @@ impl Ctx {
         }
         own
     }
+}
+
+/// A report's changed paths, comma-separated (for logs).
+fn changed_paths(r: &ResourceReport) -> String {
+    r.changes
+        .iter()
+        .map(|c| c.path.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Ctx {
@@ -361,6 +396,7 @@ pub async fn run_loop(
         pass,
         dirty: std::sync::Mutex::default(),
         held: KeyLocks::default(),
+        notifier: cfg.notifier.clone(),
     });
     tokio::pin!(shutdown);
 
@@ -503,6 +539,7 @@ mod tests {
                     line: 1,
                     column: 1,
                 },
+                controls: Default::default(),
             },
             name: name.into(),
             machine_type: MachineType::Standard,
@@ -565,6 +602,7 @@ mod tests {
                                 name: r.meta().name.clone(),
                                 action: Action::Noop,
                                 status: if failing { Status::Failed } else { Status::Synced },
+                                health: Default::default(),
                                 changes: vec![],
                                 id: None,
                                 message: failing.then(|| "ThrottlingException: slow down".into()),
@@ -584,6 +622,7 @@ mod tests {
             resync_interval: Duration::from_secs(3600),
             concurrency: 2,
             shutdown_grace: Duration::from_secs(9),
+            notifier: None,
         };
         let daemon = tokio::spawn(run_loop(cfg, Arc::clone(&shared), load, pass, change_rx, async {
             let _ = stop_rx.await;

@@ -6,6 +6,7 @@
 
 pub mod daemon;
 pub mod http;
+pub mod notify;
 pub use crate::lock;
 pub mod queue;
 pub mod status;

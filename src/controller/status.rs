@@ -202,6 +202,7 @@ impl Shared {
         if let Some(e) = map.get_mut(key) {
             e.report.status = Status::Invalid;
             e.report.message = Some(message);
+            e.report.refresh_health();
             e.next_retry_time = None;
         }
     }
@@ -219,6 +220,7 @@ impl Shared {
         });
         entry.report.status = Status::Pending;
         entry.report.message = Some(message.to_owned());
+        entry.report.refresh_health();
     }
 
     /// Adds a resource not reconciled yet, or replaces one unless it has an outcome already.
@@ -289,6 +291,8 @@ pub fn result_name(status: Status) -> &'static str {
         Status::Invalid => "invalid",
         Status::Progressing => "progressing",
         Status::Degraded => "degraded",
+        Status::Drifted => "drifted",
+        Status::Suspended => "suspended",
     }
 }
 
@@ -341,6 +345,7 @@ mod tests {
             name: "m".into(),
             action: Action::Update,
             status: Status::Failed,
+            health: crate::report::Health::Degraded,
             changes: vec![],
             id: None,
             message: Some("boom".into()),

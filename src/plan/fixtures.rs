@@ -17,6 +17,7 @@ fn meta(name: &str) -> Meta {
             line: 1,
             column: 1,
         },
+        controls: Default::default(),
     }
 }
 

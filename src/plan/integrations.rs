@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::controls::effective_integration;
 use super::prune::PruneRecord;
 use super::rest_api::too_many_tags;
 use super::{Action, Change, diff_values, fingerprint};
-use crate::desired::{ApiIntegration, DesiredSet, Kind, Resource, ResourceKey, RestApiTarget};
+use crate::desired::{ApiIntegration, DesiredSet, DriftPolicy, Kind, Resource, ResourceKey, RestApiTarget};
 use crate::live::{LiveApi, LiveApiState, LiveIntegration, LiveMethod, LiveResource, LiveResponse};
 use crate::ownership::{self, IntegrationRecord};
 use crate::path::Path;
@@ -85,6 +86,14 @@ pub struct IntegrationPlan {
     pub moved: Option<Moved>,
     /// The writes on its method.
     pub writes: Vec<MethodOp>,
+    /// The integration the writes send, when the fields it ignores (`spec.ignoreDifferences`)
+    /// make it differ from the manifest's.
+    pub write_as: Option<Box<ApiIntegration>>,
+    /// Its method exists and its drift policy (`Report`, `Ignore`) writes nothing to it; a stage
+    /// that only such integrations deploy to is never deployed.
+    pub hands_off: bool,
+    /// The changes are drift left in place (`driftPolicy: Report`).
+    pub drifted: bool,
 }
 
 /// A stale integration record pruning removes, and its method unless another manifest took it.
@@ -254,6 +263,9 @@ pub fn plan_on_new_api(ai: &ApiIntegration) -> IntegrationPlan {
         record: None,
         moved: None,
         writes: Vec::new(),
+        write_as: None,
+        hands_off: false,
+        drifted: false,
     }
 }
 
@@ -310,15 +322,28 @@ pub fn plan_api(input: &ApiInput<'_>) -> ApiIntegrationsPlan {
     plan
 }
 
-/// One integration: its method's changes and writes, its record, a move.
+/// One integration: its method's changes and writes, its record, a move. The manifest's
+/// controls (SPEC §12) apply to a method that exists: ignored fields compare and write as live,
+/// `Report` keeps the changes and drops the writes, `Ignore` compares nothing; neither adopts.
 fn plan_integration(
     input: &ApiInput<'_>,
     ai: &ApiIntegration,
     records: &mut BTreeMap<String, String>,
 ) -> IntegrationPlan {
     let live = input.live.method(&ai.path, &ai.http_method);
-    let want = desired_method(ai);
-    let mut changes = method_changes(&want, live);
+    let policy = ai.meta.controls.drift_policy;
+    let hands_off = live.is_some() && policy != DriftPolicy::Correct;
+    let manifest_method = desired_method(ai);
+    let (write_as, want) = match live.and_then(|l| effective_integration(ai, &manifest_method, l)) {
+        Some((e, m)) => (Some(Box::new(e)), m),
+        None => (None, manifest_method),
+    };
+    let mut changes = if live.is_some() && policy == DriftPolicy::Ignore {
+        Vec::new()
+    } else {
+        method_changes(&want, live)
+    };
+    let drifted = hands_off && !changes.is_empty();
     let mut action = match live {
         None => Action::Create,
         Some(_) => super::update_or_noop(&changes),
@@ -344,7 +369,7 @@ fn plan_integration(
                 input.owner
             ));
         }
-        Ok((k, v)) if input.live_tags.get(&k) != Some(&v) => {
+        Ok((k, v)) if !hands_off && input.live_tags.get(&k) != Some(&v) => {
             changes.push(Change::new(
                 Path::root().key("restApi").key("tags").key(k.clone()).to_string(),
                 input
@@ -369,8 +394,13 @@ fn plan_integration(
     if action == Action::Noop && !changes.is_empty() {
         action = Action::Update;
     }
-    let writes = if refusal.is_none() && live != Some(&want) {
-        method_writes(ai, &want, &input.live.resources, live)
+    let writes = if refusal.is_none() && !hands_off && live != Some(&want) {
+        method_writes(
+            write_as.as_deref().unwrap_or(ai),
+            &want,
+            &input.live.resources,
+            live,
+        )
     } else {
         Vec::new()
     };
@@ -383,6 +413,9 @@ fn plan_integration(
         record: recorded,
         moved,
         writes,
+        write_as,
+        hands_off,
+        drifted,
     }
 }
 
@@ -538,6 +571,8 @@ fn planned_configuration(
         {
             r.methods.remove(&m.http_method);
         }
+        // The manifest's method, ignored fields and drift left in place included: a stage is
+        // in sync when it serves what the manifests say.
         let method = desired_method(ai);
         match resources.iter_mut().find(|r| r.path == ai.path) {
             Some(r) => {
@@ -606,6 +641,10 @@ fn plan_stages(
             .filter(|(_, ai)| ai.stage.as_deref() == Some(stage))
             .map(|(i, _)| i)
             .collect();
+        let pruned_here = plan.prunes.iter().any(|p| p.stage.as_deref() == Some(stage));
+        if !on_stage.is_empty() && !pruned_here && on_stage.iter().all(|&i| integrations[i].hands_off) {
+            continue;
+        }
         for &i in &on_stage {
             integrations[i].changes.push(change.clone());
             if integrations[i].action == Action::Noop {

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::controls::{effective_machine, overlay_tags};
 use super::{Action, Change, diff_tags, diff_values, tag_writes, update_or_noop};
-use crate::desired::StateMachine;
+use crate::desired::{DriftPolicy, StateMachine};
 use crate::live::LiveMachine;
 use crate::path::Path;
 
@@ -15,8 +16,9 @@ use crate::path::Path;
 pub enum MachineOp {
     /// CreateStateMachine with every tag.
     Create { tags: BTreeMap<String, String> },
-    /// UpdateStateMachine (definition, role, logging, tracing).
-    Update,
+    /// UpdateStateMachine (definition, role, logging, tracing) to this machine: the manifest's,
+    /// with the fields it ignores (`spec.ignoreDifferences`) as live.
+    Update(Box<StateMachine>),
     /// TagResource.
     Tag(BTreeMap<String, String>),
     /// UntagResource (the operator's own keys the manifest no longer implies).
@@ -31,10 +33,14 @@ pub struct MachinePlan {
     /// Why nothing may be written (the changes are still shown).
     pub refusal: Option<String>,
     pub ops: Vec<MachineOp>,
+    /// The changes are drift left in place (`driftPolicy: Report`).
+    pub drifted: bool,
 }
 
 /// Plans a state machine. `tags` are the full desired tags (manifest + ownership); `owner` is
 /// this instance's owner id: a machine another instance owns is refused, never touched (SPEC §5).
+/// The manifest's controls (SPEC §12) apply to a machine that exists: ignored fields compare and
+/// write as live, `Report` keeps the changes and drops the writes, `Ignore` compares nothing.
 pub fn plan_machine(
     desired: &StateMachine,
     tags: &BTreeMap<String, String>,
@@ -54,6 +60,7 @@ pub fn plan_machine(
             changes,
             refusal: None,
             ops: vec![MachineOp::Create { tags: tags.clone() }],
+            drifted: false,
         };
     };
     if let Some(why) = crate::ownership::foreign_owner(&live.tags, owner) {
@@ -62,14 +69,28 @@ pub fn plan_machine(
             changes: Vec::new(),
             refusal: Some(format!("state machine {:?} is {why}", desired.name)),
             ops: Vec::new(),
+            drifted: false,
         };
     }
+    let policy = desired.meta.controls.drift_policy;
+    if policy == DriftPolicy::Ignore {
+        return MachinePlan {
+            action: Action::Noop,
+            changes: Vec::new(),
+            refusal: None,
+            ops: Vec::new(),
+            drifted: false,
+        };
+    }
+    let effective = effective_machine(desired, live);
+    let desired = &effective;
+    let tags = &overlay_tags(tags, &live.tags, &desired.meta.controls.ignore_differences);
     let (mut changes, refusal) = config_changes(desired, live);
     let needs_update = !changes.is_empty();
     diff_tags(&live.tags, tags, &mut changes);
     let mut ops = Vec::new();
     if needs_update {
-        ops.push(MachineOp::Update);
+        ops.push(MachineOp::Update(Box::new(effective.clone())));
     }
     let (set, remove) = tag_writes(&live.tags, tags);
     if !set.is_empty() {
@@ -78,11 +99,17 @@ pub fn plan_machine(
     if !remove.is_empty() {
         ops.push(MachineOp::Untag(remove));
     }
+    let drifted = policy == DriftPolicy::Report && !changes.is_empty();
     MachinePlan {
         action: update_or_noop(&changes),
         changes,
-        ops: if refusal.is_some() { Vec::new() } else { ops },
+        ops: if refusal.is_some() || drifted {
+            Vec::new()
+        } else {
+            ops
+        },
         refusal,
+        drifted,
     }
 }
 
@@ -202,7 +229,7 @@ mod tests {
                 "definition.States.P.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]"
             ]
         );
-        assert_eq!(p.ops, vec![MachineOp::Update]);
+        assert!(matches!(p.ops.as_slice(), [MachineOp::Update(_)]), "{:?}", p.ops);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //!   and the stage deployments that follow (SPEC §4).
 //! - `prune.rs`: which owned REST APIs and integration records pruning removes.
 //! - `rollout.rs`: one alias's rollout (SPEC §9): the next step, when it is due, a roll back.
+//! - `controls.rs`: what `driftPolicy` and `ignoreDifferences` make of a plan (SPEC §12).
 
+pub mod controls;
 pub mod integrations;
 pub mod machine;
 pub mod prune;

@@ -116,6 +116,7 @@ mod tests {
                     line: 1,
                     column: 1,
                 },
+                controls: Default::default(),
             },
             name: name.into(),
             description: None,

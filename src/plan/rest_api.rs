@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::controls::{effective_api, overlay_tags};
 use super::{Action, Change, diff_tags, tag_writes};
-use crate::desired::{DesiredSet, EndpointType, Resource, ResourceKey, RestApi, RestApiTarget};
+use crate::desired::{DesiredSet, DriftPolicy, EndpointType, Resource, ResourceKey, RestApi, RestApiTarget};
 use crate::live::LiveApi;
 use crate::ownership;
 
@@ -39,6 +40,8 @@ pub struct RestApiPlan {
     /// Why nothing may be written.
     pub refusal: Option<String>,
     pub ops: Vec<ApiOp>,
+    /// The changes are drift left in place (`driftPolicy: Report`).
+    pub drifted: bool,
 }
 
 /// The ownership records of the (valid) integrations that target the `RestApi` manifest `api` by
@@ -125,6 +128,7 @@ pub fn plan_rest_api(
         changes: Vec::new(),
         refusal: Some(message),
         ops: Vec::new(),
+        drifted: false,
     };
     let live = match match_api(key, &api.name, listed, owner) {
         Ok(l) => l.cloned(),
@@ -145,8 +149,22 @@ pub fn plan_rest_api(
             changes,
             refusal: None,
             ops: vec![ApiOp::Create { tags: all }],
+            drifted: false,
         };
     };
+    let policy = api.meta.controls.drift_policy;
+    if policy == DriftPolicy::Ignore {
+        return RestApiPlan {
+            live: Some(live),
+            action: Action::Noop,
+            changes: Vec::new(),
+            refusal: None,
+            ops: Vec::new(),
+            drifted: false,
+        };
+    }
+    let api = &effective_api(api, live.description.as_deref(), &live.tags);
+    let tags = overlay_tags(&tags, &live.tags, &api.meta.controls.ignore_differences);
     let mut changes = Vec::new();
     let mut ops = Vec::new();
     if let Some(d) = &api.description
@@ -202,12 +220,18 @@ pub fn plan_rest_api(
     if !remove.is_empty() {
         ops.push(ApiOp::Untag(remove));
     }
+    let drifted = policy == DriftPolicy::Report && !changes.is_empty();
     RestApiPlan {
         live: Some(live),
         action: super::update_or_noop(&changes),
         changes,
-        ops: if refusal.is_some() { Vec::new() } else { ops },
+        ops: if refusal.is_some() || drifted {
+            Vec::new()
+        } else {
+            ops
+        },
         refusal,
+        drifted,
     }
 }
 

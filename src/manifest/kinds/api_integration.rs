@@ -46,6 +46,8 @@ pub(super) fn load_integration(
         "responses",
         "stage",
         "deletionPolicy",
+        "driftPolicy",
+        "ignoreDifferences",
     ];
     if !check_keys(spec, "spec", FIELDS, ds) {
         return None;

@@ -6,6 +6,7 @@
 //! walk directories.
 
 pub(super) mod api_integration;
+mod controls;
 pub(super) mod rest_api;
 pub(super) mod state_machine;
 pub(super) mod versioning;
@@ -154,6 +155,11 @@ pub(in crate::manifest) fn load_doc(
     }
     let labels = string_map(metadata, "labels", "metadata", ds);
     let annotations = string_map(metadata, "annotations", "metadata", ds);
+    let annotations_pos = metadata.get("annotations").map_or(metadata.pos, |n| n.pos);
+    let controls = match kind {
+        Some(kind) if !is_test => controls::read(kind, root.get("spec"), &annotations, annotations_pos, ds),
+        _ => Default::default(),
+    };
     let meta = Meta {
         name: name.clone(),
         labels,
@@ -163,6 +169,7 @@ pub(in crate::manifest) fn load_doc(
             line: root.pos.line,
             column: root.pos.column,
         },
+        controls,
     };
     if is_test {
         return workflow_test::load_doc(root, meta, name_pos, ctx, ds);

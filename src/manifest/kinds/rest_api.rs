@@ -18,6 +18,8 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
             "endpointConfiguration",
             "tags",
             "deletionPolicy",
+            "driftPolicy",
+            "ignoreDifferences",
         ],
         ds,
     ) {

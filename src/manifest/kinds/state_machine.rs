@@ -37,6 +37,8 @@ pub(super) fn load_machine(
         "tracingConfiguration",
         "tags",
         "deletionPolicy",
+        "driftPolicy",
+        "ignoreDifferences",
     ];
     let fields: Vec<&str> = FIELDS.iter().chain(super::versioning::FIELDS).copied().collect();
     if !check_keys(spec, "spec", &fields, ds) {
