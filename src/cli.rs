@@ -292,9 +292,19 @@ pub struct DiffOpts {
     pub owner: OwnerOpts,
     #[command(flatten)]
     pub pass: PassOpts,
-    /// Report format on stdout.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Report format on stdout; `markdown` is a pull-request comment with a Mermaid graph per
+    /// changed state machine.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = DiffFormat::Text)]
+    pub output: DiffFormat,
+}
+
+/// `diff`'s report formats: the report's, and a pull-request comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    /// A pull-request comment: summary table, changed paths, Mermaid graphs.
+    Markdown,
 }
 
 /// `reconcile`.

@@ -473,3 +473,88 @@ fn graph_command_draws_the_reference_machine_from_its_manifest() {
         "{err}"
     );
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `diff -o markdown` after a definition change, against the in-process sandbox: the summary
+/// table, the changed path with before → after, and the Mermaid graph giving the changed state
+/// (inside a Parallel branch) the `changed` class and no other state a class.
+#[test]
+fn diff_markdown_marks_the_changed_state() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root.join("manifests"), &dir.path().join("manifests"));
+    let out = sfn(dir.path(), &["reconcile", "--once", "--sandbox", "-q"]);
+    assert_eq!(out.status.code(), Some(0));
+    let asl = dir.path().join("manifests/parallel-processing.asl.yaml");
+    let text = std::fs::read_to_string(&asl).unwrap();
+    let changed = text.replace("sum.$: $.Payload.sum", "sum.$: $.Payload.total");
+    assert_ne!(changed, text, "the reference definition has the line to change");
+    std::fs::write(&asl, changed).unwrap();
+
+    let out = sfn(dir.path(), &["diff", "--sandbox", "-q", "-o", "markdown"]);
+    assert_eq!(out.status.code(), Some(2), "changes pending");
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.starts_with("<!-- sfn-operator diff -->\n"), "{md}");
+    assert!(
+        md.contains("| StateMachine/parallel-processing | update | Pending |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ApiIntegration/start-execution | none | Synced |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| <code>definition.States.Parallel.Branches[0].States.SumValues.ResultSelector[\"sum.$\"]</code> \
+             | <code>\"$.Payload.sum\"</code> | <code>\"$.Payload.total\"</code> |"
+        ),
+        "{md}"
+    );
+    let mermaid = md
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("no mermaid block:\n{md}"));
+    let id_of = |state: &str| {
+        mermaid
+            .lines()
+            .map(str::trim_start)
+            .find(|l| l.contains(&format!("[\"{state}<br/>")))
+            .and_then(|l| l.split('[').next())
+            .unwrap_or_else(|| panic!("{state} not declared:\n{mermaid}"))
+            .trim_start_matches("subgraph ")
+            .trim()
+            .to_owned()
+    };
+    let sum = id_of("SumValues");
+    let class_lines: Vec<&str> = mermaid
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("class "))
+        .collect();
+    assert_eq!(class_lines, [format!("class {sum} changed")], "{mermaid}");
+    assert!(mermaid.contains("classDef changed "), "{mermaid}");
+    for other in ["MaxMinValues", "AverageValues", "Parallel"] {
+        assert!(
+            !mermaid.contains(&format!("style {} ", id_of(other))),
+            "{other}: {mermaid}"
+        );
+    }
+    // The other formats are as they were.
+    let out = sfn(dir.path(), &["diff", "--sandbox", "-q", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["update"], 1);
+}

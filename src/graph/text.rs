@@ -84,9 +84,15 @@ pub fn mermaid_with(g: &Graph, classes: &[MermaidClass], extra: &[(String, Strin
     }
     for c in classes {
         let _ = writeln!(s, "  classDef {} {}", c.name, c.style);
-        if !c.nodes.is_empty() {
-            let ids: Vec<String> = c.nodes.iter().map(|&i| mermaid_id(i)).collect();
+        // A Parallel or Map is a subgraph: styled directly, as Mermaid classes are for nodes.
+        let (boxes, plain): (Vec<usize>, Vec<usize>) =
+            c.nodes.iter().partition(|&&i| g.nodes[i].is_container());
+        if !plain.is_empty() {
+            let ids: Vec<String> = plain.iter().map(|&i| mermaid_id(i)).collect();
             let _ = writeln!(s, "  class {} {}", ids.join(","), c.name);
+        }
+        for i in boxes {
+            let _ = writeln!(s, "  style {} {}", mermaid_id(i), c.style);
         }
     }
     s
