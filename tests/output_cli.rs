@@ -96,7 +96,10 @@ fn piped_plans_have_no_escape_codes() {
     let out = sfn(dir.path(), &["diff", "m.yaml", "--sandbox"], &[]);
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("+ StateMachine/m create Pending\n"), "{text}");
+    assert!(
+        text.starts_with("+ StateMachine/m create Pending (Missing)\n"),
+        "{text}"
+    );
     assert!(!text.contains('\x1b'), "{text}");
 }
 

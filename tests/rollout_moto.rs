@@ -15,6 +15,8 @@ use serde_json::Value;
 mod common;
 #[path = "common/fault_proxy.rs"]
 mod fault_proxy;
+#[path = "common/receiver.rs"]
+mod receiver;
 
 const ALARM: &str = "checkout-errors";
 
@@ -175,10 +177,23 @@ async fn setup(interval: &str) -> (common::Moto, FaultProxy, ManifestDir) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
     let (moto, proxy, dir) = setup("2s").await;
+    // A webhook receiver: each turn of a rollout is told (SPEC §12 notifications).
+    let hook = receiver::Receiver::start(0).await;
+    let told = || -> Vec<String> {
+        hook.delivered()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
 
     // A definition change: exactly one new version, 10 % on it.
     dir.write("checkout.yaml", &manifest("v2", "2s"));
-    let out = run(dir.path(), &proxy.url, &["reconcile", "--once"]);
+    let out = run(
+        dir.path(),
+        &proxy.url,
+        &["reconcile", "--once", "--notify", &hook.url],
+    );
+    assert_eq!(told(), ["rollout_started"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -189,8 +204,13 @@ async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
     assert!(version_exists(&moto.url, 2) && !version_exists(&moto.url, 3));
 
     // --wait follows it to the end: 100 % on version 2.
-    let out = run(dir.path(), &proxy.url, &["reconcile", "--once", "--wait"]);
+    let out = run(
+        dir.path(),
+        &proxy.url,
+        &["reconcile", "--once", "--wait", "--notify", &hook.url],
+    );
     assert_eq!(out.status.code(), Some(0));
+    assert_eq!(told(), ["rollout_started", "rollout_promoted"]);
     assert_eq!(status(&out), "Synced");
     assert_eq!(routing(&moto.url), vec![(2, 100)]);
 
@@ -211,8 +231,16 @@ async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
     assert_eq!(status(&out), "Progressing");
     assert_eq!(routing(&moto.url), vec![(2, 90), (3, 10)]);
     set_alarm(&moto.url, "ALARM");
-    let out = run(dir.path(), &proxy.url, &["reconcile", "--once", "--wait"]);
+    let out = run(
+        dir.path(),
+        &proxy.url,
+        &["reconcile", "--once", "--wait", "--notify", &hook.url],
+    );
     assert_eq!(out.status.code(), Some(1), "a roll back exits 1 with --wait");
+    let events = hook.delivered();
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "rollout_rolled_back", "{events:?}");
+    assert!(last["summary"].as_str().unwrap().contains("2 → 3"), "{last}");
     let e = entry(&report(&out), "StateMachine").clone();
     assert_eq!(e["status"], "Degraded");
     let message = e["message"].as_str().unwrap();

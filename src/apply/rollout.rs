@@ -134,6 +134,9 @@ async fn aliases(v: &Versioned<'_>, rep: &mut ResourceReport) -> Result<(), AwsE
         if v.mode == Mode::Apply && plan.error.is_none() {
             carry_out(v, a, plan).await?;
             count_end(v.sm, &a.name, plan);
+            if let Some(view) = rep.rollouts.last_mut() {
+                view.moved = plan.moves();
+            }
         }
     }
     judge(v.mode, &plans.iter().map(|(_, _, p)| p).collect::<Vec<_>>(), rep);

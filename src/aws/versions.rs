@@ -173,18 +173,15 @@ impl Aws {
         description: Option<&str>,
         routing: &Routing,
     ) -> Result<(), AwsError> {
-        self.call(
-            SVC,
-            "CreateStateMachineAlias",
-            self.sfn
-                .create_state_machine_alias()
-                .name(alias)
-                .set_description(description.map(str::to_owned))
-                .set_routing_configuration(Some(routing_items(arn, routing)))
-                .send(),
-        )
-        .await
-        .map(|_| ())
+        let call = self
+            .sfn
+            .create_state_machine_alias()
+            .name(alias)
+            .set_description(description.map(str::to_owned))
+            .set_routing_configuration(Some(routing_items(arn, routing)));
+        self.call(SVC, "CreateStateMachineAlias", call.send())
+            .await
+            .map(|_| ())
     }
 
     /// UpdateStateMachineAlias (idempotent: the same routing again is no change).
@@ -195,18 +192,15 @@ impl Aws {
         description: Option<&str>,
         routing: &Routing,
     ) -> Result<(), AwsError> {
-        self.call(
-            SVC,
-            "UpdateStateMachineAlias",
-            self.sfn
-                .update_state_machine_alias()
-                .state_machine_alias_arn(format!("{arn}:{alias}"))
-                .set_description(description.map(str::to_owned))
-                .set_routing_configuration(Some(routing_items(arn, routing)))
-                .send(),
-        )
-        .await
-        .map(|_| ())
+        let call = self
+            .sfn
+            .update_state_machine_alias()
+            .state_machine_alias_arn(format!("{arn}:{alias}"))
+            .set_description(description.map(str::to_owned))
+            .set_routing_configuration(Some(routing_items(arn, routing)));
+        self.call(SVC, "UpdateStateMachineAlias", call.send())
+            .await
+            .map(|_| ())
     }
 }
 

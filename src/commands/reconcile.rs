@@ -36,6 +36,7 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
         mode: Mode::Apply,
         prune: opts.prune,
         wait: opts.wait,
+        notifier: notifier.as_ref(),
     };
     let report = run.run(&opts.aws).await?;
     setup::print_report(&report, opts.output)?;
@@ -78,6 +79,22 @@ async fn notify_once(n: &crate::controller::notify::Notifier, report: &Report) {
     }
 }
 
+/// The rollout started, promoted and rolled back events of one pass.
+fn send_rollout_events(n: &crate::controller::notify::Notifier, report: &Report) {
+    use crate::controller::notify::{self, EventKind};
+    for r in &report.resources {
+        notify::events_of(r, None, false, n.owner())
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::RolloutStarted | EventKind::RolloutPromoted | EventKind::RolloutRolledBack
+                )
+            })
+            .for_each(|e| n.send(e));
+    }
+}
+
 /// One `--once` run: a pass, and with `wait` the passes that follow rollouts to their end.
 pub(crate) struct PassRun<'a> {
     pub manifests: &'a ManifestOpts,
@@ -86,6 +103,9 @@ pub(crate) struct PassRun<'a> {
     pub mode: Mode,
     pub prune: bool,
     pub wait: bool,
+    /// `--notify` with `--wait`: the rollout events of the passes before the last are sent as
+    /// they happen (the last pass's events are sent with its report).
+    pub notifier: Option<&'a crate::controller::notify::Notifier>,
 }
 
 impl PassRun<'_> {
@@ -131,6 +151,9 @@ impl PassRun<'_> {
                 .min();
             match next {
                 Some(after) if self.wait && !crate::shutdown::requested() => {
+                    if let Some(n) = self.notifier {
+                        send_rollout_events(n, &report);
+                    }
                     tracing::info!(
                         seconds = after,
                         "rollout in progress; next pass when its step is due"
@@ -159,6 +182,7 @@ pub(crate) async fn pass(
         mode,
         prune,
         wait: false,
+        notifier: None,
     }
     .run(aws)
     .await

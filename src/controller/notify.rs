@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use backon::{ExponentialBuilder, Retryable as _};
 use serde::Serialize;
 
+use crate::plan::rollout::Moved;
 use crate::report::{ResourceReport, Status};
 
 /// What happened.
@@ -31,7 +32,7 @@ pub enum EventKind {
     Recovered,
     /// `--prune` was asked for and held back (SPEC §5).
     PruneHeldBack,
-    /// A rollout started (for the rollouts of SPEC §11, sent by their controller).
+    /// A rollout wrote its first step (SPEC §9).
     RolloutStarted,
     /// A rollout was promoted.
     RolloutPromoted,
@@ -128,7 +129,25 @@ pub fn events_of(
         e.message = r.message.clone();
         out.push(e);
     }
-    if prev_status == Some(Status::Failed) && matches!(r.status, Status::Synced | Status::Drifted) {
+    for v in &r.rollouts {
+        let Some(moved) = v.moved else { continue };
+        let from = v.from.map(|f| format!("{f} → ")).unwrap_or_default();
+        let (kind, what) = match moved {
+            Moved::Started => (EventKind::RolloutStarted, "rollout started"),
+            Moved::Promoted => (EventKind::RolloutPromoted, "rollout promoted"),
+            Moved::RolledBack => (EventKind::RolloutRolledBack, "rolled back"),
+        };
+        let mut summary = format!("{key}: alias {} {what}: {from}{}", v.alias, v.to);
+        if let Some(why) = &v.message {
+            summary.push_str(&format!(" ({why})"));
+        }
+        let mut e = Event::new(kind, Some(key.clone()), owner, summary);
+        e.message.clone_from(&v.message);
+        out.push(e);
+    }
+    if prev_status == Some(Status::Failed)
+        && matches!(r.status, Status::Synced | Status::Drifted | Status::Progressing)
+    {
         out.push(Event::new(
             EventKind::Recovered,
             Some(key.clone()),

@@ -201,6 +201,34 @@ pub struct RolloutView {
     pub alarms: BTreeMap<String, Option<AlarmState>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What this pass did to the rollout, once its writes succeeded (for notifications; not part
+    /// of the JSON).
+    #[serde(skip)]
+    pub moved: Option<Moved>,
+}
+
+/// A rollout's turn that a pass carried out: what `--notify` tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// Its first step was written (a new rollout, or `rollout retry`).
+    Started,
+    Promoted,
+    RolledBack,
+}
+
+impl AliasPlan {
+    /// What carrying out this plan does to the rollout: it ends it, or it writes a first step.
+    pub fn moves(&self) -> Option<Moved> {
+        match self.ended {
+            Some(Ended::Promoted) => Some(Moved::Promoted),
+            Some(Ended::RolledBack) => Some(Moved::RolledBack),
+            None => self
+                .progress
+                .as_ref()
+                .filter(|p| p.phase == Phase::Progressing && p.step == 1)
+                .map(|_| Moved::Started),
+        }
+    }
 }
 
 /// The weight of the new version at `step` (from 1).
@@ -320,18 +348,7 @@ fn start_rollout(
         alarm: None,
     };
     let routing = split(d, from, step_weight(rollout, 1));
-    let mut plan = finish(
-        input,
-        Some(p.clone()),
-        None,
-        Some(AliasOp::Update(routing.clone())),
-        routing,
-        Health::Progressing,
-        view_of(&p),
-    );
-    plan.requeue_after = Some(rollout.interval_secs);
-    plan.view.next_step_at = Some(input.now + rollout.interval_secs);
-    plan
+    step_plan(input, rollout, p, routing)
 }
 
 /// The rollout toward the target is known: hold, correct, roll back or advance it.
@@ -563,6 +580,7 @@ fn finish(
             next_step_at: None,
             alarms,
             message: None,
+            moved: None,
         },
     }
 }
