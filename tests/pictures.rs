@@ -558,3 +558,24 @@ fn diff_markdown_marks_the_changed_state() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["summary"]["update"], 1);
 }
+
+/// docs/images/reference.svg (the README's picture) is what `graph` draws of the reference
+/// machine now; `SFN_OPERATOR_BLESS_DOCS=1 cargo test --test pictures` rewrites it.
+#[test]
+fn the_readme_picture_is_the_reference_machine_as_drawn_now() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = sfn(root, &["graph", "manifests", "--machine", "parallel-processing"]);
+    assert_eq!(out.status.code(), Some(0));
+    let drawn = String::from_utf8(out.stdout).unwrap();
+    let path = root.join("docs/images/reference.svg");
+    if std::env::var_os("SFN_OPERATOR_BLESS_DOCS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &drawn).unwrap();
+    }
+    let kept = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        kept == drawn,
+        "docs/images/reference.svg differs from `sfn-operator graph manifests`; run \
+         `SFN_OPERATOR_BLESS_DOCS=1 cargo test --test pictures` and commit it"
+    );
+}
