@@ -474,6 +474,74 @@ fn graph_command_draws_the_reference_machine_from_its_manifest() {
     );
 }
 
+/// Runs Mermaid itself (`scripts/mermaid/check.mjs`, installed by scripts/test.sh into the peers
+/// venv's `mermaid/`) over `files`; `None`, saying so, when this machine has no `node` at all.
+/// Panics when the files are rejected, or when `node` is there but the install is missing.
+fn mermaid_parses(files: &[std::path::PathBuf]) -> Option<()> {
+    let out = mermaid_check(files)?;
+    assert!(
+        out.status.success(),
+        "Mermaid rejected:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Some(())
+}
+
+/// What Mermaid says of `files` (see [`mermaid_parses`]).
+fn mermaid_check(files: &[std::path::PathBuf]) -> Option<std::process::Output> {
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: Node.js is not installed, so Mermaid cannot parse the Mermaid text here");
+        return None;
+    }
+    let venv = std::env::var_os("SFN_OPERATOR_PEERS_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-peers"));
+    let dir = venv.join("mermaid");
+    assert!(
+        dir.join("node_modules/mermaid").is_dir(),
+        "{} has no mermaid: run scripts/test.sh (it installs scripts/mermaid/package.json there)",
+        dir.display()
+    );
+    // Beside its node_modules (ES modules resolve from the script's place); one copy per caller.
+    let script = dir.join(format!("check-{}-{}.mjs", std::process::id(), files.len()));
+    std::fs::write(&script, include_str!("../scripts/mermaid/check.mjs")).unwrap();
+    let out = Command::new("node")
+        .arg(&script)
+        .args(files)
+        .output()
+        .expect("run node");
+    let _ = std::fs::remove_file(&script);
+    eprintln!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out)
+}
+
+#[test]
+fn mermaid_itself_parses_every_corpus_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<std::path::PathBuf> = corpus::corpus()
+        .iter()
+        .map(|(p, def)| {
+            let file = dir.path().join(format!("{}.mmd", short(p)));
+            std::fs::write(&file, text::mermaid(&Graph::from_definition(def))).unwrap();
+            file
+        })
+        .collect();
+    assert_eq!(files.len(), 174);
+    if mermaid_parses(&files).is_none() {
+        return;
+    }
+    // The checker does reject: a label left open.
+    let bad = dir.path().join("bad.mmd");
+    std::fs::write(&bad, "flowchart TD\n  n0[\"a\"] -->|\"x| n1\n").unwrap();
+    let out = mermaid_check(std::slice::from_ref(&bad)).expect("node");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bad.mmd: Parse error"));
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -552,6 +620,10 @@ fn diff_markdown_marks_the_changed_state() {
             "{other}: {mermaid}"
         );
     }
+    // Mermaid itself reads the graph, classes included.
+    let file = dir.path().join("comment.mmd");
+    std::fs::write(&file, mermaid).unwrap();
+    mermaid_parses(&[file]);
     // The other formats are as they were.
     let out = sfn(dir.path(), &["diff", "--sandbox", "-q", "-o", "json"]);
     assert_eq!(out.status.code(), Some(2));
