@@ -189,8 +189,26 @@ async fn a_changed_integration_goes_to_the_stage_canary_and_is_promoted_after_th
     );
     assert_eq!(versions(&url, &api).await, (100, 0));
 
-    // The changed response goes to the canary at 20 %; the stage keeps its deployment.
+    // The changed response goes to the canary at 20 %; the stage keeps its deployment. `diff`
+    // shows it pending and writes nothing.
     dir.write("shop.yaml", &manifests("2"));
+    sandbox.reset().await;
+    let out: Output = run_binary_async(dir.path(), &sandbox.url(), &["diff"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let e = entry(&r, "ApiIntegration");
+    assert_eq!(e["status"], "Pending", "{r}");
+    assert!(
+        e.to_string()
+            .contains("a canary deployment of the current configuration at 20 %"),
+        "{e}"
+    );
+    assert_eq!(sandbox.requests().await.writes(), 0, "diff wrote: {r}");
     let r = pass(&sandbox, &dir, &[], 0).await;
     let e = entry(&r, "ApiIntegration");
     assert_eq!(e["status"], "Progressing", "{r}");
