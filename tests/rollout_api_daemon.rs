@@ -167,8 +167,9 @@ async fn the_daemon_promotes_a_stage_canary_and_a_killed_daemon_is_resumed_witho
     // The edit goes to the canary; the daemon promotes it after the bake, on its own.
     save(&file, &manifests("2"));
     let mut canary = String::new();
+    let mut s = Value::Null;
     poll("the canary", || {
-        let s = stage(&url);
+        s = stage(&url);
         canary = s["canarySettings"]["deploymentId"]
             .as_str()
             .unwrap_or_default()
@@ -176,7 +177,7 @@ async fn the_daemon_promotes_a_stage_canary_and_a_killed_daemon_is_resumed_witho
         !canary.is_empty()
     })
     .await;
-    let s = stage(&url);
+    // The stage as it was when the canary was first seen (the bake may be over by now).
     assert_eq!(s["deploymentId"], base.as_str(), "{s}");
     assert_eq!(s["canarySettings"]["percentTraffic"], 30.0, "{s}");
     let seen = Instant::now();
