@@ -97,8 +97,8 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
     assert_eq!(entry(&r, "StateMachine")["status"], "Synced", "{r}");
     assert_eq!(routing(&url), vec![(1, 100)]);
 
-    // The alarm on version 2's failures (a high-resolution period, so the test need not wait a
-    // minute for it).
+    // The alarm on version 2's failures: one failure in any of the last six 10 s periods (the
+    // period in progress alone would be empty right after a period boundary: INSUFFICIENT_DATA).
     cli(
         &url,
         &[
@@ -115,6 +115,8 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
             "--period",
             "10",
             "--evaluation-periods",
+            "6",
+            "--datapoints-to-alarm",
             "1",
             "--threshold",
             "1",
