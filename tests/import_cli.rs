@@ -684,6 +684,52 @@ async fn bad_inputs_exit_1_and_write_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
 
+    // A field no manifest can express: refused by name, nothing written.
+    let api = cli(&url, &["apigateway", "create-rest-api", "--name", "Params API"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = cli(&url, &["apigateway", "get-resources", "--rest-api-id", &api])["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    put_states_method(&url, &api, &root, "POST", "StartExecution", None);
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-integration",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &root,
+            "--http-method",
+            "POST",
+            "--patch-operations",
+            "op=add,path=/requestParameters/integration.request.header.X-Trace,value='method.request.header.X-Trace'",
+        ],
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = import(
+        &url,
+        empty.path(),
+        &[
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--rest-api",
+            "Params API",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "POST / on REST API {api} (Params API): integration.requestParameters"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(listing(empty.path()), Vec::<String>::new());
+
     // Nothing to import: a usage error.
     let out = run(&["import", "--endpoint-url", &url]);
     assert_eq!(out.status.code(), Some(64));

@@ -336,6 +336,12 @@ fn integration_spec(
     if i.integration_type.as_deref() != Some("AWS") || !is_states {
         return Ok(None);
     }
+    if !m.unexpressed.0.is_empty() {
+        return Err(format!(
+            "{} cannot be expressed in an ApiIntegration",
+            m.unexpressed.0.join(", ")
+        ));
+    }
     const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
     if !METHODS.contains(&verb) {
         return Err(format!("httpMethod {verb} cannot be expressed"));
