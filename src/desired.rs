@@ -219,7 +219,7 @@ pub enum AliasTarget {
     Routing(Vec<(u32, u8)>),
 }
 
-/// `aliases[].rollout` (and, later, `ApiIntegration.spec.rollout`).
+/// `aliases[].rollout` and `ApiIntegration.spec.rollout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollout {
     pub strategy: RolloutStrategy,
@@ -342,7 +342,44 @@ pub struct ApiIntegration {
     pub responses: Vec<Response>,
     /// Deploy to this stage after any change to the API.
     pub stage: Option<String>,
+    /// How a changed API configuration reaches `stage`: at once (none, or `AllAtOnce`) or through
+    /// the stage's canary (`Canary`, `Linear`), watched by alarms (SPEC §9).
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
     pub deletion_policy: DeletionPolicy,
+}
+
+/// The stage variable from which an integration that starts `alias` of the `machine` manifest
+/// (its `metadata.name`) in a joint rollout reads the version to start (SPEC §9): `sfn_` and
+/// both names, each character outside `A-Za-z0-9_` made `_`.
+pub fn version_variable(machine: &str, alias: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("sfn_{}_{}", clean(machine), clean(alias))
+}
+
+impl ApiIntegration {
+    /// The stage variable of its joint rollout: it starts an alias and has a `Canary` or `Linear`
+    /// rollout (SPEC §9).
+    pub fn joint_variable(&self) -> Option<String> {
+        let rollout = self.rollout.as_ref()?;
+        if rollout.strategy == RolloutStrategy::AllAtOnce {
+            return None;
+        }
+        Some(version_variable(
+            self.state_machine_ref.as_deref()?,
+            self.state_machine_alias.as_deref()?,
+        ))
+    }
 }
 
 /// One desired resource.

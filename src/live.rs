@@ -45,6 +45,12 @@ pub struct LiveApi {
 pub struct LiveStage {
     pub name: String,
     pub deployment_id: Option<String>,
+    /// The stage's canary (`canarySettings`): its deployment and its share of traffic (0–100).
+    pub canary: Option<(String, f64)>,
+    /// The stage's variables.
+    pub variables: BTreeMap<String, String>,
+    /// The canary's `stageVariableOverrides`.
+    pub canary_overrides: BTreeMap<String, String>,
 }
 
 /// A resource path with its methods.

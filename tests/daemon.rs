@@ -1090,3 +1090,136 @@ async fn report_drift_shows_in_status_and_metrics_and_a_silent_receiver_slows_no
     assert!(!d.status().await.to_string().contains("SECRETTOKEN"));
     assert!(d.terminate().await < Duration::from_secs(10));
 }
+
+/// A canary machine whose bake lasts an hour, watched by `alarm`.
+fn canary(result: &str, alarm: &str) -> String {
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1
+kind: StateMachine
+metadata:
+  name: checkout
+spec:
+  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
+  definition:
+    StartAt: P
+    States:
+      P: {{Type: Pass, Result: {result}, End: true}}
+  aliases:
+    - name: live
+      rollout: {{type: Canary, percent: 10, interval: 1h, alarms: [{alarm}]}}
+"
+    )
+}
+
+/// The alias's routing, (version, weight), highest weight first; empty when there is no alias.
+async fn alias_routing(sfn: &aws_sdk_sfn::Client) -> Vec<(u32, i32)> {
+    let Ok(a) = sfn
+        .describe_state_machine_alias()
+        .state_machine_alias_arn(format!("{}:live", arn("checkout")))
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut r: Vec<(u32, i32)> = a
+        .routing_configuration()
+        .iter()
+        .map(|i| {
+            let v = i.state_machine_version_arn().rsplit(':').next().unwrap_or("0");
+            (v.parse().unwrap_or(0), i.weight())
+        })
+        .collect();
+    r.sort_by_key(|x| std::cmp::Reverse(x.1));
+    r
+}
+
+/// The alarm watch: a canary whose bake lasts an hour is rolled back as soon as its alarm is in
+/// `ALARM` (nothing else could bring the machine back before the hour), and the watch reads the
+/// alarms of every rollout in flight together: about one `DescribeAlarms` a second, not one per
+/// machine.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_alarm_watch_rolls_a_canary_back_long_before_its_step_is_due() {
+    let live = Live::start().await;
+    let conf = common::sdk_conf(&live.url()).await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&conf);
+    let alarm = "checkout-errors";
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(alarm)
+        .namespace("AWS/States")
+        .metric_name("ExecutionsFailed")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", aws_sdk_cloudwatch::error::DisplayErrorContext(e)));
+    let (tmp, manifests) = manifests_dir();
+    write_file(&manifests.join("checkout.yaml"), &canary("1", alarm));
+    let d = Daemon::start(tmp.path(), &live.url(), &[]).await;
+    poll("version 1 on the alias", async || {
+        alias_routing(&live.sfn).await == [(1, 100)]
+    })
+    .await;
+
+    rename_save(&manifests.join("checkout.yaml"), &canary("2", alarm));
+    poll("the canary", async || {
+        alias_routing(&live.sfn).await == [(1, 90), (2, 10)]
+    })
+    .await;
+    poll("Progressing in /status", async || {
+        d.resource("checkout").await["status"] == "Progressing"
+    })
+    .await;
+
+    // Three looks of the watch with the alarm OK: about one DescribeAlarms each.
+    let described = || async {
+        let v: Value = serde_json::from_str(
+            &get(&format!("{}/_sandbox/requests", live.url()))
+                .await
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        v["cloudwatch"]["DescribeAlarms"].as_u64().unwrap_or(0)
+    };
+    let before = described().await;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let reads = described().await - before;
+    let looks = started.elapsed().as_secs_f64();
+    eprintln!("{reads} DescribeAlarms in {looks:.1} s of watching one rollout");
+    assert!(
+        reads as f64 <= looks + 2.0,
+        "{reads} alarm reads in {looks:.1} s: more than one a look"
+    );
+
+    let tripped = Instant::now();
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(alarm)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("test")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", aws_sdk_cloudwatch::error::DisplayErrorContext(e)));
+    poll("the roll back", async || {
+        alias_routing(&live.sfn).await == [(1, 100)]
+    })
+    .await;
+    eprintln!(
+        "rolled back {:.2} s after the alarm",
+        tripped.elapsed().as_secs_f64()
+    );
+    poll("Degraded in /status", async || {
+        d.resource("checkout").await["status"] == "Degraded"
+    })
+    .await;
+    let message = d.resource("checkout").await["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains(alarm), "{message}");
+    d.terminate().await;
+}

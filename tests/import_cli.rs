@@ -514,7 +514,7 @@ async fn jsonata_unicode_logging_custom_templates_and_two_methods_on_one_path_ro
         .as_str()
         .unwrap()
         .to_owned();
-    let default = sfn_operator::manifest::default_template("us-east-1", ACCOUNT, "JsonataVars", None);
+    let default = sfn_operator::manifest::default_template("us-east-1", ACCOUNT, "JsonataVars", None, None);
     put_states_method(&url, &api, &orders, "POST", "StartExecution", Some(&default));
     let custom = format!(
         "#set($body = $input.path('$'))\n{{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"name\": \"$context.requestId\", \"stateMachineArn\": \"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:Orders\"}}"

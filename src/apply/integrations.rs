@@ -24,6 +24,8 @@ use crate::plan::integrations::{
     ApiInput, ApiIntegrationsPlan, MethodOp, api_id_of, plan_api, plan_on_new_api, stages_to_check,
 };
 use crate::plan::prune::PruneRecord;
+use crate::plan::rollout::{Ended, Health, RolloutView};
+use crate::plan::stage_rollout::{StageOp, StageRolloutPlan, stage_tag_key};
 use crate::plan::{Action, IntegrationPlan, PrunePlan};
 use crate::report::{ResourceReport, Status};
 
@@ -44,6 +46,10 @@ pub(super) struct Declared<'a> {
     pub(super) prunes: &'a BTreeMap<String, Vec<PruneRecord>>,
     pub(super) claimed: &'a BTreeSet<(String, String)>,
     pub(super) stages: &'a BTreeMap<String, BTreeSet<String>>,
+    /// The states of the rollouts' alarms, read once for the pass.
+    pub(super) alarms: &'a super::rollout::Alarms,
+    /// The alias rollouts the pass's machines reported, by (machine `metadata.name`, alias).
+    pub(super) alias_views: &'a BTreeMap<(String, String), RolloutView>,
 }
 
 /// What became of one planned item in `Apply` mode.
@@ -87,6 +93,7 @@ impl Reconciler {
             by_api.entry(Some(id.clone())).or_default();
         }
         let no_stages = BTreeSet::new();
+        let no_alarms = BTreeMap::new();
         for (api_id, ais) in by_api {
             let Some(api_id) = api_id else {
                 for ai in ais {
@@ -110,8 +117,13 @@ impl Reconciler {
                 claimed: declared.claimed,
                 declared_stages: declared.stages.get(&api_id).unwrap_or(&no_stages),
                 owner: &self.owner,
+                alarms: declared.alarms.as_ref().unwrap_or(&no_alarms),
+                now: unix_now(),
+                alias_views: declared.alias_views,
             };
-            let (reps, gone) = self.integrations_on_api(input, scope).await;
+            let (reps, gone) = self
+                .integrations_on_api(input, scope, declared.alarms.as_ref().err())
+                .await;
             out.extend(reps);
             pruned.extend(gone);
         }
@@ -123,6 +135,7 @@ impl Reconciler {
         &self,
         mut input: ApiInput<'_>,
         scope: &PassScope,
+        alarms_unread: Option<&String>,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
         let live = match read_api(&self.aws, &input, scope.deadline).await {
             Ok(live) => live,
@@ -143,12 +156,17 @@ impl Reconciler {
             };
             run.execute(&live).await;
         }
-        let reps = plan
+        let mut reps: Vec<ResourceReport> = plan
             .integrations
             .iter()
             .zip(&outcomes)
             .map(|(p, o)| integration_report(p, o, scope.mode))
             .collect();
+        for stage in &plan.stages {
+            if let Some(r) = &stage.rollout {
+                judge_stage(scope.mode, r, &stage.integrations, &mut reps, alarms_unread);
+            }
+        }
         let gone = plan
             .prunes
             .iter()
@@ -180,8 +198,14 @@ async fn read_api(aws: &Aws, input: &ApiInput<'_>, deadline: Instant) -> Result<
     live.stages = retry(deadline, || aws.stages(api_id))
         .await
         .map_err(|e| format!("reading stages of REST API {api_id}: {e}"))?;
-    for stage in live.stages.iter().filter(|s| wanted.contains(&s.name)) {
-        let Some(dep) = &stage.deployment_id else { continue };
+    let serving: Vec<String> = live
+        .stages
+        .iter()
+        .filter(|s| wanted.contains(&s.name))
+        .flat_map(|s| s.deployment_id.iter().chain(s.canary.as_ref().map(|(id, _)| id)))
+        .cloned()
+        .collect();
+    for dep in &serving {
         if live.deployments.contains_key(dep) {
             continue;
         }
@@ -342,6 +366,23 @@ impl Run<'_> {
         let description = self.plan.description.as_str();
         for stage in &self.plan.stages {
             let name = stage.name.as_str();
+            if let Some(r) = &stage.rollout {
+                if !r.writes() {
+                    continue;
+                }
+                if held {
+                    let why = format!(
+                        "stage {name} not rolled out: a write on REST API {api_id} failed in this pass; the next pass does it"
+                    );
+                    self.fail_stage(stage, &why);
+                } else if let Err(e) = self.roll_stage(name, r).await {
+                    self.fail_stage(
+                        stage,
+                        &format!("canary rollout on stage {name} of REST API {api_id}: {e}"),
+                    );
+                }
+                continue;
+            }
             if held {
                 let why = format!(
                     "stage {name} not deployed: a write on REST API {api_id} failed in this pass, \
@@ -384,6 +425,124 @@ impl Run<'_> {
                 );
             }
         }
+    }
+
+    /// A stage's rollout step: the progress tag on the REST API first, then the stage write.
+    async fn roll_stage(&self, name: &str, r: &StageRolloutPlan) -> Result<(), AwsError> {
+        let api_id = self.plan.api_id.as_str();
+        let description = self.plan.description.as_str();
+        if let Some(p) = &r.plan.progress {
+            let tag = BTreeMap::from([(stage_tag_key(name), p.to_tag())]);
+            retry(self.deadline, || self.aws.tag_api(api_id, &tag)).await?;
+        }
+        // A deployment whose answer was lost is found by its description (on the stage, or on
+        // its canary).
+        let deployed_to = |canary: bool| async move {
+            let stages = self.aws.stages(api_id).await?;
+            let Some(stage) = stages.into_iter().find(|s| s.name == name) else {
+                return Ok(None);
+            };
+            let dep = if canary {
+                stage.canary.map(|(id, _)| id)
+            } else {
+                stage.deployment_id
+            };
+            let Some(dep) = dep else { return Ok(None) };
+            let d = self.aws.deployment_description(api_id, &dep).await?;
+            Ok((d.as_deref() == Some(description)).then_some(()))
+        };
+        for op in &r.ops {
+            self.stage_op(name, op, &deployed_to).await?;
+        }
+        let m = crate::metrics::global();
+        match r.plan.ended {
+            Some(Ended::Promoted) => m.rollout_ended("promoted"),
+            Some(Ended::RolledBack) => m.rollout_ended("rolled_back"),
+            None => {}
+        }
+        tracing::info!(api = %api_id, stage = %name, ops = ?r.ops, phase = ?r.plan.view.phase, "stage rolled");
+        Ok(())
+    }
+
+    /// One stage write of a rollout. `deployed_to(canary)` finds a deployment of the planned
+    /// configuration whose answer was lost.
+    async fn stage_op<F, Fut>(&self, name: &str, op: &StageOp, deployed_to: &F) -> Result<(), AwsError>
+    where
+        F: Fn(bool) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<()>, AwsError>>,
+    {
+        let api_id = self.plan.api_id.as_str();
+        let description = self.plan.description.as_str();
+        let patch = |ops: Vec<(&'static str, &'static str, Option<String>)>| async move {
+            retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await
+        };
+        match op {
+            StageOp::Deploy => {
+                create_once(
+                    self.deadline,
+                    || self.aws.deploy(api_id, name, description),
+                    || deployed_to(false),
+                )
+                .await?;
+                let has_canary = retry(self.deadline, || self.aws.stages(api_id))
+                    .await?
+                    .iter()
+                    .any(|s| s.name == name && s.canary.is_some());
+                if has_canary {
+                    patch(vec![("remove", "/canarySettings", None)]).await?;
+                }
+            }
+            StageOp::Canary(w) | StageOp::CanaryWith(w, _, _) => {
+                let overrides = match op {
+                    StageOp::CanaryWith(_, k, v) => BTreeMap::from([(k.clone(), v.clone())]),
+                    _ => BTreeMap::new(),
+                };
+                create_once(
+                    self.deadline,
+                    || self.aws.deploy_canary(api_id, name, description, *w, &overrides),
+                    || deployed_to(true),
+                )
+                .await?;
+                // A lost create found the canary: make sure it carries the planned share.
+                patch(vec![(
+                    "replace",
+                    "/canarySettings/percentTraffic",
+                    Some(w.to_string()),
+                )])
+                .await?;
+            }
+            StageOp::Percent(w) => {
+                patch(vec![(
+                    "replace",
+                    "/canarySettings/percentTraffic",
+                    Some(w.to_string()),
+                )])
+                .await?;
+            }
+            StageOp::Promote(id) => {
+                patch(vec![
+                    ("replace", "/deploymentId", Some(id.clone())),
+                    ("remove", "/canarySettings", None),
+                ])
+                .await?;
+            }
+            StageOp::PromoteWith(id, k, v) => {
+                let path = format!("/variables/{k}");
+                let ops = [
+                    ("replace", "/deploymentId", Some(id.clone())),
+                    ("replace", path.as_str(), Some(v.clone())),
+                    ("remove", "/canarySettings", None),
+                ];
+                retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await?;
+            }
+            StageOp::RemoveCanary => patch(vec![("remove", "/canarySettings", None)]).await?,
+            StageOp::Variable(k, v) => {
+                let path = format!("/variables/{k}");
+                let ops = [("replace", path.as_str(), Some(v.clone()))];
+                retry(self.deadline, || self.aws.patch_stage(api_id, name, &ops)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Marks what a stage's deployment was for as failed (what failed or was not started on its
@@ -539,6 +698,51 @@ fn integration_report(p: &IntegrationPlan, outcome: &Outcome, mode: Mode) -> Res
         }
         Outcome::NotStarted => not_started(p.key.clone()),
     }
+}
+
+/// The reports of the integrations on a stage with a rollout: `Progressing` while it bakes,
+/// `Degraded` once rolled back (`Pending` in a diff), failed on an alarm that does not exist or
+/// could not be read; the view in `rollouts`, and when the next step is due.
+fn judge_stage(
+    mode: Mode,
+    r: &StageRolloutPlan,
+    on_stage: &[usize],
+    reps: &mut [ResourceReport],
+    alarms_unread: Option<&String>,
+) {
+    for &i in on_stage {
+        let Some(rep) = reps.get_mut(i) else { continue };
+        rep.rollouts.push(r.plan.view.clone());
+        if rep.status == Status::Failed {
+            continue;
+        }
+        if let Some(e) = &r.plan.error {
+            rep.status = Status::Failed;
+            rep.message = Some(alarms_unread.cloned().unwrap_or_else(|| e.clone()));
+            continue;
+        }
+        rep.requeue_after = r.plan.requeue_after;
+        match &r.plan.health {
+            Health::Degraded(why) => {
+                rep.status = if mode == Mode::Diff {
+                    Status::Pending
+                } else {
+                    Status::Degraded
+                };
+                rep.message = Some(why.clone());
+            }
+            _ if mode == Mode::Diff && r.writes() => rep.status = Status::Pending,
+            Health::Progressing => rep.status = Status::Progressing,
+            Health::Healthy => {}
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A pruned record's report.

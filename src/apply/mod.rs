@@ -250,7 +250,7 @@ impl Reconciler {
         };
         let (mut results, created) = self.wave_one(&wave, listing.as_ref(), &alarms).await;
         let known = wave.with_dependencies(&results, &self.owner);
-        let (integration_reps, prunes) = self.wave_two(&wave, &known, &created, &api_prunes).await;
+        let (integration_reps, prunes) = self.wave_two(&wave, &known, &created, &api_prunes, &alarms).await;
         results.extend(
             integration_reps
                 .into_iter()
@@ -360,6 +360,7 @@ impl Reconciler {
         known: &BTreeMap<ResourceKey, ResourceReport>,
         created: &BTreeMap<String, LiveApi>,
         api_prunes: &ApiPrunes,
+        alarms: &rollout::Alarms,
     ) -> (Vec<ResourceReport>, Vec<ResourceReport>) {
         let mut out = Vec::new();
         let mut integrations = Vec::new();
@@ -392,6 +393,15 @@ impl Reconciler {
         let known_id = |name: &str| api_ids.get(name).cloned();
         let claimed = claimed_methods(wave.desired);
         let stages = declared_stages(wave.desired, &known_id, list);
+        let alias_views: BTreeMap<(String, String), crate::plan::rollout::RolloutView> = known
+            .iter()
+            .filter(|(k, _)| k.kind == Kind::StateMachine)
+            .flat_map(|(k, rep)| {
+                rep.rollouts
+                    .iter()
+                    .map(|v| ((k.name.clone(), v.alias.clone()), v.clone()))
+            })
+            .collect();
         let (reps, gone) = self
             .reconcile_integrations(
                 &integrations,
@@ -404,6 +414,8 @@ impl Reconciler {
                     prunes: &api_prunes.integrations,
                     claimed: &claimed,
                     stages: &stages,
+                    alarms,
+                    alias_views: &alias_views,
                 },
                 wave.scope,
             )
@@ -521,6 +533,17 @@ impl Reconciler {
                 crate::desired::AliasTarget::Routing(_) => None,
             })
             .flatten()
+            .chain(
+                desired
+                    .resources
+                    .iter()
+                    .filter(|r| in_scope.contains(&r.key()))
+                    .filter_map(|r| match r {
+                        Resource::ApiIntegration(ai) => ai.rollout.as_ref(),
+                        _ => None,
+                    })
+                    .flat_map(|r| r.alarms.iter().cloned()),
+            )
             .collect();
         if names.is_empty() {
             return Ok(BTreeMap::new());

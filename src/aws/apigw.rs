@@ -495,9 +495,83 @@ impl Aws {
                 Some(LiveStage {
                     name: s.stage_name()?.to_owned(),
                     deployment_id: s.deployment_id().map(str::to_owned),
+                    canary: s
+                        .canary_settings()
+                        .and_then(|c| Some((c.deployment_id()?.to_owned(), c.percent_traffic()))),
+                    variables: s
+                        .variables()
+                        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                    canary_overrides: s
+                        .canary_settings()
+                        .and_then(|c| c.stage_variable_overrides())
+                        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
                 })
             })
             .collect())
+    }
+
+    /// CreateDeployment to an existing stage's canary at `percent` % with these stage variable
+    /// overrides, described as `description` (the stage's own deployment is left as it is).
+    pub async fn deploy_canary(
+        &self,
+        api_id: &str,
+        stage: &str,
+        description: &str,
+        percent: u8,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let canary = aws_sdk_apigateway::types::DeploymentCanarySettings::builder()
+            .percent_traffic(f64::from(percent))
+            .set_stage_variable_overrides(
+                (!overrides.is_empty()).then(|| overrides.clone().into_iter().collect()),
+            )
+            .build();
+        self.call(
+            SVC,
+            "CreateDeployment",
+            self.apigw
+                .create_deployment()
+                .rest_api_id(api_id)
+                .stage_name(stage)
+                .description(description)
+                .canary_settings(canary)
+                .send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// UpdateStage with these `(op, path, value)` patch operations, in order.
+    pub async fn patch_stage(
+        &self,
+        api_id: &str,
+        stage: &str,
+        ops: &[(&str, &str, Option<String>)],
+    ) -> Result<(), AwsError> {
+        let ops: Vec<aws_sdk_apigateway::types::PatchOperation> = ops
+            .iter()
+            .map(|(op, path, value)| {
+                aws_sdk_apigateway::types::PatchOperation::builder()
+                    .op(aws_sdk_apigateway::types::Op::from(*op))
+                    .path(*path)
+                    .set_value(value.clone())
+                    .build()
+            })
+            .collect();
+        self.call(
+            SVC,
+            "UpdateStage",
+            self.apigw
+                .update_stage()
+                .rest_api_id(api_id)
+                .stage_name(stage)
+                .set_patch_operations(Some(ops))
+                .send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// GetStage: the deployment a stage serves (`None`: no such stage, or no deployment).

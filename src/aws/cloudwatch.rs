@@ -28,6 +28,8 @@ impl Aws {
                         self.cloudwatch
                             .describe_alarms()
                             .set_alarm_names(Some(chunk.to_vec()))
+                            // One page for the whole chunk (the default page is 50).
+                            .max_records(ALARMS_PER_CALL as i32)
                             .set_next_token(token.take())
                             .send(),
                     )

@@ -236,6 +236,7 @@ async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         RESYNC_QUOTA_SHARE,
     ));
     let quota_share = reconciler.aws().rate_limited().then_some(RESYNC_QUOTA_SHARE);
+    let reconciler_aws = reconciler.aws().clone();
     let pass: daemon::PassFn = Arc::new(move |desired, req: daemon::PassRequest| {
         let reconciler = if req.only.is_none() {
             reconciler.with_quota_share(Arc::clone(&resync_limits))
@@ -275,11 +276,17 @@ async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         crate::shutdown::request();
         let _ = stop_tx.send(true);
     });
+    let aws = reconciler_aws;
+    let alarms: crate::controller::alarms::AlarmFn = Arc::new(move |names: Vec<String>| {
+        let aws = aws.clone();
+        Box::pin(async move { aws.alarm_states(&names).await.map_err(|e| e.to_string()) })
+    });
     let cfg = daemon::LoopConfig {
         resync_interval: opts.resync_interval,
         concurrency: usize::from(opts.pass.concurrency),
         shutdown_grace: SHUTDOWN_GRACE,
         notifier,
+        alarms: Some(alarms),
     };
     daemon::run_loop(cfg, shared, load, pass, changes, stopped()).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;

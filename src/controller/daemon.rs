@@ -13,6 +13,7 @@ use tokio::sync::{RwLock, mpsc};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::alarms::{self, AlarmFn};
 use super::notify::{self, Notifier};
 use super::queue::Queue;
 use super::status::{Shared, result_name};
@@ -42,7 +43,7 @@ pub type PassFn = Arc<dyn Fn(Arc<DesiredSet>, PassRequest) -> PassFuture + Send 
 pub type LoadFn = Arc<dyn Fn() -> Loaded + Send + Sync>;
 
 /// Loop settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoopConfig {
     pub resync_interval: Duration,
     pub concurrency: usize,
@@ -50,6 +51,9 @@ pub struct LoopConfig {
     pub shutdown_grace: Duration,
     /// Where the outcomes' events go (`--notify`), if anywhere.
     pub notifier: Option<Notifier>,
+    /// Reads rollout alarms for the alarm watch ([`super::alarms`]); `None`: no watch, and each
+    /// progressing machine polls its own alarms at its requeue.
+    pub alarms: Option<AlarmFn>,
 }
 
 /// One queued unit of work.
@@ -135,6 +139,9 @@ struct Ctx {
     /// Keys some per-key pass is reconciling now (a pass covers its key's dependants too).
     held: KeyLocks,
     notifier: Option<Notifier>,
+    /// Whether the alarm watch runs: a progressing machine then comes back at its step's due
+    /// time only, not to poll its alarms.
+    alarm_watch: bool,
 }
 
 /// Exclusive hold of a set of keys: a per-key pass takes every key it will reconcile, so no
@@ -334,7 +341,7 @@ impl Ctx {
                 own = Some(ok);
             }
             let retry = self.queue.outcome(&Work::Key(key.clone()), ok);
-            if let Some(after) = r.requeue_after {
+            if let Some(after) = self.requeue_after(r) {
                 self.queue.schedule_at(
                     Work::Key(key.clone()),
                     tokio::time::Instant::now() + Duration::from_secs(after),
@@ -355,6 +362,51 @@ impl Ctx {
 }
 
 /// A report's changed paths, comma-separated (for logs).
+impl Ctx {
+    /// When `r`'s machine comes back: with the alarm watch, at its rollouts' next step only
+    /// (the watch catches an alarm sooner); without, when the pass asked.
+    fn requeue_after(&self, r: &ResourceReport) -> Option<u64> {
+        if !self.alarm_watch {
+            return r.requeue_after;
+        }
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        r.rollouts
+            .iter()
+            .filter(|v| v.phase == crate::plan::rollout::Phase::Progressing)
+            .filter_map(|v| v.next_step_at)
+            .min()
+            .map(|at| at.saturating_sub(now))
+            .or(r.requeue_after)
+    }
+
+    /// One look at the alarms of every rollout in flight: a machine whose alarm is in `ALARM`
+    /// is reconciled now (unless it is backing off after failures: its retry comes anyway).
+    async fn watch_alarms(&self, read: &AlarmFn) {
+        let watched = alarms::watched(&self.shared);
+        if watched.is_empty() {
+            return;
+        }
+        match read(alarms::names(&watched)).await {
+            Ok(states) => {
+                for key in alarms::tripped(&watched, &states) {
+                    let work = Work::Key(key.clone());
+                    let state = self.queue.key_state(&work);
+                    if state.is_some_and(|s| s.failures > 0 || s.running) {
+                        continue;
+                    }
+                    tracing::info!(kind = %key.kind, name = %key.name, "a rollout's alarm is in ALARM; reconciling it now");
+                    self.queue.schedule(work);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the rollouts' alarms failed; the next look retries")
+            }
+        }
+    }
+}
+
 fn changed_paths(r: &ResourceReport) -> String {
     r.changes
         .iter()
@@ -397,6 +449,7 @@ pub async fn run_loop(
         dirty: std::sync::Mutex::default(),
         held: KeyLocks::default(),
         notifier: cfg.notifier.clone(),
+        alarm_watch: cfg.alarms.is_some(),
     });
     tokio::pin!(shutdown);
 
@@ -433,6 +486,18 @@ pub async fn run_loop(
             }
         });
     }
+
+    let watch = cfg.alarms.clone().map(|read| {
+        let ctx = Arc::clone(&ctx);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(alarms::WATCH_PERIOD);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                ctx.watch_alarms(&read).await;
+            }
+        })
+    });
 
     let mut next_resync = tokio::time::Instant::now() + jitter(cfg.resync_interval);
     loop {
@@ -489,6 +554,9 @@ pub async fn run_loop(
     }
 
     tracing::info!("shutting down: no new work; waiting for in-flight reconciles");
+    if let Some(w) = watch {
+        w.abort();
+    }
     ctx.queue.close();
     let drained = tokio::time::timeout(cfg.shutdown_grace, async {
         while workers.join_next().await.is_some() {}
@@ -623,6 +691,7 @@ mod tests {
             concurrency: 2,
             shutdown_grace: Duration::from_secs(9),
             notifier: None,
+            alarms: None,
         };
         let daemon = tokio::spawn(run_loop(cfg, Arc::clone(&shared), load, pass, change_rx, async {
             let _ = stop_rx.await;

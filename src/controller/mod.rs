@@ -4,6 +4,7 @@
 //!
 //! Must not: import `cli` or `commands` (it takes plain values), or write to AWS itself.
 
+pub mod alarms;
 pub mod daemon;
 pub mod http;
 pub mod notify;

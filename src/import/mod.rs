@@ -238,6 +238,12 @@ fn api_file(
         ),
         manifest("RestApi", &meta, spec),
     )];
+    for s in live.stages.iter().filter(|s| s.canary.is_some()) {
+        refusals.push(Refusal(format!(
+            "REST API {} ({}): stage {} has a canary deployment (canarySettings); import it once the canary is promoted or removed",
+            api.id, api.name, s.name
+        )));
+    }
     let stage = match live.stages.as_slice() {
         [] => None,
         [one] => Some(one.name.clone()),
@@ -471,7 +477,8 @@ fn started_machine(
         return None;
     }
     machine_refs.iter().find_map(|(aws_name, meta)| {
-        (template == &crate::manifest::default_template(&target.region, &target.account_id, aws_name, None))
+        (template
+            == &crate::manifest::default_template(&target.region, &target.account_id, aws_name, None, None))
             .then(|| meta.clone())
     })
 }

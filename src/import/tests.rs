@@ -95,6 +95,9 @@ fn api(methods: Vec<(&str, &str, LiveMethod)>) -> LiveRestApi {
         stages: vec![LiveStage {
             name: "prod".into(),
             deployment_id: Some("d1".into()),
+            canary: None,
+            variables: BTreeMap::new(),
+            canary_overrides: BTreeMap::new(),
         }],
     }
 }
@@ -147,7 +150,7 @@ fn reference_definition() -> Value {
 #[test]
 fn the_reference_system_round_trips_to_noop_plans() {
     let m = machine("ParallelProcessingMachine", reference_definition());
-    let default = crate::manifest::default_template(REGION, ACCOUNT, "ParallelProcessingMachine", None);
+    let default = crate::manifest::default_template(REGION, ACCOUNT, "ParallelProcessingMachine", None, None);
     let proxy = LiveMethod {
         integration: Some(LiveIntegration {
             integration_type: Some("AWS_PROXY".into()),
@@ -248,6 +251,9 @@ fn the_reference_system_round_trips_to_noop_plans() {
         claimed: &claimed,
         declared_stages: &stages,
         owner: "default",
+        alarms: &BTreeMap::new(),
+        now: 0,
+        alias_views: &BTreeMap::new(),
     };
     let plan = plan_api(&input);
     for p in &plan.integrations {
@@ -307,10 +313,17 @@ fn what_the_manifest_cannot_say_is_refused_by_name() {
     two_stages.stages.push(LiveStage {
         name: "dev".into(),
         deployment_id: None,
+        canary: Some(("d2".into(), 10.0)),
+        variables: BTreeMap::new(),
+        canary_overrides: BTreeMap::new(),
     });
     let err = import(&[], &[two_stages], &target()).unwrap_err();
     let text: Vec<String> = err.iter().map(ToString::to_string).collect();
     assert!(text.iter().any(|t| t.contains("stages prod, dev")), "{text:?}");
+    assert!(
+        text.iter().any(|t| t.contains("stage dev has a canary")),
+        "{text:?}"
+    );
     assert!(
         text.iter()
             .any(|t| t.starts_with("POST /x on REST API a1") && t.contains("COGNITO_USER_POOLS")),

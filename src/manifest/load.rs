@@ -145,6 +145,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
                     if i.integration.request_templates.is_empty() {
                         let region = ctx.region.unwrap_or("${AWS::Region}");
                         let account = ctx.account_id.unwrap_or("${AWS::AccountId}");
+                        let joint = i.joint_variable();
                         i.integration.request_templates.insert(
                             "application/json".into(),
                             default_template(
@@ -152,6 +153,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
                                 account,
                                 machine_name,
                                 sm_alias.as_ref().map(|(a, _)| a.as_str()),
+                                joint.as_deref(),
                             ),
                         );
                     }
@@ -373,7 +375,7 @@ mod tests {
                 .request_templates
                 .get("application/json")
                 .map(String::as_str),
-            Some(default_template("${AWS::Region}", "${AWS::AccountId}", "Machine", None).as_str())
+            Some(default_template("${AWS::Region}", "${AWS::AccountId}", "Machine", None, None).as_str())
         );
         let Some(Resource::StateMachine(m)) = loaded.desired.resources.first() else {
             panic!("no machine")

@@ -57,6 +57,7 @@ pub fn integration(name: &str, verb: &str, path: &str) -> ApiIntegration {
         },
         state_machine_ref: None,
         state_machine_alias: None,
+        rollout: None,
         responses: vec![Response {
             status_code: "200".into(),
             selection_pattern: None,

@@ -13,9 +13,15 @@ use serde_json::Value;
 use super::controls::effective_integration;
 use super::prune::PruneRecord;
 use super::rest_api::too_many_tags;
+use super::rollout::{Progress, RolloutView};
+use super::stage_rollout::{
+    JointInput, StageInput, StageOp, StageRolloutPlan, applies, plan_joint, plan_stage, stage_tag_key,
+};
 use super::{Action, Change, diff_values, fingerprint};
 use crate::desired::{ApiIntegration, DesiredSet, DriftPolicy, Kind, Resource, ResourceKey, RestApiTarget};
-use crate::live::{LiveApi, LiveApiState, LiveIntegration, LiveMethod, LiveResource, LiveResponse};
+use crate::live::{
+    AlarmState, LiveApi, LiveApiState, LiveIntegration, LiveMethod, LiveResource, LiveResponse,
+};
 use crate::ownership::{self, IntegrationRecord};
 use crate::path::Path;
 
@@ -36,6 +42,13 @@ pub struct ApiInput<'a> {
     pub declared_stages: &'a BTreeSet<String>,
     /// This instance's owner id.
     pub owner: &'a str,
+    /// The states of the alarms the stages' rollouts name (`spec.rollout.alarms`).
+    pub alarms: &'a BTreeMap<String, AlarmState>,
+    /// Unix seconds, for the stages' rollouts.
+    pub now: u64,
+    /// The alias rollouts the pass's machines reported, by (StateMachine `metadata.name`, alias):
+    /// a stage whose integration starts one that is rolling out follows it (SPEC §9).
+    pub alias_views: &'a BTreeMap<(String, String), RolloutView>,
 }
 
 /// One write on an integration's method, in the order they are made.
@@ -121,6 +134,9 @@ pub struct StagePlan {
     pub integrations: Vec<usize>,
     /// Indices into [`ApiIntegrationsPlan::prunes`] of those whose removal it deploys.
     pub prunes: Vec<usize>,
+    /// The stage's canary rollout (`spec.rollout`), carried out instead of a plain deployment;
+    /// it may write nothing (a bake in progress, a held roll back) and still judge the status.
+    pub rollout: Option<StageRolloutPlan>,
 }
 
 /// Everything to do on one REST API, in order: moves, records (one TagResource), each
@@ -317,7 +333,7 @@ pub fn plan_api(input: &ApiInput<'_>) -> ApiIntegrationsPlan {
     plan.stages = stages;
     plan.records.extend(adopted);
     plan.integrations = integrations;
-    for stage in &plan.stages {
+    for stage in plan.stages.iter().filter(|s| s.rollout.is_none()) {
         for &i in &stage.prunes {
             plan.prunes[i].changes.push(stage.change.clone());
         }
@@ -638,6 +654,41 @@ fn plan_stages(
         if live.is_none() && !declared {
             continue;
         }
+        let rollout = input
+            .integrations
+            .iter()
+            .filter(|ai| ai.stage.as_deref() == Some(stage))
+            .find_map(|ai| ai.rollout.as_ref())
+            .filter(|r| applies(Some(r)));
+        let deployed = live.filter(|l| l.deployment_id.is_some());
+        if let Some(l) = deployed
+            && plan.deployable
+            && let Some(planned) = joint_stage(input, plan, l)
+        {
+            out.push(rollout_stage(input, integrations, l, planned));
+            continue;
+        }
+        if let (Some(r), Some(l)) = (rollout, deployed) {
+            if plan.deployable
+                && let Some(planned) = plan_stage(&StageInput {
+                    stage,
+                    rollout: r,
+                    live: l,
+                    descriptions: &input.live.deployments,
+                    target: &plan.description,
+                    progress: input
+                        .live_tags
+                        .get(&stage_tag_key(stage))
+                        .and_then(|t| Progress::parse(t))
+                        .as_ref(),
+                    alarms: input.alarms,
+                    now: input.now,
+                })
+            {
+                out.push(rollout_stage(input, integrations, l, planned));
+            }
+            continue;
+        }
         let serving = live
             .and_then(|l| l.deployment_id.as_ref())
             .map(|dep| (dep, input.live.deployments.get(dep).cloned().flatten()));
@@ -709,9 +760,99 @@ fn plan_stages(
             prunes: (0..plan.prunes.len())
                 .filter(|&i| plan.prunes[i].stage.as_deref() == Some(stage))
                 .collect(),
+            rollout: None,
         });
     }
     (out, adopted)
+}
+
+/// The joint rollout of a stage (SPEC §9): an integration on it starts an alias whose rollout is
+/// in flight (or ended in this pass); the stage follows the alias's steps.
+fn joint_stage(
+    input: &ApiInput<'_>,
+    plan: &ApiIntegrationsPlan,
+    live: &crate::live::LiveStage,
+) -> Option<StageRolloutPlan> {
+    let stage = live.name.as_str();
+    input
+        .integrations
+        .iter()
+        .filter(|ai| ai.stage.as_deref() == Some(stage))
+        .find_map(|ai| {
+            let variable = ai.joint_variable()?;
+            let key = (ai.state_machine_ref.clone()?, ai.state_machine_alias.clone()?);
+            let view = input.alias_views.get(&key)?;
+            plan_joint(&JointInput {
+                stage,
+                live,
+                descriptions: &input.live.deployments,
+                target: &plan.description,
+                variable: &variable,
+                view,
+                now: input.now,
+            })
+        })
+}
+
+/// A stage with a rollout (its own or its alias's): its step, shown as a change of the
+/// integrations on it when it writes.
+fn rollout_stage(
+    input: &ApiInput<'_>,
+    integrations: &mut [IntegrationPlan],
+    live: &crate::live::LiveStage,
+    planned: StageRolloutPlan,
+) -> StagePlan {
+    let stage = live.name.as_str();
+    let on_stage: Vec<usize> = input
+        .integrations
+        .iter()
+        .enumerate()
+        .filter(|(_, ai)| ai.stage.as_deref() == Some(stage))
+        .map(|(i, _)| i)
+        .collect();
+    let before = match &live.canary {
+        Some((id, pct)) => format!(
+            "deployment {}, canary {id} at {pct} %",
+            live.deployment_id.as_deref().unwrap_or("none")
+        ),
+        None => format!("deployment {}", live.deployment_id.as_deref().unwrap_or("none")),
+    };
+    let after = if planned.ops.is_empty() {
+        before.clone()
+    } else {
+        planned.ops.iter().map(describe_op).collect::<Vec<_>>().join("; ")
+    };
+    let change = Change::new(format!("stage[{stage:?}]"), before, after);
+    if !planned.ops.is_empty() {
+        for &i in &on_stage {
+            integrations[i].changes.push(change.clone());
+            if integrations[i].action == Action::Noop {
+                integrations[i].action = Action::Update;
+            }
+        }
+    }
+    StagePlan {
+        name: stage.to_owned(),
+        change,
+        integrations: on_stage,
+        prunes: Vec::new(),
+        rollout: Some(planned),
+    }
+}
+
+fn describe_op(op: &StageOp) -> String {
+    match op {
+        StageOp::Deploy => "a deployment of the current configuration".to_owned(),
+        StageOp::Canary(w) => format!("a canary deployment of the current configuration at {w} %"),
+        StageOp::CanaryWith(w, k, v) => {
+            format!("a canary deployment of the current configuration at {w} % with {k}={v}")
+        }
+        StageOp::Percent(w) => format!("the canary at {w} %"),
+        StageOp::Promote(id) => format!("deployment {id} (the canary, promoted)"),
+        StageOp::PromoteWith(id, k, v) => format!("deployment {id} (the canary, promoted) with {k}={v}"),
+        StageOp::RemoveCanary => "the canary removed (rolled back)".to_owned(),
+        StageOp::Variable(k, v) => format!("stage variable {k}={v}"),
+    }
 }
 
 /// The configuration a deployment of an API captures, as comparable data: every resource path

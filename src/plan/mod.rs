@@ -23,6 +23,7 @@ pub mod machine;
 pub mod prune;
 pub mod rest_api;
 pub mod rollout;
+pub mod stage_rollout;
 
 use std::collections::BTreeMap;
 

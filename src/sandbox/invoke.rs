@@ -3,6 +3,8 @@
 //! holds: the method, its request template ([`crate::vtl`]), the AWS service integration for
 //! `states` actions, integration response selection by `selectionPattern` (matched against the
 //! backend's status code, as API Gateway does for AWS integrations) and the response template.
+//! A stage with a canary (`canarySettings`) sends `percentTraffic` % of requests to the canary's
+//! deployment with its `stageVariableOverrides` (`$context.isCanaryRequest` says which).
 
 use std::future::Future;
 use std::sync::RwLock;
@@ -10,6 +12,7 @@ use std::sync::RwLock;
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
+use super::apigw::canary_serving;
 use super::clock;
 use super::protocol::{Outcome, Wire};
 use super::store::{Resource, SandboxState};
@@ -119,6 +122,7 @@ pub async fn invoke(
             target.path_params,
             &target.resource_path,
             target.stage_variables,
+            target.canary,
         );
         let request_body = request_body(integration, &input, call)?;
         let (status, backend_body) = backend(states, integration, request_body, ctx).await?;
@@ -137,6 +141,8 @@ struct Target {
     path_params: Map<String, Value>,
     resource_path: String,
     stage_variables: Value,
+    /// Whether the stage's canary serves this request (`$context.isCanaryRequest`).
+    canary: bool,
 }
 
 /// The method of the stage's deployment that the call's path and HTTP method reach (literal
@@ -154,11 +160,9 @@ fn find(state: &RwLock<SandboxState>, call: &Call<'_>) -> Result<Target, Answer>
         .iter()
         .find(|s| s.get("stageName").and_then(Value::as_str) == Some(call.stage))
         .ok_or_else(|| message(403, "Forbidden"))?;
-    let deployment = stage
-        .get("deploymentId")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let resources: &Vec<Resource> = api.snapshots.get(deployment).unwrap_or(&api.resources);
+    // The canary's deployment and variables for its share of requests, else the stage's.
+    let (deployment, stage_variables, canary) = canary_serving(stage);
+    let resources: &Vec<Resource> = api.snapshots.get(&deployment).unwrap_or(&api.resources);
     let mut candidates: Vec<(&Resource, Map<String, Value>)> = resources
         .iter()
         .filter_map(|r| match_path(&r.path, call.path).map(|p| (r, p)))
@@ -177,7 +181,8 @@ fn find(state: &RwLock<SandboxState>, call: &Call<'_>) -> Result<Target, Answer>
         method,
         path_params,
         resource_path,
-        stage_variables: stage.get("variables").cloned().unwrap_or(json!({})),
+        stage_variables,
+        canary,
     })
 }
 
@@ -196,6 +201,7 @@ fn template_input(
     path_params: Map<String, Value>,
     resource_path: &str,
     stage_variables: Value,
+    canary: bool,
 ) -> vtl::Input {
     vtl::Input {
         body: String::from_utf8_lossy(call.body).into_owned(),
@@ -208,7 +214,7 @@ fn template_input(
             "accountId": ctx.account_id, "apiId": call.api_id, "stage": call.stage,
             "httpMethod": call.method, "resourcePath": resource_path,
             "path": format!("/{}{}", call.stage, call.path), "requestId": call.request_id,
-            "requestTimeEpoch": clock::now_ms(), "domainName": format!("{}.execute-api.localhost", call.api_id),
+            "requestTimeEpoch": clock::now_ms(), "isCanaryRequest": canary, "domainName": format!("{}.execute-api.localhost", call.api_id),
             "identity": {"sourceIp": "127.0.0.1", "userAgent": header(call, "user-agent").unwrap_or_default()},
         }),
         stage_variables,

@@ -14,9 +14,21 @@ use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Value};
 
 /// The `application/json` request template set for a `stateMachineRef` with no templates.
-/// With an `alias`, the template starts the alias (`...:stateMachine:NAME:ALIAS`, SPEC §9).
-pub fn default_template(region: &str, account: &str, machine_name: &str, alias: Option<&str>) -> String {
-    let qualifier = alias.map(|a| format!(":{a}")).unwrap_or_default();
+/// With an `alias`, the template starts the alias (`...:stateMachine:NAME:ALIAS`, SPEC §9); with a
+/// joint rollout's stage `variable` too, the version that variable names when the stage sets it
+/// (`...:NAME:3`), so a request the stage's canary serves runs the canary's version.
+pub fn default_template(
+    region: &str,
+    account: &str,
+    machine_name: &str,
+    alias: Option<&str>,
+    variable: Option<&str>,
+) -> String {
+    let qualifier = match (alias, variable) {
+        (Some(a), Some(v)) => format!("#if($stageVariables.{v}):$stageVariables.{v}#else:{a}#end"),
+        (Some(a), None) => format!(":{a}"),
+        _ => String::new(),
+    };
     format!(
         "{{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"stateMachineArn\": \"arn:aws:states:{region}:{account}:stateMachine:{machine_name}{qualifier}\"}}"
     )
@@ -40,6 +52,7 @@ pub(super) fn load_integration(
         "stateMachineAlias",
         "responses",
         "stage",
+        "rollout",
         "deletionPolicy",
         "driftPolicy",
         "ignoreDifferences",
@@ -189,6 +202,18 @@ pub(super) fn load_integration(
         }
     }
     let stage = string_field(spec, "stage", "spec", ds);
+    let rollout = match spec.entry("rollout") {
+        None => None,
+        Some((key, node)) => {
+            if stage.is_none() {
+                ds.at(
+                    key.pos,
+                    "spec.rollout: needs spec.stage (the stage whose canary carries the rollout)",
+                );
+            }
+            super::versioning::load_rollout(node, "spec.rollout", ds)
+        }
+    };
     let deletion_policy = deletion_policy(spec, ds);
     let state_machine_ref = sm_ref.as_ref().map(|(s, _)| s.clone());
     let state_machine_alias = sm_alias.as_ref().map(|(s, _)| s.clone());
@@ -204,6 +229,7 @@ pub(super) fn load_integration(
             state_machine_alias,
             responses,
             stage,
+            rollout,
             deletion_policy,
         }),
         api_ref,

@@ -398,4 +398,39 @@ mod tests {
         };
         assert!(i.integration.request_templates["application/json"].contains(":stateMachine:m:live\""));
     }
+
+    fn integration(rollout: &str) -> String {
+        format!(
+            "apiVersion: sfn-operator.dev/v1alpha1\nkind: ApiIntegration\nmetadata: {{name: i}}\nspec:\n  restApi: {{name: api}}\n  path: /x\n  httpMethod: GET\n  integration: {{service: states, action: StartExecution}}\n{rollout}"
+        )
+    }
+
+    #[test]
+    fn an_integration_rollout_is_checked_like_an_alias_rollout() {
+        let d = diagnostics(&integration(
+            "  stage: prod\n  rollout: {type: Canary, percent: 100}\n",
+        ));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].0, d[0].1), (10, 36), "{d:?}");
+        assert!(d[0].2.contains("spec.rollout.percent"), "{d:?}");
+        let d = diagnostics(&integration(
+            "  stage: prod\n  rollout: {type: Linear, interval: soon}\n",
+        ));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].2.contains("spec.rollout.interval: expected a duration"),
+            "{d:?}"
+        );
+        let d = diagnostics(&integration("  stage: prod\n  rollout: {type: Blue}\n"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].2.contains("spec.rollout.type"), "{d:?}");
+        let d = diagnostics(&integration("  rollout: {type: Canary}\n"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].0, d[0].1), (9, 3), "{d:?}");
+        assert!(d[0].2.contains("needs spec.stage"), "{d:?}");
+        let d = diagnostics(&integration(
+            "  stage: prod\n  rollout: {type: Linear, percent: 20, interval: 2m, alarms: [api-5xx]}\n",
+        ));
+        assert!(d.is_empty(), "{d:?}");
+    }
 }

@@ -37,6 +37,9 @@ fn live_serving(ais: &[&ApiIntegration]) -> LiveApiState {
         stages: vec![LiveStage {
             name: "prod".into(),
             deployment_id: Some("d1".into()),
+            canary: None,
+            variables: BTreeMap::new(),
+            canary_overrides: BTreeMap::new(),
         }],
         deployments: BTreeMap::from([("d1".to_owned(), Some(description))]),
     }
@@ -80,6 +83,9 @@ impl Fixture {
             claimed: &claimed,
             declared_stages: &self.declared,
             owner: "default",
+            alarms: &BTreeMap::new(),
+            now: 0,
+            alias_views: &BTreeMap::new(),
         })
     }
 }
@@ -440,6 +446,9 @@ fn stages_to_check_are_the_integrations_the_declared_and_the_pruned_ones() {
         claimed: &BTreeSet::new(),
         declared_stages: &declared,
         owner: "default",
+        alarms: &BTreeMap::new(),
+        now: 0,
+        alias_views: &BTreeMap::new(),
     };
     let want: BTreeSet<String> = ["dev", "prod", "qa"].into_iter().map(String::from).collect();
     assert_eq!(stages_to_check(&input), want);

@@ -7,10 +7,11 @@
 //! `methodResponses` and `methodIntegration` (with `integrationResponses`) exactly as GetMethod
 //! shows them. Lists answer AWS's `{"item": [...], "position": "..."}`.
 //!
-//! By concern: `routes` (path → object and operation), `read` and `write` (the
+//! By concern: `canary` (stage canaries), `routes` (path → object and operation), `read` and `write` (the
 //! operations), `patch` (PATCH semantics), `tags`, `ids`; this file holds the entry points
 //! and the lookups they share.
 
+mod canary;
 mod ids;
 mod patch;
 mod read;
@@ -35,6 +36,7 @@ use tags::{check_tags, tags_mut, tags_ref};
 use write::dispatch;
 
 pub use super::store::apigw::{ApiGatewayState, Resource, RestApi};
+pub use canary::serving as canary_serving;
 
 /// One request, as received.
 #[derive(Debug, Clone, Copy)]

@@ -118,7 +118,16 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
             if !api.deployments.iter().any(|x| str_of(x, "id") == d) {
                 return Err(not_found(NO_DEPLOYMENT));
             }
-            if api.stages.iter().any(|s| str_of(s, "deploymentId") == d) {
+            let canary_of = |s: &Map<String, Value>| {
+                s.get("canarySettings")
+                    .and_then(Value::as_object)
+                    .is_some_and(|c| str_of(c, "deploymentId") == d)
+            };
+            if api
+                .stages
+                .iter()
+                .any(|s| str_of(s, "deploymentId") == d || canary_of(s))
+            {
                 return Err(bad_request(
                     "Active stages pointing to this deployment must be moved or deleted",
                 ));
@@ -137,10 +146,7 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
             let stage = api.stages.iter_mut().find(|s| str_of(s, "stageName") == n);
             let stage = stage.ok_or_else(|| not_found(NO_STAGE))?;
             let mut updated = stage.clone();
-            apply_patches(&mut updated, &body, STAGE_PATCH)?;
-            if !deployments.iter().any(|d| d == str_of(&updated, "deploymentId")) {
-                return Err(bad_request("Deployment id does not exist"));
-            }
+            canary::patch_stage(&mut updated, &body, &deployments)?;
             updated.insert("lastUpdatedDate".into(), json!(now()));
             *stage = updated;
             ok(200, Value::Object(stage.clone()), true)
@@ -522,6 +528,14 @@ fn create_deployment(state: &mut ApiGatewayState, a: &str, body: &Value) -> Res 
     dep.insert("id".into(), json!(id));
     copy_fields(body, &mut dep, &["description"]);
     dep.insert("createdDate".into(), json!(now()));
+    let canary = canary::from_deployment(body, &id)?;
+    let stage_name = body.get("stageName").and_then(Value::as_str).unwrap_or("");
+    if canary.is_some() && !api.stages.iter().any(|s| str_of(s, "stageName") == stage_name) {
+        // A canary goes beside a stage's deployment: the stage must exist already.
+        return Err(bad_request(format!(
+            "Invalid stage identifier specified: a canary deployment needs the existing stage '{stage_name}'"
+        )));
+    }
     if let Some(name) = body
         .get("stageName")
         .and_then(Value::as_str)
@@ -529,7 +543,14 @@ fn create_deployment(state: &mut ApiGatewayState, a: &str, body: &Value) -> Res 
     {
         let variables = body.get("variables").and_then(Value::as_object);
         if let Some(stage) = api.stages.iter_mut().find(|s| str_of(s, "stageName") == name) {
-            stage.insert("deploymentId".into(), json!(id));
+            match canary {
+                Some(c) => {
+                    stage.insert("canarySettings".into(), Value::Object(c));
+                }
+                None => {
+                    stage.insert("deploymentId".into(), json!(id));
+                }
+            }
             if let Some(vars) = variables {
                 let target = sub_map(stage, "variables")?;
                 for (k, v) in vars {
