@@ -94,6 +94,12 @@ pub enum Command {
   sfn-operator import --state-machine arn:aws:states:us-east-1:123456789012:stateMachine:Orders -o manifests/orders
   sfn-operator import --state-machine Orders --rest-api a1b2c3d4e5 --force")]
     Import(ImportOpts),
+    /// Draw a state machine's definition: SVG (the default), Mermaid or Graphviz DOT; no AWS call.
+    #[command(after_help = "Examples:
+  sfn-operator graph --out machine.svg
+  sfn-operator graph manifests/ --machine parallel-processing -o mermaid
+  sfn-operator graph workflow.asl.json -o dot")]
+    Graph(GraphOpts),
     /// Print a shell completion script on stdout.
     #[command(after_help = "Examples:
   sfn-operator completions bash > ~/.local/share/bash-completion/completions/sfn-operator
@@ -188,6 +194,35 @@ pub struct ImportOpts {
     pub aws: AwsOpts,
     #[command(flatten)]
     pub pass: PassOpts,
+}
+
+/// `graph`.
+#[derive(Debug, Args)]
+pub struct GraphOpts {
+    /// Manifest files or directories, or ASL definition files (`*.asl.json`, `*.asl.yaml`).
+    #[command(flatten)]
+    pub manifests: ManifestOpts,
+    /// The state machine to draw (its manifest's metadata.name or spec name, or an ASL file's
+    /// name before `.asl.`); needed when the paths hold more than one.
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Picture format on stdout (or in --out).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = GraphFormat::Svg)]
+    pub output: GraphFormat,
+    /// Write the picture to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// What `graph` draws in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A standalone SVG (no script, no external font).
+    Svg,
+    /// A Mermaid flowchart (GitHub renders it in Markdown).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
 }
 
 /// `completions`.
@@ -291,9 +326,19 @@ pub struct DiffOpts {
     pub owner: OwnerOpts,
     #[command(flatten)]
     pub pass: PassOpts,
-    /// Report format on stdout.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Report format on stdout; `markdown` is a pull-request comment with a Mermaid graph per
+    /// changed state machine.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = DiffFormat::Text)]
+    pub output: DiffFormat,
+}
+
+/// `diff`'s report formats: the report's, and a pull-request comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    /// A pull-request comment: summary table, changed paths, Mermaid graphs.
+    Markdown,
 }
 
 /// `reconcile`.

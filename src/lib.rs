@@ -14,6 +14,7 @@ pub mod controller;
 pub mod desired;
 pub mod encoding;
 pub mod exec;
+pub mod graph;
 pub mod import;
 pub mod live;
 pub mod lock;

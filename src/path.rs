@@ -49,6 +49,41 @@ impl Path {
     }
 }
 
+impl Path {
+    /// Reads a path back from its [`Display`](fmt::Display) form (`a.b[0]["c d"]`); `None` when
+    /// `text` is not one.
+    pub fn parse(text: &str) -> Option<Path> {
+        let mut segs = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(inner) = rest.strip_prefix('[') {
+                if inner.starts_with('"') {
+                    let mut it = serde_json::Deserializer::from_str(inner).into_iter::<String>();
+                    let key = it.next()?.ok()?;
+                    let used = it.byte_offset();
+                    segs.push(Segment::Key(key));
+                    rest = inner[used..].strip_prefix(']')?;
+                } else {
+                    let end = inner.find(']')?;
+                    segs.push(Segment::Index(inner[..end].parse().ok()?));
+                    rest = &inner[end + 1..];
+                }
+                continue;
+            }
+            if !segs.is_empty() {
+                rest = rest.strip_prefix('.')?;
+            }
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            segs.push(Segment::Key(rest[..end].to_owned()));
+            rest = &rest[end..];
+        }
+        Some(Path(segs))
+    }
+}
+
 fn is_plain(key: &str) -> bool {
     !key.is_empty()
         && key
@@ -96,6 +131,24 @@ mod tests {
                 .to_string(),
             "definition.a"
         );
+    }
+
+    #[test]
+    fn parses_what_it_displays() {
+        let p = Path::root()
+            .key("definition")
+            .key("States")
+            .key("Step 1")
+            .key("Branches")
+            .index(10)
+            .key("sum.$")
+            .key("x\"]y");
+        assert_eq!(Path::parse(&p.to_string()), Some(p));
+        assert_eq!(Path::parse("[\"a b\"].c"), Some(Path::root().key("a b").key("c")));
+        assert_eq!(Path::parse(""), Some(Path::root()));
+        for bad in ["a..b", "a[x]", "a[\"b\"", "a[1"] {
+            assert_eq!(Path::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::desired::{Kind, ResourceKey};
 pub use crate::plan::{Action, Change};
 
+mod markdown;
+pub use markdown::{MARKER as MARKDOWN_MARKER, StateChange, state_changes};
+
 /// Where a resource stands after the pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {

@@ -1,41 +1,13 @@
 //! The real-world corpus: every definition AWS accepted must validate cleanly; the invalid one must not.
 
-use std::path::{Path, PathBuf};
+#[path = "common/corpus.rs"]
+mod corpus;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sfn_operator::asl::validate;
 
-/// The corpus of `../shared/corpus`, vendored in `tests/corpus` (MIT-0, see its README) so that a
-/// clone of this repository alone runs every test.
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
-}
-
-fn load(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    } else {
-        serde_saphyr::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-}
-
-fn corpus() -> Vec<(PathBuf, Value)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir().join("asl"))
-        .expect("read corpus dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.to_string_lossy().contains(".asl."))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let v = load(&p);
-            (p, v)
-        })
-        .collect()
-}
+use corpus::{corpus, corpus_dir, load};
 
 #[test]
 fn every_corpus_definition_is_valid() {

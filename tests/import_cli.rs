@@ -1008,3 +1008,50 @@ async fn what_the_operator_manages_already_imports_under_its_manifest_names() {
     round_trip(&url, dir.path(), &[], 0, || sandbox_writes(&sb), || sb.reset()).await;
     sb.shutdown().await;
 }
+
+#[test]
+fn import_with_the_in_process_sandbox() {
+    // `--sandbox` everywhere, state in .sfn-operator/sandbox.json of the working directory.
+    let cwd = tempfile::tempdir().unwrap();
+    let manifests = cwd.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
+        std::fs::copy(root.join(f), manifests.join(f)).unwrap();
+    }
+    let limit = std::time::Duration::from_secs(60);
+    let out = common::run_clean(
+        cwd.path(),
+        &["reconcile", "--once", "--sandbox", "-q"],
+        &[],
+        limit,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = common::run_clean(
+        cwd.path(),
+        &[
+            "import",
+            "--sandbox",
+            "-q",
+            "-o",
+            "imported",
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--rest-api",
+            "API Gateway State Machine integration",
+        ],
+        &[],
+        limit,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote imported/parallel-processing.yaml"));
+    let out = common::run_clean(
+        cwd.path(),
+        &["diff", "--sandbox", "imported", "-o", "json"],
+        &[],
+        limit,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let r = report(&out);
+    assert_eq!(r["summary"]["noop"], 3, "{r}");
+}

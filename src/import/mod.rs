@@ -246,6 +246,20 @@ fn api_file(
     }
     let stage = match live.stages.as_slice() {
         [] => None,
+        [one] if one.canary.is_some() || !one.variables.is_empty() => {
+            // A canary in flight or stage variables: the manifest format has no field for either
+            // outside a rollout the operator drives, so a manifest would remove them.
+            let what = if one.canary.is_some() {
+                "a canary deployment in flight (promote or remove it first)"
+            } else {
+                "stage variables (not expressible in a manifest yet)"
+            };
+            refusals.push(Refusal(format!(
+                "REST API {} ({}): stage {}: {what}",
+                api.id, api.name, one.name
+            )));
+            None
+        }
         [one] => Some(one.name.clone()),
         many => {
             refusals.push(Refusal(format!(

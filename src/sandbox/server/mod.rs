@@ -1,13 +1,15 @@
-//! The HTTP side of the sandbox: one port, the routes (`/_sandbox/*` in [`admin`], every AWS
-//! protocol through [`gate`]), request ids, and persistence. Handlers are pure and cheap; reads
-//! take a shared lock and never touch the disk. With a state file, every response waits until
-//! the state it answered from is on disk (see [`store::Journal`]): a write is acknowledged only
-//! once durable, and a read never shows a change that a crash could still lose.
+//! The HTTP side of the sandbox: one port, the routes (`/_sandbox/*` in [`admin`], the console
+//! `/_sandbox/ui/` in [`ui`], every AWS protocol through [`gate`]), request ids, and persistence.
+//! Handlers are pure and cheap; reads take a shared lock and never touch the disk. With a state
+//! file, every response waits until the state it answered from is on disk (see [`store::Journal`]):
+//! a write is acknowledged only once durable, and a read never shows a change that a crash could
+//! still lose.
 //!
 //! Must not: decide AWS's rules (the handlers do) or shape an error's bytes (the [`Wire`] does).
 
 mod admin;
 mod gate;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -136,6 +138,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, Error> {
         quotas: config.aws_quotas.then(quotas::ServerQuotas::default),
     });
     let app = admin::routes()
+        .merge(ui::routes())
         .fallback(aws)
         .layer(axum::middleware::from_fn(with_request_id))
         .with_state(Arc::clone(&shared))
