@@ -313,11 +313,7 @@ fn what_the_manifest_cannot_say_is_refused_by_name() {
     two_stages.stages.push(LiveStage {
         name: "dev".into(),
         deployment_id: None,
-<<<<<<< HEAD
         canary: Some(("d2".into(), 10.0)),
-=======
-        canary: None,
->>>>>>> main
         variables: BTreeMap::new(),
         canary_overrides: BTreeMap::new(),
     });
