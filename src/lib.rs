@@ -15,6 +15,7 @@ pub mod desired;
 pub mod encoding;
 pub mod exec;
 pub mod graph;
+pub mod import;
 pub mod live;
 pub mod lock;
 pub mod manifest;

@@ -114,6 +114,26 @@ pub fn is_integration_record(key: &str) -> bool {
     key.starts_with(INTEGRATION_PREFIX)
 }
 
+/// Tag-key prefix of an adopted stage's record on its REST API:
+/// `sfn-operator.dev/adopted-stage/<stage>=<deployment id> <configuration fingerprint>`. A stage
+/// adopted as it was (serving a deployment the operator did not make, SPEC §11) is known to serve
+/// that configuration while it serves that deployment, so it is not deployed again for nothing.
+pub const ADOPTED_STAGE_PREFIX: &str = "sfn-operator.dev/adopted-stage/";
+
+/// The adopted-stage record tag of `stage` (see [`ADOPTED_STAGE_PREFIX`]).
+pub fn adopted_stage_tag(stage: &str, deployment: &str, fingerprint: &str) -> (String, String) {
+    (
+        format!("{ADOPTED_STAGE_PREFIX}{}", escape(stage)),
+        format!("{} {fingerprint}", escape(deployment)),
+    )
+}
+
+/// Whether a REST API tag is a record the integrations keep on it (an integration's ownership, an
+/// adopted stage), not one of the API's own tags.
+pub fn is_api_record(key: &str) -> bool {
+    is_integration_record(key) || key.starts_with(ADOPTED_STAGE_PREFIX)
+}
+
 /// What the operator knows about an `ApiIntegration` it manages, as kept on its REST API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntegrationRecord {

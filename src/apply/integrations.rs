@@ -676,6 +676,10 @@ fn integration_report(p: &IntegrationPlan, outcome: &Outcome, mode: Mode) -> Res
     if p.drifted {
         rep.status = Status::Drifted;
     }
+    if p.action == Action::Noop && p.record.is_some() {
+        // Only its ownership record is written: an adoption (SPEC §11).
+        rep.message = Some(crate::plan::ADOPTION_MESSAGE.into());
+    }
     if let Some(why) = &p.refusal {
         rep.status = Status::Failed;
         rep.message = Some(why.clone());

@@ -44,6 +44,9 @@ pub(super) async fn reconcile_machine(
     tags.extend(ownership::owner_tags(&key, sm.deletion_policy, owner));
     let plan = plan_machine(sm, &tags, live.as_ref(), owner);
     let mut rep = report_of(key, plan.action, plan.changes.clone(), Some(arn.clone()), mode);
+    if plan.adopted {
+        rep.message = Some(crate::plan::ADOPTION_MESSAGE.into());
+    }
     if plan.drifted {
         rep.status = Status::Drifted;
     }

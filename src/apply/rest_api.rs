@@ -33,6 +33,9 @@ pub(super) async fn reconcile_api(
     let plan = plan_rest_api(&key, api, listed, records, owner);
     let id = plan.live.as_ref().map(|l| l.id.clone());
     let mut rep = report_of(key.clone(), plan.action, plan.changes.clone(), id.clone(), mode);
+    if plan.adopted {
+        rep.message = Some(crate::plan::ADOPTION_MESSAGE.into());
+    }
     if plan.drifted {
         rep.status = Status::Drifted;
     }

@@ -236,7 +236,11 @@ impl Aws {
                         credentials: owned(i.credentials()),
                         request_templates: sorted(i.request_templates()),
                         passthrough_behavior: owned(i.passthrough_behavior()),
-                        timeout_in_millis: i.timeout_in_millis(),
+                        // Absent (moto, for an integration put without it): AWS's default.
+                        timeout_in_millis: match i.timeout_in_millis() {
+                            0 => 29000,
+                            t => t,
+                        },
                     });
                     let mut responses = BTreeMap::new();
                     for code in m.method_responses().into_iter().flat_map(|r| r.keys()) {

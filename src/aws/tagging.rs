@@ -37,6 +37,22 @@ impl Aws {
             .key(ownership::MANAGED_BY)
             .values(ownership::MANAGED_BY_VALUE)
             .build();
+        self.list_tags(resource_type, Some(filter), deadline).await
+    }
+
+    /// GetResources, every page, for `resource_type` with no tag filter: every resource of that
+    /// type that carries a tag (`import` reads many machines' tags so; one not listed has none, as
+    /// far as the eventually consistent listing knows).
+    pub async fn list_tagged(&self, resource_type: &str, deadline: Instant) -> Result<TagListing, AwsError> {
+        self.list_tags(resource_type, None, deadline).await
+    }
+
+    async fn list_tags(
+        &self,
+        resource_type: &str,
+        filter: Option<TagFilter>,
+        deadline: Instant,
+    ) -> Result<TagListing, AwsError> {
         let mut all = TagListing::new();
         let mut token: Option<String> = None;
         loop {
@@ -47,7 +63,7 @@ impl Aws {
                     self.tagging
                         .get_resources()
                         .resource_type_filters(resource_type)
-                        .tag_filters(filter.clone())
+                        .set_tag_filters(filter.clone().map(|f| vec![f]))
                         .resources_per_page(PAGE_SIZE)
                         .set_pagination_token(token.clone())
                         .send(),

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod diff;
 pub mod graph;
+pub mod import;
 pub mod reconcile;
 pub mod rollout;
 pub mod sandbox;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
         Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
         Command::Completions(opts) => completions::run(&opts),
         Command::Graph(opts) => graph::run(&opts),
+        Command::Import(opts) => runtime()?.block_on(import::run(opts)),
         Command::Rollout(opts) => runtime()?.block_on(rollout::run(opts)),
     }
 }

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::desired::{DesiredSet, ResourceKey};
 
+pub use kinds::api_integration::default_template;
 pub use kinds::workflow_test;
 pub use load::load;
 pub use workflow_test::{Expect, Mock, StateCase, StateMock, TestCase, TestedMachine, WorkflowTest};

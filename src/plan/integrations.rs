@@ -328,7 +328,9 @@ pub fn plan_api(input: &ApiInput<'_>) -> ApiIntegrationsPlan {
         records,
         prunes,
     };
-    plan.stages = plan_stages(input, &plan, &mut integrations);
+    let (stages, adopted) = plan_stages(input, &plan, &mut integrations);
+    plan.stages = stages;
+    plan.records.extend(adopted);
     plan.integrations = integrations;
     for stage in plan.stages.iter().filter(|s| s.rollout.is_none()) {
         for &i in &stage.prunes {
@@ -384,6 +386,14 @@ fn plan_integration(
                 other.owner,
                 input.owner
             ));
+        }
+        // Adopting a method that is already as the manifest says (SPEC §11) writes the record
+        // and changes nothing else: a `noop`.
+        Ok((k, v))
+            if !hands_off && live.is_some() && changes.is_empty() && !input.live_tags.contains_key(&k) =>
+        {
+            records.insert(k.clone(), v);
+            recorded = Some(k);
         }
         Ok((k, v)) if !hands_off && input.live_tags.get(&k) != Some(&v) => {
             changes.push(Change::new(
@@ -611,11 +621,23 @@ fn planned_configuration(
 
 /// The stages to deploy: each stage to check that exists or is declared and does not serve a
 /// deployment of the planned configuration. The integrations deployed to it show the change.
+/// Also the adopted-stage records to write: a stage adopted as it is (every integration deployed
+/// to it adopted in this pass, nothing else written on the API, serving a deployment the operator
+/// did not make) is taken to serve the API's configuration, and recorded so (SPEC §11).
 fn plan_stages(
     input: &ApiInput<'_>,
     plan: &ApiIntegrationsPlan,
     integrations: &mut [IntegrationPlan],
-) -> Vec<StagePlan> {
+) -> (Vec<StagePlan>, BTreeMap<String, String>) {
+    let fingerprint = plan
+        .description
+        .strip_prefix(DEPLOYMENT_PREFIX)
+        .unwrap_or(&plan.description);
+    let writes_methods = !plan.prunes.is_empty()
+        || integrations
+            .iter()
+            .any(|p| p.refusal.is_some() || p.moved.is_some() || !p.writes.is_empty());
+    let mut adopted = BTreeMap::new();
     let mut stages = BTreeSet::new();
     stages.extend(input.integrations.iter().filter_map(|ai| ai.stage.as_deref()));
     stages.extend(input.declared_stages.iter().map(String::as_str));
@@ -675,6 +697,34 @@ fn plan_stages(
         {
             continue;
         }
+        if let Some((dep, description)) = &serving {
+            let (record_key, record) = ownership::adopted_stage_tag(stage, dep, fingerprint);
+            if input.live_tags.get(&record_key) == Some(&record) {
+                continue;
+            }
+            let on_stage: Vec<&IntegrationPlan> = input
+                .integrations
+                .iter()
+                .zip(integrations.iter())
+                .filter(|(ai, _)| ai.stage.as_deref() == Some(stage))
+                .map(|(_, p)| p)
+                .collect();
+            let adopting = !writes_methods
+                && !on_stage.is_empty()
+                && on_stage.iter().all(|p| {
+                    p.action == Action::Noop
+                        && p.record
+                            .as_ref()
+                            .is_some_and(|k| !input.live_tags.contains_key(k))
+                })
+                && !description
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(DEPLOYMENT_PREFIX));
+            if adopting {
+                adopted.insert(record_key, record);
+                continue;
+            }
+        }
         let before = match (live, &serving) {
             (None, _) => Value::Null,
             (Some(_), Some((dep, _))) => format!("deployment {dep} (not the current configuration)").into(),
@@ -712,7 +762,7 @@ fn plan_stages(
             rollout: None,
         });
     }
-    out
+    (out, adopted)
 }
 
 /// The joint rollout of a stage (SPEC §9): an integration on it starts an alias whose rollout is
@@ -819,8 +869,11 @@ pub fn api_configuration(resources: &[LiveResource]) -> Value {
 /// The description the operator writes on its deployments: a fingerprint of the configuration
 /// deployed, so a later pass can tell whether a stage serves the current configuration (SPEC §4).
 pub fn deployment_description(configuration: &Value) -> String {
-    format!("sfn-operator config {}", fingerprint(configuration))
+    format!("{DEPLOYMENT_PREFIX}{}", fingerprint(configuration))
 }
+
+/// How the description of every deployment the operator makes begins.
+const DEPLOYMENT_PREFIX: &str = "sfn-operator config ";
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::controls::{effective_machine, overlay_tags};
-use super::{Action, Change, diff_tags, diff_values, tag_writes, update_or_noop};
+use super::{Action, Change, diff_tags, diff_values, is_adoption, tag_writes, update_or_noop};
 use crate::desired::{DriftPolicy, StateMachine};
 use crate::live::LiveMachine;
 use crate::path::Path;
@@ -35,6 +35,8 @@ pub struct MachinePlan {
     pub ops: Vec<MachineOp>,
     /// The changes are drift left in place (`driftPolicy: Report`).
     pub drifted: bool,
+    /// The plan only adopts the machine: a `noop` whose ops write the ownership tags (SPEC §11).
+    pub adopted: bool,
 }
 
 /// Plans a state machine. `tags` are the full desired tags (manifest + ownership); `owner` is
@@ -61,6 +63,7 @@ pub fn plan_machine(
             refusal: None,
             ops: vec![MachineOp::Create { tags: tags.clone() }],
             drifted: false,
+            adopted: false,
         };
     };
     if let Some(why) = crate::ownership::foreign_owner(&live.tags, owner) {
@@ -70,6 +73,7 @@ pub fn plan_machine(
             refusal: Some(format!("state machine {:?} is {why}", desired.name)),
             ops: Vec::new(),
             drifted: false,
+            adopted: false,
         };
     }
     let policy = desired.meta.controls.drift_policy;
@@ -80,6 +84,7 @@ pub fn plan_machine(
             refusal: None,
             ops: Vec::new(),
             drifted: false,
+            adopted: false,
         };
     }
     let effective = effective_machine(desired, live);
@@ -87,12 +92,15 @@ pub fn plan_machine(
     let tags = &overlay_tags(tags, &live.tags, &desired.meta.controls.ignore_differences);
     let (mut changes, refusal) = config_changes(desired, live);
     let needs_update = !changes.is_empty();
-    diff_tags(&live.tags, tags, &mut changes);
+    let (set, remove) = tag_writes(&live.tags, tags);
+    let adopted = !needs_update && refusal.is_none() && is_adoption(&live.tags, &set, &remove);
+    if !adopted {
+        diff_tags(&live.tags, tags, &mut changes);
+    }
     let mut ops = Vec::new();
     if needs_update {
         ops.push(MachineOp::Update(Box::new(effective.clone())));
     }
-    let (set, remove) = tag_writes(&live.tags, tags);
     if !set.is_empty() {
         ops.push(MachineOp::Tag(set));
     }
@@ -110,6 +118,7 @@ pub fn plan_machine(
         },
         refusal,
         drifted,
+        adopted,
     }
 }
 
@@ -259,6 +268,24 @@ mod tests {
                 MachineOp::Untag(vec!["sfn-operator.dev/stale".into()])
             ]
         );
+    }
+
+    #[test]
+    fn adopting_an_untagged_machine_is_a_noop_that_writes_the_ownership_tags() {
+        let sm = fixtures::machine("a");
+        let key = crate::desired::ResourceKey::new(crate::desired::Kind::StateMachine, "a");
+        let mut tags = BTreeMap::from([("team".to_owned(), "x".to_owned())]);
+        let live = live_of(&sm, &tags);
+        tags.extend(crate::ownership::owner_tags(&key, sm.deletion_policy, "default"));
+        let p = plan_machine(&sm, &tags, Some(&live), "default");
+        assert_eq!((p.action, p.adopted), (Action::Noop, true), "{:?}", p.changes);
+        assert!(p.changes.is_empty());
+        assert!(matches!(p.ops.as_slice(), [MachineOp::Tag(t)] if t.len() == 4));
+        // A manifest tag to change as well: an update, as before.
+        let mut other = tags.clone();
+        other.insert("team".into(), "y".into());
+        let p = plan_machine(&sm, &other, Some(&live), "default");
+        assert_eq!((p.action, p.adopted), (Action::Update, false));
     }
 
     #[test]

@@ -152,6 +152,26 @@ pub fn tag_writes(
     (set, remove)
 }
 
+/// Whether the tag writes `set`/`remove` on a live resource tagged `live` are an adoption and
+/// nothing else (SPEC §11): the resource carries no `managed-by` tag, nothing is removed, and every
+/// tag set is one of the operator's own, new. Such a plan is a `noop` with the tag writes: `diff`
+/// right after `import` has nothing pending, and `reconcile` writes only the ownership tags.
+pub fn is_adoption(
+    live: &BTreeMap<String, String>,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) -> bool {
+    remove.is_empty()
+        && !set.is_empty()
+        && !live.contains_key(crate::ownership::MANAGED_BY)
+        && set
+            .keys()
+            .all(|k| k.starts_with("sfn-operator.dev/") && !live.contains_key(k))
+}
+
+/// The report message of a resource whose plan is an adoption ([`is_adoption`]).
+pub const ADOPTION_MESSAGE: &str = "adoption: only the ownership tags are written";
+
 /// An operator's tag that no manifest implies any more: `sfn-operator.dev/...`, except a rollout's
 /// progress (`sfn-operator.dev/rollout.ALIAS`), which is state, not configuration.
 fn is_removable_own_tag(k: &str) -> bool {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::controls::{effective_api, overlay_tags};
-use super::{Action, Change, diff_tags, tag_writes};
+use super::{Action, Change, diff_tags, is_adoption, tag_writes};
 use crate::desired::{DesiredSet, DriftPolicy, EndpointType, Resource, ResourceKey, RestApi, RestApiTarget};
 use crate::live::LiveApi;
 use crate::ownership;
@@ -42,6 +42,8 @@ pub struct RestApiPlan {
     pub ops: Vec<ApiOp>,
     /// The changes are drift left in place (`driftPolicy: Report`).
     pub drifted: bool,
+    /// The plan only adopts the API: a `noop` whose ops write the ownership tags (SPEC §11).
+    pub adopted: bool,
 }
 
 /// The ownership records of the (valid) integrations that target the `RestApi` manifest `api` by
@@ -129,6 +131,7 @@ pub fn plan_rest_api(
         refusal: Some(message),
         ops: Vec::new(),
         drifted: false,
+        adopted: false,
     };
     let live = match match_api(key, &api.name, listed, owner) {
         Ok(l) => l.cloned(),
@@ -150,6 +153,7 @@ pub fn plan_rest_api(
             refusal: None,
             ops: vec![ApiOp::Create { tags: all }],
             drifted: false,
+            adopted: false,
         };
     };
     let policy = api.meta.controls.drift_policy;
@@ -161,6 +165,7 @@ pub fn plan_rest_api(
             refusal: None,
             ops: Vec::new(),
             drifted: false,
+            adopted: false,
         };
     }
     let api = &effective_api(api, live.description.as_deref(), &live.tags);
@@ -197,15 +202,18 @@ pub fn plan_rest_api(
         }
         changes.push(change);
     }
-    // Integration records belong to the integrations (their own plan), not to the API's tags.
+    // Integration and stage records belong to the integrations (their own plan), not to the API's tags.
     let own_tags: BTreeMap<String, String> = live
         .tags
         .iter()
-        .filter(|(k, _)| !ownership::is_integration_record(k))
+        .filter(|(k, _)| !ownership::is_api_record(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    diff_tags(&own_tags, &tags, &mut changes);
     let (set, remove) = tag_writes(&own_tags, &tags);
+    let adopted = changes.is_empty() && refusal.is_none() && is_adoption(&own_tags, &set, &remove);
+    if !adopted {
+        diff_tags(&own_tags, &tags, &mut changes);
+    }
     let count = ownership::tag_count_after(&live.tags, &set, &remove);
     if !set.is_empty() && count > ownership::MAX_TAGS {
         refusal = Some(format!(
@@ -232,6 +240,7 @@ pub fn plan_rest_api(
         },
         refusal,
         drifted,
+        adopted,
     }
 }
 
@@ -324,13 +333,22 @@ mod tests {
             &BTreeMap::new(),
             "default",
         );
-        assert_eq!(p.action, Action::Update);
-        assert!(
-            p.changes.iter().all(|c| c.path.starts_with("tags")),
-            "{:?}",
-            p.changes
-        );
+        // Nothing but the ownership tags: a noop (SPEC §11) that writes them.
+        assert_eq!((p.action, p.adopted), (Action::Noop, true), "{:?}", p.changes);
+        assert!(p.changes.is_empty());
         assert!(matches!(p.ops.as_slice(), [ApiOp::Tag(t)] if t.contains_key(ownership::MANAGED_BY)));
+        // With a description to change too, the tags are shown with it.
+        let mut changed = api("api");
+        changed.description = Some("new".into());
+        let p = plan_rest_api(
+            &key,
+            &changed,
+            &[live("a1", "api", BTreeMap::new())],
+            &BTreeMap::new(),
+            "default",
+        );
+        assert_eq!(p.action, Action::Update);
+        assert!(p.changes.iter().any(|c| c.path.starts_with("tags")));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::manifest::yaml::{Node, Value};
 /// With an `alias`, the template starts the alias (`...:stateMachine:NAME:ALIAS`, SPEC §9); with a
 /// joint rollout's stage `variable` too, the version that variable names when the stage sets it
 /// (`...:NAME:3`), so a request the stage's canary serves runs the canary's version.
-pub(in crate::manifest) fn default_template(
+pub fn default_template(
     region: &str,
     account: &str,
     machine_name: &str,

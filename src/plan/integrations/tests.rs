@@ -295,12 +295,52 @@ fn adoption_records_ownership_without_rewriting_the_method() {
     let f = Fixture::new(live_serving(&[&ai]), BTreeMap::new());
     let plan = f.plan(&[&ai]);
     let p = &plan.integrations[0];
-    assert_eq!(p.action, Action::Update);
-    assert!(p.writes.is_empty());
-    assert!(paths(p)[0].starts_with("restApi.tags[\"sfn-operator.dev/integration/start\"]"));
+    // Only the record is written: a noop (SPEC §11).
+    assert_eq!(p.action, Action::Noop);
+    assert!(p.writes.is_empty() && p.changes.is_empty());
+    assert!(plan.records.contains_key("sfn-operator.dev/integration/start"));
     assert!(
         plan.stages.is_empty(),
         "a record is not part of the deployed configuration"
+    );
+}
+
+#[test]
+fn a_stage_adopted_as_it_is_is_recorded_not_redeployed() {
+    let ai = integration("start", "POST", "/execution");
+    let mut live = live_serving(&[&ai]);
+    // Deployed by hand: a description the operator did not write.
+    live.deployments.insert("d1".into(), Some("console".into()));
+    let f = Fixture::new(live.clone(), BTreeMap::new());
+    let plan = f.plan(&[&ai]);
+    assert!(plan.stages.is_empty(), "{:?}", plan.stages);
+    assert_eq!(plan.integrations[0].action, Action::Noop);
+    let fp = plan
+        .description
+        .strip_prefix(DEPLOYMENT_PREFIX)
+        .unwrap()
+        .to_owned();
+    let key = "sfn-operator.dev/adopted-stage/prod";
+    assert_eq!(plan.records.get(key), Some(&format!("d1 {fp}")));
+    // The next pass, with the records written: nothing to do.
+    let written = plan.records.clone();
+    let f = Fixture::new(live.clone(), written.clone());
+    let next = f.plan(&[&ai]);
+    assert!(next.stages.is_empty() && next.records.is_empty() && !next.writes());
+    // A change of the method afterwards: deployed.
+    let mut changed = ai.clone();
+    changed.integration.credentials = Some("arn:aws:iam::1:role/Other".into());
+    let f = Fixture::new(live.clone(), written);
+    assert_eq!(f.plan(&[&changed]).stages.len(), 1);
+    // A method to write during adoption: the stage is deployed, not assumed current.
+    let f = Fixture::new(live, BTreeMap::new());
+    let plan = f.plan(&[&changed]);
+    assert_eq!(plan.stages.len(), 1);
+    assert!(
+        !plan
+            .records
+            .keys()
+            .any(|k| k.starts_with("sfn-operator.dev/adopted-stage/"))
     );
 }
 
