@@ -88,18 +88,18 @@ pub enum Command {
   sfn-operator rollout promote parallel-processing manifests/
   sfn-operator rollout abort parallel-processing --alias live")]
     Rollout(RolloutOpts),
-    /// Draw a state machine's definition: SVG (the default), Mermaid or Graphviz DOT; no AWS call.
-    #[command(after_help = "Examples:
-  sfn-operator graph --out machine.svg
-  sfn-operator graph manifests/ --machine parallel-processing -o mermaid
-  sfn-operator graph workflow.asl.json -o dot")]
-    Graph(GraphOpts),
     /// Write manifests for state machines and REST APIs that already run (built in the console).
     #[command(after_help = "Examples:
   sfn-operator import --state-machine ParallelProcessingMachine --rest-api h4x8n2v6q1 --sandbox
   sfn-operator import --state-machine arn:aws:states:us-east-1:123456789012:stateMachine:Orders -o manifests/orders
   sfn-operator import --state-machine Orders --rest-api a1b2c3d4e5 --force")]
     Import(ImportOpts),
+    /// Draw a state machine's definition: SVG (the default), Mermaid or Graphviz DOT; no AWS call.
+    #[command(after_help = "Examples:
+  sfn-operator graph --out machine.svg
+  sfn-operator graph manifests/ --machine parallel-processing -o mermaid
+  sfn-operator graph workflow.asl.json -o dot")]
+    Graph(GraphOpts),
     /// Print a shell completion script on stdout.
     #[command(after_help = "Examples:
   sfn-operator completions bash > ~/.local/share/bash-completion/completions/sfn-operator
@@ -168,6 +168,34 @@ pub struct RolloutTargetOpts {
     pub status: RolloutStatusOpts,
 }
 
+/// `import`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["state_machines", "rest_apis"])))]
+pub struct ImportOpts {
+    /// A state machine to import, by name or ARN (repeatable).
+    #[arg(long = "state-machine", value_name = "NAME|ARN")]
+    pub state_machines: Vec<String>,
+    /// A REST API to import, by name or id (repeatable), with its AWS service integrations to
+    /// Step Functions and the stage that serves them.
+    #[arg(long = "rest-api", value_name = "NAME|ID")]
+    pub rest_apis: Vec<String>,
+    /// The directory the manifests are written to (made if missing).
+    #[arg(
+        short = 'o',
+        long = "output-dir",
+        value_name = "DIR",
+        default_value = "manifests"
+    )]
+    pub output_dir: PathBuf,
+    /// Overwrite files that exist already (without it, an existing file is an error and nothing is written).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub aws: AwsOpts,
+    #[command(flatten)]
+    pub pass: PassOpts,
+}
+
 /// `graph`.
 #[derive(Debug, Args)]
 pub struct GraphOpts {
@@ -195,34 +223,6 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz DOT.
     Dot,
-}
-
-/// `import`.
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["state_machines", "rest_apis"])))]
-pub struct ImportOpts {
-    /// A state machine to import, by name or ARN (repeatable).
-    #[arg(long = "state-machine", value_name = "NAME|ARN")]
-    pub state_machines: Vec<String>,
-    /// A REST API to import, by name or id (repeatable), with its AWS service integrations to
-    /// Step Functions and the stage that serves them.
-    #[arg(long = "rest-api", value_name = "NAME|ID")]
-    pub rest_apis: Vec<String>,
-    /// The directory the manifests are written to (made if missing).
-    #[arg(
-        short = 'o',
-        long = "output-dir",
-        value_name = "DIR",
-        default_value = "manifests"
-    )]
-    pub output_dir: PathBuf,
-    /// Overwrite files that exist already (without it, an existing file is an error and nothing is written).
-    #[arg(long)]
-    pub force: bool,
-    #[command(flatten)]
-    pub aws: AwsOpts,
-    #[command(flatten)]
-    pub pass: PassOpts,
 }
 
 /// `completions`.

@@ -21,8 +21,8 @@ pub fn run(cli: Cli) -> crate::Result<u8> {
         Command::Test(opts) => test::run(&opts),
         Command::Sandbox(opts) => runtime()?.block_on(sandbox::run(opts)),
         Command::Completions(opts) => completions::run(&opts),
-        Command::Graph(opts) => graph::run(&opts),
         Command::Import(opts) => runtime()?.block_on(import::run(opts)),
+        Command::Graph(opts) => graph::run(&opts),
         Command::Rollout(opts) => runtime()?.block_on(rollout::run(opts)),
     }
 }
