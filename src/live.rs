@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::asl::MachineType;
-use crate::desired::LoggingConfiguration;
+use crate::desired::{EncryptionConfiguration, LoggingConfiguration};
 
 /// A state machine as it is live.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,8 @@ pub struct LiveMachine {
     pub definition: serde_json::Value,
     pub logging: LoggingConfiguration,
     pub tracing_enabled: bool,
+    /// AWS-owned keys when AWS shows none.
+    pub encryption: EncryptionConfiguration,
     pub tags: BTreeMap<String, String>,
     /// The configuration's revision (`None` where the endpoint gives none: moto).
     pub revision_id: Option<String>,

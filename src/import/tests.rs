@@ -32,6 +32,7 @@ fn machine(name: &str, definition: Value) -> LiveMachine {
             destinations: vec![],
         },
         tracing_enabled: false,
+        encryption: crate::desired::EncryptionConfiguration::aws_owned(),
         tags: BTreeMap::from([("team".to_owned(), "a ${b}".to_owned())]),
         revision_id: None,
     }

@@ -24,6 +24,7 @@ pub fn change_roots(kind: Kind) -> &'static [&'static str] {
             "definition",
             "loggingConfiguration",
             "tracingConfiguration",
+            "encryptionConfiguration",
             "tags",
         ],
         Kind::RestApi => &["description", "endpointConfiguration", "tags"],
@@ -163,6 +164,18 @@ pub fn effective_machine(sm: &StateMachine, live: &LiveMachine) -> StateMachine 
             ig,
         );
         e.logging = serde_json::from_value(merged).ok().or(e.logging);
+    }
+    if let Some(encryption) = &sm.encryption {
+        let as_value = |e: &crate::desired::EncryptionConfiguration| {
+            serde_json::to_value(e.normalized()).unwrap_or(Value::Null)
+        };
+        let merged = overlay(
+            &Path::root().key("encryptionConfiguration"),
+            &as_value(encryption),
+            &as_value(&live.encryption),
+            ig,
+        );
+        e.encryption = serde_json::from_value(merged).ok().or(e.encryption);
     }
     if ignored(ig, "tracingConfiguration.enabled") {
         e.tracing_enabled = None;
