@@ -331,8 +331,22 @@ pub struct RestApi {
     pub description: Option<String>,
     /// `None`: `EDGE` at creation, and leave an adopted API's types alone.
     pub endpoint_types: Option<Vec<EndpointType>>,
+    /// `binaryMediaTypes`, `minimumCompressionSize`, `apiKeySource`, `disableExecuteApiEndpoint`.
+    #[serde(default)]
+    pub settings: ApiSettings,
     pub tags: BTreeMap<String, String>,
     pub deletion_policy: DeletionPolicy,
+}
+
+/// A REST API's settings (SPEC §12); each `None`: leave whatever is live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSettings {
+    /// Compared as a set.
+    pub binary_media_types: Option<Vec<String>>,
+    pub minimum_compression_size: Option<i64>,
+    /// `HEADER` or `AUTHORIZER`.
+    pub api_key_source: Option<String>,
+    pub disable_execute_api_endpoint: Option<bool>,
 }
 
 /// Which REST API an integration belongs to.

@@ -39,7 +39,29 @@ pub struct LiveApi {
     pub description: Option<String>,
     /// `endpointConfiguration.types` as AWS lists them.
     pub endpoint_types: Vec<String>,
+    pub settings: LiveApiSettings,
     pub tags: BTreeMap<String, String>,
+}
+
+/// A REST API's settings as live, AWS's defaults where it shows none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveApiSettings {
+    pub binary_media_types: Vec<String>,
+    pub minimum_compression_size: Option<i64>,
+    pub api_key_source: String,
+    pub disable_execute_api_endpoint: bool,
+}
+
+impl Default for LiveApiSettings {
+    /// AWS's defaults: no binary types, no compression, keys from the header, endpoint enabled.
+    fn default() -> Self {
+        LiveApiSettings {
+            binary_media_types: Vec::new(),
+            minimum_compression_size: None,
+            api_key_source: "HEADER".into(),
+            disable_execute_api_endpoint: false,
+        }
+    }
 }
 
 /// A stage and the deployment it serves.

@@ -354,3 +354,134 @@ fn encryption_errors_name_file_line_column() {
         );
     }
 }
+
+fn api_manifest(extra: &str) -> String {
+    format!(
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata:\n  name: settings\nspec:\n  name: settings-api\n{extra}"
+    )
+}
+
+/// `binaryMediaTypes`, `minimumCompressionSize`, `apiKeySource`, `disableExecuteApiEndpoint` on
+/// the sandbox. Not against moto (5.x): its UpdateRestApi ignores `replace
+/// /minimumCompressionSize`, reads `replace /disableExecuteApiEndpoint` `"false"` as true, and adds
+/// a binary media type from the operation's `value` instead of its path, as AWS takes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_api_settings_round_trip_on_the_sandbox() {
+    let s = Sandbox::start().await;
+    let url = s.url();
+    let dir = ManifestDir::new();
+    dir.write(
+        "api.yaml",
+        &api_manifest(
+            "  binaryMediaTypes: [image/png, application/octet-stream]\n  minimumCompressionSize: 1024\n  apiKeySource: AUTHORIZER\n  disableExecuteApiEndpoint: true\n",
+        ),
+    );
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let id = entry(&report(&out), "RestApi")["id"].as_str().unwrap().to_owned();
+    let get = || cli(&url, &["apigateway", "get-rest-api", "--rest-api-id", &id]);
+    let api = get();
+    let mut types: Vec<&str> = api["binaryMediaTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["application/octet-stream", "image/png"], "{api}");
+    assert_eq!(api["minimumCompressionSize"], 1024, "{api}");
+    assert_eq!(api["apiKeySource"], "AUTHORIZER", "{api}");
+    assert_eq!(api["disableExecuteApiEndpoint"], true, "{api}");
+
+    s.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(entry(&report(&out), "RestApi")["action"], "noop");
+    assert_eq!(s.requests().await.writes(), 0, "{:?}", s.requests().await);
+
+    // Out of band with the CLI, every field at once.
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-rest-api",
+            "--rest-api-id",
+            &id,
+            "--patch-operations",
+            "op=remove,path=/binaryMediaTypes/image~1png",
+            "op=add,path=/binaryMediaTypes/image~1gif",
+            "op=replace,path=/minimumCompressionSize,value=0",
+            "op=replace,path=/apiKeySource,value=HEADER",
+            "op=replace,path=/disableExecuteApiEndpoint,value=false",
+        ],
+    );
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        paths(entry(&report(&out), "RestApi")),
+        [
+            "binaryMediaTypes",
+            "minimumCompressionSize",
+            "apiKeySource",
+            "disableExecuteApiEndpoint"
+        ]
+    );
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let reverted = get();
+    for k in [
+        "binaryMediaTypes",
+        "minimumCompressionSize",
+        "apiKeySource",
+        "disableExecuteApiEndpoint",
+    ] {
+        let (a, b) = (&reverted[k], &api[k]);
+        if k == "binaryMediaTypes" {
+            let set = |v: &Value| {
+                let mut x: Vec<String> = v.as_array().unwrap().iter().map(|s| s.to_string()).collect();
+                x.sort();
+                x
+            };
+            assert_eq!(set(a), set(b), "{reverted}");
+        } else {
+            assert_eq!(a, b, "{k}: {reverted}");
+        }
+    }
+    s.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(entry(&report(&out), "RestApi")["action"], "noop");
+    assert_eq!(s.requests().await.writes(), 0, "{:?}", s.requests().await);
+
+    // An API created with AWS's defaults, adopted by a manifest setting none of the fields.
+    cli(&url, &["apigateway", "create-rest-api", "--name", "plain-api"]);
+    let adopt = ManifestDir::new();
+    adopt.write(
+        "api.yaml",
+        "apiVersion: sfn-operator.dev/v1alpha1\nkind: RestApi\nmetadata:\n  name: plain\nspec:\n  name: plain-api\n",
+    );
+    adopt_writes_only_tags(adopt.path(), &url, Some(&s)).await;
+    s.shutdown().await;
+}
+
+#[test]
+fn rest_api_setting_errors_name_file_line_column() {
+    let dir = ManifestDir::new();
+    dir.write(
+        "a.yaml",
+        &api_manifest(
+            "  binaryMediaTypes: [png]\n  minimumCompressionSize: -1\n  apiKeySource: QUERY\n  disableExecuteApiEndpoint: \"yes\"\n",
+        ),
+    );
+    let (code, stderr) = validate(dir.path());
+    assert_eq!(code, Some(1), "{stderr}");
+    for line in [
+        "./a.yaml:7:22: spec.binaryMediaTypes: expected a media type (type/subtype, e.g. image/png or */*), found \"png\"",
+        "./a.yaml:8:27: spec.minimumCompressionSize: -1 is outside 0..=10485760",
+        "./a.yaml:9:17: spec.apiKeySource: \"QUERY\" is not one of HEADER, AUTHORIZER",
+        "./a.yaml:10:30: spec.disableExecuteApiEndpoint: expected true or false, found a string",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l == line),
+            "missing {line:?} in:\n{stderr}"
+        );
+    }
+}

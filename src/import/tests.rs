@@ -89,6 +89,7 @@ fn api(methods: Vec<(&str, &str, LiveMethod)>) -> LiveRestApi {
             name: "API Gateway State Machine integration".into(),
             description: None,
             endpoint_types: vec!["REGIONAL".into()],
+            settings: Default::default(),
             tags: BTreeMap::new(),
         },
         resources,

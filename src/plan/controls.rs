@@ -27,7 +27,15 @@ pub fn change_roots(kind: Kind) -> &'static [&'static str] {
             "encryptionConfiguration",
             "tags",
         ],
-        Kind::RestApi => &["description", "endpointConfiguration", "tags"],
+        Kind::RestApi => &[
+            "description",
+            "endpointConfiguration",
+            "binaryMediaTypes",
+            "minimumCompressionSize",
+            "apiKeySource",
+            "disableExecuteApiEndpoint",
+            "tags",
+        ],
         Kind::ApiIntegration => &["authorizationType", "integration", "responses"],
     }
 }
@@ -200,6 +208,18 @@ pub fn effective_api(
     }
     if ignored(ig, "endpointConfiguration.types") {
         e.endpoint_types = None;
+    }
+    if ignored(ig, "binaryMediaTypes") {
+        e.settings.binary_media_types = None;
+    }
+    if ignored(ig, "minimumCompressionSize") {
+        e.settings.minimum_compression_size = None;
+    }
+    if ignored(ig, "apiKeySource") {
+        e.settings.api_key_source = None;
+    }
+    if ignored(ig, "disableExecuteApiEndpoint") {
+        e.settings.disable_execute_api_endpoint = None;
     }
     e.tags = overlay_tags(&api.tags, live_tags, ig);
     e
