@@ -2,9 +2,10 @@
 # TestState calls/s in the sandbox against StartSyncExecution/s of a one-state EXPRESS machine
 # doing the same work, same binary, same run (issue 20: a TestState call must cost no more).
 # Three TestState shapes: a Pass, a mocked lambda:invoke Task at DEBUG, a mocked Map at TRACE.
-# The peer: moto 5 does not serve TestState (UnknownOperation), and LocalStack is not installed
-# here; BENCHMARKS.md says so.
-# Usage: bench/teststate.sh [seconds] [connections]
+# The peer: LocalStack (PEERS.md: localstack-core 4.12 in host mode) when LOCALSTACK_URL names a
+# running one: the same rows against it in the same run, and the ratios. moto 5 does not serve
+# TestState (UnknownOperation).
+# Usage: [LOCALSTACK_URL=http://127.0.0.1:4599] bench/teststate.sh [seconds] [connections]
 # Needs: wrk, curl, python3, a build of sfn-operator ($SFN_OPERATOR_BIN, default the release one).
 set -euo pipefail
 DUR=${1:-5}
@@ -17,14 +18,15 @@ trap 'kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 300); do curl -sf http://127.0.0.1:$PORT/_sandbox/requests >/dev/null && break; sleep 0.1; done
 URL=http://127.0.0.1:$PORT
 
-call() { # target body -> answer
+call() { # target body -> answer (against $URL)
   curl -s -X POST "$URL/" -H 'content-type: application/x-amz-json-1.0' -H "x-amz-target: AWSStepFunctions.$1" -d "$2"
 }
 PASS='{"Type":"Pass","Result":{"sum":6},"ResultPath":"$.out","End":true}'
 MACHINE=$(python3 -c 'import json,sys; print(json.dumps({"StartAt":"S","States":{"S":json.loads(sys.argv[1])}}))' "$PASS")
-ARN=$(call CreateStateMachine "$(python3 -c 'import json,sys; print(json.dumps({"name":"one-pass","type":"EXPRESS","definition":sys.argv[1],"roleArn":"arn:aws:iam::123456789012:role/R"}))' "$MACHINE")" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["stateMachineArn"])')
-
+make_machine() { # -> the machine's ARN at $URL
+  call CreateStateMachine "$(python3 -c 'import json,sys; print(json.dumps({"name":"one-pass","type":"EXPRESS","definition":sys.argv[1],"roleArn":"arn:aws:iam::123456789012:role/R"}))' "$MACHINE")" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["stateMachineArn"])'
+}
 body() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])))' "$1"; }
 TS_PASS=$(python3 -c 'import json,sys; print(json.dumps({"definition":sys.argv[1],"input":"{\"values\":[3,1,2]}"}))' "$PASS")
 TS_TASK=$(python3 - <<'PY'
@@ -44,14 +46,6 @@ print(json.dumps({"definition": json.dumps(m), "input": "[1,2,3]", "inspectionLe
                   "mock": {"result": "[1,2,3]"}, "stateConfiguration": {"mapIterationFailureCount": 1}}))
 PY
 )
-SYNC=$(python3 -c 'import json,sys; print(json.dumps({"stateMachineArn":sys.argv[1],"input":"{\"values\":[3,1,2]}"}))' "$ARN")
-
-# Each answer once, so a refused request never counts as throughput.
-for pair in "TestState:$TS_PASS" "TestState:$TS_TASK" "TestState:$TS_MAP" "StartSyncExecution:$SYNC"; do
-  answer=$(call "${pair%%:*}" "${pair#*:}")
-  grep -q '"status":"SUCCEEDED"' <<<"$answer" || { echo "unexpected answer: $answer" >&2; exit 1; }
-done
-
 run_wrk() { # target body -> "rps p50 p99 non2xx"
   local lua="$TMP/$RANDOM.lua"
   python3 - "$1" "$2" > "$lua" <<'PY'
@@ -64,13 +58,38 @@ PY
   local out; out=$(wrk -t2 -c"$CONN" -d"${DUR}s" --latency -s "$lua" "$URL/" 2>&1)
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out")"
 }
-echo "| call | req/s | p50 | p99 | non-2xx |"
-echo "|---|---|---|---|---|"
-for row in "StartSyncExecution, one Pass state|StartSyncExecution|$SYNC" \
-           "TestState, the same Pass (INFO)|TestState|$TS_PASS" \
-           "TestState, mocked lambda:invoke Task (DEBUG)|TestState|$TS_TASK" \
-           "TestState, mocked Map, 1 failed iteration (TRACE)|TestState|$TS_MAP"; do
-  IFS='|' read -r label target payload <<<"$row"
-  read -r rps p50 p99 bad <<<"$(run_wrk "$target" "$payload")"
-  echo "| $label | $rps | $p50 | $p99 | ${bad:-0} |"
+ROWS=("StartSyncExecution, one Pass state|StartSyncExecution" \
+      "TestState, the same Pass (INFO)|TestState|$TS_PASS" \
+      "TestState, mocked lambda:invoke Task (DEBUG)|TestState|$TS_TASK" \
+      "TestState, mocked Map, 1 failed iteration (TRACE)|TestState|$TS_MAP")
+measure() { # name -> one line per row: "label|rps|p50|p99|non2xx" (rps "refused" when the first answer is not SUCCEEDED)
+  local arn sync
+  arn=$(make_machine)
+  sync=$(python3 -c 'import json,sys; print(json.dumps({"stateMachineArn":sys.argv[1],"input":"{\"values\":[3,1,2]}"}))' "$arn")
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r label target payload <<<"$row"
+    [ "$target" = StartSyncExecution ] && payload=$sync
+    # Each answer once, so a refused request never counts as throughput.
+    answer=$(call "$target" "$payload")
+    if ! grep -q '"status": *"SUCCEEDED"' <<<"$answer"; then
+      echo "$1: $label: ${answer:0:300}" >&2
+      echo "$label|refused|-|-|-"
+      continue
+    fi
+    read -r rps p50 p99 bad <<<"$(run_wrk "$target" "$payload")"
+    echo "$label|$rps|$p50|$p99|${bad:-0}"
+  done
+}
+ours=$(measure sfn-operator)
+if [ -n "${LOCALSTACK_URL:-}" ]; then
+  URL=$LOCALSTACK_URL
+  peer=$(measure LocalStack)
+fi
+echo "| call | sfn-operator req/s | p50 | p99 | non-2xx | LocalStack req/s | p50 | p99 | non-2xx | ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+paste -d'|' <(echo "$ours") <(echo "${peer:-}") | while IFS='|' read -r label rps p50 p99 bad _l lrps lp50 lp99 lbad; do
+  ratio=$(python3 -c 'import sys
+try: print(f"{float(sys.argv[1])/float(sys.argv[2]):.1f}x")
+except Exception: print("-")' "$rps" "${lrps:-}")
+  echo "| $label | $rps | $p50 | $p99 | $bad | ${lrps:-not run} | ${lp50:-} | ${lp99:-} | ${lbad:-} | $ratio |"
 done

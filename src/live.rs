@@ -95,6 +95,21 @@ pub struct LiveMethod {
     pub integration: Option<LiveIntegration>,
     /// Status code → the method response and its integration response.
     pub responses: BTreeMap<String, LiveResponse>,
+    /// Fields set on the method that the manifest format cannot express (for `import` to refuse
+    /// by name). Never compared and never part of a fingerprint.
+    #[serde(skip)]
+    pub unexpressed: Unexpressed,
+}
+
+/// Names of live fields the manifest format cannot express (`integration.requestParameters`).
+/// Equal to any other: what a manifest cannot say is never a difference the plan acts on.
+#[derive(Debug, Clone, Default)]
+pub struct Unexpressed(pub Vec<String>);
+
+impl PartialEq for Unexpressed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A method's integration.

@@ -320,6 +320,16 @@ impl Report {
     }
 }
 
+/// What a rollout moves: `alias live`, or a stage's canary (`stage prod`, `stage prod with alias
+/// live`), whose view names itself.
+pub fn rollout_label(v: &crate::plan::rollout::RolloutView) -> String {
+    if v.alias.starts_with("stage ") {
+        v.alias.clone()
+    } else {
+        format!("alias {}", v.alias)
+    }
+}
+
 /// One rollout for people: `alias live: 1 → 2, weights 2=10% 1=90%, Progressing step 1, next
 /// step in 42 s, alarms errors=OK`.
 pub fn rollout_line(v: &crate::plan::rollout::RolloutView) -> String {
@@ -331,8 +341,8 @@ pub fn rollout_line(v: &crate::plan::rollout::RolloutView) -> String {
         .collect();
     let from = v.from.map(|f| format!("{f} → ")).unwrap_or_default();
     let mut line = format!(
-        "alias {}: {from}{}, weights {}, {:?} step {}",
-        v.alias,
+        "{}: {from}{}, weights {}, {:?} step {}",
+        rollout_label(v),
         v.to,
         weights.join(" "),
         v.phase,

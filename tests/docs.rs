@@ -16,7 +16,7 @@
 //! - A block stops what it starts (a background sandbox is killed at its end): a process of the
 //!   block's group still running 5 s after the block exits fails it (and is killed). A block that
 //!   runs longer than three minutes fails. Blocks run one after another; walkthroughs that start a
-//!   server use distinct ports (4566–4569, 4581–4583, 5055, 9465).
+//!   server use distinct ports (4566–4569, 4581–4585, 5055, 9465).
 //!
 //! `SFN_OPERATOR_BLESS_DOCS=1 cargo test --test docs` rewrites docs/cli.md from the binary's help.
 

@@ -684,6 +684,52 @@ async fn bad_inputs_exit_1_and_write_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
 
+    // A field no manifest can express: refused by name, nothing written.
+    let api = cli(&url, &["apigateway", "create-rest-api", "--name", "Params API"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = cli(&url, &["apigateway", "get-resources", "--rest-api-id", &api])["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    put_states_method(&url, &api, &root, "POST", "StartExecution", None);
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-integration",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &root,
+            "--http-method",
+            "POST",
+            "--patch-operations",
+            "op=add,path=/requestParameters/integration.request.header.X-Trace,value='method.request.header.X-Trace'",
+        ],
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = import(
+        &url,
+        empty.path(),
+        &[
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--rest-api",
+            "Params API",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "POST / on REST API {api} (Params API): integration.requestParameters"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(listing(empty.path()), Vec::<String>::new());
+
     // Nothing to import: a usage error.
     let out = run(&["import", "--endpoint-url", &url]);
     assert_eq!(out.status.code(), Some(64));
@@ -961,4 +1007,51 @@ async fn what_the_operator_manages_already_imports_under_its_manifest_names() {
     // Already owned: nothing at all to write, not even tags.
     round_trip(&url, dir.path(), &[], 0, || sandbox_writes(&sb), || sb.reset()).await;
     sb.shutdown().await;
+}
+
+#[test]
+fn import_with_the_in_process_sandbox() {
+    // `--sandbox` everywhere, state in .sfn-operator/sandbox.json of the working directory.
+    let cwd = tempfile::tempdir().unwrap();
+    let manifests = cwd.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    for f in ["state-machine.yaml", "parallel-processing.asl.yaml", "api.yaml"] {
+        std::fs::copy(root.join(f), manifests.join(f)).unwrap();
+    }
+    let limit = std::time::Duration::from_secs(60);
+    let out = common::run_clean(
+        cwd.path(),
+        &["reconcile", "--once", "--sandbox", "-q"],
+        &[],
+        limit,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = common::run_clean(
+        cwd.path(),
+        &[
+            "import",
+            "--sandbox",
+            "-q",
+            "-o",
+            "imported",
+            "--state-machine",
+            "ParallelProcessingMachine",
+            "--rest-api",
+            "API Gateway State Machine integration",
+        ],
+        &[],
+        limit,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote imported/parallel-processing.yaml"));
+    let out = common::run_clean(
+        cwd.path(),
+        &["diff", "--sandbox", "imported", "-o", "json"],
+        &[],
+        limit,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let r = report(&out);
+    assert_eq!(r["summary"]["noop"], 3, "{r}");
 }

@@ -3,7 +3,8 @@
 //! replacing the stage's deployment; `reconcile --once --wait` follows it to its promotion after the
 //! bake; an alarm in `ALARM` removes the canary at once and holds (`Degraded`). The AWS CLI is the
 //! observer of every step (get-stage), the invoke URL shows which deployment serves, and the pass
-//! after each end writes nothing (the sandbox's own request counts).
+//! after each end writes nothing (the sandbox's own request counts). Lost answers (the sandbox's
+//! `lost` fault) on the canary's CreateDeployment and on UpdateStage make no second deployment.
 
 use std::process::Output;
 
@@ -188,8 +189,26 @@ async fn a_changed_integration_goes_to_the_stage_canary_and_is_promoted_after_th
     );
     assert_eq!(versions(&url, &api).await, (100, 0));
 
-    // The changed response goes to the canary at 20 %; the stage keeps its deployment.
+    // The changed response goes to the canary at 20 %; the stage keeps its deployment. `diff`
+    // shows it pending and writes nothing.
     dir.write("shop.yaml", &manifests("2"));
+    sandbox.reset().await;
+    let out: Output = run_binary_async(dir.path(), &sandbox.url(), &["diff"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let e = entry(&r, "ApiIntegration");
+    assert_eq!(e["status"], "Pending", "{r}");
+    assert!(
+        e.to_string()
+            .contains("a canary deployment of the current configuration at 20 %"),
+        "{e}"
+    );
+    assert_eq!(sandbox.requests().await.writes(), 0, "diff wrote: {r}");
     let r = pass(&sandbox, &dir, &[], 0).await;
     let e = entry(&r, "ApiIntegration");
     assert_eq!(e["status"], "Progressing", "{r}");
@@ -280,5 +299,58 @@ async fn an_alarm_removes_the_stage_canary_at_once_and_holds() {
     assert_eq!(entry(&r, "ApiIntegration")["status"], "Degraded", "{r}");
     assert_eq!(sandbox.requests().await.writes(), 0, "{r}");
     assert!(stage(&url, &api).get("canarySettings").is_none());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_answer_to_the_canary_deployment_makes_one_canary_only() {
+    let sandbox = Sandbox::start().await;
+    let url = sandbox.url();
+    put_alarm(&url);
+    let dir = ManifestDir::new();
+    dir.write("shop.yaml", &manifests("1"));
+    pass(&sandbox, &dir, &[], 0).await;
+    let api = api_id(&url);
+    let before = cli(&url, &["apigateway", "get-deployments", "--rest-api-id", &api]);
+    assert_eq!(before["items"].as_array().map(Vec::len), Some(1), "{before}");
+
+    // Every canary CreateDeployment is carried out and its answer dropped.
+    sandbox
+        .faults(
+            serde_json::json!({"lost": 1.0, "operations": ["CreateDeployment"], "match": "canarySettings"}),
+        )
+        .await;
+    sandbox.reset().await;
+    dir.write("shop.yaml", &manifests("2"));
+    let r = pass(&sandbox, &dir, &[], 0).await;
+    assert_eq!(entry(&r, "ApiIntegration")["status"], "Progressing", "{r}");
+    let counts = sandbox.requests().await;
+    assert_eq!(
+        counts.count("CreateDeployment"),
+        1,
+        "the lost create was found, not repeated"
+    );
+    assert!(counts.injected() >= 1, "the fault was injected");
+    let after = cli(&url, &["apigateway", "get-deployments", "--rest-api-id", &api]);
+    assert_eq!(after["items"].as_array().map(Vec::len), Some(2), "{after}");
+    let s = stage(&url, &api);
+    assert_eq!(s["canarySettings"]["percentTraffic"], 20.0, "{s}");
+
+    // Half the UpdateStage answers lost (seed 5) while --wait follows it to the promotion.
+    sandbox
+        .faults(serde_json::json!({"lost": 0.5, "seed": 5, "operations": ["UpdateStage"]}))
+        .await;
+    let r = pass(&sandbox, &dir, &["--wait"], 0).await;
+    assert_eq!(entry(&r, "ApiIntegration")["status"], "Synced", "{r}");
+    sandbox.faults(serde_json::json!({})).await;
+    let s = stage(&url, &api);
+    assert!(s.get("canarySettings").is_none(), "{s}");
+    let after = cli(&url, &["apigateway", "get-deployments", "--rest-api-id", &api]);
+    assert_eq!(
+        after["items"].as_array().map(Vec::len),
+        Some(2),
+        "no deployment beyond the canary: {after}"
+    );
+    assert_eq!(versions(&url, &api).await, (0, 100));
     sandbox.shutdown().await;
 }

@@ -3,7 +3,8 @@
 //! in the same pass: the stage's own deployment starts the old version (a stage variable), its
 //! canary (the variable overridden) starts the new one at the alias's share. Every request the
 //! canary serves runs the new version and every other one the old (observed per request through
-//! the invoke URL); `--wait` promotes both together; an alarm rolls both back together. The AWS CLI
+//! the invoke URL); `--wait` promotes both together; the integration's alarm rolls both back
+//! together. The AWS CLI
 //! reads the stage and the alias at each step; the pass after each end writes nothing.
 
 use std::process::Output;
@@ -14,6 +15,8 @@ use serde_json::Value;
 mod common;
 
 const ALARM: &str = "orders-canary";
+/// The integration's own alarm: it watches the alias too, so it rolls both back.
+const API_ALARM: &str = "orders-api-canary";
 const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:orders";
 const VAR: &str = "sfn_orders_live";
 
@@ -61,7 +64,7 @@ spec:
       responseTemplates:
         application/json: '{{"canary": $context.isCanaryRequest, "output": $input.json(''$.output'')}}'
   stage: prod
-  rollout: {{type: Canary, percent: 20, interval: 2s, alarms: [{ALARM}]}}
+  rollout: {{type: Canary, percent: 20, interval: 2s, alarms: [{API_ALARM}]}}
 "#
     )
 }
@@ -173,14 +176,14 @@ async fn invokes(url: &str, api: &str, n: usize, old: &str, new: &str) -> (u32, 
     (canary, base)
 }
 
-fn put_alarm(url: &str) {
+fn put_alarm(url: &str, name: &str) {
     cli(
         url,
         &[
             "cloudwatch",
             "put-metric-alarm",
             "--alarm-name",
-            ALARM,
+            name,
             "--namespace",
             "AWS/States",
             "--metric-name",
@@ -208,7 +211,8 @@ async fn the_stage_canary_follows_the_alias_and_each_request_runs_its_deployment
     sfn_operator::sandbox::seed_dice(23);
     let sandbox = Sandbox::start().await;
     let url = sandbox.url();
-    put_alarm(&url);
+    put_alarm(&url, ALARM);
+    put_alarm(&url, API_ALARM);
     let dir = ManifestDir::new();
     dir.write("orders.yaml", &manifests("v1"));
     let r = pass(&sandbox, &dir, &[], 0).await;
@@ -246,7 +250,7 @@ async fn the_stage_canary_follows_the_alias_and_each_request_runs_its_deployment
     let r = pass(&sandbox, &dir, &[], 0).await;
     assert_eq!(sandbox.requests().await.writes(), 0, "{r}");
 
-    // Version 3 and an alarm: both roll back together.
+    // Version 3 and the integration's alarm: both roll back together.
     dir.write("orders.yaml", &manifests("v3"));
     let r = pass(&sandbox, &dir, &[], 0).await;
     assert_eq!(entry(&r, "ApiIntegration")["status"], "Progressing", "{r}");
@@ -260,7 +264,7 @@ async fn the_stage_canary_follows_the_alias_and_each_request_runs_its_deployment
             "cloudwatch",
             "set-alarm-state",
             "--alarm-name",
-            ALARM,
+            API_ALARM,
             "--state-value",
             "ALARM",
             "--state-reason",
@@ -271,7 +275,10 @@ async fn the_stage_canary_follows_the_alias_and_each_request_runs_its_deployment
     assert_eq!(entry(&r, "StateMachine")["status"], "Degraded", "{r}");
     let e = entry(&r, "ApiIntegration");
     assert_eq!(e["status"], "Degraded", "{r}");
-    assert!(e["message"].as_str().unwrap_or_default().contains(ALARM), "{e}");
+    assert!(
+        e["message"].as_str().unwrap_or_default().contains(API_ALARM),
+        "{e}"
+    );
     assert_eq!(routing(&url), vec![(2, 100)]);
     let s = stage(&url, &api);
     assert!(s.get("canarySettings").is_none(), "{s}");

@@ -97,8 +97,8 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
     assert_eq!(entry(&r, "StateMachine")["status"], "Synced", "{r}");
     assert_eq!(routing(&url), vec![(1, 100)]);
 
-    // The alarm on version 2's failures (a high-resolution period, so the test need not wait a
-    // minute for it).
+    // The alarm on version 2's failures: one failure in any of the last six 10 s periods (the
+    // period in progress alone would be empty right after a period boundary: INSUFFICIENT_DATA).
     cli(
         &url,
         &[
@@ -115,6 +115,8 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
             "--period",
             "10",
             "--evaluation-periods",
+            "6",
+            "--datapoints-to-alarm",
             "1",
             "--threshold",
             "1",
@@ -332,5 +334,137 @@ async fn lost_answers_on_publish_update_and_alias_writes_publish_one_version_per
     sandbox.reset().await;
     pass(&sandbox, &dir, 0).await;
     assert_eq!(sandbox.requests().await.writes(), 0);
+    sandbox.shutdown().await;
+}
+
+/// `reconcile --once [--wait]` killed (SIGKILL) while the sandbox holds its `operation` call (3 s
+/// of latency, so the call has reached the sandbox and its write has not been made).
+async fn kill_during(sandbox: &Sandbox, dir: &ManifestDir, operation: &str, wait: bool) {
+    sandbox
+        .faults(serde_json::json!({"latencyMs": 3000, "operations": [operation]}))
+        .await;
+    sandbox.reset().await;
+    let mut args = vec!["reconcile", "--once"];
+    if wait {
+        args.push("--wait");
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .args(&args)
+        .arg(dir.path())
+        .args(["--endpoint-url", &sandbox.url(), "--region", "us-east-1", "-q"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while sandbox.requests().await.count(operation) == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the process ended before it called {operation}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{operation} never called"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sandbox.faults(serde_json::json!({})).await;
+}
+
+/// kill -9 in the middle of each step, then a fresh run: the publish (the update that publishes),
+/// the promotion, the first shift of the next rollout and its roll back. Each time no second version
+/// is published for the change, and the fresh run finishes the step as if nothing had happened.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_in_the_middle_of_each_step_a_fresh_run_finishes_it_with_one_version_per_change() {
+    let sandbox = Sandbox::start().await;
+    let url = sandbox.url();
+    let dir = ManifestDir::new();
+    let with = |result: &str, interval: &str| {
+        manifest(true)
+            .replace(r#"Result: "ok""#, &format!("Result: {result:?}"))
+            .replace("interval: 1h", &format!("interval: {interval}"))
+    };
+    cli(
+        &url,
+        &[
+            "cloudwatch",
+            "put-metric-alarm",
+            "--alarm-name",
+            ALARM,
+            "--namespace",
+            "AWS/States",
+            "--metric-name",
+            "ExecutionsFailed",
+            "--statistic",
+            "Sum",
+            "--period",
+            "60",
+            "--evaluation-periods",
+            "1",
+            "--threshold",
+            "1",
+            "--comparison-operator",
+            "GreaterThanOrEqualToThreshold",
+        ],
+    );
+    dir.write("checkout.yaml", &with("v1", "2s"));
+    pass(&sandbox, &dir, 0).await;
+    assert_eq!(routing(&url), vec![(1, 100)]);
+
+    // Publish: killed while the update that publishes version 2 is held.
+    dir.write("checkout.yaml", &with("v2", "2s"));
+    kill_during(&sandbox, &dir, "UpdateStateMachine", false).await;
+    let r = pass(&sandbox, &dir, 0).await;
+    assert_eq!(entry(&r, "StateMachine")["status"], "Progressing", "{r}");
+    assert_eq!(routing(&url), vec![(1, 90), (2, 10)]);
+    assert_eq!(versions(&url), [1, 2]);
+
+    // Promote: killed while the alias update to 100 % is held (after the 2 s bake).
+    kill_during(&sandbox, &dir, "UpdateStateMachineAlias", true).await;
+    let out = run_binary_async(dir.path(), &url, &["reconcile", "--once", "--wait"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(routing(&url), vec![(2, 100)]);
+    assert_eq!(versions(&url), [1, 2]);
+
+    // Shift: the next change, killed while its first step's alias update is held.
+    dir.write("checkout.yaml", &with("v3", "1h"));
+    kill_during(&sandbox, &dir, "UpdateStateMachineAlias", false).await;
+    assert_eq!(
+        versions(&url),
+        [1, 2, 3],
+        "version 3 was published before the shift"
+    );
+    let r = pass(&sandbox, &dir, 0).await;
+    assert_eq!(entry(&r, "StateMachine")["status"], "Progressing", "{r}");
+    assert_eq!(routing(&url), vec![(2, 90), (3, 10)]);
+
+    // Roll back: the alarm fires; killed while the alias update back to version 2 is held.
+    cli(
+        &url,
+        &[
+            "cloudwatch",
+            "set-alarm-state",
+            "--alarm-name",
+            ALARM,
+            "--state-value",
+            "ALARM",
+            "--state-reason",
+            "test",
+        ],
+    );
+    kill_during(&sandbox, &dir, "UpdateStateMachineAlias", false).await;
+    let r = pass(&sandbox, &dir, 1).await;
+    let e = entry(&r, "StateMachine");
+    assert_eq!(e["status"], "Degraded", "{r}");
+    assert!(e["message"].as_str().unwrap().contains(ALARM), "{e}");
+    assert_eq!(routing(&url), vec![(2, 100)]);
+    assert_eq!(versions(&url), [1, 2, 3]);
+    sandbox.reset().await;
+    pass(&sandbox, &dir, 1).await;
+    assert_eq!(sandbox.requests().await.writes(), 0, "held after the roll back");
     sandbox.shutdown().await;
 }

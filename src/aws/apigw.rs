@@ -19,6 +19,61 @@ fn sorted(m: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// The fields of a method (its integration and responses included) that no manifest can express.
+/// Method response models are not among them: the console sets `Empty` on every method response,
+/// and the operator never rewrites a method response that exists.
+fn unexpressed(m: &aws_sdk_apigateway::types::Method) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut note = |set: bool, name: String| {
+        if set {
+            out.push(name);
+        }
+    };
+    note(m.api_key_required().unwrap_or(false), "apiKeyRequired".into());
+    note(
+        m.request_parameters().is_some_and(|p| !p.is_empty()),
+        "requestParameters".into(),
+    );
+    note(
+        m.request_models().is_some_and(|p| !p.is_empty()),
+        "requestModels".into(),
+    );
+    note(m.request_validator_id().is_some(), "requestValidatorId".into());
+    note(!m.authorization_scopes().is_empty(), "authorizationScopes".into());
+    for (code, r) in m.method_responses().into_iter().flatten() {
+        note(
+            r.response_parameters().is_some_and(|p| !p.is_empty()),
+            format!("methodResponses[{code:?}].responseParameters"),
+        );
+    }
+    if let Some(i) = m.method_integration() {
+        note(
+            i.request_parameters().is_some_and(|p| !p.is_empty()),
+            "integration.requestParameters".into(),
+        );
+        note(
+            i.content_handling().is_some(),
+            "integration.contentHandling".into(),
+        );
+        note(
+            !i.cache_key_parameters().is_empty(),
+            "integration.cacheKeyParameters".into(),
+        );
+        note(i.connection_id().is_some(), "integration.connectionId".into());
+        for (code, r) in i.integration_responses().into_iter().flatten() {
+            note(
+                r.response_parameters().is_some_and(|p| !p.is_empty()),
+                format!("integrationResponses[{code:?}].responseParameters"),
+            );
+            note(
+                r.content_handling().is_some(),
+                format!("integrationResponses[{code:?}].contentHandling"),
+            );
+        }
+    }
+    out
+}
+
 /// A read whose `NotFoundException` means "there is none": `Ok(None)` then.
 fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match result {
@@ -310,6 +365,7 @@ impl Aws {
                             authorization_type: owned(m.authorization_type()),
                             integration,
                             responses,
+                            unexpressed: crate::live::Unexpressed(unexpressed(m)),
                         },
                     );
                 }

@@ -137,7 +137,11 @@ pub fn events_of(
             Moved::Promoted => (EventKind::RolloutPromoted, "rollout promoted"),
             Moved::RolledBack => (EventKind::RolloutRolledBack, "rolled back"),
         };
-        let mut summary = format!("{key}: alias {} {what}: {from}{}", v.alias, v.to);
+        let mut summary = format!(
+            "{key}: {} {what}: {from}{}",
+            crate::report::rollout_label(v),
+            v.to
+        );
         if let Some(why) = &v.message {
             summary.push_str(&format!(" ({why})"));
         }

@@ -238,6 +238,12 @@ fn api_file(
         ),
         manifest("RestApi", &meta, spec),
     )];
+    for s in live.stages.iter().filter(|s| s.canary.is_some()) {
+        refusals.push(Refusal(format!(
+            "REST API {} ({}): stage {} has a canary deployment (canarySettings); import it once the canary is promoted or removed",
+            api.id, api.name, s.name
+        )));
+    }
     let stage = match live.stages.as_slice() {
         [] => None,
         [one] if one.canary.is_some() || !one.variables.is_empty() => {
@@ -349,6 +355,12 @@ fn integration_spec(
     let is_states = service_action.is_some_and(|(_, s, _)| s == "states");
     if i.integration_type.as_deref() != Some("AWS") || !is_states {
         return Ok(None);
+    }
+    if !m.unexpressed.0.is_empty() {
+        return Err(format!(
+            "{} cannot be expressed in an ApiIntegration",
+            m.unexpressed.0.join(", ")
+        ));
     }
     const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
     if !METHODS.contains(&verb) {

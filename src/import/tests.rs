@@ -62,6 +62,7 @@ fn method(template: Option<String>) -> LiveMethod {
                 response_templates: BTreeMap::new(),
             },
         )]),
+        unexpressed: Default::default(),
     }
 }
 
@@ -308,11 +309,13 @@ fn jsonata_unicode_and_placeholders_in_definitions_load_back_exactly() {
 fn what_the_manifest_cannot_say_is_refused_by_name() {
     let mut m = method(None);
     m.authorization_type = Some("COGNITO_USER_POOLS".into());
-    let mut two_stages = api(vec![("POST", "/x", m)]);
+    let mut params = method(None);
+    params.unexpressed.0 = vec!["integration.requestParameters".into()];
+    let mut two_stages = api(vec![("POST", "/x", m), ("PUT", "/x", params)]);
     two_stages.stages.push(LiveStage {
         name: "dev".into(),
         deployment_id: None,
-        canary: None,
+        canary: Some(("d2".into(), 10.0)),
         variables: BTreeMap::new(),
         canary_overrides: BTreeMap::new(),
     });
@@ -320,8 +323,17 @@ fn what_the_manifest_cannot_say_is_refused_by_name() {
     let text: Vec<String> = err.iter().map(ToString::to_string).collect();
     assert!(text.iter().any(|t| t.contains("stages prod, dev")), "{text:?}");
     assert!(
+        text.iter().any(|t| t.contains("stage dev has a canary")),
+        "{text:?}"
+    );
+    assert!(
         text.iter()
             .any(|t| t.starts_with("POST /x on REST API a1") && t.contains("COGNITO_USER_POOLS")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("PUT /x on REST API a1") && t.contains("integration.requestParameters")),
         "{text:?}"
     );
 }

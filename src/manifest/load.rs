@@ -164,6 +164,7 @@ pub fn load(opts: &LoadOptions) -> Loaded {
             d.valid = false;
         }
     }
+    joint_alarms(&mut docs);
     let tests = resolve_tests(tests, &docs, &mut diagnostics);
     let mut desired = DesiredSet {
         region: opts.region.clone(),
@@ -325,6 +326,47 @@ fn load_file(
             Some(Loadable::Resource(doc)) => docs.push(*doc),
             Some(Loadable::Test(t)) => tests.push(*t),
             None => {}
+        }
+    }
+}
+
+/// One rollout for the API and the workflow (SPEC §9): the alarms of an integration's joint
+/// rollout also watch the alias it starts, so an alarm of either rolls both back together (the
+/// stage follows the alias).
+fn joint_alarms(docs: &mut [Doc]) {
+    let mut extra: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for d in docs.iter() {
+        let Some(Spec::Integration(i, ..)) = &d.spec else {
+            continue;
+        };
+        let (Some(_), Some(machine), Some(alias), Some(r)) = (
+            i.joint_variable(),
+            &i.state_machine_ref,
+            &i.state_machine_alias,
+            &i.rollout,
+        ) else {
+            continue;
+        };
+        extra
+            .entry((machine.clone(), alias.clone()))
+            .or_default()
+            .extend(r.alarms.iter().cloned());
+    }
+    for d in docs.iter_mut() {
+        let Some(Spec::Machine(m)) = &mut d.spec else {
+            continue;
+        };
+        for a in &mut m.versioning.aliases {
+            let (Some(more), crate::desired::AliasTarget::Rollout(r)) =
+                (extra.get(&(d.key.name.clone(), a.name.clone())), &mut a.target)
+            else {
+                continue;
+            };
+            for alarm in more {
+                if !r.alarms.contains(alarm) {
+                    r.alarms.push(alarm.clone());
+                }
+            }
         }
     }
 }

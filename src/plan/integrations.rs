@@ -196,6 +196,7 @@ pub fn desired_method(ai: &ApiIntegration) -> LiveMethod {
                 )
             })
             .collect(),
+        unexpressed: Default::default(),
     }
 }
 

@@ -1,0 +1,224 @@
+//! The daemon drives a stage canary (`ApiIntegration.spec.rollout`, SPEC §9) on its own: a
+//! manifest edit puts the changed API on the stage's canary, the daemon comes back when the bake
+//! is over and promotes it; a daemon killed with SIGKILL during the bake is replaced by a new one
+//! that resumes from the progress tag on the REST API and promotes without a second deployment.
+//! The AWS CLI reads the stage; waits poll a condition with a generous limit.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, aws_cli};
+use serde_json::Value;
+
+mod common;
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn poll(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(90) {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The daemon (`reconcile manifests --listen`), ready.
+async fn daemon(dir: &Path, endpoint: &str) -> Kill {
+    let listen = port();
+    let child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
+        .current_dir(dir)
+        .args([
+            "reconcile",
+            "manifests",
+            "--listen",
+            &format!("127.0.0.1:{listen}"),
+        ])
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let child = Kill(child);
+    let ready = format!("http://127.0.0.1:{listen}/readyz");
+    let start = Instant::now();
+    while reqwest::get(&ready).await.map(|r| r.status().is_success()).ok() != Some(true) {
+        assert!(start.elapsed() < Duration::from_secs(60), "daemon not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child
+}
+
+fn manifests(version: &str) -> String {
+    format!(
+        r#"apiVersion: sfn-operator.dev/v1alpha1
+kind: StateMachine
+metadata: {{name: orders}}
+spec:
+  type: EXPRESS
+  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
+  definition:
+    StartAt: Work
+    States:
+      Work: {{Type: Pass, End: true}}
+---
+apiVersion: sfn-operator.dev/v1alpha1
+kind: RestApi
+metadata: {{name: shop}}
+spec: {{name: shop}}
+---
+apiVersion: sfn-operator.dev/v1alpha1
+kind: ApiIntegration
+metadata: {{name: start-orders}}
+spec:
+  restApi: {{ref: shop}}
+  path: /orders
+  httpMethod: POST
+  integration:
+    service: states
+    action: StartSyncExecution
+    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
+  stateMachineRef: orders
+  responses:
+    - statusCode: "200"
+      responseTemplates:
+        application/json: '{{"version": "{version}"}}'
+  stage: prod
+  rollout: {{type: Canary, percent: 30, interval: 6s}}
+"#
+    )
+}
+
+/// Writes a file as editors do: a temporary file renamed over it.
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The stage `prod` of the API `shop`, `Null` until both exist.
+fn stage(url: &str) -> Value {
+    let Ok(apis) = aws_cli(url, &["apigateway", "get-rest-apis"]) else {
+        return Value::Null;
+    };
+    let Some(api) = apis["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["name"] == "shop"))
+        .and_then(|a| a["id"].as_str())
+    else {
+        return Value::Null;
+    };
+    let mut s = aws_cli(
+        url,
+        &[
+            "apigateway",
+            "get-stage",
+            "--rest-api-id",
+            api,
+            "--stage-name",
+            "prod",
+        ],
+    )
+    .unwrap_or(Value::Null);
+    if let Ok(d) = aws_cli(url, &["apigateway", "get-deployments", "--rest-api-id", api]) {
+        s["_deployments"] = d["items"].as_array().map(Vec::len).unwrap_or(0).into();
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_promotes_a_stage_canary_and_a_killed_daemon_is_resumed_without_a_second_deployment() {
+    let sandbox = Sandbox::start().await;
+    let url = sandbox.url();
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("manifests");
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("shop.yaml");
+    save(&file, &manifests("1"));
+    let d = daemon(tmp.path(), &url).await;
+    let mut base = String::new();
+    poll("the stage deployed", || {
+        let s = stage(&url);
+        base = s["deploymentId"].as_str().unwrap_or_default().to_owned();
+        !base.is_empty()
+    })
+    .await;
+
+    // The edit goes to the canary; the daemon promotes it after the bake, on its own.
+    save(&file, &manifests("2"));
+    let mut canary = String::new();
+    poll("the canary", || {
+        let s = stage(&url);
+        canary = s["canarySettings"]["deploymentId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        !canary.is_empty()
+    })
+    .await;
+    let s = stage(&url);
+    assert_eq!(s["deploymentId"], base.as_str(), "{s}");
+    assert_eq!(s["canarySettings"]["percentTraffic"], 30.0, "{s}");
+    let seen = Instant::now();
+    poll("the promotion", || stage(&url)["deploymentId"] == canary.as_str()).await;
+    let s = stage(&url);
+    assert!(s.get("canarySettings").is_none(), "{s}");
+    assert_eq!(s["_deployments"], 2, "{s}");
+    println!(
+        "promoted {:.1} s after the canary was seen",
+        seen.elapsed().as_secs_f64()
+    );
+    drop(d);
+
+    // Another edit, the daemon killed during the bake, a new daemon: it resumes the rollout and
+    // promotes the same canary (no second canary deployment).
+    let d = daemon(tmp.path(), &url).await;
+    save(&file, &manifests("3"));
+    let mut third = String::new();
+    poll("the second canary", || {
+        let s = stage(&url);
+        third = s["canarySettings"]["deploymentId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        !third.is_empty()
+    })
+    .await;
+    let pid = d.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    );
+    drop(d);
+    let _d = daemon(tmp.path(), &url).await;
+    poll("the promotion after the restart", || {
+        stage(&url)["deploymentId"] == third.as_str()
+    })
+    .await;
+    let s = stage(&url);
+    assert!(s.get("canarySettings").is_none(), "{s}");
+    assert_eq!(s["_deployments"], 3, "one deployment per configuration: {s}");
+    sandbox.shutdown().await;
+}
