@@ -347,6 +347,9 @@ pub struct ApiSettings {
     /// `HEADER` or `AUTHORIZER`.
     pub api_key_source: Option<String>,
     pub disable_execute_api_endpoint: Option<bool>,
+    /// The resource policy as data (key order and whitespace never a change).
+    #[serde(default)]
+    pub policy: Option<serde_json::Value>,
 }
 
 /// Which REST API an integration belongs to.

@@ -50,6 +50,8 @@ pub struct LiveApiSettings {
     pub minimum_compression_size: Option<i64>,
     pub api_key_source: String,
     pub disable_execute_api_endpoint: bool,
+    /// The resource policy parsed as data (`None`: none).
+    pub policy: Option<serde_json::Value>,
 }
 
 impl Default for LiveApiSettings {
@@ -60,6 +62,7 @@ impl Default for LiveApiSettings {
             minimum_compression_size: None,
             api_key_source: "HEADER".into(),
             disable_execute_api_endpoint: false,
+            policy: None,
         }
     }
 }

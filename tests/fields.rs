@@ -485,3 +485,78 @@ fn rest_api_setting_errors_name_file_line_column() {
         );
     }
 }
+
+/// `policy` on the sandbox, compared as data: a CLI rewrite of the same document with other key
+/// order and whitespace is no change; another document is found under `policy` and reverted.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_api_policy_round_trips_as_data_on_the_sandbox() {
+    let s = Sandbox::start().await;
+    let url = s.url();
+    let dir = ManifestDir::new();
+    dir.write(
+        "api.yaml",
+        &api_manifest(
+            "  policy:\n    Version: \"2012-10-17\"\n    Statement:\n      - Effect: Allow\n        Principal: \"*\"\n        Action: execute-api:Invoke\n        Resource: \"*\"\n",
+        ),
+    );
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let id = entry(&report(&out), "RestApi")["id"].as_str().unwrap().to_owned();
+    let policy = |api: &Value| -> Value { serde_json::from_str(api["policy"].as_str().unwrap()).unwrap() };
+    let api = cli(&url, &["apigateway", "get-rest-api", "--rest-api-id", &id]);
+    assert_eq!(
+        policy(&api)["Statement"][0]["Action"],
+        "execute-api:Invoke",
+        "{api}"
+    );
+
+    let set = |text: &str| {
+        cli(
+            &url,
+            &[
+                "apigateway",
+                "update-rest-api",
+                "--rest-api-id",
+                &id,
+                "--patch-operations",
+                &format!(
+                    "[{{\"op\":\"replace\",\"path\":\"/policy\",\"value\":{}}}]",
+                    Value::String(text.into())
+                ),
+            ],
+        )
+    };
+    // The same document, keys reordered, other whitespace: no change, no write.
+    set(
+        r#"{ "Statement": [ { "Resource": "*", "Action": "execute-api:Invoke", "Principal": "*", "Effect": "Allow" } ],   "Version": "2012-10-17" }"#,
+    );
+    s.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(
+        entry(&report(&out), "RestApi")["action"],
+        "noop",
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(s.requests().await.writes(), 0);
+
+    // Another document: found at its path, reverted, then in sync.
+    set(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"execute-api:Invoke","Resource":"*"}]}"#,
+    );
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        paths(entry(&report(&out), "RestApi")),
+        ["policy.Statement[0].Effect"]
+    );
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let api = cli(&url, &["apigateway", "get-rest-api", "--rest-api-id", &id]);
+    assert_eq!(policy(&api)["Statement"][0]["Effect"], "Allow", "{api}");
+    s.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(entry(&report(&out), "RestApi")["action"], "noop");
+    assert_eq!(s.requests().await.writes(), 0);
+    s.shutdown().await;
+}

@@ -113,6 +113,7 @@ async fn execute(
                             .settings
                             .disable_execute_api_endpoint
                             .unwrap_or(false),
+                        policy: api.settings.policy.clone(),
                     },
                     tags: tags.clone(),
                 });

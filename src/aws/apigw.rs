@@ -83,6 +83,14 @@ fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
+/// A resource policy as GetRestApis shows it: JSON, or JSON with its quotes escaped (as AWS returns
+/// it); the text itself when it is neither.
+fn parse_policy(text: &str) -> serde_json::Value {
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&text.replace("\\\"", "\"").replace("\\/", "/")))
+        .unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+}
+
 impl Aws {
     /// The ARN API Gateway tags a REST API by.
     pub fn rest_api_arn(&self, id: &str) -> String {
@@ -124,6 +132,7 @@ impl Aws {
                             .api_key_source()
                             .map_or_else(|| "HEADER".to_owned(), |s| s.as_str().to_owned()),
                         disable_execute_api_endpoint: a.disable_execute_api_endpoint(),
+                        policy: a.policy().filter(|p| !p.is_empty()).map(parse_policy),
                     },
                     tags: a
                         .tags()
@@ -169,7 +178,8 @@ impl Aws {
                     .as_deref()
                     .map(aws_sdk_apigateway::types::ApiKeySourceType::from),
             )
-            .set_disable_execute_api_endpoint(s.disable_execute_api_endpoint);
+            .set_disable_execute_api_endpoint(s.disable_execute_api_endpoint)
+            .set_policy(s.policy.as_ref().map(|p| p.to_string()));
         let out = self.call(SVC, "CreateRestApi", req.send()).await?;
         Ok(out.id().unwrap_or_default().to_owned())
     }

@@ -34,6 +34,7 @@ pub fn change_roots(kind: Kind) -> &'static [&'static str] {
             "minimumCompressionSize",
             "apiKeySource",
             "disableExecuteApiEndpoint",
+            "policy",
             "tags",
         ],
         Kind::ApiIntegration => &["authorizationType", "integration", "responses"],
@@ -217,6 +218,12 @@ pub fn effective_api(
     }
     if ignored(ig, "apiKeySource") {
         e.settings.api_key_source = None;
+    }
+    if ig
+        .iter()
+        .any(|p| p == "policy" || p.starts_with("policy.") || p.starts_with("policy[") || p == "policy*")
+    {
+        e.settings.policy = None;
     }
     if ignored(ig, "disableExecuteApiEndpoint") {
         e.settings.disable_execute_api_endpoint = None;

@@ -115,6 +115,13 @@ pub fn settings_changes(
         ));
         patches.push(Patch::replace("/disableExecuteApiEndpoint", b.to_string()));
     }
+    if let Some(p) = &want.policy
+        && live.policy.as_ref() != Some(p)
+    {
+        let before = live.policy.clone().unwrap_or(Value::Null);
+        super::diff_values(&crate::path::Path::root().key("policy"), &before, p, &mut changes);
+        patches.push(Patch::replace("/policy", p.to_string()));
+    }
     (changes, patches)
 }
 

@@ -57,7 +57,7 @@ pub(in crate::manifest) struct Doc {
 
 pub(in crate::manifest) enum Spec {
     Machine(Box<StateMachine>),
-    Api(RestApi),
+    Api(Box<RestApi>),
     /// The integration, its `restApi.ref`, its `stateMachineRef` and its `stateMachineAlias`,
     /// with their positions (the driver resolves them).
     Integration(
@@ -186,7 +186,9 @@ pub(in crate::manifest) fn load_doc(
             spec_node.and_then(|spec| match kind {
                 Kind::StateMachine => state_machine::load_machine(spec, meta.clone(), found, ctx, ds)
                     .map(|m| Spec::Machine(Box::new(m))),
-                Kind::RestApi => rest_api::load_api(spec, meta.clone(), ctx, ds).map(Spec::Api),
+                Kind::RestApi => {
+                    rest_api::load_api(spec, meta.clone(), ctx, ds).map(|a| Spec::Api(Box::new(a)))
+                }
                 Kind::ApiIntegration => api_integration::load_integration(spec, meta.clone(), ctx, ds),
             })
         }

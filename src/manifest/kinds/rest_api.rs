@@ -22,6 +22,7 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
             "minimumCompressionSize",
             "apiKeySource",
             "disableExecuteApiEndpoint",
+            "policy",
             "tags",
             "deletionPolicy",
             "driftPolicy",
@@ -99,6 +100,24 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
         minimum_compression_size: int_field(spec, "minimumCompressionSize", "spec", 0..=10_485_760, ds),
         api_key_source: enum_field(spec, "apiKeySource", "spec", &["HEADER", "AUTHORIZER"], ds),
         disable_execute_api_endpoint: bool_field(spec, "disableExecuteApiEndpoint", "spec", ds),
+        policy: spec.get("policy").and_then(|p| match &p.value {
+            Value::Map(_) => Some(p.to_json()),
+            // A JSON document in a string, as the console shows it.
+            Value::String(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) if v.is_object() => Some(v),
+                _ => {
+                    ds.at(p.pos, "spec.policy: expected a policy document (a mapping, or a JSON object in a string)");
+                    None
+                }
+            },
+            _ => {
+                ds.at(
+                    p.pos,
+                    format!("spec.policy: expected a policy document (a mapping), found {}", describe(p)),
+                );
+                None
+            }
+        }),
     };
     let tags = string_map(spec, "tags", "spec", ds);
     let deletion_policy = deletion_policy(spec, ds);
