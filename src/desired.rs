@@ -160,6 +160,54 @@ pub struct LoggingConfiguration {
     pub destinations: Vec<String>,
 }
 
+/// `encryptionConfiguration` (SPEC §12): AWS-owned keys (AWS's default) or a customer-managed KMS
+/// key with its data key reuse period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EncryptionConfiguration {
+    /// `AWS_OWNED_KEY` or `CUSTOMER_MANAGED_KMS_KEY`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_data_key_reuse_period_seconds: Option<i64>,
+}
+
+impl EncryptionConfiguration {
+    /// `type` of AWS's default.
+    pub const AWS_OWNED_KEY: &'static str = "AWS_OWNED_KEY";
+    /// `type` of a customer-managed key.
+    pub const CUSTOMER_MANAGED_KMS_KEY: &'static str = "CUSTOMER_MANAGED_KMS_KEY";
+    /// The reuse period AWS applies to a customer-managed key that names none (seconds).
+    pub const DEFAULT_REUSE_SECONDS: i64 = 300;
+
+    /// AWS's default: AWS-owned keys.
+    pub fn aws_owned() -> Self {
+        EncryptionConfiguration {
+            kind: Self::AWS_OWNED_KEY.into(),
+            kms_key_id: None,
+            kms_data_key_reuse_period_seconds: None,
+        }
+    }
+
+    /// The form two configurations are compared in: an AWS-owned key carries nothing else, a
+    /// customer-managed key's unset reuse period is AWS's default.
+    pub fn normalized(&self) -> Self {
+        if self.kind == Self::AWS_OWNED_KEY {
+            return Self::aws_owned();
+        }
+        EncryptionConfiguration {
+            kind: self.kind.clone(),
+            kms_key_id: self.kms_key_id.clone(),
+            kms_data_key_reuse_period_seconds: Some(
+                self.kms_data_key_reuse_period_seconds
+                    .unwrap_or(Self::DEFAULT_REUSE_SECONDS),
+            ),
+        }
+    }
+}
+
 /// Whether `name` is a valid Step Functions state machine name: 1–80 of `[A-Za-z0-9_-]` (the rule the
 /// manifest loader enforces and the sandbox answers `InvalidName` for).
 pub fn is_valid_machine_name(name: &str) -> bool {
@@ -183,6 +231,9 @@ pub struct StateMachine {
     pub logging: Option<LoggingConfiguration>,
     /// `None`: AWS's default (disabled) is fine.
     pub tracing_enabled: Option<bool>,
+    /// `None`: whatever is live is fine (AWS's default is AWS-owned keys).
+    #[serde(default)]
+    pub encryption: Option<EncryptionConfiguration>,
     /// The manifest's tags, without the operator's own (those are added by the reconciler).
     pub tags: BTreeMap<String, String>,
     pub deletion_policy: DeletionPolicy,
@@ -280,8 +331,25 @@ pub struct RestApi {
     pub description: Option<String>,
     /// `None`: `EDGE` at creation, and leave an adopted API's types alone.
     pub endpoint_types: Option<Vec<EndpointType>>,
+    /// `binaryMediaTypes`, `minimumCompressionSize`, `apiKeySource`, `disableExecuteApiEndpoint`.
+    #[serde(default)]
+    pub settings: ApiSettings,
     pub tags: BTreeMap<String, String>,
     pub deletion_policy: DeletionPolicy,
+}
+
+/// A REST API's settings (SPEC §12); each `None`: leave whatever is live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSettings {
+    /// Compared as a set.
+    pub binary_media_types: Option<Vec<String>>,
+    pub minimum_compression_size: Option<i64>,
+    /// `HEADER` or `AUTHORIZER`.
+    pub api_key_source: Option<String>,
+    pub disable_execute_api_endpoint: Option<bool>,
+    /// The resource policy as data (key order and whitespace never a change).
+    #[serde(default)]
+    pub policy: Option<serde_json::Value>,
 }
 
 /// Which REST API an integration belongs to.

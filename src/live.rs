@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::asl::MachineType;
-use crate::desired::LoggingConfiguration;
+use crate::desired::{EncryptionConfiguration, LoggingConfiguration};
 
 /// A state machine as it is live.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,8 @@ pub struct LiveMachine {
     pub definition: serde_json::Value,
     pub logging: LoggingConfiguration,
     pub tracing_enabled: bool,
+    /// AWS-owned keys when AWS shows none.
+    pub encryption: EncryptionConfiguration,
     pub tags: BTreeMap<String, String>,
     /// The configuration's revision (`None` where the endpoint gives none: moto).
     pub revision_id: Option<String>,
@@ -37,7 +39,32 @@ pub struct LiveApi {
     pub description: Option<String>,
     /// `endpointConfiguration.types` as AWS lists them.
     pub endpoint_types: Vec<String>,
+    pub settings: LiveApiSettings,
     pub tags: BTreeMap<String, String>,
+}
+
+/// A REST API's settings as live, AWS's defaults where it shows none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveApiSettings {
+    pub binary_media_types: Vec<String>,
+    pub minimum_compression_size: Option<i64>,
+    pub api_key_source: String,
+    pub disable_execute_api_endpoint: bool,
+    /// The resource policy parsed as data (`None`: none).
+    pub policy: Option<serde_json::Value>,
+}
+
+impl Default for LiveApiSettings {
+    /// AWS's defaults: no binary types, no compression, keys from the header, endpoint enabled.
+    fn default() -> Self {
+        LiveApiSettings {
+            binary_media_types: Vec::new(),
+            minimum_compression_size: None,
+            api_key_source: "HEADER".into(),
+            disable_execute_api_endpoint: false,
+            policy: None,
+        }
+    }
 }
 
 /// A stage and the deployment it serves.

@@ -290,7 +290,7 @@ fn bad_controls_are_named_at_their_place_and_nothing_is_written() {
         format!(
             "{}:8:44: spec.ignoreDifferences: \"endpointConfiguration.types\" can never match a change of a \
              StateMachine (its change paths start with type, roleArn, definition, loggingConfiguration, \
-             tracingConfiguration, tags)",
+             tracingConfiguration, encryptionConfiguration, tags)",
             file.display()
         ),
         format!(

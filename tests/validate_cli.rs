@@ -200,7 +200,7 @@ fn unknown_field_bad_api_version_kind_and_name() {
     let run = validate(d.path(), &["."]);
     assert_diag(
         &run,
-        "./a.yaml:7:3: spec: unknown field \"bogus\", expected one of name, type, roleArn, definition, definitionFile, definitionSubstitutions, loggingConfiguration, tracingConfiguration, tags, deletionPolicy, driftPolicy, ignoreDifferences, publish, versionDescription, versionRetention, aliases",
+        "./a.yaml:7:3: spec: unknown field \"bogus\", expected one of name, type, roleArn, definition, definitionFile, definitionSubstitutions, loggingConfiguration, tracingConfiguration, encryptionConfiguration, tags, deletionPolicy, driftPolicy, ignoreDifferences, publish, versionDescription, versionRetention, aliases",
     );
     assert_diag(
         &run,

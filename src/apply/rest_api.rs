@@ -101,6 +101,20 @@ async fn execute(
                         .iter()
                         .map(|t| t.as_str().to_owned())
                         .collect(),
+                    settings: crate::live::LiveApiSettings {
+                        binary_media_types: api.settings.binary_media_types.clone().unwrap_or_default(),
+                        minimum_compression_size: api.settings.minimum_compression_size,
+                        api_key_source: api
+                            .settings
+                            .api_key_source
+                            .clone()
+                            .unwrap_or_else(|| "HEADER".into()),
+                        disable_execute_api_endpoint: api
+                            .settings
+                            .disable_execute_api_endpoint
+                            .unwrap_or(false),
+                        policy: api.settings.policy.clone(),
+                    },
                     tags: tags.clone(),
                 });
             }
@@ -108,6 +122,7 @@ async fn execute(
             ApiOp::ReplaceEndpointTypes(pairs) => {
                 retry(deadline, || aws.set_api_endpoint_types(id, pairs)).await?;
             }
+            ApiOp::Patch(patches) => retry(deadline, || aws.patch_api(id, patches)).await?,
             ApiOp::Tag(tags) => retry(deadline, || aws.tag_api(id, tags)).await?,
             ApiOp::Untag(keys) => retry(deadline, || aws.untag_api(id, keys)).await?,
         }

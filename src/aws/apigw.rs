@@ -83,6 +83,14 @@ fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
+/// A resource policy as GetRestApis shows it: JSON, or JSON with its quotes escaped (as AWS returns
+/// it); the text itself when it is neither.
+fn parse_policy(text: &str) -> serde_json::Value {
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&text.replace("\\\"", "\"").replace("\\/", "/")))
+        .unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+}
+
 impl Aws {
     /// The ARN API Gateway tags a REST API by.
     pub fn rest_api_arn(&self, id: &str) -> String {
@@ -117,6 +125,15 @@ impl Aws {
                         .endpoint_configuration()
                         .map(|e| e.types().iter().map(|t| t.as_str().to_owned()).collect())
                         .unwrap_or_default(),
+                    settings: crate::live::LiveApiSettings {
+                        binary_media_types: a.binary_media_types().to_vec(),
+                        minimum_compression_size: a.minimum_compression_size().map(i64::from),
+                        api_key_source: a
+                            .api_key_source()
+                            .map_or_else(|| "HEADER".to_owned(), |s| s.as_str().to_owned()),
+                        disable_execute_api_endpoint: a.disable_execute_api_endpoint(),
+                        policy: a.policy().filter(|p| !p.is_empty()).map(parse_policy),
+                    },
                     tags: a
                         .tags()
                         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -152,8 +169,48 @@ impl Aws {
         if !types.is_empty() {
             req = req.endpoint_configuration(EndpointConfiguration::builder().set_types(Some(types)).build());
         }
+        let s = &api.settings;
+        req = req
+            .set_binary_media_types(s.binary_media_types.clone())
+            .set_minimum_compression_size(s.minimum_compression_size.and_then(|n| i32::try_from(n).ok()))
+            .set_api_key_source(
+                s.api_key_source
+                    .as_deref()
+                    .map(aws_sdk_apigateway::types::ApiKeySourceType::from),
+            )
+            .set_disable_execute_api_endpoint(s.disable_execute_api_endpoint)
+            .set_policy(s.policy.as_ref().map(|p| p.to_string()));
         let out = self.call(SVC, "CreateRestApi", req.send()).await?;
         Ok(out.id().unwrap_or_default().to_owned())
+    }
+
+    /// UpdateRestApi with these patch operations, in one call.
+    pub async fn patch_api(
+        &self,
+        id: &str,
+        patches: &[crate::plan::rest_api::Patch],
+    ) -> Result<(), AwsError> {
+        let ops = patches
+            .iter()
+            .map(|p| {
+                PatchOperation::builder()
+                    .op(Op::from(p.op))
+                    .path(&p.path)
+                    .set_value(p.value.clone())
+                    .build()
+            })
+            .collect();
+        self.call(
+            SVC,
+            "UpdateRestApi",
+            self.apigw
+                .update_rest_api()
+                .rest_api_id(id)
+                .set_patch_operations(Some(ops))
+                .send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// UpdateRestApi: replace the description.

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_sfn::types::{
-    CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration as SdkLogging, StateMachineType,
-    Tag, TracingConfiguration,
+    CloudWatchLogsLogGroup, EncryptionConfiguration as SdkEncryption, EncryptionType, LogDestination,
+    LogLevel, LoggingConfiguration as SdkLogging, StateMachineType, Tag, TracingConfiguration,
 };
 
 use super::{Aws, AwsError};
-use crate::desired::{LoggingConfiguration, StateMachine};
+use crate::desired::{EncryptionConfiguration, LoggingConfiguration, StateMachine};
 use crate::live::LiveMachine;
 
 const SVC: &str = "states";
@@ -36,6 +36,18 @@ fn sdk_logging(l: &LoggingConfiguration) -> SdkLogging {
                 .collect(),
         ))
         .build()
+}
+
+fn sdk_encryption(e: &EncryptionConfiguration, op: &'static str) -> Result<SdkEncryption, AwsError> {
+    SdkEncryption::builder()
+        .r#type(EncryptionType::from(e.kind.as_str()))
+        .set_kms_key_id(e.kms_key_id.clone())
+        .set_kms_data_key_reuse_period_seconds(
+            e.kms_data_key_reuse_period_seconds
+                .and_then(|s| i32::try_from(s).ok()),
+        )
+        .build()
+        .map_err(|err| AwsError::permanent(SVC, op, "InvalidEncryptionConfiguration", err.to_string()))
 }
 
 impl Aws {
@@ -84,6 +96,14 @@ impl Aws {
             },
         };
         let tracing_enabled = out.tracing_configuration().map(|t| t.enabled()).unwrap_or(false);
+        let encryption = match out.encryption_configuration() {
+            Some(e) => EncryptionConfiguration {
+                kind: e.r#type().as_str().to_owned(),
+                kms_key_id: e.kms_key_id().map(str::to_owned),
+                kms_data_key_reuse_period_seconds: e.kms_data_key_reuse_period_seconds().map(i64::from),
+            },
+            None => EncryptionConfiguration::aws_owned(),
+        };
         let tags = match known {
             Some(tags) => tags.clone(),
             None => self.machine_tags(arn).await?,
@@ -98,6 +118,7 @@ impl Aws {
             definition,
             logging,
             tracing_enabled,
+            encryption,
             tags,
             revision_id: out.revision_id().map(str::to_owned),
         }))
@@ -147,6 +168,9 @@ impl Aws {
         if let Some(t) = sm.tracing_enabled {
             req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
         }
+        if let Some(e) = &sm.encryption {
+            req = req.encryption_configuration(sdk_encryption(e, "CreateStateMachine")?);
+        }
         let out = self.call(SVC, "CreateStateMachine", req.send()).await?;
         let version = out
             .state_machine_version_arn()
@@ -179,6 +203,9 @@ impl Aws {
         }
         if let Some(t) = sm.tracing_enabled {
             req = req.tracing_configuration(TracingConfiguration::builder().enabled(t).build());
+        }
+        if let Some(e) = &sm.encryption {
+            req = req.encryption_configuration(sdk_encryption(e, "UpdateStateMachine")?);
         }
         let out = self.call(SVC, "UpdateStateMachine", req.send()).await?;
         Ok(out

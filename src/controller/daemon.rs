@@ -615,6 +615,7 @@ mod tests {
             definition: serde_json::json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Result": version, "End": true}}}),
             logging: None,
             tracing_enabled: None,
+            encryption: None,
             tags: Default::default(),
             deletion_policy: DeletionPolicy::Retain,
             versioning: Default::default(),

@@ -32,6 +32,7 @@ fn machine(name: &str, definition: Value) -> LiveMachine {
             destinations: vec![],
         },
         tracing_enabled: false,
+        encryption: crate::desired::EncryptionConfiguration::aws_owned(),
         tags: BTreeMap::from([("team".to_owned(), "a ${b}".to_owned())]),
         revision_id: None,
     }
@@ -89,6 +90,7 @@ fn api(methods: Vec<(&str, &str, LiveMethod)>) -> LiveRestApi {
             name: "API Gateway State Machine integration".into(),
             description: None,
             endpoint_types: vec!["REGIONAL".into()],
+            settings: Default::default(),
             tags: BTreeMap::new(),
         },
         resources,

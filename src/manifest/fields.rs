@@ -136,6 +136,34 @@ pub(super) fn string_map(node: &Node, key: &str, what: &str, ds: &mut Diags<'_>)
     map
 }
 
+/// An integer field within `range` (inclusive), naming the range when it is outside.
+pub(super) fn int_field(
+    node: &Node,
+    key: &str,
+    what: &str,
+    range: std::ops::RangeInclusive<i64>,
+    ds: &mut Diags<'_>,
+) -> Option<i64> {
+    let v = node.get(key)?;
+    match &v.value {
+        Value::Number(n) if n.as_i64().is_some_and(|i| range.contains(&i)) => n.as_i64(),
+        Value::Number(n) if n.as_i64().is_some() => {
+            ds.at(
+                v.pos,
+                format!("{what}.{key}: {n} is outside {}..={}", range.start(), range.end()),
+            );
+            None
+        }
+        _ => {
+            ds.at(
+                v.pos,
+                format!("{what}.{key}: expected an integer, found {}", describe(v)),
+            );
+            None
+        }
+    }
+}
+
 pub(super) fn bool_field(node: &Node, key: &str, what: &str, ds: &mut Diags<'_>) -> Option<bool> {
     let v = node.get(key)?;
     match v.value {

@@ -174,8 +174,8 @@ pub fn load(opts: &LoadOptions) -> Loaded {
     let mut invalid = Vec::new();
     for d in docs {
         match (d.valid, d.spec) {
-            (true, Some(Spec::Machine(m))) => desired.resources.push(Resource::StateMachine(m)),
-            (true, Some(Spec::Api(a))) => desired.resources.push(Resource::RestApi(a)),
+            (true, Some(Spec::Machine(m))) => desired.resources.push(Resource::StateMachine(*m)),
+            (true, Some(Spec::Api(a))) => desired.resources.push(Resource::RestApi(*a)),
             (true, Some(Spec::Integration(i, ..))) => desired.resources.push(Resource::ApiIntegration(*i)),
             _ => {
                 if !invalid.contains(&d.key) {

@@ -24,9 +24,19 @@ pub fn change_roots(kind: Kind) -> &'static [&'static str] {
             "definition",
             "loggingConfiguration",
             "tracingConfiguration",
+            "encryptionConfiguration",
             "tags",
         ],
-        Kind::RestApi => &["description", "endpointConfiguration", "tags"],
+        Kind::RestApi => &[
+            "description",
+            "endpointConfiguration",
+            "binaryMediaTypes",
+            "minimumCompressionSize",
+            "apiKeySource",
+            "disableExecuteApiEndpoint",
+            "policy",
+            "tags",
+        ],
         Kind::ApiIntegration => &["authorizationType", "integration", "responses"],
     }
 }
@@ -164,6 +174,18 @@ pub fn effective_machine(sm: &StateMachine, live: &LiveMachine) -> StateMachine 
         );
         e.logging = serde_json::from_value(merged).ok().or(e.logging);
     }
+    if let Some(encryption) = &sm.encryption {
+        let as_value = |e: &crate::desired::EncryptionConfiguration| {
+            serde_json::to_value(e.normalized()).unwrap_or(Value::Null)
+        };
+        let merged = overlay(
+            &Path::root().key("encryptionConfiguration"),
+            &as_value(encryption),
+            &as_value(&live.encryption),
+            ig,
+        );
+        e.encryption = serde_json::from_value(merged).ok().or(e.encryption);
+    }
     if ignored(ig, "tracingConfiguration.enabled") {
         e.tracing_enabled = None;
     }
@@ -187,6 +209,24 @@ pub fn effective_api(
     }
     if ignored(ig, "endpointConfiguration.types") {
         e.endpoint_types = None;
+    }
+    if ignored(ig, "binaryMediaTypes") {
+        e.settings.binary_media_types = None;
+    }
+    if ignored(ig, "minimumCompressionSize") {
+        e.settings.minimum_compression_size = None;
+    }
+    if ignored(ig, "apiKeySource") {
+        e.settings.api_key_source = None;
+    }
+    if ig
+        .iter()
+        .any(|p| p == "policy" || p.starts_with("policy.") || p.starts_with("policy[") || p == "policy*")
+    {
+        e.settings.policy = None;
+    }
+    if ignored(ig, "disableExecuteApiEndpoint") {
+        e.settings.disable_execute_api_endpoint = None;
     }
     e.tags = overlay_tags(&api.tags, live_tags, ig);
     e

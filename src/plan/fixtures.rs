@@ -31,6 +31,7 @@ pub fn machine(name: &str) -> StateMachine {
         definition: serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}),
         logging: None,
         tracing_enabled: None,
+        encryption: None,
         tags: BTreeMap::new(),
         deletion_policy: DeletionPolicy::Retain,
         versioning: Default::default(),

@@ -16,7 +16,7 @@ use crate::path::Path;
 pub enum MachineOp {
     /// CreateStateMachine with every tag.
     Create { tags: BTreeMap<String, String> },
-    /// UpdateStateMachine (definition, role, logging, tracing) to this machine: the manifest's,
+    /// UpdateStateMachine (definition, role, logging, tracing, encryption) to this machine: the manifest's,
     /// with the fields it ignores (`spec.ignoreDifferences`) as live.
     Update(Box<StateMachine>),
     /// TagResource.
@@ -122,7 +122,7 @@ pub fn plan_machine(
     }
 }
 
-/// The changes of the versioned fields (type, role, definition, logging, tracing) from `live` to
+/// The changes of the versioned fields (type, role, definition, logging, tracing, encryption) from `live` to
 /// `desired`, and the refusal when the immutable `type` differs. Also how a published version is
 /// compared with the manifest (SPEC §9).
 pub fn config_changes(desired: &StateMachine, live: &LiveMachine) -> (Vec<Change>, Option<String>) {
@@ -163,6 +163,17 @@ pub fn config_changes(desired: &StateMachine, live: &LiveMachine) -> (Vec<Change
             &mut changes,
         );
     }
+    if let Some(e) = &desired.encryption {
+        let to_value = |e: &crate::desired::EncryptionConfiguration| {
+            serde_json::to_value(e.normalized()).unwrap_or(Value::Null)
+        };
+        diff_values(
+            &Path::root().key("encryptionConfiguration"),
+            &to_value(&live.encryption),
+            &to_value(e),
+            &mut changes,
+        );
+    }
     if let Some(t) = desired.tracing_enabled
         && t != live.tracing_enabled
     {
@@ -195,6 +206,7 @@ mod tests {
                 destinations: vec![],
             },
             tracing_enabled: false,
+            encryption: crate::desired::EncryptionConfiguration::aws_owned(),
             tags: tags.clone(),
             revision_id: None,
         }
@@ -209,6 +221,39 @@ mod tests {
         let p = plan_machine(&sm, &tags, Some(&live), "default");
         assert_eq!(p.action, Action::Noop, "{:?}", p.changes);
         assert!(p.ops.is_empty());
+    }
+
+    #[test]
+    fn encryption_compares_with_aws_defaults_filled_in() {
+        use crate::desired::EncryptionConfiguration as Enc;
+        let mut sm = fixtures::machine("a");
+        let mut live = live_of(&sm, &BTreeMap::new());
+        // Unset in the manifest: a customer key live is left alone.
+        live.encryption = Enc {
+            kind: Enc::CUSTOMER_MANAGED_KMS_KEY.into(),
+            kms_key_id: Some("alias/k".into()),
+            kms_data_key_reuse_period_seconds: Some(300),
+        };
+        assert!(config_changes(&sm, &live).0.is_empty());
+        // The manifest's unset reuse period is AWS's 300.
+        sm.encryption = Some(Enc {
+            kms_data_key_reuse_period_seconds: None,
+            ..live.encryption.clone()
+        });
+        assert!(config_changes(&sm, &live).0.is_empty());
+        // AWS-owned named against AWS's default: no change; against a customer key: `type` and the rest.
+        sm.encryption = Some(Enc::aws_owned());
+        let paths: Vec<_> = config_changes(&sm, &live).0.into_iter().map(|c| c.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "encryptionConfiguration.type",
+                "encryptionConfiguration.kmsKeyId",
+                "encryptionConfiguration.kmsDataKeyReusePeriodSeconds"
+            ]
+        );
+        live.encryption = Enc::aws_owned();
+        assert!(config_changes(&sm, &live).0.is_empty());
     }
 
     #[test]

@@ -121,6 +121,7 @@ mod tests {
             name: name.into(),
             description: None,
             endpoint_types: None,
+            settings: Default::default(),
             tags: BTreeMap::new(),
             deletion_policy: DeletionPolicy::Delete,
         }
@@ -141,6 +142,7 @@ mod tests {
             name: name.into(),
             description: None,
             endpoint_types: vec!["EDGE".into()],
+            settings: Default::default(),
             tags,
         }
     }

@@ -24,10 +24,105 @@ pub enum ApiOp {
     SetDescription(String),
     /// UpdateRestApi `replace /endpointConfiguration/types/<old>` with `<new>`, per pair.
     ReplaceEndpointTypes(Vec<(String, String)>),
+    /// UpdateRestApi with these operations (the settings, SPEC §12).
+    Patch(Vec<Patch>),
     /// TagResource.
     Tag(BTreeMap<String, String>),
     /// UntagResource (the operator's own keys only).
     Untag(Vec<String>),
+}
+
+/// One UpdateRestApi patch operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    /// `add`, `remove` or `replace`.
+    pub op: &'static str,
+    pub path: String,
+    pub value: Option<String>,
+}
+
+impl Patch {
+    fn replace(path: &str, value: String) -> Patch {
+        Patch {
+            op: "replace",
+            path: path.into(),
+            value: Some(value),
+        }
+    }
+}
+
+/// The settings' changes and the patch operations that make them: each only when the manifest
+/// sets it and it differs from live; `binaryMediaTypes` compared as a set and changed one type at
+/// a time (`add`/`remove /binaryMediaTypes/<type>`, `/` escaped as `~1`, as AWS takes it).
+pub fn settings_changes(
+    want: &crate::desired::ApiSettings,
+    live: &crate::live::LiveApiSettings,
+) -> (Vec<Change>, Vec<Patch>) {
+    let (mut changes, mut patches) = (Vec::new(), Vec::new());
+    if let Some(types) = &want.binary_media_types {
+        let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+        let (w, l) = (set(types), set(&live.binary_media_types));
+        if w != l {
+            changes.push(Change::new(
+                "binaryMediaTypes",
+                l.iter().cloned().collect::<Vec<_>>(),
+                w.iter().cloned().collect::<Vec<_>>(),
+            ));
+            let esc = |t: &str| format!("/binaryMediaTypes/{}", t.replace('~', "~0").replace('/', "~1"));
+            for t in l.difference(&w) {
+                patches.push(Patch {
+                    op: "remove",
+                    path: esc(t),
+                    value: None,
+                });
+            }
+            for t in w.difference(&l) {
+                patches.push(Patch {
+                    op: "add",
+                    path: esc(t),
+                    value: None,
+                });
+            }
+        }
+    }
+    if let Some(n) = want.minimum_compression_size
+        && live.minimum_compression_size != Some(n)
+    {
+        changes.push(Change::new(
+            "minimumCompressionSize",
+            live.minimum_compression_size.map_or(Value::Null, Value::from),
+            n,
+        ));
+        patches.push(Patch::replace("/minimumCompressionSize", n.to_string()));
+    }
+    if let Some(s) = &want.api_key_source
+        && *s != live.api_key_source
+    {
+        changes.push(Change::new(
+            "apiKeySource",
+            live.api_key_source.clone(),
+            s.clone(),
+        ));
+        patches.push(Patch::replace("/apiKeySource", s.clone()));
+    }
+    if let Some(b) = want.disable_execute_api_endpoint
+        && b != live.disable_execute_api_endpoint
+    {
+        changes.push(Change::new(
+            "disableExecuteApiEndpoint",
+            live.disable_execute_api_endpoint,
+            b,
+        ));
+        patches.push(Patch::replace("/disableExecuteApiEndpoint", b.to_string()));
+    }
+    if let Some(p) = &want.policy
+        && live.policy.as_ref() != Some(p)
+    {
+        let before = live.policy.clone().unwrap_or(Value::Null);
+        super::diff_values(&crate::path::Path::root().key("policy"), &before, p, &mut changes);
+        patches.push(Patch::replace("/policy", p.to_string()));
+    }
+    (changes, patches)
 }
 
 /// What to do to one REST API.
@@ -202,6 +297,11 @@ pub fn plan_rest_api(
         }
         changes.push(change);
     }
+    let (settings, patches) = settings_changes(&api.settings, &live.settings);
+    changes.extend(settings);
+    if !patches.is_empty() {
+        ops.push(ApiOp::Patch(patches));
+    }
     // Integration and stage records belong to the integrations (their own plan), not to the API's tags.
     let own_tags: BTreeMap<String, String> = live
         .tags
@@ -293,6 +393,7 @@ mod tests {
             name: name.into(),
             description: Some("d".into()),
             endpoint_types: None,
+            settings: Default::default(),
             tags: BTreeMap::new(),
             deletion_policy: DeletionPolicy::Retain,
         }
@@ -304,6 +405,7 @@ mod tests {
             name: name.into(),
             description: Some("d".into()),
             endpoint_types: vec!["EDGE".into()],
+            settings: Default::default(),
             tags,
         }
     }

@@ -622,13 +622,17 @@ pub fn version_description(sm: &crate::desired::StateMachine) -> String {
     if let Some(d) = &sm.versioning.version_description {
         return d.clone();
     }
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "type": sm.machine_type.as_str(),
         "roleArn": sm.role_arn,
         "definition": sm.definition,
         "loggingConfiguration": sm.logging,
         "tracingConfiguration": sm.tracing_enabled,
     });
+    // Only when set, so the descriptions of machines without it stay as they were.
+    if let Some(e) = &sm.encryption {
+        config["encryptionConfiguration"] = serde_json::json!(e.normalized());
+    }
     format!("sfn-operator {}", super::fingerprint(&config))
 }
 

@@ -215,6 +215,79 @@ fn check_tracing(value: Option<&Value>) -> Result<Value, ServiceError> {
     }
 }
 
+/// `encryptionConfiguration` with AWS's rules: `type` required and one of the two; a
+/// customer-managed key needs `kmsKeyId` (1-2048 characters) and keeps its data keys 60-900
+/// seconds (300 when unset); an AWS-owned key takes neither.
+fn check_encryption(value: Option<&Value>) -> Result<Value, ServiceError> {
+    const ERROR: &str = "InvalidEncryptionConfiguration";
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(super::store::sfn::aws_owned_key());
+    };
+    let Value::Object(map) = value else {
+        return Err(validation("encryptionConfiguration must be an object"));
+    };
+    let kind = match map.get("type") {
+        None | Some(Value::Null) => {
+            return Err(validation(
+                "1 validation error detected: Value null at 'encryptionConfiguration.type' failed to satisfy constraint: Member must not be null",
+            ));
+        }
+        Some(Value::String(t)) if t == "AWS_OWNED_KEY" || t == "CUSTOMER_MANAGED_KMS_KEY" => t.as_str(),
+        Some(other) => {
+            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
+            return Err(validation(format!(
+                "1 validation error detected: Value '{shown}' at 'encryptionConfiguration.type' failed to satisfy constraint: Member must satisfy enum value set: [AWS_OWNED_KEY, CUSTOMER_MANAGED_KMS_KEY]"
+            )));
+        }
+    };
+    let key = match map.get("kmsKeyId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(k)) if (1..=2048).contains(&k.chars().count()) => Some(k.clone()),
+        Some(_) => {
+            return Err(validation(
+                "1 validation error detected: Value at 'encryptionConfiguration.kmsKeyId' failed to satisfy constraint: Member must have length between 1 and 2048",
+            ));
+        }
+    };
+    let reuse = match map.get("kmsDataKeyReusePeriodSeconds") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if (60..=900).contains(&n) => Some(n),
+            Some(n) if n < 60 => {
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{n}' at 'encryptionConfiguration.kmsDataKeyReusePeriodSeconds' failed to satisfy constraint: Member must have value greater than or equal to 60"
+                )));
+            }
+            Some(n) => {
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{n}' at 'encryptionConfiguration.kmsDataKeyReusePeriodSeconds' failed to satisfy constraint: Member must have value less than or equal to 900"
+                )));
+            }
+            None => return Err(validation("kmsDataKeyReusePeriodSeconds must be an integer")),
+        },
+    };
+    if kind == "AWS_OWNED_KEY" {
+        if key.is_some() || reuse.is_some() {
+            return Err(ServiceError::bad(
+                ERROR,
+                "Invalid Encryption Configuration: kmsKeyId and kmsDataKeyReusePeriodSeconds apply only to type CUSTOMER_MANAGED_KMS_KEY.",
+            ));
+        }
+        return Ok(super::store::sfn::aws_owned_key());
+    }
+    let Some(key) = key else {
+        return Err(ServiceError::bad(
+            ERROR,
+            "Invalid Encryption Configuration: 'kmsKeyId' is required when 'type' is 'CUSTOMER_MANAGED_KMS_KEY'",
+        ));
+    };
+    Ok(json!({
+        "type": kind,
+        "kmsKeyId": key,
+        "kmsDataKeyReusePeriodSeconds": reuse.unwrap_or(300),
+    }))
+}
+
 fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, ServiceError> {
     let mut tags = IndexMap::new();
     let Some(value) = value.filter(|v| !v.is_null()) else {
@@ -268,6 +341,7 @@ fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext
     check_definition(definition, kind)?;
     let logging = check_logging(input.get("loggingConfiguration"))?;
     let tracing = check_tracing(input.get("tracingConfiguration"))?;
+    let encryption = check_encryption(input.get("encryptionConfiguration"))?;
     let tags = parse_tags(input.get("tags"))?;
     let publish = publish_request(input)?;
     let arn = format!(
@@ -279,7 +353,8 @@ fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext
             && existing.role_arn == role_arn
             && existing.kind == kind
             && existing.logging == logging
-            && existing.tracing == tracing;
+            && existing.tracing == tracing
+            && existing.encryption == encryption;
         if !same {
             return Err(ServiceError::bad(
                 "StateMachineAlreadyExists",
@@ -308,6 +383,7 @@ fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext
         creation_date: now,
         logging,
         tracing,
+        encryption,
         tags,
         revision_id,
         revised: false,
@@ -347,7 +423,7 @@ fn describe_json(m: &StateMachine) -> Value {
         "creationDate": m.creation_date,
         "loggingConfiguration": m.logging,
         "tracingConfiguration": m.tracing,
-        "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
+        "encryptionConfiguration": m.encryption,
     });
     if let Some(revision) = m.shown_revision() {
         body["revisionId"] = json!(revision);
@@ -364,6 +440,7 @@ fn describe_version(m: &StateMachine, v: &Version) -> Value {
     body["creationDate"] = json!(v.creation_date);
     body["loggingConfiguration"] = v.logging.clone();
     body["tracingConfiguration"] = v.tracing.clone();
+    body["encryptionConfiguration"] = v.encryption.clone();
     match v.shown_revision() {
         Some(revision) => body["revisionId"] = json!(revision),
         None => {
@@ -404,10 +481,16 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome
     let role_arn = string(input, "roleArn")?;
     let logging = input.get("loggingConfiguration").filter(|v| !v.is_null());
     let tracing = input.get("tracingConfiguration").filter(|v| !v.is_null());
-    if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing.is_none() {
+    let encryption = input.get("encryptionConfiguration").filter(|v| !v.is_null());
+    if definition.is_none()
+        && role_arn.is_none()
+        && logging.is_none()
+        && tracing.is_none()
+        && encryption.is_none()
+    {
         return Err(ServiceError::bad(
             "MissingRequiredParameter",
-            "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
+            "Either the definition, the role ARN, the LoggingConfiguration, the EncryptionConfiguration or the TracingConfiguration must be specified",
         ));
     }
     if let Some(definition) = definition {
@@ -418,6 +501,7 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome
     }
     let logging = logging.map(|l| check_logging(Some(l))).transpose()?;
     let tracing = tracing.map(|t| check_tracing(Some(t))).transpose()?;
+    let encryption = encryption.map(|e| check_encryption(Some(e))).transpose()?;
     let publish = publish_request(input)?;
     let next_revision = new_revision(state);
     let Some(m) = state.machines.get_mut(&arn) else {
@@ -427,6 +511,13 @@ fn update(state: &mut SfnState, input: &Map<String, Value>, now: f64) -> Outcome
         ));
     };
     let changed = apply_update(m, definition, role_arn, logging, tracing);
+    let changed = match encryption.filter(|e| *e != m.encryption) {
+        Some(e) => {
+            m.encryption = e;
+            true
+        }
+        None => changed,
+    };
     if changed {
         m.revision_id = next_revision;
         m.revised = true;

@@ -56,8 +56,8 @@ pub(in crate::manifest) struct Doc {
 }
 
 pub(in crate::manifest) enum Spec {
-    Machine(StateMachine),
-    Api(RestApi),
+    Machine(Box<StateMachine>),
+    Api(Box<RestApi>),
     /// The integration, its `restApi.ref`, its `stateMachineRef` and its `stateMachineAlias`,
     /// with their positions (the driver resolves them).
     Integration(
@@ -184,10 +184,11 @@ pub(in crate::manifest) fn load_doc(
             // Substitute in place, then read the typed fields.
             let spec_node = spec_mut(root);
             spec_node.and_then(|spec| match kind {
-                Kind::StateMachine => {
-                    state_machine::load_machine(spec, meta.clone(), found, ctx, ds).map(Spec::Machine)
+                Kind::StateMachine => state_machine::load_machine(spec, meta.clone(), found, ctx, ds)
+                    .map(|m| Spec::Machine(Box::new(m))),
+                Kind::RestApi => {
+                    rest_api::load_api(spec, meta.clone(), ctx, ds).map(|a| Spec::Api(Box::new(a)))
                 }
-                Kind::RestApi => rest_api::load_api(spec, meta.clone(), ctx, ds).map(Spec::Api),
                 Kind::ApiIntegration => api_integration::load_integration(spec, meta.clone(), ctx, ds),
             })
         }

@@ -3,8 +3,10 @@
 //! Must not: look at other documents.
 
 use super::Ctx;
-use crate::desired::{EndpointType, Meta, RestApi};
-use crate::manifest::fields::{Diags, check_keys, deletion_policy, describe, string_field, string_map};
+use crate::desired::{ApiSettings, EndpointType, Meta, RestApi};
+use crate::manifest::fields::{
+    Diags, bool_field, check_keys, deletion_policy, describe, enum_field, int_field, string_field, string_map,
+};
 use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Value};
 
@@ -16,6 +18,11 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
             "name",
             "description",
             "endpointConfiguration",
+            "binaryMediaTypes",
+            "minimumCompressionSize",
+            "apiKeySource",
+            "disableExecuteApiEndpoint",
+            "policy",
             "tags",
             "deletionPolicy",
             "driftPolicy",
@@ -64,6 +71,54 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
         }
         Some(out)
     });
+    let binary_media_types = spec.get("binaryMediaTypes").and_then(|b| {
+        let Value::Seq(items) = &b.value else {
+            ds.at(
+                b.pos,
+                format!("spec.binaryMediaTypes: expected a list of media types, found {}", describe(b)),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for it in items {
+            match it.as_str() {
+                Some(t) if t.contains('/') => out.push(t.to_owned()),
+                _ => ds.at(
+                    it.pos,
+                    format!(
+                        "spec.binaryMediaTypes: expected a media type (type/subtype, e.g. image/png or */*), found {}",
+                        describe(it)
+                    ),
+                ),
+            }
+        }
+        Some(out)
+    });
+    let settings = ApiSettings {
+        binary_media_types,
+        // AWS's range: 0 bytes to 10 MiB.
+        minimum_compression_size: int_field(spec, "minimumCompressionSize", "spec", 0..=10_485_760, ds),
+        api_key_source: enum_field(spec, "apiKeySource", "spec", &["HEADER", "AUTHORIZER"], ds),
+        disable_execute_api_endpoint: bool_field(spec, "disableExecuteApiEndpoint", "spec", ds),
+        policy: spec.get("policy").and_then(|p| match &p.value {
+            Value::Map(_) => Some(p.to_json()),
+            // A JSON document in a string, as the console shows it.
+            Value::String(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) if v.is_object() => Some(v),
+                _ => {
+                    ds.at(p.pos, "spec.policy: expected a policy document (a mapping, or a JSON object in a string)");
+                    None
+                }
+            },
+            _ => {
+                ds.at(
+                    p.pos,
+                    format!("spec.policy: expected a policy document (a mapping), found {}", describe(p)),
+                );
+                None
+            }
+        }),
+    };
     let tags = string_map(spec, "tags", "spec", ds);
     let deletion_policy = deletion_policy(spec, ds);
     Some(RestApi {
@@ -71,6 +126,7 @@ pub(super) fn load_api(spec: &mut Node, meta: Meta, ctx: &Ctx<'_>, ds: &mut Diag
         name,
         description,
         endpoint_types,
+        settings,
         tags,
         deletion_policy,
     })

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Ctx;
-use crate::desired::{LoggingConfiguration, MachineType, Meta, StateMachine};
+use crate::desired::{EncryptionConfiguration, LoggingConfiguration, MachineType, Meta, StateMachine};
 use crate::manifest::Diagnostic;
 use crate::manifest::fields::{
-    Diags, bool_field, check_keys, deletion_policy, describe, enum_field, required_string, string_field,
-    string_map,
+    Diags, bool_field, check_keys, deletion_policy, describe, enum_field, int_field, required_string,
+    string_field, string_map,
 };
 use crate::manifest::files::{Found, read_bounded};
 use crate::manifest::subst::{substitute, substitute_definition, substitute_tree};
@@ -35,6 +35,7 @@ pub(super) fn load_machine(
         "definitionSubstitutions",
         "loggingConfiguration",
         "tracingConfiguration",
+        "encryptionConfiguration",
         "tags",
         "deletionPolicy",
         "driftPolicy",
@@ -171,6 +172,9 @@ pub(super) fn load_machine(
         }
         bool_field(t, "enabled", "spec.tracingConfiguration", ds)
     });
+    let encryption = spec
+        .get("encryptionConfiguration")
+        .and_then(|e| load_encryption(e, ds));
     let tags = string_map(spec, "tags", "spec", ds);
     let deletion_policy = deletion_policy(spec, ds);
     let versioning = super::versioning::load_versioning(spec, ds);
@@ -182,9 +186,72 @@ pub(super) fn load_machine(
         definition: definition?,
         logging,
         tracing_enabled,
+        encryption,
         tags,
         deletion_policy,
         versioning,
+    })
+}
+
+/// `spec.encryptionConfiguration`, with AWS's rules (`InvalidEncryptionConfiguration`): `type`
+/// required; a customer-managed key needs `kmsKeyId`; an AWS-owned key takes neither `kmsKeyId`
+/// nor a reuse period; the reuse period is 60–900 seconds.
+fn load_encryption(e: &Node, ds: &mut Diags<'_>) -> Option<EncryptionConfiguration> {
+    const WHAT: &str = "spec.encryptionConfiguration";
+    if !check_keys(e, WHAT, &["type", "kmsKeyId", "kmsDataKeyReusePeriodSeconds"], ds) {
+        return None;
+    }
+    let before = ds.count;
+    let kind = enum_field(
+        e,
+        "type",
+        WHAT,
+        &[
+            EncryptionConfiguration::AWS_OWNED_KEY,
+            EncryptionConfiguration::CUSTOMER_MANAGED_KMS_KEY,
+        ],
+        ds,
+    );
+    if e.get("type").is_none() {
+        ds.at(
+            e.pos,
+            format!("{WHAT}.type is required (AWS_OWNED_KEY or CUSTOMER_MANAGED_KMS_KEY)"),
+        );
+    }
+    let kms_key_id = string_field(e, "kmsKeyId", WHAT, ds);
+    if let Some(id) = &kms_key_id
+        && !(1..=2048).contains(&id.chars().count())
+    {
+        let pos = e.get("kmsKeyId").map(|n| n.pos).unwrap_or(e.pos);
+        ds.at(pos, format!("{WHAT}.kmsKeyId: expected 1-2048 characters"));
+    }
+    let reuse = int_field(e, "kmsDataKeyReusePeriodSeconds", WHAT, 60..=900, ds);
+    match kind.as_deref() {
+        Some(EncryptionConfiguration::CUSTOMER_MANAGED_KMS_KEY) if e.get("kmsKeyId").is_none() => {
+            ds.at(
+                e.pos,
+                format!("{WHAT}.kmsKeyId is required when type is CUSTOMER_MANAGED_KMS_KEY"),
+            );
+        }
+        Some(EncryptionConfiguration::AWS_OWNED_KEY) => {
+            for key in ["kmsKeyId", "kmsDataKeyReusePeriodSeconds"] {
+                if let Some((k, _)) = e.entry(key) {
+                    ds.at(
+                        k.pos,
+                        format!("{WHAT}.{key} applies only to type CUSTOMER_MANAGED_KMS_KEY"),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    if ds.count > before {
+        return None;
+    }
+    Some(EncryptionConfiguration {
+        kind: kind?,
+        kms_key_id,
+        kms_data_key_reuse_period_seconds: reuse,
     })
 }
 

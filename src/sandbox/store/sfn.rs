@@ -70,6 +70,9 @@ pub struct StateMachine {
     pub creation_date: f64,
     pub logging: Value,
     pub tracing: Value,
+    /// `encryptionConfiguration` as `DescribeStateMachine` answers it.
+    #[serde(default = "aws_owned_key")]
+    pub encryption: Value,
     pub tags: IndexMap<String, String>,
     /// The current revision's id: unique per configuration, also for the one before any update.
     pub revision_id: String,
@@ -124,6 +127,7 @@ impl StateMachine {
             role_arn: self.role_arn.clone(),
             logging: self.logging.clone(),
             tracing: self.tracing.clone(),
+            encryption: self.encryption.clone(),
             revision_id: self.revision_id.clone(),
             revised: self.revised,
         };
@@ -151,6 +155,8 @@ pub struct Version {
     pub role_arn: String,
     pub logging: Value,
     pub tracing: Value,
+    #[serde(default = "aws_owned_key")]
+    pub encryption: Value,
     /// The revision it was published from (see [`StateMachine::revision_id`]).
     pub revision_id: String,
     /// Whether that revision shows a `revisionId` (see [`StateMachine::revised`]).
@@ -254,4 +260,9 @@ pub struct Execution {
     /// The alias it was started through.
     #[serde(default)]
     pub alias_arn: Option<String>,
+}
+
+/// AWS's default `encryptionConfiguration` (and what a store written before it existed holds).
+pub fn aws_owned_key() -> Value {
+    serde_json::json!({"type": "AWS_OWNED_KEY"})
 }
