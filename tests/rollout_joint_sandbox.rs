@@ -9,10 +9,13 @@
 
 use std::process::Output;
 
-use common::{ManifestDir, Sandbox, aws_cli, entry, report, run_binary_async};
+use common::{ManifestDir, Sandbox, entry, report, run_binary_async};
+use rollout::{cli, routing};
 use serde_json::Value;
 
 mod common;
+#[path = "common/rollout.rs"]
+mod rollout;
 
 const ALARM: &str = "orders-canary";
 /// The integration's own alarm: it watches the alias too, so it rolls both back.
@@ -69,10 +72,6 @@ spec:
     )
 }
 
-fn cli(url: &str, args: &[&str]) -> Value {
-    aws_cli(url, args).unwrap_or_else(|e| panic!("aws {args:?}: {e}"))
-}
-
 fn api_id(url: &str) -> String {
     let apis = cli(url, &["apigateway", "get-rest-apis"]);
     apis["items"]
@@ -97,33 +96,6 @@ fn stage(url: &str, api: &str) -> Value {
             "prod",
         ],
     )
-}
-
-/// The alias's weight per version, as the CLI reads it.
-fn routing(url: &str) -> Vec<(u32, u64)> {
-    let alias = cli(
-        url,
-        &[
-            "stepfunctions",
-            "describe-state-machine-alias",
-            "--state-machine-alias-arn",
-            &format!("{MACHINE}:live"),
-        ],
-    );
-    let mut r: Vec<(u32, u64)> = alias["routingConfiguration"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            let arn = i["stateMachineVersionArn"].as_str().unwrap();
-            (
-                arn.rsplit(':').next().unwrap().parse().unwrap(),
-                i["weight"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    r.sort_by_key(|x| std::cmp::Reverse(x.1));
-    r
 }
 
 async fn pass(sandbox: &Sandbox, dir: &ManifestDir, args: &[&str], code: i32) -> Value {
@@ -227,7 +199,7 @@ async fn the_stage_canary_follows_the_alias_and_each_request_runs_its_deployment
     let r = pass(&sandbox, &dir, &[], 0).await;
     assert_eq!(entry(&r, "StateMachine")["status"], "Progressing", "{r}");
     assert_eq!(entry(&r, "ApiIntegration")["status"], "Progressing", "{r}");
-    assert_eq!(routing(&url), vec![(1, 80), (2, 20)]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(1, 80), (2, 20)]);
     let s = stage(&url, &api);
     assert_eq!(s["deploymentId"], base.as_str(), "{s}");
     assert_eq!(s["variables"][VAR], "1", "{s}");
@@ -241,7 +213,7 @@ async fn the_stage_canary_follows_the_alias_and_each_request_runs_its_deployment
     let r = pass(&sandbox, &dir, &["--wait"], 0).await;
     assert_eq!(entry(&r, "StateMachine")["status"], "Synced", "{r}");
     assert_eq!(entry(&r, "ApiIntegration")["status"], "Synced", "{r}");
-    assert_eq!(routing(&url), vec![(2, 100)]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(2, 100)]);
     let s = stage(&url, &api);
     assert!(s.get("canarySettings").is_none(), "{s}");
     assert_eq!(s["variables"][VAR], "2", "{s}");
@@ -279,7 +251,7 @@ async fn the_stage_canary_follows_the_alias_and_each_request_runs_its_deployment
         e["message"].as_str().unwrap_or_default().contains(API_ALARM),
         "{e}"
     );
-    assert_eq!(routing(&url), vec![(2, 100)]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(2, 100)]);
     let s = stage(&url, &api);
     assert!(s.get("canarySettings").is_none(), "{s}");
     assert_eq!(s["variables"][VAR], "2", "{s}");

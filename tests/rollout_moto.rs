@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{ManifestDir, entry, peers_bin, report, start_moto};
 use fault_proxy::FaultProxy;
+use rollout::{put_failed_alarm, routing, set_alarm};
 use serde_json::Value;
 
 mod common;
@@ -17,6 +18,8 @@ mod common;
 mod fault_proxy;
 #[path = "common/receiver.rs"]
 mod receiver;
+#[path = "common/rollout.rs"]
+mod rollout;
 
 const ALARM: &str = "checkout-errors";
 
@@ -66,33 +69,6 @@ fn aws(moto: &str, args: &[&str]) -> Value {
 
 const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:checkout";
 
-/// The alias routing as the CLI reads it: (version, weight), highest weight first.
-fn routing(moto: &str) -> Vec<(u32, u64)> {
-    let alias = aws(
-        moto,
-        &[
-            "stepfunctions",
-            "describe-state-machine-alias",
-            "--state-machine-alias-arn",
-            &format!("{MACHINE}:live"),
-        ],
-    );
-    let mut r: Vec<(u32, u64)> = alias["routingConfiguration"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            let arn = i["stateMachineVersionArn"].as_str().unwrap();
-            (
-                arn.rsplit(':').next().unwrap().parse().unwrap(),
-                i["weight"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    r.sort_by_key(|x| std::cmp::Reverse(x.1));
-    r
-}
-
 /// Whether version `n` exists (moto answers DescribeStateMachine on a version ARN).
 fn version_exists(moto: &str, n: u32) -> bool {
     Command::new(peers_bin("aws"))
@@ -111,22 +87,6 @@ fn version_exists(moto: &str, n: u32) -> bool {
         .success()
 }
 
-fn set_alarm(moto: &str, state: &str) {
-    aws(
-        moto,
-        &[
-            "cloudwatch",
-            "set-alarm-state",
-            "--alarm-name",
-            ALARM,
-            "--state-value",
-            state,
-            "--state-reason",
-            "test",
-        ],
-    );
-}
-
 fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
     common::run_binary(dir, url, args)
 }
@@ -142,35 +102,13 @@ fn status(out: &Output) -> String {
 async fn setup(interval: &str) -> (common::Moto, FaultProxy, ManifestDir) {
     let moto = start_moto().await;
     let proxy = FaultProxy::start(&moto.url).await;
-    aws(
-        &moto.url,
-        &[
-            "cloudwatch",
-            "put-metric-alarm",
-            "--alarm-name",
-            ALARM,
-            "--metric-name",
-            "ExecutionsFailed",
-            "--namespace",
-            "AWS/States",
-            "--statistic",
-            "Sum",
-            "--period",
-            "60",
-            "--evaluation-periods",
-            "1",
-            "--threshold",
-            "1",
-            "--comparison-operator",
-            "GreaterThanOrEqualToThreshold",
-        ],
-    );
-    set_alarm(&moto.url, "OK");
+    put_failed_alarm(&moto.url, ALARM, 60, 1, &[]);
+    set_alarm(&moto.url, ALARM, "OK");
     let dir = ManifestDir::new();
     dir.write("checkout.yaml", &manifest("v1", interval));
     let out = run(dir.path(), &proxy.url, &["reconcile", "--once"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(routing(&moto.url), vec![(1, 100)]);
+    assert_eq!(routing(&moto.url, &format!("{MACHINE}:live")), vec![(1, 100)]);
     (moto, proxy, dir)
 }
 
@@ -200,7 +138,10 @@ async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
         "--once exits 0 while a rollout progresses"
     );
     assert_eq!(status(&out), "Progressing");
-    assert_eq!(routing(&moto.url), vec![(1, 90), (2, 10)]);
+    assert_eq!(
+        routing(&moto.url, &format!("{MACHINE}:live")),
+        vec![(1, 90), (2, 10)]
+    );
     assert!(version_exists(&moto.url, 2) && !version_exists(&moto.url, 3));
 
     // --wait follows it to the end: 100 % on version 2.
@@ -212,7 +153,7 @@ async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(told(), ["rollout_started", "rollout_promoted"]);
     assert_eq!(status(&out), "Synced");
-    assert_eq!(routing(&moto.url), vec![(2, 100)]);
+    assert_eq!(routing(&moto.url, &format!("{MACHINE}:live")), vec![(2, 100)]);
 
     // The pass after a finished rollout writes nothing, and diff is clean.
     proxy.reset();
@@ -229,8 +170,11 @@ async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
     dir.write("checkout.yaml", &manifest("v3", "1h"));
     let out = run(dir.path(), &proxy.url, &["reconcile", "--once"]);
     assert_eq!(status(&out), "Progressing");
-    assert_eq!(routing(&moto.url), vec![(2, 90), (3, 10)]);
-    set_alarm(&moto.url, "ALARM");
+    assert_eq!(
+        routing(&moto.url, &format!("{MACHINE}:live")),
+        vec![(2, 90), (3, 10)]
+    );
+    set_alarm(&moto.url, ALARM, "ALARM");
     let out = run(
         dir.path(),
         &proxy.url,
@@ -245,10 +189,10 @@ async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
     assert_eq!(e["status"], "Degraded");
     let message = e["message"].as_str().unwrap();
     assert!(message.contains(ALARM) && message.contains("step 1"), "{message}");
-    assert_eq!(routing(&moto.url), vec![(2, 100)]);
+    assert_eq!(routing(&moto.url, &format!("{MACHINE}:live")), vec![(2, 100)]);
 
     // Held: not tried again (no write even once the alarm is OK), and diff says why.
-    set_alarm(&moto.url, "OK");
+    set_alarm(&moto.url, ALARM, "OK");
     proxy.reset();
     let out = run(dir.path(), &proxy.url, &["reconcile", "--once"]);
     assert_eq!(out.status.code(), Some(1));
@@ -259,7 +203,7 @@ async fn a_canary_is_promoted_and_the_next_one_is_rolled_back_by_its_alarm() {
     let e = entry(&report(&out), "StateMachine").clone();
     assert_eq!(e["status"], "Pending");
     assert!(e["message"].as_str().unwrap().contains(ALARM));
-    assert_eq!(routing(&moto.url), vec![(2, 100)]);
+    assert_eq!(routing(&moto.url, &format!("{MACHINE}:live")), vec![(2, 100)]);
     assert!(
         !version_exists(&moto.url, 4),
         "no version published for a held configuration"
@@ -282,7 +226,7 @@ async fn a_process_killed_mid_bake_is_resumed_without_restarting_the_bake() {
         .unwrap();
     // Baking: the canary is live (read by the CLI), then the process dies without a word.
     let started = std::time::Instant::now();
-    while routing(&moto.url) != vec![(1, 90), (2, 10)] {
+    while routing(&moto.url, &format!("{MACHINE}:live")) != vec![(1, 90), (2, 10)] {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the canary never went live"
@@ -322,11 +266,14 @@ async fn a_process_killed_mid_bake_is_resumed_without_restarting_the_bake() {
     let view = &e["rollouts"][0];
     assert_eq!(view["step"], 1);
     assert_eq!(view["nextStepAt"].as_u64(), Some(since + 3600), "{view}");
-    assert_eq!(routing(&moto.url), vec![(1, 90), (2, 10)]);
+    assert_eq!(
+        routing(&moto.url, &format!("{MACHINE}:live")),
+        vec![(1, 90), (2, 10)]
+    );
     assert!(!version_exists(&moto.url, 3));
 
     // `rollout promote` ends the bake by hand; the CLI sees 100 % on version 2.
     let out = run(dir.path(), &proxy.url, &["rollout", "promote", "checkout"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(routing(&moto.url), vec![(2, 100)]);
+    assert_eq!(routing(&moto.url, &format!("{MACHINE}:live")), vec![(2, 100)]);
 }

@@ -9,12 +9,15 @@
 
 use std::process::Output;
 
-use common::{ManifestDir, Sandbox, aws_cli, entry, report, run_binary_async};
+use common::{ManifestDir, Sandbox, entry, report, run_binary_async};
+use rollout::{alarm_state, put_failed_alarm, routing, set_alarm, versions};
 use serde_json::Value;
 
 mod common;
 #[path = "common/host_prefix.rs"]
 mod host_prefix;
+#[path = "common/rollout.rs"]
+mod rollout;
 
 const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:checkout";
 const ALARM: &str = "checkout-v2-failed";
@@ -45,42 +48,6 @@ spec:
     )
 }
 
-fn cli(url: &str, args: &[&str]) -> Value {
-    aws_cli(url, args).unwrap_or_else(|e| panic!("aws {args:?}: {e}"))
-}
-
-/// The alias routing as the CLI reads it: (version, weight), highest weight first.
-fn routing(url: &str) -> Vec<(u32, u64)> {
-    let alias = cli(
-        url,
-        &[
-            "stepfunctions",
-            "describe-state-machine-alias",
-            "--state-machine-alias-arn",
-            &format!("{MACHINE}:live"),
-        ],
-    );
-    let mut r: Vec<(u32, u64)> = alias["routingConfiguration"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            let arn = i["stateMachineVersionArn"].as_str().unwrap();
-            (
-                arn.rsplit(':').next().unwrap().parse().unwrap(),
-                i["weight"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    r.sort_by_key(|x| std::cmp::Reverse(x.1));
-    r
-}
-
-fn alarm_state(url: &str) -> String {
-    let a = cli(url, &["cloudwatch", "describe-alarms", "--alarm-names", ALARM]);
-    a["MetricAlarms"][0]["StateValue"].as_str().unwrap().to_owned()
-}
-
 async fn pass(sandbox: &Sandbox, dir: &ManifestDir, code: i32) -> Value {
     let out: Output = run_binary_async(dir.path(), &sandbox.url(), &["reconcile", "--once"]).await;
     assert_eq!(out.status.code(), Some(code));
@@ -95,33 +62,18 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
     dir.write("checkout.yaml", &manifest(true));
     let r = pass(&sandbox, &dir, 0).await;
     assert_eq!(entry(&r, "StateMachine")["status"], "Synced", "{r}");
-    assert_eq!(routing(&url), vec![(1, 100)]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(1, 100)]);
 
     // The alarm on version 2's failures: one failure in any of the last six 10 s periods (the
     // period in progress alone would be empty right after a period boundary: INSUFFICIENT_DATA).
-    cli(
+    put_failed_alarm(
         &url,
+        ALARM,
+        10,
+        6,
         &[
-            "cloudwatch",
-            "put-metric-alarm",
-            "--alarm-name",
-            ALARM,
-            "--namespace",
-            "AWS/States",
-            "--metric-name",
-            "ExecutionsFailed",
-            "--statistic",
-            "Sum",
-            "--period",
-            "10",
-            "--evaluation-periods",
-            "6",
             "--datapoints-to-alarm",
             "1",
-            "--threshold",
-            "1",
-            "--comparison-operator",
-            "GreaterThanOrEqualToThreshold",
             "--dimensions",
             &format!("Name=StateMachineArn,Value={MACHINE}:2"),
         ],
@@ -131,8 +83,8 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
     dir.write("checkout.yaml", &manifest(false));
     let r = pass(&sandbox, &dir, 0).await;
     assert_eq!(entry(&r, "StateMachine")["status"], "Progressing", "{r}");
-    assert_eq!(routing(&url), vec![(1, 90), (2, 10)]);
-    assert_ne!(alarm_state(&url), "ALARM", "nothing ran version 2 yet");
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(1, 90), (2, 10)]);
+    assert_ne!(alarm_state(&url, ALARM), "ALARM", "nothing ran version 2 yet");
 
     // 1,000 callers through the alias: the canary serves about one in ten, and fails each time.
     let sfn = host_prefix::sfn_client(&url);
@@ -164,7 +116,7 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
         (70..=130).contains(&failed),
         "10 % ± 3 % of 1000 should run version 2, {failed} did"
     );
-    assert_eq!(alarm_state(&url), "ALARM");
+    assert_eq!(alarm_state(&url, ALARM), "ALARM");
 
     // The next pass rolls back: version 1 serves everything, the resource is Degraded with the
     // alarm named.
@@ -172,63 +124,15 @@ async fn a_canary_that_fails_in_the_sandbox_trips_its_alarm_and_is_rolled_back()
     let e = entry(&r, "StateMachine");
     assert_eq!(e["status"], "Degraded", "{r}");
     assert!(e["message"].as_str().unwrap().contains(ALARM), "{e}");
-    assert_eq!(routing(&url), vec![(1, 100)]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(1, 100)]);
 
     // Held: the pass after it writes nothing and publishes no version 3.
     sandbox.reset().await;
     let r = pass(&sandbox, &dir, 1).await;
     assert_eq!(entry(&r, "StateMachine")["status"], "Degraded");
     assert_eq!(sandbox.requests().await.writes(), 0);
-    let versions = cli(
-        &url,
-        &[
-            "stepfunctions",
-            "list-state-machine-versions",
-            "--state-machine-arn",
-            MACHINE,
-        ],
-    );
-    let mut numbers: Vec<String> = versions["stateMachineVersions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            v["stateMachineVersionArn"]
-                .as_str()
-                .unwrap()
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    numbers.sort();
-    assert_eq!(numbers, ["1", "2"]);
+    assert_eq!(versions(&url, MACHINE), [1, 2]);
     sandbox.shutdown().await;
-}
-
-/// The version numbers the CLI lists for the machine, in order.
-fn versions(url: &str) -> Vec<u32> {
-    let v = cli(
-        url,
-        &[
-            "stepfunctions",
-            "list-state-machine-versions",
-            "--state-machine-arn",
-            MACHINE,
-        ],
-    );
-    let mut n: Vec<u32> = v["stateMachineVersions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let arn = v["stateMachineVersionArn"].as_str().unwrap();
-            arn.rsplit(':').next().unwrap().parse().unwrap()
-        })
-        .collect();
-    n.sort_unstable();
-    n
 }
 
 /// Lost answers (the sandbox carries the call out and drops the connection): every answer of the
@@ -249,29 +153,7 @@ async fn lost_answers_on_publish_update_and_alias_writes_publish_one_version_per
         |good: bool, interval: &str| manifest(good).replace("interval: 1h", &format!("interval: {interval}"));
     dir.write("checkout.yaml", &manifest(true, "1h"));
     pass(&sandbox, &dir, 0).await;
-    cli(
-        &url,
-        &[
-            "cloudwatch",
-            "put-metric-alarm",
-            "--alarm-name",
-            ALARM,
-            "--namespace",
-            "AWS/States",
-            "--metric-name",
-            "ExecutionsFailed",
-            "--statistic",
-            "Sum",
-            "--period",
-            "60",
-            "--evaluation-periods",
-            "1",
-            "--threshold",
-            "1",
-            "--comparison-operator",
-            "GreaterThanOrEqualToThreshold",
-        ],
-    );
+    put_failed_alarm(&url, ALARM, 60, 1, &[]);
     // Every answer of the writes that publish is lost: the update that publishes version 2, and
     // any publish after it.
     sandbox
@@ -287,12 +169,12 @@ async fn lost_answers_on_publish_update_and_alias_writes_publish_one_version_per
         &manifest(true, "1h").replace(r#"Result: "ok""#, r#"Result: "ok, v2""#),
     );
     let mut passes = 0;
-    while routing(&url) != vec![(1, 90), (2, 10)] {
+    while routing(&url, &format!("{MACHINE}:live")) != vec![(1, 90), (2, 10)] {
         passes += 1;
         assert!(passes <= 20, "no canary after 20 passes (seed {seed})");
         let _ = run_binary_async(dir.path(), &url, &["reconcile", "--once"]).await;
     }
-    assert_eq!(versions(&url), [1, 2], "one change, one version");
+    assert_eq!(versions(&url, MACHINE), [1, 2], "one change, one version");
     let injected = sandbox.requests().await.injected();
     assert!(injected >= 1, "the publishing update's answer was not lost");
     eprintln!("canary live after {passes} passes, {injected} answers lost");
@@ -312,13 +194,13 @@ async fn lost_answers_on_publish_update_and_alias_writes_publish_one_version_per
         &manifest(true, "1s").replace(r#"Result: "ok""#, r#"Result: "ok, v2""#),
     );
     let mut passes = 0;
-    while routing(&url) != vec![(2, 100)] {
+    while routing(&url, &format!("{MACHINE}:live")) != vec![(2, 100)] {
         passes += 1;
         assert!(passes <= 20, "not promoted after 20 passes (seed {seed})");
         let _ = run_binary_async(dir.path(), &url, &["reconcile", "--once", "--wait"]).await;
     }
     assert_eq!(
-        versions(&url),
+        versions(&url, MACHINE),
         [1, 2],
         "the promotion published nothing (seed {seed})"
     );
@@ -388,81 +270,47 @@ async fn killed_in_the_middle_of_each_step_a_fresh_run_finishes_it_with_one_vers
             .replace(r#"Result: "ok""#, &format!("Result: {result:?}"))
             .replace("interval: 1h", &format!("interval: {interval}"))
     };
-    cli(
-        &url,
-        &[
-            "cloudwatch",
-            "put-metric-alarm",
-            "--alarm-name",
-            ALARM,
-            "--namespace",
-            "AWS/States",
-            "--metric-name",
-            "ExecutionsFailed",
-            "--statistic",
-            "Sum",
-            "--period",
-            "60",
-            "--evaluation-periods",
-            "1",
-            "--threshold",
-            "1",
-            "--comparison-operator",
-            "GreaterThanOrEqualToThreshold",
-        ],
-    );
+    put_failed_alarm(&url, ALARM, 60, 1, &[]);
     dir.write("checkout.yaml", &with("v1", "2s"));
     pass(&sandbox, &dir, 0).await;
-    assert_eq!(routing(&url), vec![(1, 100)]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(1, 100)]);
 
     // Publish: killed while the update that publishes version 2 is held.
     dir.write("checkout.yaml", &with("v2", "2s"));
     kill_during(&sandbox, &dir, "UpdateStateMachine", false).await;
     let r = pass(&sandbox, &dir, 0).await;
     assert_eq!(entry(&r, "StateMachine")["status"], "Progressing", "{r}");
-    assert_eq!(routing(&url), vec![(1, 90), (2, 10)]);
-    assert_eq!(versions(&url), [1, 2]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(1, 90), (2, 10)]);
+    assert_eq!(versions(&url, MACHINE), [1, 2]);
 
     // Promote: killed while the alias update to 100 % is held (after the 2 s bake).
     kill_during(&sandbox, &dir, "UpdateStateMachineAlias", true).await;
     let out = run_binary_async(dir.path(), &url, &["reconcile", "--once", "--wait"]).await;
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(routing(&url), vec![(2, 100)]);
-    assert_eq!(versions(&url), [1, 2]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(2, 100)]);
+    assert_eq!(versions(&url, MACHINE), [1, 2]);
 
     // Shift: the next change, killed while its first step's alias update is held.
     dir.write("checkout.yaml", &with("v3", "1h"));
     kill_during(&sandbox, &dir, "UpdateStateMachineAlias", false).await;
     assert_eq!(
-        versions(&url),
+        versions(&url, MACHINE),
         [1, 2, 3],
         "version 3 was published before the shift"
     );
     let r = pass(&sandbox, &dir, 0).await;
     assert_eq!(entry(&r, "StateMachine")["status"], "Progressing", "{r}");
-    assert_eq!(routing(&url), vec![(2, 90), (3, 10)]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(2, 90), (3, 10)]);
 
     // Roll back: the alarm fires; killed while the alias update back to version 2 is held.
-    cli(
-        &url,
-        &[
-            "cloudwatch",
-            "set-alarm-state",
-            "--alarm-name",
-            ALARM,
-            "--state-value",
-            "ALARM",
-            "--state-reason",
-            "test",
-        ],
-    );
+    set_alarm(&url, ALARM, "ALARM");
     kill_during(&sandbox, &dir, "UpdateStateMachineAlias", false).await;
     let r = pass(&sandbox, &dir, 1).await;
     let e = entry(&r, "StateMachine");
     assert_eq!(e["status"], "Degraded", "{r}");
     assert!(e["message"].as_str().unwrap().contains(ALARM), "{e}");
-    assert_eq!(routing(&url), vec![(2, 100)]);
-    assert_eq!(versions(&url), [1, 2, 3]);
+    assert_eq!(routing(&url, &format!("{MACHINE}:live")), vec![(2, 100)]);
+    assert_eq!(versions(&url, MACHINE), [1, 2, 3]);
     sandbox.reset().await;
     pass(&sandbox, &dir, 1).await;
     assert_eq!(sandbox.requests().await.writes(), 0, "held after the roll back");
