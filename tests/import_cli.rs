@@ -846,18 +846,7 @@ async fn the_console_tutorial_comes_under_gitops_against_moto() {
 fn create_versioned_machine(url: &str) -> String {
     let pass = |v: &str| json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": v, "End": true}}});
     let arn = create_machine(url, "Checkout", "STANDARD", &pass("one"), &["--publish"]);
-    cli(
-        url,
-        &[
-            "stepfunctions",
-            "update-state-machine",
-            "--state-machine-arn",
-            &arn,
-            "--definition",
-            &pass("two").to_string(),
-            "--publish",
-        ],
-    );
+    update_definition(url, &arn, &pass("two"), &["--publish"]);
     let routing = |items: &[(u32, u32)]| {
         Value::Array(
             items
@@ -885,6 +874,21 @@ fn create_versioned_machine(url: &str) -> String {
         cli(url, &args);
     }
     arn
+}
+
+/// `update-state-machine --definition` with the AWS CLI.
+fn update_definition(url: &str, arn: &str, definition: &Value, extra: &[&str]) {
+    let def = definition.to_string();
+    let mut args = vec![
+        "stepfunctions",
+        "update-state-machine",
+        "--state-machine-arn",
+        arn,
+        "--definition",
+        &def,
+    ];
+    args.extend_from_slice(extra);
+    cli(url, &args);
 }
 
 /// The aliases of a machine as the AWS CLI reads them: `name → [(version, weight)]`, sorted.
@@ -979,17 +983,7 @@ async fn versioned_round_trip(
 
     // Changed in the console after the newest version: a manifest with the aliases would publish.
     let three = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "three", "End": true}}});
-    cli(
-        url,
-        &[
-            "stepfunctions",
-            "update-state-machine",
-            "--state-machine-arn",
-            &arn,
-            "--definition",
-            &three.to_string(),
-        ],
-    );
+    update_definition(url, &arn, &three, &[]);
     let again = tempfile::tempdir().unwrap();
     let out = import(via, again.path(), &["--state-machine", "Checkout"]);
     assert_eq!(out.status.code(), Some(1));

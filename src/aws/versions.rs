@@ -93,9 +93,7 @@ impl Aws {
 
     /// Every version number of the machine (ListStateMachineVersions, every page).
     pub async fn list_versions(&self, arn: &str) -> Result<Vec<u32>, AwsError> {
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        every_page(|token| async move {
             let out = self
                 .call(
                     SVC,
@@ -103,20 +101,18 @@ impl Aws {
                     self.sfn
                         .list_state_machine_versions()
                         .state_machine_arn(arn)
-                        .set_next_token(token.take())
+                        .set_next_token(token)
                         .send(),
                 )
                 .await?;
-            all.extend(
-                out.state_machine_versions()
-                    .iter()
-                    .filter_map(|v| version_of(v.state_machine_version_arn())),
-            );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(all),
-            }
-        }
+            let versions = out
+                .state_machine_versions()
+                .iter()
+                .filter_map(|v| version_of(v.state_machine_version_arn()))
+                .collect();
+            Ok((versions, out.next_token().map(str::to_owned)))
+        })
+        .await
     }
 
     /// DeleteStateMachineVersion.
@@ -175,9 +171,7 @@ impl Aws {
 
     /// The names of the machine's aliases (ListStateMachineAliases, every page).
     pub async fn list_aliases(&self, arn: &str) -> Result<Vec<String>, AwsError> {
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        every_page(|token| async move {
             let out = self
                 .call(
                     SVC,
@@ -185,21 +179,19 @@ impl Aws {
                     self.sfn
                         .list_state_machine_aliases()
                         .state_machine_arn(arn)
-                        .set_next_token(token.take())
+                        .set_next_token(token)
                         .send(),
                 )
                 .await?;
-            all.extend(
-                out.state_machine_aliases()
-                    .iter()
-                    .filter_map(|a| a.state_machine_alias_arn().rsplit(':').next())
-                    .map(str::to_owned),
-            );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(all),
-            }
-        }
+            let names = out
+                .state_machine_aliases()
+                .iter()
+                .filter_map(|a| a.state_machine_alias_arn().rsplit(':').next())
+                .map(str::to_owned)
+                .collect();
+            Ok((names, out.next_token().map(str::to_owned)))
+        })
+        .await
     }
 
     /// CreateStateMachineAlias.
@@ -238,6 +230,24 @@ impl Aws {
         self.call(SVC, "UpdateStateMachineAlias", call.send())
             .await
             .map(|_| ())
+    }
+}
+
+/// Every item of a paged listing: `page(token)` answers one page's items and the next token.
+async fn every_page<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+{
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token.take()).await?;
+        all.extend(items);
+        match next {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(all),
+        }
     }
 }
 
