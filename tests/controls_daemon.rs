@@ -382,3 +382,85 @@ async fn ignore_ignored_paths_report_and_reverting_on_every_kind_against_moto_wi
     );
     assert!(d.terminate().await < Duration::from_secs(10));
 }
+
+/// Forwarded requests that name `needle` (an ARN, a REST API id) in their path or body.
+fn calls_naming(proxy: &FaultProxy, needle: &str) -> Vec<String> {
+    proxy
+        .forwarded()
+        .into_iter()
+        .filter(|f| f.mentions(needle))
+        .map(|f| f.operation)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspended_resources_of_every_kind_get_no_call_and_are_never_pruned_against_moto_with_the_daemon_running()
+ {
+    let moto = start_moto().await;
+    let proxy = FaultProxy::start(&moto.url).await;
+    let (dir, manifests) = workdir();
+    let delete = "  deletionPolicy: Delete\n";
+    write_reference_with(&manifests, delete, delete, delete);
+    let (d, log) = daemon_logged(dir.path(), &proxy.url, &["--resync-interval", "1s", "--prune"]).await;
+    let live = LiveSystem::find(&moto.url, &d).await;
+    let names = RESOURCES.map(|(_, name)| name);
+
+    // All three suspended while the daemon runs; then edited with the CLI.
+    rewrite(&manifests, &log, |m| suspend_in(m, &names)).await;
+    poll("all three Suspended in /status", async || {
+        entries(&d)
+            .await
+            .iter()
+            .all(|e| e["status"] == "Suspended" && e["health"] == "Suspended")
+    })
+    .await;
+    let from = d.full_passes().await;
+    d.wait_full_passes(from, 1).await;
+    live.edit();
+    proxy.reset();
+    let from = d.full_passes().await;
+    d.wait_full_passes(from, 3).await;
+    let forwarded = proxy.forwarded();
+    assert!(!forwarded.is_empty(), "the resyncs ran (their listings)");
+    assert_eq!(
+        calls_naming(&proxy, &live.machine_arn),
+        Vec::<String>::new(),
+        "no call names the suspended machine"
+    );
+    assert_eq!(
+        calls_naming(&proxy, &live.api_id),
+        Vec::<String>::new(),
+        "no call names the suspended API"
+    );
+    assert_eq!(proxy.writes(), vec![]);
+    assert_eq!(
+        live.live(),
+        LiveSystem::edited(),
+        "neither read back nor corrected"
+    );
+
+    // The integration's manifest removed while its API is suspended: pruning it would write to
+    // the suspended API, so nothing is deleted and the API still gets no call.
+    proxy.reset();
+    rewrite(&manifests, &log, |m| {
+        let api = std::fs::read_to_string(m.join("api.yaml")).unwrap();
+        let rest_api = api.split("\n---\n").next().unwrap().to_owned();
+        common::rename_save(&m.join("api.yaml"), &rest_api);
+    })
+    .await;
+    let from = d.full_passes().await;
+    d.wait_full_passes(from, 3).await;
+    assert_eq!(
+        calls_naming(&proxy, &live.api_id),
+        Vec::<String>::new(),
+        "no call names the suspended API"
+    );
+    assert_eq!(calls_naming(&proxy, &live.machine_arn), Vec::<String>::new());
+    assert_eq!(proxy.writes(), vec![]);
+    assert_eq!(
+        live.integration()["credentials"],
+        OTHER_ROLE,
+        "the integration is still there"
+    );
+    assert!(d.terminate().await < Duration::from_secs(10));
+}
