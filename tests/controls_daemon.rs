@@ -462,5 +462,32 @@ async fn suspended_resources_of_every_kind_get_no_call_and_are_never_pruned_agai
         OTHER_ROLE,
         "the integration is still there"
     );
+
+    // The API resumed: the next full pass puts it back and prunes the integration on it.
+    rewrite(&manifests, &log, |m| {
+        write_reference_with(m, delete, delete, delete);
+        suspend_in(m, &names[..1]);
+        let api = std::fs::read_to_string(m.join("api.yaml")).unwrap();
+        let rest_api = api.split("\n---\n").next().unwrap().to_owned();
+        common::rename_save(&m.join("api.yaml"), &rest_api);
+    })
+    .await;
+    poll("the integration pruned once its API is resumed", async || {
+        let r = cli(
+            &moto.url,
+            &[
+                "apigateway",
+                "get-resources",
+                "--rest-api-id",
+                &live.api_id,
+                "--embed",
+                "methods",
+            ],
+        );
+        !r.to_string().contains("\"POST\"")
+    })
+    .await;
+    assert_eq!(live.live()[1], "managed", "the resumed API is reconciled");
+    assert_eq!(live.live()[0], OTHER_ROLE, "the machine is still suspended");
     assert!(d.terminate().await < Duration::from_secs(10));
 }
