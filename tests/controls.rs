@@ -17,30 +17,11 @@ use receiver::Receiver;
 
 const MACHINE_ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:ParallelProcessingMachine";
 
-/// The reference system with `extra` (YAML lines, two-space indented) added to the spec of every
-/// document, and `description: managed` on the REST API.
+/// The reference system with extra spec lines (two-space indented YAML) in each document, and
+/// `description: managed` on the REST API.
 fn reference_with(extra_machine: &str, extra_api: &str, extra_integration: &str) -> ManifestDir {
-    let dir = ManifestDir::reference();
-    let edit = |file: &str, f: &dyn Fn(String) -> String| {
-        let path = dir.path().join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, f(text)).unwrap();
-    };
-    edit("state-machine.yaml", &|t| {
-        t.replacen("spec:\n", &format!("spec:\n{extra_machine}"), 1)
-    });
-    edit("api.yaml", &|t| {
-        let (api, integration) = t.split_once("---\n").unwrap();
-        format!(
-            "{}---\n{}",
-            api.replacen(
-                "spec:\n",
-                &format!("spec:\n  description: managed\n{extra_api}"),
-                1
-            ),
-            integration.replacen("spec:\n", &format!("spec:\n{extra_integration}"), 1)
-        )
-    });
+    let dir = ManifestDir::new();
+    common::write_reference_with(dir.path(), extra_machine, extra_api, extra_integration);
     dir
 }
 
@@ -419,17 +400,7 @@ fn a_malformed_notify_url_is_refused_without_showing_it() {
 /// documents named.
 fn suspended(extra: &str, names: &[&str]) -> ManifestDir {
     let dir = reference_all(extra);
-    for file in ["state-machine.yaml", "api.yaml"] {
-        let path = dir.path().join(file);
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        for name in names {
-            text = text.replace(
-                &format!("  name: {name}\n"),
-                &format!("  name: {name}\n  annotations:\n    sfn-operator.dev/suspend: \"true\"\n"),
-            );
-        }
-        std::fs::write(&path, text).unwrap();
-    }
+    common::suspend_in(dir.path(), names);
     dir
 }
 

@@ -6,51 +6,21 @@
 //! 10 s with nothing half-applied; a second daemon is refused. Waits poll a condition with a
 //! generous limit.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, SandboxHandle, start};
 
 mod common;
+#[path = "common/daemon.rs"]
+mod daemon_proc;
 #[path = "common/receiver.rs"]
 mod receiver;
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn poll(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-async fn get(url: &str) -> Option<String> {
-    let r = reqwest::get(url).await.ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    r.text().await.ok()
-}
+use common::rename_save;
+use daemon_proc::{Daemon, daemon_command, get, poll, port};
 
 const MANIFEST: &str = "apiVersion: sfn-operator.dev/v1alpha1
 kind: StateMachine
@@ -127,13 +97,6 @@ spec:
 
 fn arn(name: &str) -> String {
     format!("arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{name}")
-}
-
-/// Writes `text` to `path` atomically, the way editors save: a temporary file, then a rename.
-fn rename_save(path: &Path, text: &str) {
-    let tmp = path.with_extension("yaml.tmp~");
-    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The sandbox plus SDK clients to look at it (and change it behind the daemon's back).
@@ -217,101 +180,6 @@ impl Live {
         )
         .unwrap_or_default();
         v["sfn"][operation].as_u64().unwrap_or(0)
-    }
-}
-
-/// A daemon child process on a manifest directory, pointed at the sandbox.
-struct Daemon {
-    child: Kill,
-    base: String,
-}
-
-/// `sfn-operator reconcile manifests` (the daemon) in `dir`, against `endpoint`, listening on `listen`.
-fn daemon_command(dir: &Path, endpoint: &str, listen: u16, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sfn-operator"));
-    c.current_dir(dir)
-        .args([
-            "reconcile",
-            "manifests",
-            "--listen",
-            &format!("127.0.0.1:{listen}"),
-        ])
-        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
-        .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .stdout(Stdio::null());
-    c
-}
-
-impl Daemon {
-    /// Starts a daemon (its log on the test's stderr) and waits until it is ready.
-    async fn start(dir: &Path, endpoint: &str, extra: &[&str]) -> Daemon {
-        let listen = port();
-        let mut command = daemon_command(dir, endpoint, listen, extra);
-        command.stderr(Stdio::inherit());
-        Daemon::spawn(command, listen).await
-    }
-
-    /// Spawns `command`, a daemon listening on `listen`, and waits until it is ready.
-    async fn spawn(mut command: Command, listen: u16) -> Daemon {
-        let child = command.spawn().unwrap_or_else(|e| panic!("{e}"));
-        let daemon = Daemon {
-            child: Kill(child),
-            base: format!("http://127.0.0.1:{listen}"),
-        };
-        poll("ready", async || {
-            get(&format!("{}/readyz", daemon.base)).await.is_some()
-        })
-        .await;
-        daemon
-    }
-
-    async fn status(&self) -> Value {
-        let text = get(&format!("{}/status", self.base)).await.unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or_default()
-    }
-
-    /// `/status` of one resource (`Value::Null` when it is not listed).
-    async fn resource(&self, name: &str) -> Value {
-        let s = self.status().await;
-        s["resources"]
-            .as_array()
-            .and_then(|a| a.iter().find(|r| r["name"] == name).cloned())
-            .unwrap_or_default()
-    }
-
-    /// The value of one metric line (`name{labels}`), 0 when absent.
-    async fn metric(&self, series: &str) -> f64 {
-        let text = get(&format!("{}/metrics", self.base)).await.unwrap_or_default();
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or(0.0)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.0.id()
-    }
-
-    /// Sends SIGTERM and returns how long the exit took; asserts exit code 0.
-    async fn terminate(mut self) -> Duration {
-        let pid = self.pid().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .is_ok_and(|s| s.success())
-        );
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.0.try_wait() {
-                assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
-                return start.elapsed();
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "no exit after SIGTERM");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 }
 

@@ -84,6 +84,9 @@ pub struct ResyncStatus {
     /// RFC 3339 time the last full pass finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_full_pass_time: Option<String>,
+    /// Full passes finished since the daemon started (the first pass is one): a client waits for
+    /// "the next resync" by watching it grow.
+    pub full_passes: u64,
     /// The least time the calls of the last full pass can take under `quotaShare` of AWS's
     /// default quotas (the slowest bucket decides): what a full resync of this fleet costs
     /// whatever the network. More than `intervalSeconds` means resyncs run back to back.
@@ -156,6 +159,7 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         r.last_full_pass_seconds = Some((seconds * 1000.0).round() / 1000.0);
         r.last_full_pass_time = Some(rfc3339(at));
+        r.full_passes += 1;
         r.quota_floor_seconds = r.quota_share.map(|share| {
             let floor = crate::aws::ratelimit::floor_seconds_at(
                 share,
@@ -391,6 +395,7 @@ mod tests {
         assert_eq!(r["quotaShare"], 0.5);
         assert_eq!(r["lastFullPassSeconds"], 92.25);
         assert_eq!(r["lastFullPassTime"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(r["fullPasses"], 1);
         // DescribeStateMachine at half its quota (100, then 10/s): (1001 - 100) / 10.
         assert_eq!(r["quotaFloorSeconds"], 90.1);
     }

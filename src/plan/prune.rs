@@ -52,7 +52,20 @@ impl ApiPrunes {
                 _ => false,
             })
         };
+        // An API whose manifest is suspended is left alone entirely (SPEC §12): not even the
+        // stale integration records on it are pruned, since that writes to it.
+        let suspended = |a: &LiveApi| {
+            desired.resources.iter().any(|r| match r {
+                Resource::RestApi(api) if r.controls().suspended => {
+                    ownership::owned_by(&a.tags, owner) == Some(r.key()) || api.name == a.name
+                }
+                _ => false,
+            })
+        };
         for a in apis {
+            if suspended(a) {
+                continue;
+            }
             if let Some(key) = ownership::prunable(&a.tags, declared, manifests_valid, owner)
                 && key.kind == Kind::RestApi
                 && !targeted(a)
@@ -188,5 +201,18 @@ mod tests {
         let declared = |k: &ResourceKey| desired.get(k).is_some();
         let p = ApiPrunes::decide(&desired, &[live], &declared, true, "default");
         assert!(p.integrations["a1"][0].method_claimed);
+    }
+
+    #[test]
+    fn nothing_on_a_suspended_api_is_pruned() {
+        let gone = crate::plan::fixtures::integration("gone", "POST", "/execution");
+        let mut api = rest_api("api");
+        api.meta.controls.suspended = true;
+        let desired = desired_with(vec![Resource::RestApi(api)]);
+        let live = owned_api("a1", "api", "default", &[&gone]);
+        let declared = |k: &ResourceKey| desired.get(k).is_some();
+        let p = ApiPrunes::decide(&desired, &[live], &declared, true, "default");
+        assert!(p.apis.is_empty());
+        assert!(p.integrations.is_empty(), "{:?}", p.integrations);
     }
 }

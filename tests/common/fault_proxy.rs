@@ -37,6 +37,15 @@ pub struct Forwarded {
     pub operation: String,
     /// Whether the request may change something (by its operation name, or its HTTP method).
     pub write: bool,
+    /// The request body as text (JSON and Query requests name their resource there).
+    pub body: String,
+}
+
+impl Forwarded {
+    /// Whether the request names `needle` (an ARN, a REST API id) in its path or body.
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.path.contains(needle) || self.body.contains(needle)
+    }
 }
 
 /// One request the proxy answered itself: the operation and the status it answered.
@@ -226,10 +235,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             operation: op.to_owned(),
             path,
             write,
+            body: String::new(),
         });
         return answer;
     }
     let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let text = String::from_utf8_lossy(&body).into_owned();
     let mut forward = shared
         .client
         .request(parts.method.clone(), format!("{}{uri}", shared.upstream))
@@ -254,6 +265,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         path,
         operation,
         write,
+        body: text,
     });
     let status = answer.status();
     let headers = answer.headers().clone();

@@ -200,6 +200,58 @@ impl ManifestDir {
     }
 }
 
+/// Writes `text` to `path` the way editors save: a temporary file beside it, then a rename (a
+/// daemon watching the directory never reads half a file).
+pub fn rename_save(path: &Path, text: &str) {
+    let tmp = path.with_extension("yaml.tmp~");
+    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{}: {e}", tmp.display()));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Writes the reference system of `manifests/` (the state machine, its definition, the REST API
+/// with `description: managed`, the integration) into `dir`, with `machine`, `api` and
+/// `integration` (spec lines, two-space indented) added to the spec of each document. Each file
+/// is replaced by a rename.
+pub fn write_reference_with(dir: &Path, machine: &str, api: &str, integration: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap();
+    let with = |text: &str, extra: &str| text.replacen("spec:\n", &format!("spec:\n{extra}"), 1);
+    rename_save(
+        &dir.join("parallel-processing.asl.yaml"),
+        &read("parallel-processing.asl.yaml"),
+    );
+    rename_save(
+        &dir.join("state-machine.yaml"),
+        &with(&read("state-machine.yaml"), machine),
+    );
+    let text = read("api.yaml");
+    let (rest_api, rest) = text.split_once("---\n").unwrap();
+    rename_save(
+        &dir.join("api.yaml"),
+        &format!(
+            "{}---\n{}",
+            with(rest_api, &format!("  description: managed\n{api}")),
+            with(rest, integration)
+        ),
+    );
+}
+
+/// Adds `sfn-operator.dev/suspend: "true"` to the documents named (`metadata.name`) in the
+/// reference system's files in `dir`.
+pub fn suspend_in(dir: &Path, names: &[&str]) {
+    for file in ["state-machine.yaml", "api.yaml"] {
+        let path = dir.join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for name in names {
+            text = text.replace(
+                &format!("  name: {name}\n"),
+                &format!("  name: {name}\n  annotations:\n    sfn-operator.dev/suspend: \"true\"\n"),
+            );
+        }
+        rename_save(&path, &text);
+    }
+}
+
 /// [`run_binary`] off the async threads, for tokio tests.
 pub async fn run_binary_async(dir: &Path, url: &str, args: &[&str]) -> Output {
     let (dir, url) = (dir.to_owned(), url.to_owned());

@@ -1,9 +1,11 @@
 //! Webhook receivers for the notification tests, real HTTP on 127.0.0.1: [`Receiver`] records
-//! every body POSTed to it and answers 500 to the first `fail_first` requests (a receiver that is
-//! down, then recovers); [`Silent`] accepts connections and never answers.
+//! every body POSTed to it and answers 500 to the first `fail_first` requests, or to every request
+//! for a while ([`Receiver::start_down_for`]): a receiver that is down, then recovers; [`Silent`]
+//! accepts connections and never answers.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -13,8 +15,12 @@ use serde_json::Value;
 #[derive(Default)]
 struct Seen {
     fail_first: usize,
+    /// Answer 500 to every request before this time.
+    down_until: Option<Instant>,
     failed: usize,
     delivered: Vec<Value>,
+    /// When each delivered body came.
+    delivered_at: Vec<Instant>,
 }
 
 /// A receiver that fails its first requests, then takes every event.
@@ -40,6 +46,23 @@ impl Receiver {
         Receiver { url, seen }
     }
 
+    /// Starts a receiver that answers 500 to every request for `down` (from now), then 200.
+    pub async fn start_down_for(down: Duration) -> Receiver {
+        let r = Receiver::start(0).await;
+        r.seen.lock().unwrap().down_until = Some(Instant::now() + down);
+        r
+    }
+
+    /// When the receiver answers 200 again ([`Receiver::start_down_for`]).
+    pub fn up_at(&self) -> Option<Instant> {
+        self.seen.lock().unwrap().down_until
+    }
+
+    /// When each delivered body came, in order.
+    pub fn delivered_at(&self) -> Vec<Instant> {
+        self.seen.lock().unwrap().delivered_at.clone()
+    }
+
     /// The bodies it answered 200 to, in the order they came.
     pub fn delivered(&self) -> Vec<Value> {
         self.seen.lock().unwrap().delivered.clone()
@@ -53,11 +76,12 @@ impl Receiver {
 
 async fn take(State(seen): State<Arc<Mutex<Seen>>>, Json(body): Json<Value>) -> StatusCode {
     let mut s = seen.lock().unwrap();
-    if s.failed < s.fail_first {
+    if s.failed < s.fail_first || s.down_until.is_some_and(|t| Instant::now() < t) {
         s.failed += 1;
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
     s.delivered.push(body);
+    s.delivered_at.push(Instant::now());
     StatusCode::OK
 }
 
