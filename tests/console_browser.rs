@@ -211,7 +211,7 @@ async fn the_console_in_chromium_draws_runs_on_the_graph_and_its_form_starts_an_
         assert!(Instant::now() < deadline, "{arn} not in the machine's list");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let e = console::finished(&url, &arn).await;
+    let e = common::finished(&url, &arn).await;
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     assert_eq!(e["input"], json!({"values": [10, 20, 30]}), "{e}");
     let link = browser.wait_for(&row).await;

@@ -141,7 +141,7 @@ async fn the_console_shows_machines_their_graphs_and_executions_on_the_graph() {
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_else(|| panic!("no link to the execution:\n{page}"))
         .to_owned();
-    let e = console::finished(url, &started).await;
+    let e = common::finished(url, &started).await;
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     assert_eq!(e["input"], serde_json::json!({"values": [7, 8]}), "{e}");
     let after = common::requests_json(url).await["execute-api"]["Invoke"]

@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sfn_operator::sandbox::{SandboxConfig, SandboxHandle, start};
@@ -22,28 +21,6 @@ pub fn functions() -> Functions {
         reference.strip_suffix('}').expect("a JSON object").trim_end()
     );
     Functions::parse(&text).expect("stand-ins")
-}
-
-/// The execution `arn` as `/_sandbox/executions` lists it, once it has ended.
-pub async fn finished(url: &str, arn: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let all: Value = reqwest::get(format!("{url}/_sandbox/executions"))
-            .await
-            .expect("GET /_sandbox/executions")
-            .json()
-            .await
-            .expect("JSON");
-        let found = all["executions"]
-            .as_array()
-            .and_then(|a| a.iter().find(|e| e["executionArn"] == arn))
-            .cloned();
-        if let Some(e) = found.filter(|e| e["status"] != "RUNNING") {
-            return e;
-        }
-        assert!(Instant::now() < deadline, "{arn} did not finish");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The console's path to the `kind` page (`machine`, `execution`) of `arn`.
@@ -111,7 +88,10 @@ pub async fn reference_and_boom() -> Ran {
         .await
         .expect("JSON");
     let express_arn = answer["executionArn"].as_str().expect("executionArn").to_owned();
-    assert_eq!(finished(&url, &express_arn).await["status"], "SUCCEEDED");
+    assert_eq!(
+        crate::common::finished(&url, &express_arn).await["status"],
+        "SUCCEEDED"
+    );
 
     // A STANDARD machine whose Task throws.
     let sfn = aws_sdk_sfn::Client::new(&conf);
@@ -139,7 +119,7 @@ pub async fn reference_and_boom() -> Ran {
         .expect("StartExecution")
         .execution_arn()
         .to_owned();
-    let failed = finished(&url, &failed_arn).await;
+    let failed = crate::common::finished(&url, &failed_arn).await;
     assert_eq!(failed["status"], "FAILED", "{failed}");
     Ran {
         sandbox,
