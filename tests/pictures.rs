@@ -6,6 +6,8 @@
 
 #[path = "common/corpus.rs"]
 mod corpus;
+#[path = "common/pictures.rs"]
+mod shared;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -392,26 +394,10 @@ fn mermaid_declares_every_state_and_transition() {
     }
 }
 
-fn sfn(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-        .current_dir(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run sfn-operator");
-    eprintln!(
-        "{args:?} -> {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[test]
 fn graph_command_draws_the_reference_machine_from_its_manifest() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = sfn(root, &["graph", "manifests"]);
+    let out = shared::sfn(root, &["graph", "manifests"]);
     assert_eq!(out.status.code(), Some(0));
     let picture = String::from_utf8(out.stdout).unwrap();
     let def = corpus::load(&root.join("manifests/parallel-processing.asl.yaml"));
@@ -426,7 +412,7 @@ fn graph_command_draws_the_reference_machine_from_its_manifest() {
         .collect();
     assert_eq!(branches, ["SumValues", "MaxMinValues", "AverageValues"]);
 
-    let out = sfn(
+    let out = shared::sfn(
         root,
         &[
             "graph",
@@ -448,7 +434,7 @@ fn graph_command_draws_the_reference_machine_from_its_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.dot");
     let asl = root.join("manifests/parallel-processing.asl.yaml");
-    let out = sfn(
+    let out = shared::sfn(
         root,
         &[
             "graph",
@@ -465,7 +451,7 @@ fn graph_command_draws_the_reference_machine_from_its_manifest() {
     assert!(d.starts_with("digraph \"parallel-processing\" {"), "{d}");
 
     // A machine that is not there is a usage error naming the ones that are.
-    let out = sfn(root, &["graph", "manifests", "--machine", "nope"]);
+    let out = shared::sfn(root, &["graph", "manifests", "--machine", "nope"]);
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -493,15 +479,7 @@ fn mermaid_check(files: &[std::path::PathBuf]) -> Option<std::process::Output> {
         eprintln!("SKIPPED: Node.js is not installed, so Mermaid cannot parse the Mermaid text here");
         return None;
     }
-    let venv = std::env::var_os("SFN_OPERATOR_PEERS_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-peers"));
-    let dir = venv.join("mermaid");
-    assert!(
-        dir.join("node_modules/mermaid").is_dir(),
-        "{} has no mermaid: run scripts/test.sh (it installs scripts/mermaid/package.json there)",
-        dir.display()
-    );
+    let dir = shared::mermaid_dir();
     // Beside its node_modules (ES modules resolve from the script's place); one copy per caller.
     let script = dir.join(format!("check-{}-{}.mjs", std::process::id(), files.len()));
     std::fs::write(&script, include_str!("../scripts/mermaid/check.mjs")).unwrap();
@@ -542,38 +520,13 @@ fn mermaid_itself_parses_every_corpus_graph() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("bad.mmd: Parse error"));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// `diff -o markdown` after a definition change, against the in-process sandbox: the summary
 /// table, the changed path with before → after, and the Mermaid graph giving the changed state
 /// (inside a Parallel branch) the `changed` class and no other state a class.
 #[test]
 fn diff_markdown_marks_the_changed_state() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&root.join("manifests"), &dir.path().join("manifests"));
-    let out = sfn(dir.path(), &["reconcile", "--once", "--sandbox", "-q"]);
-    assert_eq!(out.status.code(), Some(0));
-    let asl = dir.path().join("manifests/parallel-processing.asl.yaml");
-    let text = std::fs::read_to_string(&asl).unwrap();
-    let changed = text.replace("sum.$: $.Payload.sum", "sum.$: $.Payload.total");
-    assert_ne!(changed, text, "the reference definition has the line to change");
-    std::fs::write(&asl, changed).unwrap();
-
-    let out = sfn(dir.path(), &["diff", "--sandbox", "-q", "-o", "markdown"]);
-    assert_eq!(out.status.code(), Some(2), "changes pending");
-    let md = String::from_utf8(out.stdout).unwrap();
+    let md = shared::diff_comment_after_change(dir.path());
     assert!(md.starts_with("<!-- sfn-operator diff -->\n"), "{md}");
     assert!(
         md.contains("| StateMachine/parallel-processing | update | Pending |"),
@@ -590,11 +543,7 @@ fn diff_markdown_marks_the_changed_state() {
         ),
         "{md}"
     );
-    let mermaid = md
-        .split("```mermaid\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .unwrap_or_else(|| panic!("no mermaid block:\n{md}"));
+    let mermaid = shared::mermaid_block(&md);
     let id_of = |state: &str| {
         mermaid
             .lines()
@@ -625,7 +574,7 @@ fn diff_markdown_marks_the_changed_state() {
     std::fs::write(&file, mermaid).unwrap();
     mermaid_parses(&[file]);
     // The other formats are as they were.
-    let out = sfn(dir.path(), &["diff", "--sandbox", "-q", "-o", "json"]);
+    let out = shared::sfn(dir.path(), &["diff", "--sandbox", "-q", "-o", "json"]);
     assert_eq!(out.status.code(), Some(2));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["summary"]["update"], 1);
@@ -636,7 +585,7 @@ fn diff_markdown_marks_the_changed_state() {
 #[test]
 fn the_readme_picture_is_the_reference_machine_as_drawn_now() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = sfn(root, &["graph", "manifests", "--machine", "parallel-processing"]);
+    let out = shared::sfn(root, &["graph", "manifests", "--machine", "parallel-processing"]);
     assert_eq!(out.status.code(), Some(0));
     let drawn = String::from_utf8(out.stdout).unwrap();
     let path = root.join("docs/images/reference.svg");

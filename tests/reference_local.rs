@@ -4,7 +4,6 @@
 //! `GET /_sandbox/executions` and the SDK.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sfn_operator::sandbox::{SandboxConfig, SandboxHandle, start};
@@ -84,28 +83,6 @@ async fn invoke(url: &str, api: &str, body: &str) -> (u16, Value) {
     (status, r.json().await.expect("JSON answer"))
 }
 
-/// The execution `arn` as `/_sandbox/executions` lists it, once it has ended.
-async fn finished(url: &str, arn: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let all: Value = reqwest::get(format!("{url}/_sandbox/executions"))
-            .await
-            .expect("GET /_sandbox/executions")
-            .json()
-            .await
-            .expect("JSON");
-        let found = all["executions"]
-            .as_array()
-            .and_then(|a| a.iter().find(|e| e["executionArn"] == arn))
-            .cloned();
-        if let Some(e) = found.filter(|e| e["status"] != "RUNNING") {
-            return e;
-        }
-        assert!(Instant::now() < deadline, "{arn} did not finish");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 const SEED_FUNCTIONS: &str = include_str!("../manifests/functions.json");
 const EXPECTED: &str = r#"[{"sum":6},{"max":3,"min":1},{"avg":2}]"#;
 
@@ -121,7 +98,7 @@ async fn the_reference_system_through_the_invoke_url_and_start_sync_execution() 
     assert_eq!(status, 200, "{answer}");
     let arn = answer["executionArn"].as_str().expect("executionArn").to_string();
     assert!(arn.contains(":express:ParallelProcessingMachine:"), "{arn}");
-    let e = finished(&url, &arn).await;
+    let e = common::finished(&url, &arn).await;
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     assert_eq!(e["output"], serde_json::from_str::<Value>(EXPECTED).unwrap());
     assert_eq!(e["input"], json!({"values": [3, 1, 2]}));
@@ -149,7 +126,7 @@ async fn the_reference_system_through_the_invoke_url_and_start_sync_execution() 
         .await
         .expect("POST by host name");
     let by_host: Value = r.json().await.expect("JSON");
-    let e = finished(&url, by_host["executionArn"].as_str().expect("executionArn")).await;
+    let e = common::finished(&url, by_host["executionArn"].as_str().expect("executionArn")).await;
     assert_eq!(e["output"], serde_json::from_str::<Value>(EXPECTED).unwrap());
 
     // The same through the SDK's StartSyncExecution; DescribeExecution refuses EXPRESS as AWS does.
@@ -240,7 +217,7 @@ async fn lambda_service_exceptions_are_retried_and_a_function_error_fails_the_ex
     let api = rest_api_id(&url).await;
     let (status, answer) = invoke(&url, &api, r#"{"values": []}"#).await;
     assert_eq!(status, 200, "{answer}");
-    let e = finished(&url, answer["executionArn"].as_str().unwrap()).await;
+    let e = common::finished(&url, answer["executionArn"].as_str().unwrap()).await;
     assert_eq!(e["status"], "FAILED", "{e}");
     assert_eq!(e["error"], "ValueError");
     let cause: Value = serde_json::from_str(e["cause"].as_str().unwrap()).unwrap();
@@ -318,7 +295,7 @@ async fn context_request_id_is_the_answers_request_id() {
     let arn = answer["executionArn"]
         .as_str()
         .unwrap_or_else(|| panic!("{answer}"));
-    let e = finished(&url, arn).await;
+    let e = common::finished(&url, arn).await;
     assert_eq!(e["name"], request_id.as_str(), "{e}");
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     sandbox.shutdown().await;

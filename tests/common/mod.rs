@@ -153,6 +153,28 @@ impl Requests {
     }
 }
 
+/// The execution `arn` as `/_sandbox/executions` lists it, once it has ended.
+pub async fn finished(url: &str, arn: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all: Value = reqwest::get(format!("{url}/_sandbox/executions"))
+            .await
+            .expect("GET /_sandbox/executions")
+            .json()
+            .await
+            .expect("JSON");
+        let found = all["executions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["executionArn"] == arn))
+            .cloned();
+        if let Some(e) = found.filter(|e| e["status"] != "RUNNING") {
+            return e;
+        }
+        assert!(Instant::now() < deadline, "{arn} did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `GET /_sandbox/requests` of the sandbox at `url`.
 pub async fn requests_json(url: &str) -> Value {
     reqwest::get(format!("{url}/_sandbox/requests"))

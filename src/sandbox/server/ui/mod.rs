@@ -5,9 +5,13 @@
 //!
 //! Pages: `/_sandbox/ui/` (state machines, REST APIs, executions), `/_sandbox/ui/machine?arn=`
 //! (the graph, versions, aliases, executions), `/_sandbox/ui/execution?arn=` (the path taken on
-//! the graph, each state's input and output, the error and cause of a failed run).
+//! the graph, each state's input and output, the error and cause of a failed run),
+//! `/_sandbox/ui/api?id=` (a REST API's stages and methods, and the invoke form, see [`api`]).
 //!
-//! Must not: change anything, or answer AWS operations.
+//! Must not: change anything (the invoke form calls the invoke URL's own path, which may start an
+//! execution), or answer AWS operations.
+
+mod api;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -17,7 +21,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::Value;
 
 use super::Shared;
@@ -34,6 +38,8 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/ui/", get(index))
         .route("/_sandbox/ui/machine", get(machine))
         .route("/_sandbox/ui/execution", get(execution))
+        .route("/_sandbox/ui/api", get(api::api))
+        .route("/_sandbox/ui/invoke", post(api::invoke))
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
@@ -46,7 +52,7 @@ th{background:#f4f4f6}a{color:#0b5cad}pre{margin:0;white-space:pre-wrap;max-widt
 fn page(title: &str, body: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · sfn-operator sandbox</title>\
-         <style>{STYLE}</style></head><body>\n<p><a href=\"/_sandbox/ui/\">sfn-operator sandbox</a></p>\n<h1>{}</h1>\n{body}</body></html>\n",
+         <link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body>\n<p><a href=\"/_sandbox/ui/\">sfn-operator sandbox</a></p>\n<h1>{}</h1>\n{body}</body></html>\n",
         escape(title),
         escape(title)
     );
@@ -59,19 +65,33 @@ fn not_found(what: &str) -> Response {
     r
 }
 
-/// `?arn=` made safe for a link.
-fn link(kind: &str, arn: &str, text: &str) -> String {
+/// `text` made safe for a query value.
+fn query_escape(text: &str) -> String {
     let mut q = String::new();
-    for b in arn.bytes() {
+    for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
             q.push(char::from(b));
         } else {
             let _ = write!(q, "%{b:02X}");
         }
     }
+    q
+}
+
+/// A link to the `kind` page (`machine`, `execution`) of `arn`.
+fn link(kind: &str, arn: &str, text: &str) -> String {
     format!(
         "<a href=\"/_sandbox/ui/{kind}?arn={}\">{}</a>",
-        escape(&q),
+        escape(&query_escape(arn)),
+        escape(text)
+    )
+}
+
+/// A link to the REST API page of `id`.
+fn api_link(id: &str, text: &str) -> String {
+    format!(
+        "<a href=\"/_sandbox/ui/api?id={}\">{}</a>",
+        escape(&query_escape(id)),
         escape(text)
     )
 }
@@ -193,6 +213,7 @@ async fn index(State(shared): State<Arc<Shared>>) -> Response {
         } else {
             s.push_str("<table><tr><th>Name</th><th>Id</th><th>Methods</th><th>Stages</th></tr>\n");
             for api in &state.apigw.rest_apis {
+                let id = api.info.get("id").and_then(Value::as_str).unwrap_or_default();
                 let methods: Vec<String> = api
                     .resources
                     .iter()
@@ -206,8 +227,8 @@ async fn index(State(shared): State<Arc<Shared>>) -> Response {
                 let _ = writeln!(
                     s,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(api.info.get("name").and_then(Value::as_str).unwrap_or_default()),
-                    escape(api.info.get("id").and_then(Value::as_str).unwrap_or_default()),
+                    api_link(id, api.info.get("name").and_then(Value::as_str).unwrap_or(id)),
+                    escape(id),
                     escape(&methods.join(", ")),
                     escape(&stages.join(", "))
                 );
