@@ -78,6 +78,29 @@ pub struct LiveStage {
     pub variables: BTreeMap<String, String>,
     /// The canary's `stageVariableOverrides`.
     pub canary_overrides: BTreeMap<String, String>,
+    /// Description, tracing, method and access log settings (the variables are above).
+    pub settings: LiveStageSettings,
+}
+
+/// A stage's settings as GetStage shows them, AWS's defaults where it shows none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveStageSettings {
+    pub description: Option<String>,
+    pub tracing_enabled: bool,
+    /// `methodSettings` by AWS's key (`*/*`, `pets/GET`).
+    pub method_settings: BTreeMap<String, LiveMethodSetting>,
+    /// `accessLogSettings` (`None`: none).
+    pub access_log: Option<crate::desired::AccessLogSettings>,
+}
+
+/// One `methodSettings` entry as live.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveMethodSetting {
+    pub throttling_burst_limit: Option<i64>,
+    pub throttling_rate_limit: Option<f64>,
+    pub logging_level: Option<String>,
+    pub metrics_enabled: Option<bool>,
+    pub data_trace_enabled: Option<bool>,
 }
 
 /// A resource path with its methods.

@@ -6,7 +6,10 @@ use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, Integration
 
 use super::{Aws, AwsError};
 use crate::desired::RestApi;
-use crate::live::{LiveApi, LiveIntegration, LiveMethod, LiveResource, LiveResponse, LiveStage};
+use crate::live::{
+    LiveApi, LiveIntegration, LiveMethod, LiveMethodSetting, LiveResource, LiveResponse, LiveStage,
+    LiveStageSettings,
+};
 
 const SVC: &str = "apigateway";
 
@@ -72,6 +75,40 @@ fn unexpressed(m: &aws_sdk_apigateway::types::Method) -> Vec<String> {
         }
     }
     out
+}
+
+/// A stage's settings as GetStages shows them (AWS's defaults where it shows none).
+fn stage_settings(s: &aws_sdk_apigateway::types::Stage) -> LiveStageSettings {
+    LiveStageSettings {
+        description: owned(s.description()),
+        tracing_enabled: s.tracing_enabled(),
+        method_settings: s
+            .method_settings()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            LiveMethodSetting {
+                                throttling_burst_limit: Some(i64::from(v.throttling_burst_limit())),
+                                throttling_rate_limit: Some(v.throttling_rate_limit()),
+                                logging_level: owned(v.logging_level()),
+                                metrics_enabled: Some(v.metrics_enabled()),
+                                data_trace_enabled: Some(v.data_trace_enabled()),
+                            },
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        access_log: s
+            .access_log_settings()
+            .filter(|a| a.destination_arn().is_some() || a.format().is_some())
+            .map(|a| crate::desired::AccessLogSettings {
+                destination_arn: owned(a.destination_arn()),
+                format: owned(a.format()),
+            }),
+    }
 }
 
 /// A read whose `NotFoundException` means "there is none": `Ok(None)` then.
@@ -564,6 +601,7 @@ impl Aws {
                         .and_then(|c| c.stage_variable_overrides())
                         .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                         .unwrap_or_default(),
+                    settings: stage_settings(s),
                 })
             })
             .collect())
@@ -629,6 +667,20 @@ impl Aws {
         )
         .await
         .map(|_| ())
+    }
+
+    /// UpdateStage with these patch operations (stage settings), in one call.
+    pub async fn patch_stage_settings(
+        &self,
+        api_id: &str,
+        stage: &str,
+        patches: &[crate::plan::rest_api::Patch],
+    ) -> Result<(), AwsError> {
+        let ops: Vec<(&str, &str, Option<String>)> = patches
+            .iter()
+            .map(|p| (p.op, p.path.as_str(), p.value.clone()))
+            .collect();
+        self.patch_stage(api_id, stage, &ops).await
     }
 
     /// GetStage: the deployment a stage serves (`None`: no such stage, or no deployment).

@@ -100,6 +100,7 @@ fn api(methods: Vec<(&str, &str, LiveMethod)>) -> LiveRestApi {
             canary: None,
             variables: BTreeMap::new(),
             canary_overrides: BTreeMap::new(),
+            settings: Default::default(),
         }],
     }
 }
@@ -318,6 +319,7 @@ fn what_the_manifest_cannot_say_is_refused_by_name() {
         canary: Some(("d2".into(), 10.0)),
         variables: BTreeMap::new(),
         canary_overrides: BTreeMap::new(),
+        settings: Default::default(),
     });
     let err = import(&[], &[two_stages], &target()).unwrap_err();
     let text: Vec<String> = err.iter().map(ToString::to_string).collect();
