@@ -426,6 +426,23 @@ pub struct Integration {
     /// `WHEN_NO_MATCH`, `WHEN_NO_TEMPLATES` or `NEVER`.
     pub passthrough_behavior: String,
     pub timeout_in_millis: i32,
+    /// Integration request parameter → its source (`method.request.header.x`, `'literal'`);
+    /// `None`: leave whatever is live.
+    #[serde(default)]
+    pub request_parameters: Option<BTreeMap<String, String>>,
+    /// `CONVERT_TO_TEXT` or `CONVERT_TO_BINARY`; `None`: leave whatever is live.
+    #[serde(default)]
+    pub content_handling: Option<String>,
+}
+
+/// A method's own fields (SPEC §12); each `None`: leave whatever is live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodFields {
+    pub api_key_required: Option<bool>,
+    /// `method.request.{path|querystring|header}.NAME` → required.
+    pub request_parameters: Option<BTreeMap<String, bool>>,
+    /// `NONE`, `BODY`, `PARAMETERS` or `BODY_AND_PARAMETERS`.
+    pub request_validator: Option<String>,
 }
 
 /// A desired method + integration on a REST API resource path.
@@ -439,6 +456,9 @@ pub struct ApiIntegration {
     pub http_method: String,
     /// `NONE` or `AWS_IAM`.
     pub authorization_type: String,
+    /// `apiKeyRequired`, the method's `requestParameters` and its `requestValidator`.
+    #[serde(default)]
+    pub method: MethodFields,
     pub integration: Integration,
     /// A `StateMachine` manifest's `metadata.name`; reconciled first.
     pub state_machine_ref: Option<String>,

@@ -117,6 +117,14 @@ pub struct LiveResource {
 #[serde(rename_all = "camelCase")]
 pub struct LiveMethod {
     pub authorization_type: Option<String>,
+    /// `None` when false (AWS's default), so a method without it fingerprints as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_required: Option<bool>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_parameters: BTreeMap<String, bool>,
+    /// The validator's checks (`BODY`, `PARAMETERS`, `BODY_AND_PARAMETERS`); `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_validator: Option<String>,
     /// `None`: the method has no integration.
     pub integration: Option<LiveIntegration>,
     /// Status code → the method response and its integration response.
@@ -150,6 +158,10 @@ pub struct LiveIntegration {
     pub request_templates: BTreeMap<String, String>,
     pub passthrough_behavior: Option<String>,
     pub timeout_in_millis: i32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_parameters: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_handling: Option<String>,
 }
 
 /// One method response with its integration response (when there is one).

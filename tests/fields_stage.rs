@@ -515,3 +515,352 @@ spec:
         );
     }
 }
+
+/// An ApiIntegration on `GET /status` of `staged-api` (deployed to `prod`) with `extra` spec lines
+/// and `integration_extra` lines under `integration:`.
+fn method_manifests(dir: &ManifestDir, extra: &str, integration_extra: &str) {
+    dir.write(
+        "api.yaml",
+        &format!(
+            "apiVersion: sfn-operator.dev/v1alpha1
+kind: RestApi
+metadata:
+  name: staged
+spec:
+  name: staged-api
+  stages:
+    prod: {{}}
+---
+apiVersion: sfn-operator.dev/v1alpha1
+kind: ApiIntegration
+metadata:
+  name: status
+spec:
+  restApi:
+    ref: staged
+  path: /status
+  httpMethod: GET
+{extra}  integration:
+    type: AWS
+    service: states
+    action: DescribeExecution
+    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
+{integration_extra}  stage: prod
+"
+        ),
+    );
+}
+
+const METHOD_FIELDS: &str = "  apiKeyRequired: true
+  requestParameters:
+    method.request.querystring.id: true
+    method.request.header.x-trace: false
+";
+const INTEGRATION_FIELDS: &str = "    requestParameters:
+      integration.request.header.x-trace: method.request.header.x-trace
+    contentHandling: CONVERT_TO_TEXT
+";
+
+fn get_method(url: &str, api: &str) -> Value {
+    let resources = cli(url, &["apigateway", "get-resources", "--rest-api-id", api]);
+    let id = resources["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/status")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cli(
+        url,
+        &[
+            "apigateway",
+            "get-method",
+            "--rest-api-id",
+            api,
+            "--resource-id",
+            &id,
+            "--http-method",
+            "GET",
+        ],
+    )
+}
+
+fn assert_method_as_declared(m: &Value) {
+    assert_eq!(m["apiKeyRequired"], true, "{m}");
+    assert_eq!(
+        m["requestParameters"]["method.request.querystring.id"], true,
+        "{m}"
+    );
+    assert_eq!(
+        m["requestParameters"]["method.request.header.x-trace"], false,
+        "{m}"
+    );
+    let i = &m["methodIntegration"];
+    assert_eq!(
+        i["requestParameters"]["integration.request.header.x-trace"], "method.request.header.x-trace",
+        "{m}"
+    );
+    assert_eq!(i["contentHandling"], "CONVERT_TO_TEXT", "{m}");
+}
+
+/// `apiKeyRequired`, the method's and the integration's `requestParameters`, `contentHandling`
+/// on the sandbox: set, read back, changed with the CLI (UpdateMethod, UpdateIntegration), found
+/// at their paths, reverted without a deployment (the stage serves what the manifests say), in sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn method_fields_round_trip_on_the_sandbox() {
+    let s = Sandbox::start().await;
+    let url = s.url();
+    let dir = ManifestDir::new();
+    method_manifests(&dir, METHOD_FIELDS, INTEGRATION_FIELDS);
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let api = entry(&report(&out), "RestApi")["id"].as_str().unwrap().to_owned();
+    let m = get_method(&url, &api);
+    assert_method_as_declared(&m);
+    let writes = Writes::Sandbox(&s);
+    writes.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(entry(&report(&out), "ApiIntegration")["action"], "noop");
+    assert_eq!(writes.written().await, Vec::<String>::new());
+
+    let resource = get_method_resource(&url, &api);
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-method",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &resource,
+            "--http-method",
+            "GET",
+            "--patch-operations",
+            "op=replace,path=/apiKeyRequired,value=false",
+            "op=add,path=/requestParameters/method.request.querystring.id,value=false",
+            "op=add,path=/requestParameters/method.request.querystring.extra,value=true",
+        ],
+    );
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-integration",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &resource,
+            "--http-method",
+            "GET",
+            "--patch-operations",
+            "op=replace,path=/contentHandling,value=CONVERT_TO_BINARY",
+            "op=replace,path=/requestParameters/integration.request.header.x-trace,value='fixed'",
+        ],
+    );
+    let out = run(dir.path(), &url, &["diff"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let r = report(&out);
+    let mut p = paths(entry(&r, "ApiIntegration"));
+    p.sort();
+    assert_eq!(
+        p,
+        [
+            "apiKeyRequired",
+            "integration.contentHandling",
+            "integration.requestParameters[\"integration.request.header.x-trace\"]",
+            "requestParameters[\"method.request.querystring.extra\"]",
+            "requestParameters[\"method.request.querystring.id\"]",
+        ],
+        "{r}"
+    );
+    writes.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_method_as_declared(&get_method(&url, &api));
+    let m = get_method(&url, &api);
+    assert!(
+        m["requestParameters"]
+            .get("method.request.querystring.extra")
+            .is_none(),
+        "{m}"
+    );
+    let written = writes.written().await;
+    assert!(!written.iter().any(|w| w == "CreateDeployment"), "{written:?}");
+    assert!(written.iter().any(|w| w == "UpdateMethod"), "{written:?}");
+    writes.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(entry(&report(&out), "ApiIntegration")["action"], "noop");
+    assert_eq!(writes.written().await, Vec::<String>::new());
+
+    // Unset again: whatever is live stays, and nothing is written.
+    method_manifests(&dir, "", "");
+    writes.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        entry(&report(&out), "ApiIntegration")["action"],
+        "noop",
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(writes.written().await, Vec::<String>::new());
+    assert_method_as_declared(&get_method(&url, &api));
+    s.shutdown().await;
+}
+
+fn get_method_resource(url: &str, api: &str) -> String {
+    let resources = cli(url, &["apigateway", "get-resources", "--rest-api-id", api]);
+    resources["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/status")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The method fields and a `requestValidator` against moto: set by the operator, read back by the
+/// CLI, the next pass writing nothing. moto 5.x has no UpdateMethod or UpdateIntegration, so
+/// out-of-band changes and their revert are checked on the sandbox only.
+#[tokio::test(flavor = "multi_thread")]
+async fn method_fields_and_validator_are_set_on_moto() {
+    let moto = start_moto().await;
+    let proxy = FaultProxy::start(&moto.url).await;
+    let dir = ManifestDir::new();
+    method_manifests(
+        &dir,
+        &format!("{METHOD_FIELDS}  requestValidator: BODY\n"),
+        INTEGRATION_FIELDS,
+    );
+    let out = run(dir.path(), &proxy.url, &["reconcile", "--once"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let api = entry(&report(&out), "RestApi")["id"].as_str().unwrap().to_owned();
+    let m = get_method(&moto.url, &api);
+    assert_method_as_declared(&m);
+    let validator = cli(
+        &moto.url,
+        &[
+            "apigateway",
+            "get-request-validator",
+            "--rest-api-id",
+            &api,
+            "--request-validator-id",
+            m["requestValidatorId"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(validator["validateRequestBody"], true, "{validator}");
+    assert_eq!(validator["validateRequestParameters"], false, "{validator}");
+    assert_eq!(validator["name"], "Validate body", "{validator}");
+    proxy.reset();
+    let out = run(dir.path(), &proxy.url, &["reconcile", "--once"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    for e in report(&out)["resources"].as_array().unwrap() {
+        assert_eq!(e["action"], "noop", "{e}");
+    }
+    assert_eq!(proxy.writes(), Vec::new());
+}
+
+/// An API built with the CLI as the console builds it (every new field at AWS's default, a stage
+/// from a plain deployment), adopted by manifests that set none of the new fields: nothing but
+/// the ownership tags is written. On the sandbox (moto cannot tag a REST API).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_with_aws_defaults_is_adopted_writing_only_tags() {
+    let s = Sandbox::start().await;
+    let url = s.url();
+    let api = cli(&url, &["apigateway", "create-rest-api", "--name", "staged-api"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = cli(&url, &["apigateway", "get-resources", "--rest-api-id", &api])["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = cli(
+        &url,
+        &[
+            "apigateway",
+            "create-resource",
+            "--rest-api-id",
+            &api,
+            "--parent-id",
+            &root,
+            "--path-part",
+            "status",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_method = |verb: &[&str]| {
+        let mut args = verb.to_vec();
+        args.extend([
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &res,
+            "--http-method",
+            "GET",
+        ]);
+        cli(&url, &args);
+    };
+    on_method(&["apigateway", "put-method", "--authorization-type", "NONE"]);
+    on_method(&[
+        "apigateway",
+        "put-integration",
+        "--type",
+        "AWS",
+        "--integration-http-method",
+        "POST",
+        "--uri",
+        "arn:aws:apigateway:us-east-1:states:action/DescribeExecution",
+        "--credentials",
+        "arn:aws:iam::123456789012:role/IntegrationIamRole",
+    ]);
+    on_method(&["apigateway", "put-method-response", "--status-code", "200"]);
+    on_method(&["apigateway", "put-integration-response", "--status-code", "200"]);
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "create-deployment",
+            "--rest-api-id",
+            &api,
+            "--stage-name",
+            "prod",
+        ],
+    );
+
+    let dir = ManifestDir::new();
+    method_manifests(&dir, "", "");
+    s.reset().await;
+    let out = run(dir.path(), &url, &["reconcile", "--once"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r = report(&out);
+    for e in r["resources"].as_array().unwrap() {
+        assert_eq!(e["action"], "noop", "{r}");
+        assert!(e["changes"].as_array().unwrap().is_empty(), "{r}");
+    }
+    let req = s.requests().await;
+    assert_eq!(req.writes(), req.count("TagResource"), "{req:?}");
+    assert!(req.count("TagResource") >= 1, "{req:?}");
+    s.shutdown().await;
+}

@@ -41,6 +41,9 @@ fn machine(name: &str, definition: Value) -> LiveMachine {
 fn method(template: Option<String>) -> LiveMethod {
     LiveMethod {
         authorization_type: Some("NONE".into()),
+        api_key_required: None,
+        request_parameters: BTreeMap::new(),
+        request_validator: None,
         integration: Some(LiveIntegration {
             integration_type: Some("AWS".into()),
             uri: Some(format!(
@@ -53,6 +56,8 @@ fn method(template: Option<String>) -> LiveMethod {
                 .unwrap_or_default(),
             passthrough_behavior: Some("WHEN_NO_MATCH".into()),
             timeout_in_millis: 29000,
+            request_parameters: BTreeMap::new(),
+            content_handling: None,
         }),
         responses: BTreeMap::from([(
             "200".to_owned(),
