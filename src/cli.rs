@@ -190,6 +190,10 @@ pub struct ImportOpts {
     /// Overwrite files that exist already (without it, an existing file is an error and nothing is written).
     #[arg(long)]
     pub force: bool,
+    /// Leave aliases out: saves a ListStateMachineAliases per machine (AWS allows 100 at once, then
+    /// one a second), the floor of a large import otherwise. The aliases keep working unmanaged.
+    #[arg(long)]
+    pub no_aliases: bool,
     #[command(flatten)]
     pub aws: AwsOpts,
     #[command(flatten)]

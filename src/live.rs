@@ -219,3 +219,11 @@ pub enum AlarmState {
 
 /// `(version, weight)` pairs, as a Step Functions alias routes.
 pub type Routing = Vec<(u32, u8)>;
+
+/// A state machine alias as read (SPEC §9): its name, description and routing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveAlias {
+    pub name: String,
+    pub description: Option<String>,
+    pub routing: Routing,
+}

@@ -4,7 +4,7 @@
 use aws_sdk_sfn::types::RoutingConfigurationListItem;
 
 use super::{Aws, AwsError};
-use crate::live::Routing;
+use crate::live::{LiveAlias, Routing};
 
 const SVC: &str = "states";
 
@@ -135,6 +135,11 @@ impl Aws {
 
     /// DescribeStateMachineAlias: its routing, or `None` when it does not exist.
     pub async fn describe_alias(&self, arn: &str, alias: &str) -> Result<Option<Routing>, AwsError> {
+        Ok(self.read_alias(arn, alias).await?.map(|a| a.routing))
+    }
+
+    /// DescribeStateMachineAlias: its routing and description, or `None` when it does not exist.
+    pub async fn read_alias(&self, arn: &str, alias: &str) -> Result<Option<LiveAlias>, AwsError> {
         let out = match self
             .call(
                 SVC,
@@ -152,8 +157,11 @@ impl Aws {
             }
             Err(e) => return Err(e),
         };
-        Ok(Some(
-            out.routing_configuration()
+        Ok(Some(LiveAlias {
+            name: alias.to_owned(),
+            description: out.description().filter(|d| !d.is_empty()).map(str::to_owned),
+            routing: out
+                .routing_configuration()
                 .iter()
                 .filter_map(|r| {
                     Some((
@@ -162,7 +170,36 @@ impl Aws {
                     ))
                 })
                 .collect(),
-        ))
+        }))
+    }
+
+    /// The names of the machine's aliases (ListStateMachineAliases, every page).
+    pub async fn list_aliases(&self, arn: &str) -> Result<Vec<String>, AwsError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .call(
+                    SVC,
+                    "ListStateMachineAliases",
+                    self.sfn
+                        .list_state_machine_aliases()
+                        .state_machine_arn(arn)
+                        .set_next_token(token.take())
+                        .send(),
+                )
+                .await?;
+            all.extend(
+                out.state_machine_aliases()
+                    .iter()
+                    .filter_map(|a| a.state_machine_alias_arn().rsplit(':').next())
+                    .map(str::to_owned),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(all),
+            }
+        }
     }
 
     /// CreateStateMachineAlias.

@@ -3,6 +3,7 @@
 //! write them to `-o DIR`. Nothing is written when anything is refused, a name does not exist, or
 //! a file exists already without `--force`. Exit 0 when written, 1 otherwise.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::aws::{Aws, retry};
 use crate::cli::ImportOpts;
-use crate::import::{LiveRestApi, Target, import};
+use crate::import::{LiveRestApi, LiveVersions, Target, import};
 use crate::live::LiveMachine;
 
 /// Runs `import`.
@@ -38,9 +39,10 @@ pub async fn run(opts: ImportOpts) -> crate::Result<u8> {
 }
 
 async fn read_and_write(opts: &ImportOpts, aws: &Aws, deadline: tokio::time::Instant) -> crate::Result<u8> {
-    let machines = read_machines(
+    let (machines, versions) = read_machines(
         aws,
         &opts.state_machines,
+        !opts.no_aliases,
         usize::from(opts.pass.concurrency),
         deadline,
     )
@@ -50,7 +52,7 @@ async fn read_and_write(opts: &ImportOpts, aws: &Aws, deadline: tokio::time::Ins
         region: aws.region.clone(),
         account_id: aws.account_id.clone(),
     };
-    let imported = match import(&machines, &apis, &target) {
+    let imported = match import(&machines, &versions, &apis, &target) {
         Ok(i) => i,
         Err(refusals) => {
             for r in &refusals {
@@ -106,14 +108,15 @@ fn write_atomically(path: &Path, text: &str) -> crate::Result<()> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Describes each machine (name or ARN), `concurrency` at a time, in the order given; a name that
-/// does not exist is an error naming it.
+/// Describes each machine (name or ARN), `concurrency` at a time, in the order given, with its
+/// aliases unless `with_aliases` is off; a name that does not exist is an error naming it.
 async fn read_machines(
     aws: &Aws,
     names: &[String],
+    with_aliases: bool,
     concurrency: usize,
     deadline: tokio::time::Instant,
-) -> crate::Result<Vec<LiveMachine>> {
+) -> crate::Result<(Vec<LiveMachine>, BTreeMap<String, LiveVersions>)> {
     // Many machines: their tags from one Tagging API listing (100 a page) instead of one
     // ListTagsForResource each (100, then 1 a second), so DescribeStateMachine's quota is the
     // floor. A machine not listed has no tag; without the listing (no tag:GetResources
@@ -132,6 +135,13 @@ async fn read_machines(
     } else {
         None
     };
+    if with_aliases && names.len() > ALIAS_LISTING_BURST {
+        tracing::warn!(
+            machines = names.len(),
+            "reading each machine's aliases takes a ListStateMachineAliases call, which AWS allows {ALIAS_LISTING_BURST} at once, then one a second: about {} s more; --no-aliases skips them",
+            names.len() - ALIAS_LISTING_BURST
+        );
+    }
     let sem = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (i, name) in names.iter().enumerate() {
@@ -144,17 +154,25 @@ async fn read_machines(
         let tags = listing.as_ref().map(|l| l.get(&arn).cloned().unwrap_or_default());
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let live = retry(deadline, || aws.describe_machine(&arn, tags.as_ref())).await;
+            let live = match retry(deadline, || aws.describe_machine(&arn, tags.as_ref())).await {
+                Ok(Some(m)) if with_aliases => read_versions(&aws, &m, deadline).await.map(|v| Some((m, v))),
+                Ok(m) => Ok(m.map(|m| (m, LiveVersions::default()))),
+                Err(e) => Err(e),
+            };
             (i, arn, live)
         });
     }
     let progress = names.len() >= PROGRESS_EVERY && std::io::stderr().is_terminal();
     let mut out: Vec<Option<LiveMachine>> = vec![None; names.len()];
+    let mut versions = BTreeMap::new();
     let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
         let Ok((i, arn, live)) = joined else { continue };
         match live {
-            Ok(Some(m)) => out[i] = Some(m),
+            Ok(Some((m, v))) => {
+                versions.insert(m.arn.clone(), v);
+                out[i] = Some(m);
+            }
             Ok(None) => {
                 return Err(crate::Error::Input(format!(
                     "StateMachineDoesNotExist: State Machine Does Not Exist: '{arn}'; nothing was written"
@@ -171,11 +189,57 @@ async fn read_machines(
             eprintln!("read {done} of {} state machines", names.len());
         }
     }
-    Ok(out.into_iter().flatten().collect())
+    Ok((out.into_iter().flatten().collect(), versions))
+}
+
+/// The machine's aliases (ListStateMachineAliases, then DescribeStateMachineAlias each) and, when
+/// it has any, whether its newest version holds the live configuration.
+async fn read_versions(
+    aws: &Aws,
+    m: &LiveMachine,
+    deadline: tokio::time::Instant,
+) -> Result<LiveVersions, crate::aws::AwsError> {
+    let names = retry(deadline, || aws.list_aliases(&m.arn)).await?;
+    let mut aliases = Vec::new();
+    for name in &names {
+        if let Some(a) = retry(deadline, || aws.read_alias(&m.arn, name)).await? {
+            aliases.push(a);
+        }
+    }
+    if aliases.is_empty() {
+        return Ok(LiveVersions::default());
+    }
+    let hint = aliases
+        .iter()
+        .flat_map(|a| a.routing.iter().map(|(v, _)| *v))
+        .max()
+        .unwrap_or(0);
+    let newest = match retry(deadline, || aws.newest_version(&m.arn, hint)).await? {
+        None => None,
+        Some(n) => {
+            let (version_arn, no_tags) = (format!("{}:{n}", m.arn), BTreeMap::new());
+            let version = retry(deadline, || aws.describe_machine(&version_arn, Some(&no_tags))).await?;
+            Some((n, version.is_some_and(|v| same_configuration(m, &v))))
+        }
+    };
+    Ok(LiveVersions { aliases, newest })
+}
+
+/// Whether a version holds the machine's configuration (what publishing it again would hold).
+fn same_configuration(machine: &LiveMachine, version: &LiveMachine) -> bool {
+    machine.machine_type == version.machine_type
+        && machine.role_arn == version.role_arn
+        && machine.definition == version.definition
+        && machine.logging == version.logging
+        && machine.tracing_enabled == version.tracing_enabled
+        && machine.encryption == version.encryption
 }
 
 /// From this many machines on, their tags come from one Tagging API listing.
 const TAG_LISTING_MIN: usize = 20;
+
+/// ListStateMachineAliases's burst (AWS's default quota: 100, then one a second).
+const ALIAS_LISTING_BURST: usize = 100;
 
 /// A progress line on a terminal every this many machines.
 const PROGRESS_EVERY: usize = 100;

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::asl::MachineType;
 use crate::desired::Kind;
-use crate::live::{LiveApi, LiveMachine, LiveMethod, LiveResource, LiveStage};
+use crate::live::{LiveAlias, LiveApi, LiveMachine, LiveMethod, LiveResource, LiveStage};
 
 pub use emit::document as yaml_document;
 
@@ -38,6 +38,15 @@ pub struct LiveRestApi {
     pub api: LiveApi,
     pub resources: Vec<LiveResource>,
     pub stages: Vec<LiveStage>,
+}
+
+/// A machine's aliases as read for import, and whether its newest version holds the live
+/// configuration (when it does not, a manifest with those aliases would publish one: refused).
+#[derive(Debug, Clone, Default)]
+pub struct LiveVersions {
+    pub aliases: Vec<LiveAlias>,
+    /// The newest version's number, and whether it holds the machine's live configuration.
+    pub newest: Option<(u32, bool)>,
 }
 
 /// One file to write, relative to the output directory.
@@ -66,9 +75,11 @@ impl std::fmt::Display for Refusal {
 
 const API_VERSION: &str = "sfn-operator.dev/v1alpha1";
 
-/// Turns live machines and REST APIs into manifest files; every refusal when any.
+/// Turns live machines (with their aliases, by machine ARN, where read) and REST APIs into
+/// manifest files; every refusal when any.
 pub fn import(
     machines: &[LiveMachine],
+    versions: &BTreeMap<String, LiveVersions>,
     apis: &[LiveRestApi],
     target: &Target,
 ) -> Result<Imported, Vec<Refusal>> {
@@ -88,7 +99,7 @@ pub fn import(
             &aws_name,
         );
         machine_refs.insert(aws_name.clone(), meta.clone());
-        match machine_files(m, &aws_name, &meta, target) {
+        match machine_files(m, versions.get(&m.arn), &aws_name, &meta, target) {
             Ok(files) => out.files.extend(files),
             Err(r) => refusals.extend(r),
         }
@@ -122,6 +133,7 @@ pub fn machine_name(arn: &str) -> String {
 
 fn machine_files(
     m: &LiveMachine,
+    versions: Option<&LiveVersions>,
     aws_name: &str,
     meta: &str,
     target: &Target,
@@ -165,9 +177,16 @@ fn machine_files(
         spec.insert("tags".into(), Value::Object(tags));
     }
     deletion_policy(&m.tags, &mut spec);
+    let aliases_note = match versions.filter(|v| !v.aliases.is_empty()) {
+        None => "",
+        Some(v) => {
+            spec.insert("aliases".into(), aliases_value(v, aws_name)?);
+            "\n# Aliases as they routed at import, pinned with `routing` (a `rollout` instead delivers\n# each change progressively: docs/rollouts.md)."
+        }
+    };
     let doc = manifest("StateMachine", meta, spec);
     let manifest_text = format!(
-        "# Imported by `sfn-operator import` from state machine {}\n# (definition in {definition_file}).\n{}",
+        "# Imported by `sfn-operator import` from state machine {}\n# (definition in {definition_file}).{aliases_note}\n{}",
         m.arn,
         emit::document(&doc)
     );
@@ -185,6 +204,54 @@ fn machine_files(
             text: definition_text,
         },
     ])
+}
+
+/// `aliases:` with each alias's live routing pinned. Refused when no version holds the live
+/// configuration: the manifest would then publish one (a change), where import writes only what
+/// runs.
+fn aliases_value(v: &LiveVersions, aws_name: &str) -> Result<Value, Vec<Refusal>> {
+    let names = || {
+        v.aliases
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match v.newest {
+        Some((_, true)) => {}
+        Some((n, false)) => {
+            return Err(vec![Refusal(format!(
+                "state machine {aws_name}: aliases {} route to published versions, but its live configuration was changed after the newest one (version {n}); a manifest with these aliases would publish version {} — publish the live configuration first (aws stepfunctions publish-state-machine-version), or import with --no-aliases",
+                names(),
+                n + 1
+            ))]);
+        }
+        None => {
+            return Err(vec![Refusal(format!(
+                "state machine {aws_name}: aliases {} exist but no version of the machine was found; import with --no-aliases",
+                names()
+            ))]);
+        }
+    }
+    Ok(Value::Array(
+        v.aliases
+            .iter()
+            .map(|a| {
+                let mut alias = Map::new();
+                alias.insert("name".into(), a.name.clone().into());
+                if let Some(d) = &a.description {
+                    alias.insert("description".into(), text(d).into());
+                }
+                let routing: Vec<Value> = a
+                    .routing
+                    .iter()
+                    .map(|(version, weight)| json!({"version": version, "weight": weight}))
+                    .collect();
+                alias.insert("routing".into(), Value::Array(routing));
+                Value::Object(alias)
+            })
+            .collect(),
+    ))
 }
 
 /// Every string of a definition as the manifest writes it (placeholders for the account and

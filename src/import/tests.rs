@@ -174,6 +174,7 @@ fn the_reference_system_round_trips_to_noop_plans() {
     ]);
     let imported = import(
         std::slice::from_ref(&m),
+        &Default::default(),
         std::slice::from_ref(&live_api),
         &target(),
     )
@@ -297,7 +298,7 @@ fn jsonata_unicode_and_placeholders_in_definitions_load_back_exactly() {
             "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/states/x:*"
         )],
     };
-    let imported = import(&[m.clone()], &[], &target()).unwrap();
+    let imported = import(&[m.clone()], &Default::default(), &[], &target()).unwrap();
     let (_dir, loaded) = load(&imported);
     let Resource::StateMachine(sm) = &loaded.desired.resources[0] else {
         panic!()
@@ -326,7 +327,7 @@ fn what_the_manifest_cannot_say_is_refused_by_name() {
         canary_overrides: BTreeMap::new(),
         settings: Default::default(),
     });
-    let err = import(&[], &[two_stages], &target()).unwrap_err();
+    let err = import(&[], &Default::default(), &[two_stages], &target()).unwrap_err();
     let text: Vec<String> = err.iter().map(ToString::to_string).collect();
     assert!(text.iter().any(|t| t.contains("stages prod, dev")), "{text:?}");
     assert!(
