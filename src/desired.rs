@@ -334,8 +334,47 @@ pub struct RestApi {
     /// `binaryMediaTypes`, `minimumCompressionSize`, `apiKeySource`, `disableExecuteApiEndpoint`.
     #[serde(default)]
     pub settings: ApiSettings,
+    /// `stages.NAME`: the settings of each named stage (SPEC §12), never part of a deployment.
+    #[serde(default)]
+    pub stages: BTreeMap<String, StageSettings>,
     pub tags: BTreeMap<String, String>,
     pub deletion_policy: DeletionPolicy,
+}
+
+/// One stage's settings (`stages.NAME`); each `None` (or absent key): leave whatever is live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageSettings {
+    pub description: Option<String>,
+    /// The variables the manifest names; others on the stage are left alone.
+    pub variables: BTreeMap<String, String>,
+    pub tracing_enabled: Option<bool>,
+    /// Keyed as AWS keys them: `*/*` for every method, `RESOURCE_PATH/VERB` (no leading `/`) for one.
+    pub method_settings: BTreeMap<String, MethodSetting>,
+    pub access_log: Option<AccessLogSettings>,
+}
+
+/// One `methodSettings` entry; each `None`: leave whatever is live.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MethodSetting {
+    pub throttling_burst_limit: Option<i64>,
+    /// Requests per second (a finite, non-negative number: validated).
+    pub throttling_rate_limit: Option<f64>,
+    /// `OFF`, `ERROR` or `INFO`.
+    pub logging_level: Option<String>,
+    pub metrics_enabled: Option<bool>,
+    pub data_trace_enabled: Option<bool>,
+}
+
+// The rate limit is never NaN (the loader accepts finite numbers only), so equality is total.
+impl Eq for MethodSetting {}
+
+/// `accessLogSettings`; each `None`: leave whatever is live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessLogSettings {
+    /// A CloudWatch Logs log group (or Firehose stream) ARN.
+    pub destination_arn: Option<String>,
+    /// The log line format (`$context` variables; AWS requires `$context.requestId` in it).
+    pub format: Option<String>,
 }
 
 /// A REST API's settings (SPEC §12); each `None`: leave whatever is live.
@@ -387,6 +426,23 @@ pub struct Integration {
     /// `WHEN_NO_MATCH`, `WHEN_NO_TEMPLATES` or `NEVER`.
     pub passthrough_behavior: String,
     pub timeout_in_millis: i32,
+    /// Integration request parameter → its source (`method.request.header.x`, `'literal'`);
+    /// `None`: leave whatever is live.
+    #[serde(default)]
+    pub request_parameters: Option<BTreeMap<String, String>>,
+    /// `CONVERT_TO_TEXT` or `CONVERT_TO_BINARY`; `None`: leave whatever is live.
+    #[serde(default)]
+    pub content_handling: Option<String>,
+}
+
+/// A method's own fields (SPEC §12); each `None`: leave whatever is live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodFields {
+    pub api_key_required: Option<bool>,
+    /// `method.request.{path|querystring|header}.NAME` → required.
+    pub request_parameters: Option<BTreeMap<String, bool>>,
+    /// `NONE`, `BODY`, `PARAMETERS` or `BODY_AND_PARAMETERS`.
+    pub request_validator: Option<String>,
 }
 
 /// A desired method + integration on a REST API resource path.
@@ -400,6 +456,9 @@ pub struct ApiIntegration {
     pub http_method: String,
     /// `NONE` or `AWS_IAM`.
     pub authorization_type: String,
+    /// `apiKeyRequired`, the method's `requestParameters` and its `requestValidator`.
+    #[serde(default)]
+    pub method: MethodFields,
     pub integration: Integration,
     /// A `StateMachine` manifest's `metadata.name`; reconciled first.
     pub state_machine_ref: Option<String>,

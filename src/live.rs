@@ -78,6 +78,29 @@ pub struct LiveStage {
     pub variables: BTreeMap<String, String>,
     /// The canary's `stageVariableOverrides`.
     pub canary_overrides: BTreeMap<String, String>,
+    /// Description, tracing, method and access log settings (the variables are above).
+    pub settings: LiveStageSettings,
+}
+
+/// A stage's settings as GetStage shows them, AWS's defaults where it shows none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveStageSettings {
+    pub description: Option<String>,
+    pub tracing_enabled: bool,
+    /// `methodSettings` by AWS's key (`*/*`, `pets/GET`).
+    pub method_settings: BTreeMap<String, LiveMethodSetting>,
+    /// `accessLogSettings` (`None`: none).
+    pub access_log: Option<crate::desired::AccessLogSettings>,
+}
+
+/// One `methodSettings` entry as live.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveMethodSetting {
+    pub throttling_burst_limit: Option<i64>,
+    pub throttling_rate_limit: Option<f64>,
+    pub logging_level: Option<String>,
+    pub metrics_enabled: Option<bool>,
+    pub data_trace_enabled: Option<bool>,
 }
 
 /// A resource path with its methods.
@@ -94,6 +117,14 @@ pub struct LiveResource {
 #[serde(rename_all = "camelCase")]
 pub struct LiveMethod {
     pub authorization_type: Option<String>,
+    /// `None` when false (AWS's default), so a method without it fingerprints as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_required: Option<bool>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_parameters: BTreeMap<String, bool>,
+    /// The validator's checks (`BODY`, `PARAMETERS`, `BODY_AND_PARAMETERS`); `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_validator: Option<String>,
     /// `None`: the method has no integration.
     pub integration: Option<LiveIntegration>,
     /// Status code → the method response and its integration response.
@@ -127,6 +158,10 @@ pub struct LiveIntegration {
     pub request_templates: BTreeMap<String, String>,
     pub passthrough_behavior: Option<String>,
     pub timeout_in_millis: i32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_parameters: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_handling: Option<String>,
 }
 
 /// One method response with its integration response (when there is one).

@@ -609,11 +609,39 @@ async fn write_method(
             }
             MethodOp::PutMethod => {
                 let res = resource(ids, &ai.path)?;
+                let validator = match ai.method.request_validator.as_deref() {
+                    None | Some("NONE") => None,
+                    Some(checks) => Some(retry(deadline, || aws.ensure_validator(api_id, checks)).await?),
+                };
                 create_once(
                     deadline,
-                    || aws.put_method(api_id, &res, verb, &ai.authorization_type),
+                    || {
+                        aws.put_method(
+                            api_id,
+                            &res,
+                            verb,
+                            &ai.authorization_type,
+                            &ai.method,
+                            validator.clone(),
+                        )
+                    },
                     || async { Ok(aws.method_exists(api_id, &res, verb).await?.then_some(())) },
                 )
+                .await?;
+            }
+            MethodOp::PatchMethod(patches) => {
+                let res = resource(ids, &ai.path)?;
+                let checks = patches.iter().find_map(|p| match p {
+                    crate::plan::integrations::MethodPatch::Validator(c) => c.clone(),
+                    _ => None,
+                });
+                let validator = match checks {
+                    Some(c) => Some(retry(deadline, || aws.ensure_validator(api_id, &c)).await?),
+                    None => None,
+                };
+                retry(deadline, || {
+                    aws.patch_method(api_id, &res, verb, patches, validator.as_deref())
+                })
                 .await?;
             }
             MethodOp::SetAuthorization => {

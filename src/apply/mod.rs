@@ -251,6 +251,17 @@ impl Reconciler {
         let (mut results, created) = self.wave_one(&wave, listing.as_ref(), &alarms).await;
         let known = wave.with_dependencies(&results, &self.owner);
         let (integration_reps, prunes) = self.wave_two(&wave, &known, &created, &api_prunes, &alarms).await;
+        // Stage settings once the integrations' deployments have made the stages (SPEC §12).
+        for r in wave.runnable() {
+            let Resource::RestApi(api) = r else { continue };
+            if let Some(rep) = results.get_mut(&r.key())
+                && !matches!(rep.status, Status::Failed | Status::Skipped)
+            {
+                rest_api::reconcile_stage_settings(&self.aws, api, rep, scope.mode, scope.deadline)
+                    .instrument(reconcile_span(Kind::RestApi, &api.meta.name))
+                    .await;
+            }
+        }
         results.extend(
             integration_reps
                 .into_iter()

@@ -1,5 +1,6 @@
 //! One REST API: plan it against the pass's listing (`plan::rest_api`) and, in `Apply` mode,
-//! create it (with the ownership records of the integrations that will live on it) or update it.
+//! create it (with the ownership records of the integrations that will live on it) or update it;
+//! after the integrations, its stage settings (`plan::stage_settings`).
 //!
 //! Must not: list APIs itself (the pass lists them once and shares the list), decide what
 //! changes or whose an API is (the plan does), touch the API's resources, methods or deployments
@@ -11,10 +12,12 @@ use tokio::time::Instant;
 
 use super::{Mode, report_of};
 use crate::aws::{Aws, AwsError, create_once, retry};
-use crate::desired::{Kind, ResourceKey, RestApi};
-use crate::live::LiveApi;
+use crate::desired::{DriftPolicy, Kind, ResourceKey, RestApi};
+use crate::live::{LiveApi, LiveStage};
 use crate::ownership;
+use crate::plan::Action;
 use crate::plan::rest_api::{ApiOp, plan_rest_api};
+use crate::plan::stage_settings::plan_stage_settings;
 use crate::report::{ResourceReport, Status};
 
 /// Plans and applies one REST API. `records` are the ownership records of the integrations that
@@ -128,4 +131,92 @@ async fn execute(
         }
     }
     Ok(created)
+}
+
+/// The stage settings of one REST API (`spec.stages`), after the integrations' deployments (which
+/// create stages): read GetStages, plan, and in `Apply` mode UpdateStage each stage that differs.
+/// Merged into the API's report `rep`; never a deployment. An API not created yet (a diff) shows
+/// every set field as a change from AWS's defaults.
+pub(super) async fn reconcile_stage_settings(
+    aws: &Aws,
+    api: &RestApi,
+    rep: &mut ResourceReport,
+    mode: Mode,
+    deadline: Instant,
+) {
+    let controls = &api.meta.controls;
+    if api.stages.is_empty() || controls.drift_policy == DriftPolicy::Ignore {
+        return;
+    }
+    let live = match rep.id.clone() {
+        Some(id) => match retry(deadline, || aws.stages(&id)).await {
+            Ok(stages) => stages,
+            Err(e) => {
+                rep.status = Status::Failed;
+                rep.message = Some(format!("REST API {id}: reading its stages: {e}"));
+                return;
+            }
+        },
+        None => Vec::new(),
+    };
+    let mut plan = plan_stage_settings(&api.stages, &live, &controls.ignore_differences);
+    if mode == Mode::Diff || rep.id.is_none() {
+        // What a stage still to be created by a deployment gets, from AWS's defaults.
+        let fresh: Vec<LiveStage> = plan
+            .missing
+            .iter()
+            .map(|name| LiveStage {
+                name: name.clone(),
+                deployment_id: None,
+                canary: None,
+                variables: Default::default(),
+                canary_overrides: Default::default(),
+                settings: Default::default(),
+            })
+            .collect();
+        let pending = plan_stage_settings(&api.stages, &fresh, &controls.ignore_differences);
+        plan.changes.extend(pending.changes);
+    }
+    if !plan.changes.is_empty() {
+        rep.changes.extend(plan.changes.clone());
+        if rep.action == Action::Noop {
+            rep.action = Action::Update;
+            // An adoption that also changes a stage is an update like any other.
+            rep.message = None;
+        }
+    }
+    if mode == Mode::Diff {
+        if !plan.changes.is_empty() && rep.status == Status::Synced {
+            rep.status = Status::Pending;
+        }
+        return;
+    }
+    if controls.drift_policy == DriftPolicy::Report {
+        if !plan.changes.is_empty() {
+            rep.status = Status::Drifted;
+        }
+        return;
+    }
+    let Some(id) = rep.id.clone() else { return };
+    for patch in &plan.patches {
+        if let Err(e) = retry(deadline, || {
+            aws.patch_stage_settings(&id, &patch.stage, &patch.ops)
+        })
+        .await
+        {
+            rep.status = Status::Failed;
+            rep.message = Some(format!(
+                "REST API {id} stage {:?}: {e} (UpdateStage)",
+                patch.stage
+            ));
+            return;
+        }
+    }
+    if let Some(stage) = plan.missing.first() {
+        rep.status = Status::Failed;
+        rep.message = Some(format!(
+            "stage {stage:?} does not exist: a stage is created by a deployment (an ApiIntegration on this API \
+             with `stage: {stage}`); its settings are applied in the pass that deploys it"
+        ));
+    }
 }

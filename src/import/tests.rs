@@ -41,6 +41,9 @@ fn machine(name: &str, definition: Value) -> LiveMachine {
 fn method(template: Option<String>) -> LiveMethod {
     LiveMethod {
         authorization_type: Some("NONE".into()),
+        api_key_required: None,
+        request_parameters: BTreeMap::new(),
+        request_validator: None,
         integration: Some(LiveIntegration {
             integration_type: Some("AWS".into()),
             uri: Some(format!(
@@ -53,6 +56,8 @@ fn method(template: Option<String>) -> LiveMethod {
                 .unwrap_or_default(),
             passthrough_behavior: Some("WHEN_NO_MATCH".into()),
             timeout_in_millis: 29000,
+            request_parameters: BTreeMap::new(),
+            content_handling: None,
         }),
         responses: BTreeMap::from([(
             "200".to_owned(),
@@ -100,6 +105,7 @@ fn api(methods: Vec<(&str, &str, LiveMethod)>) -> LiveRestApi {
             canary: None,
             variables: BTreeMap::new(),
             canary_overrides: BTreeMap::new(),
+            settings: Default::default(),
         }],
     }
 }
@@ -319,6 +325,7 @@ fn what_the_manifest_cannot_say_is_refused_by_name() {
         canary: Some(("d2".into(), 10.0)),
         variables: BTreeMap::new(),
         canary_overrides: BTreeMap::new(),
+        settings: Default::default(),
     });
     let err = import(&[], &Default::default(), &[two_stages], &target()).unwrap_err();
     let text: Vec<String> = err.iter().map(ToString::to_string).collect();

@@ -35,6 +35,7 @@ pub fn change_roots(kind: Kind) -> &'static [&'static str] {
             "apiKeySource",
             "disableExecuteApiEndpoint",
             "policy",
+            "stages",
             "tags",
         ],
         Kind::ApiIntegration => &["authorizationType", "integration", "responses"],

@@ -47,6 +47,7 @@ pub fn integration(name: &str, verb: &str, path: &str) -> ApiIntegration {
         path: path.into(),
         http_method: verb.into(),
         authorization_type: "NONE".into(),
+        method: Default::default(),
         integration: Integration {
             integration_type: "AWS".into(),
             uri: "arn:aws:apigateway:us-east-1:states:action/StartExecution".into(),
@@ -55,6 +56,8 @@ pub fn integration(name: &str, verb: &str, path: &str) -> ApiIntegration {
             request_templates: BTreeMap::from([("application/json".to_owned(), "$input.body".to_owned())]),
             passthrough_behavior: "WHEN_NO_MATCH".into(),
             timeout_in_millis: 29000,
+            request_parameters: None,
+            content_handling: None,
         },
         state_machine_ref: None,
         state_machine_alias: None,

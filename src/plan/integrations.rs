@@ -61,6 +61,8 @@ pub enum MethodOp {
     PutMethod,
     /// UpdateMethod `replace /authorizationType`.
     SetAuthorization,
+    /// UpdateMethod with these changes of the method's own fields (SPEC §12).
+    PatchMethod(Vec<MethodPatch>),
     /// DeleteIntegrationResponse of a response the manifest no longer names (before the method
     /// response, and before any PutIntegration).
     DeleteIntegrationResponse { status_code: String },
@@ -72,6 +74,18 @@ pub enum MethodOp {
     PutMethodResponse { status_code: String },
     /// PutIntegrationResponse.
     PutIntegrationResponse { status_code: String },
+}
+
+/// One UpdateMethod change of a method's own fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MethodPatch {
+    /// `replace /apiKeyRequired`.
+    ApiKeyRequired(bool),
+    /// `add /requestParameters/NAME` (required or not), or `remove` (`None`).
+    Parameter(String, Option<bool>),
+    /// `replace /requestValidatorId` with the API's validator of these checks (`BODY`,
+    /// `PARAMETERS`, `BODY_AND_PARAMETERS`), or `""` (`None`: no validator).
+    Validator(Option<String>),
 }
 
 /// Where an integration was before its manifest moved it (another method or path on the API).
@@ -173,6 +187,9 @@ pub fn desired_method(ai: &ApiIntegration) -> LiveMethod {
     let i = &ai.integration;
     LiveMethod {
         authorization_type: Some(ai.authorization_type.clone()),
+        api_key_required: ai.method.api_key_required.filter(|r| *r),
+        request_parameters: ai.method.request_parameters.clone().unwrap_or_default(),
+        request_validator: ai.method.request_validator.clone().filter(|v| v != "NONE"),
         integration: Some(LiveIntegration {
             integration_type: Some(i.integration_type.clone()),
             uri: Some(i.uri.clone()),
@@ -181,6 +198,8 @@ pub fn desired_method(ai: &ApiIntegration) -> LiveMethod {
             request_templates: i.request_templates.clone(),
             passthrough_behavior: Some(i.passthrough_behavior.clone()),
             timeout_in_millis: i.timeout_in_millis,
+            request_parameters: i.request_parameters.clone().unwrap_or_default(),
+            content_handling: i.content_handling.clone(),
         }),
         responses: ai
             .responses
@@ -357,11 +376,25 @@ fn plan_integration(
         Some((e, m)) => (Some(Box::new(e)), m),
         None => (None, manifest_method),
     };
+    let (write_as, want) = match live {
+        Some(l) => keep_unset(ai, write_as, want, l),
+        None => (write_as, want),
+    };
     let mut changes = if live.is_some() && policy == DriftPolicy::Ignore {
         Vec::new()
     } else {
         method_changes(&want, live)
     };
+    for c in &mut changes {
+        // A default the comparable form leaves out reads as the manifest wrote it.
+        match c.path.as_str() {
+            "apiKeyRequired" if c.after.is_null() => c.after = false.into(),
+            "apiKeyRequired" if c.before.is_null() => c.before = false.into(),
+            "requestValidator" if c.after.is_null() => c.after = "NONE".into(),
+            "requestValidator" if c.before.is_null() => c.before = "NONE".into(),
+            _ => {}
+        }
+    }
     let drifted = hands_off && !changes.is_empty();
     let mut action = match live {
         None => Action::Create,
@@ -446,6 +479,76 @@ fn plan_integration(
     }
 }
 
+/// The fields of SPEC §12 the manifest leaves unset take their live values, in what is compared
+/// (`want`) and in what is written (a PutIntegration sends the whole integration): unset never
+/// makes a change and never drops what someone else set.
+fn keep_unset(
+    ai: &ApiIntegration,
+    write_as: Option<Box<ApiIntegration>>,
+    mut want: LiveMethod,
+    live: &LiveMethod,
+) -> (Option<Box<ApiIntegration>>, LiveMethod) {
+    fill_unset(ai, &mut want, live);
+    let Some(l) = live.integration.as_ref() else {
+        return (write_as, want);
+    };
+    let mut e = write_as.unwrap_or_else(|| Box::new(ai.clone()));
+    if ai.integration.request_parameters.is_none() {
+        e.integration.request_parameters = Some(l.request_parameters.clone()).filter(|p| !p.is_empty());
+    }
+    if ai.integration.content_handling.is_none() {
+        e.integration.content_handling = l.content_handling.clone();
+    }
+    let changed = *e != *ai;
+    (changed.then_some(e), want)
+}
+
+/// `method` (the manifest's) with the SPEC §12 fields the manifest leaves unset as `live` has them.
+fn fill_unset(ai: &ApiIntegration, method: &mut LiveMethod, live: &LiveMethod) {
+    let m = &ai.method;
+    if m.api_key_required.is_none() {
+        method.api_key_required = live.api_key_required;
+    }
+    if m.request_parameters.is_none() {
+        method.request_parameters = live.request_parameters.clone();
+    }
+    if m.request_validator.is_none() {
+        method.request_validator = live.request_validator.clone();
+    }
+    if let (Some(w), Some(l)) = (method.integration.as_mut(), live.integration.as_ref()) {
+        if ai.integration.request_parameters.is_none() {
+            w.request_parameters = l.request_parameters.clone();
+        }
+        if ai.integration.content_handling.is_none() {
+            w.content_handling = l.content_handling.clone();
+        }
+    }
+}
+
+/// The UpdateMethod changes that turn the live method's own fields into `want`'s.
+fn method_patches(want: &LiveMethod, live: &LiveMethod) -> Vec<MethodPatch> {
+    let mut out = Vec::new();
+    if want.api_key_required != live.api_key_required {
+        out.push(MethodPatch::ApiKeyRequired(
+            want.api_key_required.unwrap_or(false),
+        ));
+    }
+    for (k, v) in &want.request_parameters {
+        if live.request_parameters.get(k) != Some(v) {
+            out.push(MethodPatch::Parameter(k.clone(), Some(*v)));
+        }
+    }
+    for k in live.request_parameters.keys() {
+        if !want.request_parameters.contains_key(k) {
+            out.push(MethodPatch::Parameter(k.clone(), None));
+        }
+    }
+    if want.request_validator != live.request_validator {
+        out.push(MethodPatch::Validator(want.request_validator.clone()));
+    }
+    out
+}
+
 /// The writes that make the method at `ai.path` what the manifest says: missing path parts,
 /// method, stale responses, integration, responses (the manifest's set exactly).
 fn method_writes(
@@ -469,6 +572,12 @@ fn method_writes(
             ops.push(MethodOp::SetAuthorization);
         }
         Some(_) => {}
+    }
+    if let Some(l) = live {
+        let patches = method_patches(want, l);
+        if !patches.is_empty() {
+            ops.push(MethodOp::PatchMethod(patches));
+        }
     }
     // Responses the manifest no longer names go first, the integration response before the
     // method response, while they are as read (a PutIntegration drops integration responses in
@@ -599,8 +708,12 @@ fn planned_configuration(
             r.methods.remove(&m.http_method);
         }
         // The manifest's method, ignored fields and drift left in place included: a stage is
-        // in sync when it serves what the manifests say.
-        let method = desired_method(ai);
+        // in sync when it serves what the manifests say (and, for a field they leave unset,
+        // what is live).
+        let mut method = desired_method(ai);
+        if let Some(l) = input.live.method(&ai.path, &ai.http_method) {
+            fill_unset(ai, &mut method, l);
+        }
         match resources.iter_mut().find(|r| r.path == ai.path) {
             Some(r) => {
                 r.methods.insert(ai.http_method.clone(), method);

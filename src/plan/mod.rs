@@ -15,6 +15,7 @@
 //!   and the stage deployments that follow (SPEC §4).
 //! - `prune.rs`: which owned REST APIs and integration records pruning removes.
 //! - `rollout.rs`: one alias's rollout (SPEC §9): the next step, when it is due, a roll back.
+//! - `stage_settings.rs`: a REST API's stage settings (never a deployment).
 //! - `controls.rs`: what `driftPolicy` and `ignoreDifferences` make of a plan (SPEC §12).
 
 pub mod controls;
@@ -24,6 +25,7 @@ pub mod prune;
 pub mod rest_api;
 pub mod rollout;
 pub mod stage_rollout;
+pub mod stage_settings;
 
 use std::collections::BTreeMap;
 

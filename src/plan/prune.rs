@@ -135,6 +135,7 @@ mod tests {
             description: None,
             endpoint_types: None,
             settings: Default::default(),
+            stages: BTreeMap::new(),
             tags: BTreeMap::new(),
             deletion_policy: DeletionPolicy::Delete,
         }

@@ -394,6 +394,7 @@ mod tests {
             description: Some("d".into()),
             endpoint_types: None,
             settings: Default::default(),
+            stages: BTreeMap::new(),
             tags: BTreeMap::new(),
             deletion_policy: DeletionPolicy::Retain,
         }

@@ -347,6 +347,7 @@ mod tests {
                     canary: None,
                     variables: BTreeMap::new(),
                     canary_overrides: BTreeMap::new(),
+                    settings: Default::default(),
                 },
                 descriptions: BTreeMap::from([("d1".into(), Some("config A".into()))]),
                 progress: None,

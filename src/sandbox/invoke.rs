@@ -5,6 +5,9 @@
 //! backend's status code, as API Gateway does for AWS integrations) and the response template.
 //! A stage with a canary (`canarySettings`) sends `percentTraffic` % of requests to the canary's
 //! deployment with its `stageVariableOverrides` (`$context.isCanaryRequest` says which).
+//! The stage's `methodSettings` throttling (`RESOURCE_PATH/VERB`, else `*/*`) is enforced as
+//! API Gateway does, a token bucket of `throttlingBurstLimit` tokens refilled at
+//! `throttlingRateLimit` a second: past it, `429 {"message":"Too Many Requests"}`.
 
 use std::future::Future;
 use std::sync::RwLock;
@@ -177,6 +180,15 @@ fn find(state: &RwLock<SandboxState>, call: &Call<'_>) -> Result<Target, Answer>
                 .map(|m| (m.clone(), params.clone(), r.path.clone()))
         })
         .ok_or_else(|| message(403, "Missing Authentication Token"))?;
+    let verb = method
+        .get("httpMethod")
+        .and_then(Value::as_str)
+        .unwrap_or(call.method);
+    if let Some((key, rate, burst)) = throttling(stage, &resource_path, verb)
+        && !take_token(&format!("{} {} {key}", call.api_id, call.stage), rate, burst)
+    {
+        return Err(message(429, "Too Many Requests"));
+    }
     Ok(Target {
         method,
         path_params,
@@ -184,6 +196,42 @@ fn find(state: &RwLock<SandboxState>, call: &Call<'_>) -> Result<Target, Answer>
         stage_variables,
         canary,
     })
+}
+
+/// The throttling that applies to `verb` on `resource_path` of a stage: the method's own
+/// `methodSettings` entry (`pets/GET`), else the stage's `*/*`; `(key, rate, burst)`.
+fn throttling(stage: &Map<String, Value>, resource_path: &str, verb: &str) -> Option<(String, f64, f64)> {
+    let settings = stage.get("methodSettings")?.as_object()?;
+    let own = format!("{}/{verb}", resource_path.trim_start_matches('/'));
+    let (key, s) = [own.as_str(), "*/*"]
+        .into_iter()
+        .find_map(|k| settings.get(k).map(|s| (k.to_owned(), s)))?;
+    let rate = s.get("throttlingRateLimit").and_then(Value::as_f64)?;
+    let burst = s.get("throttlingBurstLimit").and_then(Value::as_f64)?;
+    Some((key, rate, burst))
+}
+
+/// One token bucket per (API, stage, method setting): its tokens and when they were counted (ms).
+static BUCKETS: std::sync::Mutex<std::collections::BTreeMap<String, (f64, i64)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Takes one token from the bucket `key` (created full: `burst` tokens, refilled at `rate` a
+/// second, never above `burst`); `false` when it is empty.
+fn take_token(key: &str, rate: f64, burst: f64) -> bool {
+    let Ok(mut buckets) = BUCKETS.lock() else {
+        return true;
+    };
+    let now = clock::now_ms();
+    let (tokens, at) = buckets.entry(key.to_owned()).or_insert((burst, now));
+    let elapsed = (now - *at).max(0) as f64 / 1000.0;
+    *tokens = (*tokens + elapsed * rate).min(burst);
+    *at = now;
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        true
+    } else {
+        false
+    }
 }
 
 /// A request header, by name in any case.

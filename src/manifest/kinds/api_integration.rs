@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::{Ctx, Spec};
-use crate::desired::{ApiIntegration, Integration, Meta, RestApiTarget};
+use crate::desired::{ApiIntegration, Integration, Meta, MethodFields, RestApiTarget};
 use crate::manifest::fields::{
-    Diags, check_keys, deletion_policy, describe, enum_field, required_string, string_field, string_map,
+    Diags, bool_field, check_keys, deletion_policy, describe, enum_field, required_string, string_field,
+    string_map,
 };
 use crate::manifest::subst::substitute_tree;
 use crate::manifest::yaml::{Node, Value};
@@ -47,6 +48,9 @@ pub(super) fn load_integration(
         "path",
         "httpMethod",
         "authorizationType",
+        "apiKeyRequired",
+        "requestParameters",
+        "requestValidator",
         "integration",
         "stateMachineRef",
         "stateMachineAlias",
@@ -117,6 +121,17 @@ pub(super) fn load_integration(
     let http_method = enum_field(spec, "httpMethod", "spec", METHODS, ds).unwrap_or_default();
     let authorization_type = enum_field(spec, "authorizationType", "spec", &["NONE", "AWS_IAM"], ds)
         .unwrap_or_else(|| "NONE".into());
+    let method = MethodFields {
+        api_key_required: bool_field(spec, "apiKeyRequired", "spec", ds),
+        request_parameters: spec.get("requestParameters").map(|p| method_parameters(p, ds)),
+        request_validator: enum_field(
+            spec,
+            "requestValidator",
+            "spec",
+            &["NONE", "BODY", "PARAMETERS", "BODY_AND_PARAMETERS"],
+            ds,
+        ),
+    };
     let sm_ref = spec.get("stateMachineRef").and_then(|n| match n.as_str() {
         Some(s) => Some((s.to_string(), n.pos)),
         None => {
@@ -224,6 +239,7 @@ pub(super) fn load_integration(
             path,
             http_method,
             authorization_type,
+            method,
             integration: integration?,
             state_machine_ref,
             state_machine_alias,
@@ -250,6 +266,8 @@ fn load_integration_block(i: &Node, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -> Option
         "requestTemplates",
         "passthroughBehavior",
         "timeoutInMillis",
+        "requestParameters",
+        "contentHandling",
     ];
     const W: &str = "spec.integration";
     if !check_keys(i, W, FIELDS, ds) {
@@ -316,7 +334,126 @@ fn load_integration_block(i: &Node, ctx: &Ctx<'_>, ds: &mut Diags<'_>) -> Option
         )
         .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
         timeout_in_millis: timeout,
+        request_parameters: i.get("requestParameters").map(|p| integration_parameters(p, ds)),
+        content_handling: enum_field(
+            i,
+            "contentHandling",
+            W,
+            &["CONVERT_TO_TEXT", "CONVERT_TO_BINARY"],
+            ds,
+        ),
     })
+}
+
+/// Whether `name` is a method request parameter: `method.request.{path|querystring|header|multivaluequerystring|multivalueheader}.NAME`.
+fn is_method_parameter(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("method.request.") else {
+        return false;
+    };
+    [
+        "path.",
+        "querystring.",
+        "header.",
+        "multivaluequerystring.",
+        "multivalueheader.",
+    ]
+    .iter()
+    .any(|p| rest.strip_prefix(p).is_some_and(|n| !n.is_empty()))
+}
+
+/// `spec.requestParameters`: method request parameter → required (true or false).
+fn method_parameters(node: &Node, ds: &mut Diags<'_>) -> BTreeMap<String, bool> {
+    let mut out = BTreeMap::new();
+    let Value::Map(entries) = &node.value else {
+        ds.at(
+            node.pos,
+            format!("spec.requestParameters: expected a mapping of parameter to required (true or false), found {}", describe(node)),
+        );
+        return out;
+    };
+    for (k, v) in entries {
+        if !is_method_parameter(&k.name) {
+            ds.at(
+                k.pos,
+                format!(
+                    "spec.requestParameters: {:?} is not a method request parameter (method.request.path.NAME, method.request.querystring.NAME or method.request.header.NAME)",
+                    k.name
+                ),
+            );
+        }
+        match v.value {
+            Value::Bool(b) => {
+                out.insert(k.name.clone(), b);
+            }
+            _ => ds.at(
+                v.pos,
+                format!(
+                    "spec.requestParameters.{}: expected true (required) or false, found {}",
+                    k.name,
+                    describe(v)
+                ),
+            ),
+        }
+    }
+    out
+}
+
+/// `spec.integration.requestParameters`: integration request parameter
+/// (`integration.request.{path|querystring|header}.NAME`) → its source (a method request
+/// parameter, `context.…`, `stageVariables.…` or a quoted literal).
+fn integration_parameters(node: &Node, ds: &mut Diags<'_>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Value::Map(entries) = &node.value else {
+        ds.at(
+            node.pos,
+            format!(
+                "spec.integration.requestParameters: expected a mapping of parameter to source, found {}",
+                describe(node)
+            ),
+        );
+        return out;
+    };
+    for (k, v) in entries {
+        let target_ok = k.name.strip_prefix("integration.request.").is_some_and(|rest| {
+            [
+                "path.",
+                "querystring.",
+                "header.",
+                "multivaluequerystring.",
+                "multivalueheader.",
+            ]
+            .iter()
+            .any(|p| rest.strip_prefix(p).is_some_and(|n| !n.is_empty()))
+        });
+        if !target_ok {
+            ds.at(
+                k.pos,
+                format!(
+                    "spec.integration.requestParameters: {:?} is not an integration request parameter (integration.request.path.NAME, integration.request.querystring.NAME or integration.request.header.NAME)",
+                    k.name
+                ),
+            );
+        }
+        match v.as_str() {
+            Some(src)
+                if is_method_parameter(src)
+                    || src.starts_with("context.")
+                    || src.starts_with("stageVariables.")
+                    || (src.len() >= 2 && src.starts_with('\'') && src.ends_with('\'')) =>
+            {
+                out.insert(k.name.clone(), src.to_owned());
+            }
+            _ => ds.at(
+                v.pos,
+                format!(
+                    "spec.integration.requestParameters.{}: expected a source (method.request.…, context.…, stageVariables.… or a quoted 'literal'), found {}",
+                    k.name,
+                    describe(v)
+                ),
+            ),
+        }
+    }
+    out
 }
 
 /// `execution/` → `/execution`; `/` stays `/`.

@@ -40,6 +40,7 @@ fn live_serving(ais: &[&ApiIntegration]) -> LiveApiState {
             canary: None,
             variables: BTreeMap::new(),
             canary_overrides: BTreeMap::new(),
+            settings: Default::default(),
         }],
         deployments: BTreeMap::from([("d1".to_owned(), Some(description))]),
     }

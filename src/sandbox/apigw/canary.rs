@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::patch::{Kind, apply_patches, convert, unescape};
+use super::patch::{Kind, apply_patches, convert, patch_stage_setting, unescape};
 use super::*;
 
 const BAD_PERCENT: &str = "Canary traffic percentage must be between 0.0 and 100.0";
@@ -132,7 +132,9 @@ pub(super) fn patch_stage(
             continue;
         }
         let Some(rest) = path.strip_prefix("/canarySettings") else {
-            apply_patches(stage, &json!({ "patchOperations": [op] }), STAGE_PATCH)?;
+            if !patch_stage_setting(stage, verb, path, op.get("value"))? {
+                apply_patches(stage, &json!({ "patchOperations": [op] }), STAGE_PATCH)?;
+            }
             continue;
         };
         if !matches!(verb, "add" | "remove" | "replace") {

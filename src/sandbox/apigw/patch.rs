@@ -208,3 +208,158 @@ pub(super) fn apply_patches(
     }
     Ok(())
 }
+
+/// A `methodSettings` field: its UpdateStage path after the key, its name in GetStage, its kind.
+const METHOD_SETTING_FIELDS: &[(&str, &str, Kind)] = &[
+    ("metrics/enabled", "metricsEnabled", Kind::Bool),
+    ("logging/loglevel", "loggingLevel", Kind::Str),
+    ("logging/dataTrace", "dataTraceEnabled", Kind::Bool),
+    ("throttling/burstLimit", "throttlingBurstLimit", Kind::Int),
+    ("throttling/rateLimit", "throttlingRateLimit", Kind::Str),
+    ("caching/enabled", "cachingEnabled", Kind::Bool),
+    ("caching/ttlInSeconds", "cacheTtlInSeconds", Kind::Int),
+    ("caching/dataEncrypted", "cacheDataEncrypted", Kind::Bool),
+    (
+        "caching/requireAuthorizationForCacheControl",
+        "requireAuthorizationForCacheControl",
+        Kind::Bool,
+    ),
+    (
+        "caching/unauthorizedCacheControlHeaderStrategy",
+        "unauthorizedCacheControlHeaderStrategy",
+        Kind::Str,
+    ),
+];
+
+/// A new `methodSettings` entry with AWS's defaults (the account's throttling: 10,000 requests a
+/// second, a burst of 5,000).
+fn default_method_setting() -> Value {
+    json!({
+        "metricsEnabled": false,
+        "loggingLevel": "OFF",
+        "dataTraceEnabled": false,
+        "throttlingBurstLimit": 5000,
+        "throttlingRateLimit": 10000.0,
+        "cachingEnabled": false,
+        "cacheTtlInSeconds": 300,
+        "cacheDataEncrypted": false,
+        "requireAuthorizationForCacheControl": true,
+        "unauthorizedCacheControlHeaderStrategy": "SUCCEED_WITH_RESPONSE_HEADER"
+    })
+}
+
+/// UpdateStage's paths for `accessLogSettings` and `methodSettings`, as AWS takes them:
+/// `replace /accessLogSettings/destinationArn|format`, `remove /accessLogSettings`, `replace
+/// /{key}/{setting}` (`/*/*/throttling/rateLimit`, `/pets/GET/metrics/enabled`; the key as
+/// GetStage lists it, `~1` also read as `/`), `remove /{key}`. `Ok(false)`: not one of these.
+pub(super) fn patch_stage_setting(
+    stage: &mut Map<String, Value>,
+    verb: &str,
+    path: &str,
+    value: Option<&Value>,
+) -> Result<bool, ServiceError> {
+    let invalid_value = || bad_request(format!("Invalid patch value specified for {path}"));
+    if path == "/accessLogSettings" {
+        if verb != "remove" {
+            return Err(bad_request(format!(
+                "Invalid patch operation specified: {verb} {path}"
+            )));
+        }
+        stage.remove("accessLogSettings");
+        return Ok(true);
+    }
+    if let Some(field) = path.strip_prefix("/accessLogSettings/") {
+        if !matches!(field, "destinationArn" | "format") || verb == "remove" {
+            return Err(bad_request(format!("Invalid patch path {path}")));
+        }
+        let text = convert(Kind::Str, value, path)?;
+        let t = text.as_str().unwrap_or("");
+        if field == "destinationArn" && !t.starts_with("arn:") {
+            return Err(bad_request(format!("Invalid ARN specified in the request: {t}")));
+        }
+        if field == "format" && !t.contains("$context.requestId") && !t.contains("$context.extendedRequestId")
+        {
+            return Err(bad_request(
+                "Access Log format must contain at least one of $context.requestId or $context.extendedRequestId",
+            ));
+        }
+        sub_map(stage, "accessLogSettings")?.insert(field.into(), text);
+        return Ok(true);
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Ok(false);
+    };
+    let Some((key, setting)) = METHOD_SETTING_FIELDS.iter().find_map(|f| {
+        rest.strip_suffix(f.0)
+            .and_then(|k| k.strip_suffix('/'))
+            .map(|k| (k, f))
+    }) else {
+        // `remove /{key}`: a whole entry, when the stage has one under that key.
+        let key = unescape(rest);
+        if verb == "remove"
+            && let Some(settings) = stage.get_mut("methodSettings").and_then(Value::as_object_mut)
+            && settings.remove(&key).is_some()
+        {
+            return Ok(true);
+        }
+        return Ok(false);
+    };
+    let key = unescape(key);
+    if !is_method_setting_key(&key) {
+        return Err(bad_request(format!("Invalid method setting path: {path}")));
+    }
+    if verb != "replace" {
+        return Err(bad_request(format!(
+            "Invalid patch operation specified: {verb} {path}"
+        )));
+    }
+    let (_, name, kind) = *setting;
+    let converted = match (name, kind) {
+        ("throttlingRateLimit", _) => {
+            let text = convert(Kind::Str, value, path)?;
+            let rate = text
+                .as_str()
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .filter(|r| r.is_finite() && *r >= 0.0)
+                .ok_or_else(invalid_value)?;
+            json!(rate)
+        }
+        ("throttlingBurstLimit", _) => {
+            let n = convert(Kind::Int, value, path)?;
+            if n.as_i64().is_none_or(|n| !(0..=i64::from(i32::MAX)).contains(&n)) {
+                return Err(invalid_value());
+            }
+            n
+        }
+        ("loggingLevel", _) => {
+            let level = convert(Kind::Str, value, path)?;
+            if !["OFF", "ERROR", "INFO"].contains(&level.as_str().unwrap_or("")) {
+                return Err(bad_request(format!(
+                    "Invalid logging level: {}. Valid values are OFF, ERROR, INFO",
+                    level.as_str().unwrap_or("")
+                )));
+            }
+            level
+        }
+        (_, kind) => convert(kind, value, path)?,
+    };
+    let settings = sub_map(stage, "methodSettings")?;
+    let entry = settings.entry(key).or_insert_with(default_method_setting);
+    if let Value::Object(entry) = entry {
+        entry.insert(name.into(), converted);
+    }
+    Ok(true)
+}
+
+/// `*/*`, or a resource path (no leading `/`, or `*`) then `/` and a verb (or `*`).
+fn is_method_setting_key(key: &str) -> bool {
+    let Some((path, verb)) = key.rsplit_once('/') else {
+        return false;
+    };
+    [
+        "*", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+    ]
+    .contains(&verb)
+        && !path.is_empty()
+        && !path.starts_with('/')
+}

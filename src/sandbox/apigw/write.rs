@@ -39,6 +39,10 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
         ("UpdateMethod", Route::Method(a, r, m)) => {
             let method = method_mut(state, &a, &r, &m)?;
             apply_patches(method, &body, METHOD_PATCH)?;
+            // `replace /requestValidatorId` with "" takes the validator off, as in AWS.
+            if method.get("requestValidatorId").and_then(Value::as_str) == Some("") {
+                method.remove("requestValidatorId");
+            }
             ok(200, Value::Object(method.clone()), true)
         }
         ("DeleteMethod", Route::Method(a, r, m)) => {
@@ -471,7 +475,30 @@ fn put_integration(state: &mut ApiGatewayState, a: &str, r: &str, m: &str, body:
             return Err(bad_request("Invalid URI specified"));
         }
     }
+    if let Some(h) = body.get("contentHandling").and_then(Value::as_str)
+        && !["CONVERT_TO_TEXT", "CONVERT_TO_BINARY"].contains(&h)
+    {
+        return Err(bad_request(format!(
+            "Invalid content handling specified: {h}. Valid values are CONVERT_TO_TEXT, CONVERT_TO_BINARY"
+        )));
+    }
     let method = method_mut(state, a, r, m)?;
+    // A mapping from a method request parameter needs the method to declare it (AWS's check).
+    let declared = method.get("requestParameters").and_then(Value::as_object);
+    for source in body
+        .get("requestParameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values())
+        .filter_map(Value::as_str)
+        .filter(|s| s.starts_with("method.request."))
+    {
+        if !declared.is_some_and(|d| d.contains_key(source)) {
+            return Err(bad_request(format!(
+                "Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression parameter specified: {source}]"
+            )));
+        }
+    }
     let mut out = Map::new();
     out.insert("type".into(), json!(ty));
     copy_fields(
