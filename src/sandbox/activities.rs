@@ -78,11 +78,7 @@ pub fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext,
 /// AWS's rule for activity names: 1-80 characters, none of whitespace, brackets, wildcards,
 /// `"#%\^|~`$&,;:/` or control characters.
 fn check_name(name: &str) -> Result<(), ServiceError> {
-    if name.chars().count() > 80 || name.is_empty() {
-        return Err(validation(format!(
-            "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 80"
-        )));
-    }
+    super::protocol::check_name_length(name)?;
     let bad = |c: char| {
         c.is_whitespace()
             || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)

@@ -87,6 +87,7 @@ pub fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext,
 }
 
 fn check_name(name: &str) -> Result<(), ServiceError> {
+    super::protocol::check_name_length(name)?;
     if crate::desired::is_valid_machine_name(name) {
         Ok(())
     } else {
