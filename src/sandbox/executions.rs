@@ -747,6 +747,9 @@ struct StartRequest<'a> {
 impl<'a> StartRequest<'a> {
     fn read(input: &'a Map<String, Value>) -> Result<StartRequest<'a>, ServiceError> {
         let machine_arn = required(input, "stateMachineArn")?;
+        if let Some(n) = input.get("name").and_then(Value::as_str) {
+            super::protocol::check_name_length(n)?;
+        }
         let name = match input.get("name").and_then(Value::as_str) {
             Some(n) if !crate::desired::is_valid_machine_name(n) => {
                 return Err(ServiceError::bad("InvalidName", format!("Invalid Name: '{n}'")));

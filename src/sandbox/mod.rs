@@ -14,6 +14,7 @@
 //! Beside them: [`faults`] and [`quotas`] (what the gate applies), `conn` (cuttable
 //! connections), `clock` (the wall clock and the dice), [`cbor`] (the CBOR codec).
 
+pub mod activities;
 pub mod apigw;
 pub mod cbor;
 mod clock;

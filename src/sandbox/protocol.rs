@@ -204,6 +204,18 @@ pub fn json_input(body: &[u8]) -> Result<Map<String, Value>, ServiceError> {
     }
 }
 
+/// A Step Functions `name` (state machine, execution, activity) longer than AWS's 80
+/// characters: the `ValidationException` of the API's length constraint (checked before the
+/// name's characters, as AWS does).
+pub fn check_name_length(name: &str) -> Result<(), ServiceError> {
+    match name.chars().count() {
+        0..=80 => Ok(()),
+        _ => Err(validation(format!(
+            "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 80"
+        ))),
+    }
+}
+
 /// AWS's `ValidationException`.
 pub fn validation(message: impl Into<String>) -> ServiceError {
     ServiceError::bad("ValidationException", message)

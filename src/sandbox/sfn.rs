@@ -87,6 +87,7 @@ pub fn handle(state: &mut SfnState, op: &str, body: &[u8], ctx: &RequestContext,
 }
 
 fn check_name(name: &str) -> Result<(), ServiceError> {
+    super::protocol::check_name_length(name)?;
     if crate::desired::is_valid_machine_name(name) {
         Ok(())
     } else {
@@ -218,7 +219,7 @@ fn check_tracing(value: Option<&Value>) -> Result<Value, ServiceError> {
 /// `encryptionConfiguration` with AWS's rules: `type` required and one of the two; a
 /// customer-managed key needs `kmsKeyId` (1-2048 characters) and keeps its data keys 60-900
 /// seconds (300 when unset); an AWS-owned key takes neither.
-fn check_encryption(value: Option<&Value>) -> Result<Value, ServiceError> {
+pub(super) fn check_encryption(value: Option<&Value>) -> Result<Value, ServiceError> {
     const ERROR: &str = "InvalidEncryptionConfiguration";
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(super::store::sfn::aws_owned_key());
@@ -288,7 +289,7 @@ fn check_encryption(value: Option<&Value>) -> Result<Value, ServiceError> {
     }))
 }
 
-fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, ServiceError> {
+pub(super) fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, ServiceError> {
     let mut tags = IndexMap::new();
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(tags);
@@ -316,7 +317,7 @@ fn parse_tags(value: Option<&Value>) -> Result<IndexMap<String, String>, Service
     Ok(tags)
 }
 
-fn tags_json(tags: &IndexMap<String, String>) -> Value {
+pub(super) fn tags_json(tags: &IndexMap<String, String>) -> Value {
     Value::Array(tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
 }
 

@@ -15,6 +15,7 @@ mod canary;
 mod ids;
 mod patch;
 mod read;
+mod records;
 mod routes;
 mod tags;
 mod write;
@@ -53,6 +54,9 @@ pub struct ApigwRequest<'a> {
 
 /// The API Gateway operation a request is, e.g. `GetRestApis`, `PutIntegration` (`Unknown` otherwise).
 pub fn operation(method: &str, path: &str) -> &'static str {
+    if let Some(r) = records::route(path) {
+        return records::op_name(method, &r);
+    }
     match route(path) {
         Some(r) => op_name(method, &r),
         None => "Unknown",
@@ -103,6 +107,17 @@ fn empty(status: u16) -> Res {
 
 /// Handles one request.
 pub fn handle(state: &mut ApiGatewayState, req: &ApigwRequest<'_>) -> Outcome {
+    if let Some(r) = records::route(req.path) {
+        return match records::op_name(req.method, &r) {
+            "Unknown" => Err(ServiceError::new(
+                404,
+                "UnknownOperationException",
+                "Unknown operation",
+            )),
+            op if is_write(op) => records::write(state, req, &r),
+            _ => records::read(state, req, &r),
+        };
+    }
     match route(req.path) {
         Some(r) => dispatch(state, req, r),
         None => Err(ServiceError::new(
@@ -116,6 +131,10 @@ pub fn handle(state: &mut ApiGatewayState, req: &ApigwRequest<'_>) -> Outcome {
 /// Answers a read-only request without a write lock: `None` when the request is not a read
 /// (then call [`handle`]). Reads never change the state, so `mutated` is always `false`.
 pub fn read(state: &ApiGatewayState, req: &ApigwRequest<'_>) -> Option<Outcome> {
+    if let Some(r) = records::route(req.path) {
+        let op = records::op_name(req.method, &r);
+        return (!is_write(op) && op != "Unknown").then(|| records::read(state, req, &r));
+    }
     let r = route(req.path)?;
     let op = op_name(req.method, &r);
     if is_write(op) || op == "Unknown" {

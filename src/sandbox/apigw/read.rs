@@ -111,7 +111,7 @@ pub(super) fn dispatch_read(state: &ApiGatewayState, req: &ApigwRequest<'_>, op:
 }
 
 /// `position`/`limit` pagination: the position is the index of the next item.
-fn page(items: Vec<Value>, q: &Query<'_>) -> Res {
+pub(super) fn page(items: Vec<Value>, q: &Query<'_>) -> Res {
     let start = match q.first("position") {
         Some(p) => p
             .parse::<usize>()

@@ -30,6 +30,9 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
             if state.rest_apis.len() == before {
                 return Err(not_found(NO_API));
             }
+            state
+                .records
+                .retain(|k, _| !k.starts_with(&format!("restapis/{a}/")));
             empty(202)
         }
         ("CreateResource", Route::Resource(a, parent)) => create_resource(state, &a, &parent, &body),

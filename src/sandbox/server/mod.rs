@@ -28,8 +28,8 @@ use super::faults::Faults;
 use super::protocol::{Outcome, ServiceError, Wire};
 use super::store::{self, Journal, SandboxState};
 use super::{
-    Error, RequestContext, SandboxConfig, apigw, cloudwatch, executions, invoke, quotas, sfn, tagging,
-    teststate, versions,
+    Error, RequestContext, SandboxConfig, activities, apigw, cloudwatch, executions, invoke, quotas, sfn,
+    tagging, teststate, versions,
 };
 use gate::Call;
 
@@ -277,11 +277,19 @@ async fn aws(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let call = Call::new(&ctx.region, &path, &body, conn.as_ref());
     match route {
         Route::Sfn(op) => {
-            let operation = versions::operation(&op).unwrap_or_else(|| sfn::operation(&op));
-            let write = operation == "Unknown" || sfn::is_write(operation);
+            let activity = activities::operation(&op, &body);
+            let operation = activity
+                .or_else(|| versions::operation(&op))
+                .unwrap_or_else(|| sfn::operation(&op));
+            let write = match activity {
+                Some(op) => activities::is_write(op),
+                None => operation == "Unknown" || sfn::is_write(operation),
+            };
             let call = call.aws(Wire::AwsJson10, "sfn", "states", operation, &op, write);
             gate::run(&shared, call, async {
-                let outcome = if executions::handles(operation) {
+                let outcome = if activity.is_some() {
+                    shared.activities(operation, &body, &ctx).await
+                } else if executions::handles(operation) {
                     shared.runner.handle(operation, &body, &ctx).await
                 } else if operation == "TestState" {
                     teststate::handle(&body, &ctx, Arc::clone(&shared.functions)).await
@@ -425,6 +433,15 @@ impl Shared {
         self.serve(
             |state| sfn::read(&state.sfn, op, body, ctx),
             |state| sfn::handle(&mut state.sfn, op, body, ctx, super::clock::now_secs()),
+        )
+        .await
+    }
+
+    /// A Step Functions activity operation, or tagging an activity.
+    async fn activities(&self, op: &str, body: &Bytes, ctx: &RequestContext) -> Outcome {
+        self.serve(
+            |state| activities::read(&state.sfn, op, body, ctx),
+            |state| activities::handle(&mut state.sfn, op, body, ctx, super::clock::now_secs()),
         )
         .await
     }

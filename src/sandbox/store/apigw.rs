@@ -14,6 +14,10 @@ pub struct ApiGatewayState {
     /// REST APIs in creation order.
     #[serde(default)]
     pub rest_apis: Vec<RestApi>,
+    /// The plain records (API keys, usage plans, domain names, models, ...), in AWS's shapes, by
+    /// collection path (`apikeys`, `restapis/ID/models`), each list in creation order.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub records: std::collections::BTreeMap<String, Vec<Map<String, Value>>>,
 }
 
 /// One REST API.

@@ -21,6 +21,10 @@ pub struct SfnState {
     /// STANDARD executions, keyed by ARN (see `sandbox::executions`).
     #[serde(default)]
     pub executions: BTreeMap<String, Execution>,
+    /// Activities as `DescribeActivity` answers them plus their `tags`, keyed by ARN, in
+    /// creation order (see `sandbox::activities`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub activities: IndexMap<String, Value>,
 }
 
 impl SfnState {
