@@ -14,8 +14,7 @@
 //! `$SFN_OPERATOR_PEERS_VENV` (moto_server and the AWS CLI).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{aws_cli, start_moto, suspend_in, write_reference_with};
 use daemon_proc::{Daemon, daemon_command, poll, port};

@@ -51,9 +51,9 @@ async fn the_console_shows_machines_their_graphs_and_executions_on_the_graph() {
     let reference = REFERENCE;
     for href in [
         link_to("machine", reference),
-        link_to("machine", &boom),
-        link_to("execution", &express_arn),
-        link_to("execution", &failed_arn),
+        link_to("machine", boom),
+        link_to("execution", express_arn),
+        link_to("execution", failed_arn),
     ] {
         assert!(index.contains(&format!("href=\"{href}\"")), "{href} in\n{index}");
     }
@@ -72,14 +72,14 @@ async fn the_console_shows_machines_their_graphs_and_executions_on_the_graph() {
             "{state}:\n{page}"
         );
     }
-    assert!(page.contains(&format!("href=\"{}\"", link_to("execution", &express_arn))));
+    assert!(page.contains(&format!("href=\"{}\"", link_to("execution", express_arn))));
     assert!(
-        !page.contains(&link_to("execution", &failed_arn)),
+        !page.contains(&link_to("execution", failed_arn)),
         "only this machine's runs"
     );
 
     // The EXPRESS run: every state succeeded, with its input and output.
-    let (status, _, page) = get(&format!("{url}{}", link_to("execution", &express_arn))).await;
+    let (status, _, page) = get(&format!("{url}{}", link_to("execution", express_arn))).await;
     assert_eq!(status, 200);
     for state in ["Parallel", "SumValues", "MaxMinValues", "AverageValues"] {
         assert!(
@@ -90,7 +90,7 @@ async fn the_console_shows_machines_their_graphs_and_executions_on_the_graph() {
     assert!(page.contains("&quot;sum&quot;: 6"), "SumValues' output:\n{page}");
 
     // The failed run: Prepare succeeded, Explode failed; the error and the cause, escaped.
-    let (status, _, page) = get(&format!("{url}{}", link_to("execution", &failed_arn))).await;
+    let (status, _, page) = get(&format!("{url}{}", link_to("execution", failed_arn))).await;
     assert_eq!(status, 200);
     assert!(
         state_classes(&page, "Prepare").contains(&"succeeded".to_owned()),

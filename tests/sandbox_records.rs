@@ -68,7 +68,7 @@ async fn api_keys_and_usage_plans_with_aws_shapes_kept_across_a_restart() {
         .unwrap();
     let key_id = key.id().unwrap().to_owned();
     assert_eq!(key.value(), Some("0123456789abcdefghij"));
-    assert_eq!(key.enabled(), false);
+    assert!(!key.enabled());
     let again = apigw
         .create_api_key()
         .name("x")
