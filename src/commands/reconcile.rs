@@ -58,6 +58,9 @@ pub async fn run(opts: ReconcileOpts) -> crate::Result<u8> {
 /// How long `--once` waits, after its report, for its notifications to be delivered.
 const NOTIFY_FLUSH: Duration = Duration::from_secs(10);
 
+/// How long the daemon, once stopped, waits for its last notifications to be delivered.
+const DAEMON_NOTIFY_FLUSH: Duration = Duration::from_secs(1);
+
 /// `--once --notify`: the events of the pass (a single pass cannot tell drift corrected from a
 /// manifest applied, so it sends drift found, failures and a prune held back), delivered before
 /// the process exits, for at most [`NOTIFY_FLUSH`].
@@ -285,11 +288,20 @@ async fn run_daemon(opts: &ReconcileOpts) -> crate::Result<u8> {
         resync_interval: opts.resync_interval,
         concurrency: usize::from(opts.pass.concurrency),
         shutdown_grace: SHUTDOWN_GRACE,
-        notifier,
+        notifier: notifier.clone(),
         alarms: Some(alarms),
     };
     daemon::run_loop(cfg, shared, load, pass, changes, stopped()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    // The last passes' events get the second the server has to stop, no more (SPEC §6: exit
+    // within 10 s).
+    let flush = async {
+        if let Some(n) = &notifier
+            && !n.flush(DAEMON_NOTIFY_FLUSH).await
+        {
+            tracing::warn!("notifications still undelivered; exiting without them");
+        }
+    };
+    let _ = tokio::join!(tokio::time::timeout(DAEMON_NOTIFY_FLUSH, server), flush);
     target.shutdown().await;
     drop(lock);
     tracing::info!("stopped");

@@ -1,7 +1,7 @@
 //! Notifications (SPEC §12): the events a pass's outcomes make (pure: [`events_of`]), and their
-//! delivery to each `--notify` URL, as JSON or as a Slack-compatible `text`, on a bounded queue of
-//! their own with retries and backoff. A full queue drops its oldest event; every outcome is
-//! counted in `sfn_operator_notifications_total{result}`.
+//! delivery to each `--notify` URL, as JSON or as a Slack-compatible `text`, on a bounded queue per
+//! URL with retries and backoff (a receiver that hangs holds back nobody else's events). A full
+//! queue drops its oldest event; every outcome is counted in `sfn_operator_notifications_total{result}`.
 //!
 //! Must not: slow a pass ([`Notifier::send`] only pushes), or log or show a URL: a webhook URL
 //! holds its secret token, so targets are named by their position (`target = 0`) only.
@@ -223,7 +223,7 @@ impl fmt::Debug for Target {
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The queue and its delivery task; cheap to clone, shared by every pass.
+/// The queues and their delivery tasks; cheap to clone, shared by every pass.
 #[derive(Clone)]
 pub struct Notifier {
     inner: Arc<Inner>,
@@ -234,6 +234,7 @@ impl fmt::Debug for Notifier {
         f.debug_struct("Notifier")
             .field("owner", &self.inner.owner)
             .field("capacity", &self.inner.capacity)
+            .field("targets", &self.inner.lanes.len())
             .finish_non_exhaustive()
     }
 }
@@ -241,22 +242,37 @@ impl fmt::Debug for Notifier {
 struct Inner {
     /// The owner id the events carry.
     owner: String,
-    queue: Mutex<VecDeque<Event>>,
-    wake: tokio::sync::Notify,
+    /// One queue per target: a receiver that hangs or fails holds back its own events only.
+    lanes: Vec<Arc<Lane>>,
     capacity: usize,
-    /// Events queued or being delivered.
+    /// Deliveries queued or under way, over every target.
     pending: AtomicUsize,
     idle: tokio::sync::Notify,
 }
 
+/// One target's queue, emptied in order by its own task.
+struct Lane {
+    queue: Mutex<VecDeque<Event>>,
+    wake: tokio::sync::Notify,
+}
+
 impl Notifier {
-    /// Starts delivery to `targets` (in order, each event to every target) with room for
-    /// `capacity` waiting events, for the instance `owner`. Needs a tokio runtime.
+    /// Starts delivery to `targets`, each on its own queue (with room for `capacity` waiting
+    /// events) and its own task, which delivers the events in order; for the instance `owner`.
+    /// Needs a tokio runtime.
     pub fn start(targets: Vec<Target>, capacity: usize, owner: &str) -> Notifier {
+        let lanes: Vec<Arc<Lane>> = targets
+            .iter()
+            .map(|_| {
+                Arc::new(Lane {
+                    queue: Mutex::new(VecDeque::new()),
+                    wake: tokio::sync::Notify::new(),
+                })
+            })
+            .collect();
         let inner = Arc::new(Inner {
             owner: owner.to_owned(),
-            queue: Mutex::new(VecDeque::new()),
-            wake: tokio::sync::Notify::new(),
+            lanes,
             capacity: capacity.max(1),
             pending: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
@@ -265,7 +281,9 @@ impl Notifier {
             .timeout(ATTEMPT_TIMEOUT)
             .build()
             .unwrap_or_default();
-        tokio::spawn(deliver_loop(Arc::clone(&inner), targets, client));
+        for (i, target) in targets.into_iter().enumerate() {
+            tokio::spawn(deliver_loop(Arc::clone(&inner), i, target, client.clone()));
+        }
         Notifier { inner }
     }
 
@@ -274,26 +292,28 @@ impl Notifier {
         &self.inner.owner
     }
 
-    /// Queues an event; never waits. A full queue drops its oldest event (counted).
+    /// Queues an event for every target; never waits. A full queue drops its oldest event
+    /// (counted, per target).
     pub fn send(&self, event: Event) {
-        let mut q = self
-            .inner
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if q.len() >= self.inner.capacity && q.pop_front().is_some() {
-            self.inner.pending.fetch_sub(1, Ordering::SeqCst);
-            crate::metrics::global().notification("dropped");
-            tracing::warn!("notification queue full; dropped the oldest event");
+        for (i, lane) in self.inner.lanes.iter().enumerate() {
+            let mut q = lane
+                .queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if q.len() >= self.inner.capacity && q.pop_front().is_some() {
+                self.inner.pending.fetch_sub(1, Ordering::SeqCst);
+                crate::metrics::global().notification("dropped");
+                tracing::warn!(target = i, "notification queue full; dropped the oldest event");
+            }
+            self.inner.pending.fetch_add(1, Ordering::SeqCst);
+            q.push_back(event.clone());
+            drop(q);
+            lane.wake.notify_one();
         }
-        self.inner.pending.fetch_add(1, Ordering::SeqCst);
-        q.push_back(event);
-        drop(q);
-        self.inner.wake.notify_one();
     }
 
-    /// Waits until every queued event was delivered or given up, or `within` passed (`--once`
-    /// before it exits). Whether the queue emptied.
+    /// Waits until every queued event was delivered or given up, or `within` passed (before the
+    /// process exits). Whether the queues emptied.
     pub async fn flush(&self, within: Duration) -> bool {
         let wait = async {
             while self.inner.pending.load(Ordering::SeqCst) > 0 {
@@ -308,27 +328,27 @@ impl Notifier {
     }
 }
 
-async fn deliver_loop(inner: Arc<Inner>, targets: Vec<Target>, client: reqwest::Client) {
+/// Delivers target `i`'s events, in order, one at a time.
+async fn deliver_loop(inner: Arc<Inner>, i: usize, target: Target, client: reqwest::Client) {
+    let lane = Arc::clone(&inner.lanes[i]);
     loop {
-        let next = inner
+        let next = lane
             .queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop_front();
         let Some(event) = next else {
-            inner.wake.notified().await;
+            lane.wake.notified().await;
             continue;
         };
-        for (i, target) in targets.iter().enumerate() {
-            let result = match deliver(&client, target, &event).await {
-                Ok(()) => "delivered",
-                Err(error) => {
-                    tracing::warn!(target = i, %error, kind = ?event.kind, "notification not delivered; gave up");
-                    "failed"
-                }
-            };
-            crate::metrics::global().notification(result);
-        }
+        let result = match deliver(&client, &target, &event).await {
+            Ok(()) => "delivered",
+            Err(error) => {
+                tracing::warn!(target = i, %error, kind = ?event.kind, "notification not delivered; gave up");
+                "failed"
+            }
+        };
+        crate::metrics::global().notification(result);
         if inner.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
             inner.idle.notify_waiters();
         }
