@@ -6,9 +6,10 @@
 //!   with the changed path) and leaves it; `Ignore` and `ignoreDifferences` write nothing across
 //!   three resyncs; removing the control from the manifest file reverts the drift in one pass;
 //!   suspended resources get no call of any kind and are never pruned;
-//! - notifications under faults (against the sandbox): a receiver down for 10 s gets every event
-//!   once, in order, after it recovers; a receiver that never answers does not slow the passes;
-//!   a notify URL's token never shows in 2 MB of `-vv` logs.
+//! - notifications under faults, on every kind: a receiver down for 10 s gets every event once,
+//!   in order, after it recovers; a receiver that never answers does not slow the passes (timed
+//!   against passes with no `--notify`) nor hold back another receiver; Slack-format payloads are
+//!   a `text` field only; a notify URL's token never shows in 2 MB of `-vv` logs.
 //!
 //! Resyncs are counted with `/status` `resync.fullPasses`, never waited for with a sleep. Needs
 //! `$SFN_OPERATOR_PEERS_VENV` (moto_server and the AWS CLI).
@@ -17,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{aws_cli, start_moto, suspend_in, write_reference_with};
-use daemon_proc::{Daemon, daemon_command, poll, port};
+use daemon_proc::{Daemon, daemon_command, poll, poll_within, port};
 use fault_proxy::FaultProxy;
-use receiver::Receiver;
+use receiver::{Receiver, Silent};
 use serde_json::Value;
 
 mod common;
@@ -102,31 +103,48 @@ impl LiveSystem {
     }
 
     /// Edits all three out of band, as a colleague in the console would: the machine's role, the
-    /// API's description, the integration's credentials. moto has no `UpdateIntegration` (it
-    /// answers 500), so the integration is edited with `put-integration`, which replaces it.
+    /// API's description, the integration's credentials.
     fn edit(&self) {
-        cli(
-            &self.moto,
-            &[
-                "stepfunctions",
-                "update-state-machine",
-                "--state-machine-arn",
-                &self.machine_arn,
-                "--role-arn",
-                OTHER_ROLE,
-            ],
-        );
-        cli(
-            &self.moto,
-            &[
-                "apigateway",
-                "update-rest-api",
-                "--rest-api-id",
-                &self.api_id,
-                "--patch-operations",
-                &format!("op=replace,path=/description,value={EDITED_DESCRIPTION}"),
-            ],
-        );
+        for i in 0..RESOURCES.len() {
+            self.edit_one(i);
+        }
+    }
+
+    /// Edits `RESOURCES[i]` out of band. moto has no `UpdateIntegration` (it answers 500), so the
+    /// integration is edited with `put-integration`, which replaces it.
+    fn edit_one(&self, i: usize) {
+        match i {
+            0 => {
+                cli(
+                    &self.moto,
+                    &[
+                        "stepfunctions",
+                        "update-state-machine",
+                        "--state-machine-arn",
+                        &self.machine_arn,
+                        "--role-arn",
+                        OTHER_ROLE,
+                    ],
+                );
+            }
+            1 => {
+                cli(
+                    &self.moto,
+                    &[
+                        "apigateway",
+                        "update-rest-api",
+                        "--rest-api-id",
+                        &self.api_id,
+                        "--patch-operations",
+                        &format!("op=replace,path=/description,value={EDITED_DESCRIPTION}"),
+                    ],
+                );
+            }
+            _ => self.edit_integration(),
+        }
+    }
+
+    fn edit_integration(&self) {
         let live = self.integration();
         cli(
             &self.moto,
@@ -489,4 +507,291 @@ async fn suspended_resources_of_every_kind_get_no_call_and_are_never_pruned_agai
     assert_eq!(live.live()[1], "managed", "the resumed API is reconciled");
     assert_eq!(live.live()[0], OTHER_ROLE, "the machine is still suspended");
     assert!(d.terminate().await < Duration::from_secs(10));
+}
+
+/// The kinds in the order of their first `drift found` line in the daemon's log: the order the
+/// daemon found them.
+fn found_order(log: &str) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    for line in log.lines().filter(|l| l.contains("drift found; left in place")) {
+        let kind = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("kind="))
+            .unwrap_or_else(|| panic!("no kind in {line}"))
+            .to_owned();
+        if !order.contains(&kind) {
+            order.push(kind);
+        }
+    }
+    order
+}
+
+/// `driftPolicy: Report` on every kind, the three edited with the AWS CLI one after another while
+/// the daemon runs and its receiver is down: the three `drift_found` events wait, and once the
+/// receiver answers again (10 s after the last was found) each is delivered exactly once, after
+/// the recovery, in the order the daemon found them (the reverse of the resources' own order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_wait_out_a_receiver_down_for_10_s_and_arrive_once_in_order_on_every_kind() {
+    let moto = start_moto().await;
+    let hook = Receiver::start(0).await;
+    let (dir, manifests) = workdir();
+    let report = "  driftPolicy: Report\n";
+    write_reference_with(&manifests, report, report, report);
+    let (d, log) = daemon_logged(
+        dir.path(),
+        &moto.url,
+        &["--resync-interval", "1s", "--notify", &hook.url],
+    )
+    .await;
+    poll("all three Synced", async || {
+        entries(&d).await.iter().all(|e| e["status"] == "Synced")
+    })
+    .await;
+    let live = LiveSystem::find(&moto.url, &d).await;
+
+    // Down from before the first edit until 10 s after the last drift was found.
+    hook.down_for(Duration::from_secs(3600));
+    let edit_order = [2, 1, 0];
+    for i in edit_order {
+        live.edit_one(i);
+        let name = RESOURCES[i].1;
+        poll(&format!("{name} Drifted in /status"), async || {
+            d.resource(name).await["status"] == "Drifted"
+        })
+        .await;
+    }
+    hook.down_for(Duration::from_secs(10));
+    let up_at = hook.up_at().unwrap();
+    assert_eq!(
+        hook.delivered(),
+        Vec::<Value>::new(),
+        "nothing gets through while down"
+    );
+    assert!(hook.failed() >= 1, "the first event was tried while down");
+
+    poll(
+        "three events delivered after the receiver recovered",
+        async || hook.delivered().len() >= 3,
+    )
+    .await;
+    // Two more resyncs find the same drift again: nothing more to tell.
+    let from = d.full_passes().await;
+    d.wait_full_passes(from, 2).await;
+    let told = hook.delivered();
+    let at = hook.delivered_at();
+    let resources: Vec<&str> = told.iter().map(|e| e["resource"].as_str().unwrap()).collect();
+    let expected: Vec<String> = edit_order
+        .iter()
+        .map(|&i| format!("{}/{}", RESOURCES[i].0, RESOURCES[i].1))
+        .collect();
+    assert_eq!(resources, expected, "each once, in the order found: {told:?}");
+    let found: Vec<String> = edit_order.iter().map(|&i| RESOURCES[i].0.to_owned()).collect();
+    assert_eq!(found_order(&read_log(&log)), found, "the daemon's log agrees");
+    for (e, &i) in told.iter().zip(&edit_order) {
+        assert_eq!(e["type"], "drift_found", "{e}");
+        assert_eq!(e["paths"], serde_json::json!(EDITED_PATHS[i]), "{e}");
+    }
+    assert!(
+        at.iter().all(|t| *t >= up_at),
+        "every event came after the recovery"
+    );
+    let times: Vec<&str> = told.iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert!(times.is_sorted(), "made in the order delivered: {times:?}");
+    assert_eq!(
+        d.metric("sfn_operator_notifications_total{result=\"delivered\"}")
+            .await,
+        3.0
+    );
+    assert_eq!(
+        d.metric("sfn_operator_notifications_total{result=\"failed\"}")
+            .await,
+        0.0,
+        "no event given up"
+    );
+    assert_eq!(live.live(), LiveSystem::edited(), "Report leaves the drift");
+    assert!(d.terminate().await < Duration::from_secs(10));
+}
+
+/// How long each of the next `n` full passes took, in seconds (`/status`
+/// `resync.lastFullPassSeconds`).
+async fn pass_seconds(d: &Daemon, n: u64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut from = d.full_passes().await;
+    for _ in 0..n {
+        from = d.wait_full_passes(from, 1).await;
+        out.push(
+            d.status().await["resync"]["lastFullPassSeconds"]
+                .as_f64()
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// A receiver that never answers does not slow the passes that have nothing to write: three
+/// resyncs of the reference system (`driftPolicy: Report` on every kind, drifted with the AWS CLI)
+/// are timed with no `--notify`, then by a second daemon whose first `--notify` URL never answers
+/// while its events are stuck there; they are no slower (within 2× + 1 s). The second URL, a
+/// working receiver, gets every event meanwhile (a queue per URL), and the daemon still exits
+/// within 10 s of SIGTERM with events undelivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_slows_no_pass_and_holds_back_no_other_receiver() {
+    let moto = start_moto().await;
+    let silent = Silent::start().await;
+    let hook = Receiver::start(0).await;
+    let (dir, manifests) = workdir();
+    let report = "  driftPolicy: Report\n";
+    write_reference_with(&manifests, report, report, report);
+
+    let (quiet, _) = daemon_logged(dir.path(), &moto.url, &["--resync-interval", "1s"]).await;
+    poll("all three Synced", async || {
+        entries(&quiet).await.iter().all(|e| e["status"] == "Synced")
+    })
+    .await;
+    let live = LiveSystem::find(&moto.url, &quiet).await;
+    live.edit();
+    poll("all three Drifted", async || {
+        entries(&quiet).await.iter().all(|e| e["status"] == "Drifted")
+    })
+    .await;
+    let without = pass_seconds(&quiet, 3).await;
+    assert!(quiet.terminate().await < Duration::from_secs(10));
+
+    let (told, _) = daemon_logged(
+        dir.path(),
+        &moto.url,
+        &[
+            "--resync-interval",
+            "1s",
+            "--notify",
+            &format!("{}/hook/SILENTTOKEN", silent.url),
+            "--notify",
+            &hook.url,
+        ],
+    )
+    .await;
+    poll("the working receiver told of all three", async || {
+        hook.delivered().len() >= 3
+    })
+    .await;
+    let with = pass_seconds(&told, 3).await;
+    eprintln!("full passes without --notify: {without:?} s; with a silent receiver: {with:?} s");
+    let slowest = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    assert!(
+        slowest(&with) <= 2.0 * slowest(&without) + 1.0,
+        "a silent receiver slowed the passes: {with:?} against {without:?}"
+    );
+    assert_eq!(hook.delivered().len(), 3, "{:?}", hook.delivered());
+    assert_eq!(
+        told.metric("sfn_operator_notifications_total{result=\"delivered\"}")
+            .await,
+        3.0,
+        "the silent receiver's events are still in flight"
+    );
+    assert_eq!(live.live(), LiveSystem::edited());
+    assert!(
+        told.terminate().await < Duration::from_secs(10),
+        "the exit's flush is bounded"
+    );
+}
+
+/// Whether `body` has the shape a Slack incoming webhook takes from us: an object whose only
+/// field is `text`, a non-empty string.
+fn slack_shaped(body: &Value) -> bool {
+    body.as_object().is_some_and(|o| {
+        o.len() == 1
+            && o.get("text")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+    })
+}
+
+/// `--notify-format slack` with the daemon: every kind's drift (AWS CLI edits, `driftPolicy:
+/// Report`) reaches the receiver as a Slack webhook payload (a `text` field only) naming the
+/// resource and its changed path. And the URLs' token (in a path, a query and a password, to a
+/// receiver that takes everything, one that answers 500 to everything and a port nobody listens
+/// on) never shows in at least 2 MB of `-vv` logs, nor in `/status` or `/metrics`. The log grows
+/// with a resync due every 2 ms (a `resync` line each; the passes themselves follow as fast as
+/// their share of the quotas lets them, each logging every resource and its drift) until the
+/// failing URLs' retries gave up (about a minute of backoff).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_payloads_are_text_only_and_the_notify_token_never_shows_in_2_mb_of_vv_logs() {
+    const TOKEN: &str = "T0KEN5ECRETxoxb";
+    const MIN_LOG: u64 = 2 * 1024 * 1024;
+    let moto = start_moto().await;
+    let slack = Receiver::start(0).await;
+    let failing = Receiver::start(usize::MAX).await;
+    let (dir, manifests) = workdir();
+    let report = "  driftPolicy: Report\n";
+    write_reference_with(&manifests, report, report, report);
+    let slack_url = format!("{}/services/T000/B000/{TOKEN}", slack.url);
+    let failing_url = format!("{}/hook?token={TOKEN}", failing.url);
+    let refused_url = format!("http://user:{TOKEN}@127.0.0.1:{}/{TOKEN}", port());
+    let (d, log) = daemon_logged(
+        dir.path(),
+        &moto.url,
+        &[
+            "-vv",
+            "--resync-interval",
+            "2ms",
+            "--notify-format",
+            "slack",
+            "--notify",
+            &slack_url,
+            "--notify",
+            &failing_url,
+            "--notify",
+            &refused_url,
+        ],
+    )
+    .await;
+    poll("all three Synced", async || {
+        entries(&d).await.iter().all(|e| e["status"] == "Synced")
+    })
+    .await;
+    let live = LiveSystem::find(&moto.url, &d).await;
+    live.edit();
+    poll("three Slack payloads", async || slack.delivered().len() >= 3).await;
+    let told = slack.delivered();
+    assert_eq!(told.len(), 3, "{told:?}");
+    for body in &told {
+        assert!(slack_shaped(body), "not a Slack webhook payload: {body}");
+    }
+    for ((kind, name), paths) in RESOURCES.iter().zip(EDITED_PATHS) {
+        let about = format!("{kind}/{name} drifted");
+        let text = told
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .find(|t| t.contains(&about))
+            .unwrap_or_else(|| panic!("no payload about {kind}/{name}: {told:?}"));
+        assert!(text.contains(paths[0]), "{text}");
+    }
+
+    poll_within(
+        "2 MB of logs and the failing URLs' retries given up",
+        Duration::from_secs(300),
+        async || {
+            let size = std::fs::metadata(&log).map_or(0, |m| m.len());
+            size >= MIN_LOG
+                && d.metric("sfn_operator_notifications_total{result=\"failed\"}")
+                    .await
+                    >= 2.0
+        },
+    )
+    .await;
+    let status = d.status().await.to_string();
+    let metrics = daemon_proc::get(&format!("{}/metrics", d.base)).await.unwrap();
+    assert!(d.terminate().await < Duration::from_secs(10));
+    let text = read_log(&log);
+    eprintln!("{} bytes of -vv logs", text.len());
+    assert!(text.len() as u64 >= MIN_LOG);
+    assert!(
+        text.contains("notification not delivered; gave up"),
+        "the failures were logged"
+    );
+    assert!(text.contains("drift found"), "the resyncs were logged");
+    for (what, shown) in [("the log", &text), ("/status", &status), ("/metrics", &metrics)] {
+        assert!(!shown.contains(TOKEN), "the token shows in {what}");
+    }
+    assert_eq!(slack.delivered().len(), 3, "nothing told twice");
 }

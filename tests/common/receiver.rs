@@ -53,7 +53,13 @@ impl Receiver {
         r
     }
 
-    /// When the receiver answers 200 again ([`Receiver::start_down_for`]).
+    /// Answers 500 to every request from now for `down`, then 200 (moves the end of an outage
+    /// already under way).
+    pub fn down_for(&self, down: Duration) {
+        self.seen.lock().unwrap().down_until = Some(Instant::now() + down);
+    }
+
+    /// When the receiver answers 200 again ([`Receiver::start_down_for`], [`Receiver::down_for`]).
     pub fn up_at(&self) -> Option<Instant> {
         self.seen.lock().unwrap().down_until
     }
