@@ -530,6 +530,7 @@ fn found_order(log: &str) -> Vec<String> {
 /// the daemon runs and its receiver is down: the three `drift_found` events wait, and once the
 /// receiver answers again (10 s after the last was found) each is delivered exactly once, after
 /// the recovery, in the order the daemon found them (the reverse of the resources' own order).
+/// A manifest edit that changes none of the drifts does not tell them again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_wait_out_a_receiver_down_for_10_s_and_arrive_once_in_order_on_every_kind() {
     let moto = start_moto().await;
@@ -609,6 +610,31 @@ async fn notifications_wait_out_a_receiver_down_for_10_s_and_arrive_once_in_orde
         "no event given up"
     );
     assert_eq!(live.live(), LiveSystem::edited(), "Report leaves the drift");
+
+    // A manifest edit that leaves every drift as it was (an ignored path nobody changed): the
+    // three are reconciled again and found drifted again, and the same drift is not told twice.
+    let report_ignoring = |path: &str| format!("{report}  ignoreDifferences: ['{path}']\n");
+    let (machine, api, integration) = (
+        report_ignoring("tags.team"),
+        report_ignoring("tags.team"),
+        report_ignoring("integration.requestTemplates.*"),
+    );
+    rewrite(&manifests, &log, |m| {
+        write_reference_with(m, &machine, &api, &integration)
+    })
+    .await;
+    let from = d.full_passes().await;
+    d.wait_full_passes(from, 2).await;
+    for (e, expected) in entries(&d).await.iter().zip(EDITED_PATHS) {
+        assert_eq!(e["status"], "Drifted", "{e}");
+        assert_eq!(paths(e), expected, "{e}");
+    }
+    assert_eq!(
+        hook.delivered().len(),
+        3,
+        "a manifest edit is no new drift: {:?}",
+        hook.delivered()
+    );
     assert!(d.terminate().await < Duration::from_secs(10));
 }
 

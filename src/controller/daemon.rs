@@ -139,6 +139,10 @@ struct Ctx {
     /// Keys some per-key pass is reconciling now (a pass covers its key's dependants too).
     held: KeyLocks,
     notifier: Option<Notifier>,
+    /// Each key's last outcome, the one its next outcome's events are judged against: `/status`
+    /// marks a key `Pending` over its outcome when its manifest changes, and a pending mark is
+    /// no outcome (it would tell the same drift again, or miss a recovery).
+    outcomes: std::sync::Mutex<BTreeMap<ResourceKey, ResourceReport>>,
     /// Whether the alarm watch runs: a progressing machine then comes back at its step's due
     /// time only, not to poll its alarms.
     alarm_watch: bool,
@@ -209,6 +213,12 @@ impl Ctx {
             .desired
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(d);
+    }
+
+    fn outcomes(&self) -> std::sync::MutexGuard<'_, BTreeMap<ResourceKey, ResourceReport>> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn dirty(&self) -> std::sync::MutexGuard<'_, BTreeSet<ResourceKey>> {
@@ -309,8 +319,8 @@ impl Ctx {
                 crate::metrics::global().drift_corrected(r.kind.as_str());
             }
             if let Some(n) = &self.notifier {
-                let prev = self.shared.get(&key).filter(|s| s.last_reconcile_time.is_some());
-                for event in notify::events_of(r, prev.as_ref().map(|s| &s.report), corrected, n.owner()) {
+                let prev = self.outcomes().insert(key.clone(), r.clone());
+                for event in notify::events_of(r, prev.as_ref(), corrected, n.owner()) {
                     n.send(event);
                 }
             }
@@ -449,6 +459,7 @@ pub async fn run_loop(
         dirty: std::sync::Mutex::default(),
         held: KeyLocks::default(),
         notifier: cfg.notifier.clone(),
+        outcomes: std::sync::Mutex::default(),
         alarm_watch: cfg.alarms.is_some(),
     });
     tokio::pin!(shutdown);
@@ -529,6 +540,7 @@ pub async fn run_loop(
                 }
                 for k in removed_keys {
                     ctx.queue.forget(&Work::Key(k.clone()));
+                    ctx.outcomes().remove(&k);
                     shared.remove(&k);
                 }
                 tracing::info!(?change, changed = changed.len(), removed, "manifests reloaded");
