@@ -9,7 +9,8 @@
 //! - notifications under faults, on every kind: a receiver down for 10 s gets every event once,
 //!   in order, after it recovers; a receiver that never answers does not slow the passes (timed
 //!   against passes with no `--notify`) nor hold back another receiver; Slack-format payloads are
-//!   a `text` field only; a notify URL's token never shows in 2 MB of `-vv` logs.
+//!   a `text` field only; a notify URL's token never shows in 2 MB of `-vv` logs; a resource
+//!   failing, then fixed by its manifest, is told `failed` then `recovered`.
 //!
 //! Resyncs are counted with `/status` `resync.fullPasses`, never waited for with a sleep. Needs
 //! `$SFN_OPERATOR_PEERS_VENV` (moto_server and the AWS CLI).
@@ -820,4 +821,65 @@ async fn slack_payloads_are_text_only_and_the_notify_token_never_shows_in_2_mb_o
         assert!(!shown.contains(TOKEN), "the token shows in {what}");
     }
     assert_eq!(slack.delivered().len(), 3, "nothing told twice");
+}
+
+/// An integration pointed (by a manifest edit while the daemon runs) at a REST API id that does
+/// not exist in moto fails, and is told `failed` once; pointing it back at its API reconciles it
+/// and is told `recovered`: the first outcome after the manifest fix is judged against the
+/// failure, not against the edit's pending mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_resource_fixed_by_its_manifest_is_told_failed_then_recovered() {
+    let moto = start_moto().await;
+    let hook = Receiver::start(0).await;
+    let (dir, manifests) = workdir();
+    write_reference_with(&manifests, "", "", "");
+    let (d, log) = daemon_logged(
+        dir.path(),
+        &moto.url,
+        &["--resync-interval", "1s", "--notify", &hook.url],
+    )
+    .await;
+    poll("all three Synced", async || {
+        entries(&d).await.iter().all(|e| e["status"] == "Synced")
+    })
+    .await;
+    let api = manifests.join("api.yaml");
+    let good = std::fs::read_to_string(&api).unwrap();
+    let nowhere = good.replacen(
+        "restApi:\n    ref: state-machine-api",
+        "restApi: {id: doesnotexist}",
+        1,
+    );
+    assert_ne!(nowhere, good);
+    rewrite(&manifests, &log, |_| common::rename_save(&api, &nowhere)).await;
+    poll("the integration Failed", async || {
+        d.resource("start-execution").await["status"] == "Failed"
+    })
+    .await;
+    let from = d.full_passes().await;
+    d.wait_full_passes(from, 2).await;
+    rewrite(&manifests, &log, |_| common::rename_save(&api, &good)).await;
+    poll("the integration Synced again", async || {
+        d.resource("start-execution").await["status"] == "Synced"
+    })
+    .await;
+    poll("two events", async || hook.delivered().len() >= 2).await;
+    let from = d.full_passes().await;
+    d.wait_full_passes(from, 2).await;
+    let told: Vec<(String, String)> = hook
+        .delivered()
+        .iter()
+        .map(|e| (e["type"].to_string(), e["resource"].to_string()))
+        .collect();
+    let integration = "\"ApiIntegration/start-execution\"".to_owned();
+    assert_eq!(
+        told,
+        [
+            ("\"failed\"".to_owned(), integration.clone()),
+            ("\"recovered\"".to_owned(), integration)
+        ],
+        "{:?}",
+        hook.delivered()
+    );
+    assert!(d.terminate().await < Duration::from_secs(10));
 }
