@@ -24,10 +24,11 @@ else
 fi
 # Debian packages the tests use, installed when missing, as root or through sudo; otherwise the
 # tests that need them say how to install them: rsvg-convert (librsvg2-bin) turns the pictures of
-# tests/pictures.rs into PNGs; chromium and chromedriver (chromium-driver) are the headless
+# tests/pictures.rs into PNGs; Graphviz's dot (graphviz) reads their DOT text; chromium and chromedriver (chromium-driver) are the headless
 # browser of tests/console_browser.rs.
 missing=()
 command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)
+command -v dot >/dev/null || missing+=(graphviz)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
