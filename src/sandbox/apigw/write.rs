@@ -330,14 +330,29 @@ fn child_path(parent: &str, part: &str) -> String {
     }
 }
 
+/// AWS's rule for a path part, in its own words: "a-zA-Z0-9._- and curly braces at the
+/// beginning and the end and an optional plus sign before the closing brace" (`:` passes too).
+fn valid_path_part(part: &str) -> bool {
+    let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c));
+    match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+        Some(inner) => plain(inner.strip_suffix('+').unwrap_or(inner)),
+        None => plain(part),
+    }
+}
+
 pub(super) fn create_resource(state: &mut ApiGatewayState, a: &str, parent: &str, body: &Value) -> Res {
     let part = body
         .get("pathPart")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    if part.is_empty() || part.contains('/') {
+    if part.is_empty() {
         return Err(bad_request("Resource's path part must be specified"));
+    }
+    if !valid_path_part(&part) {
+        return Err(bad_request(
+            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace.",
+        ));
     }
     let id = next_id(state);
     let api = find_api_mut(state, a)?;
