@@ -62,13 +62,22 @@ fn classified(text: &str) -> Vec<Classified> {
     rows
 }
 
+/// A free port below Linux's ephemeral range (32768 and up), picked from the process id. The
+/// plugin restarts the sandbox on the same port between moto's tests; a port the kernel never hands
+/// out to other tests' listeners or outgoing connections stays free for each restart.
+fn fixed_port() -> u16 {
+    let start = std::process::id() as usize * 7919 % 10_000;
+    (0..10_000)
+        .map(|i| 20_000 + ((start + i) % 10_000) as u16)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in 20000-29999")
+}
+
 #[test]
 fn moto_suite_passes_150_and_every_failure_is_classified() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let port = fixed_port();
+    eprintln!("moto suite: the sandbox listens on port {port}");
     let dir = tempfile::tempdir().unwrap();
     let summary_path = dir.path().join("summary.txt");
     let errors_path = dir.path().join("stderr.txt");
