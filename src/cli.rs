@@ -82,11 +82,12 @@ pub enum Command {
   sfn-operator sandbox --state
   sfn-operator sandbox --listen 127.0.0.1:4567 --functions manifests/functions.json")]
     Sandbox(SandboxOpts),
-    /// Show the rollouts of versioned state machines, or promote, abort or retry one.
+    /// Show the rollouts (aliases of versioned state machines, API stage canaries), or promote, abort or retry one.
     #[command(after_help = "Examples:
   sfn-operator rollout status --sandbox
   sfn-operator rollout promote parallel-processing manifests/
-  sfn-operator rollout abort parallel-processing --alias live")]
+  sfn-operator rollout abort parallel-processing --alias live --notify https://hooks.slack.com/services/T000/B000/XXXX
+  sfn-operator rollout abort start-execution")]
     Rollout(RolloutOpts),
     /// Write manifests for state machines and REST APIs that already run (built in the console).
     #[command(after_help = "Examples:

@@ -150,22 +150,22 @@ async fn steer_connected(o: &RolloutTargetOpts, how: Steer, target: &Target) -> 
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let read_failed = |e: crate::aws::AwsError| crate::Error::Input(e.to_string());
+    let aws_failed = |e: crate::aws::AwsError| crate::Error::Input(e.to_string());
     if let Some((arn, aliases)) = &steered.machine {
         let tags = crate::aws::retry(deadline, || aws.machine_tags(arn))
             .await
-            .map_err(read_failed)?;
+            .map_err(aws_failed)?;
         let keys: Vec<String> = aliases.iter().map(|a| tag_key(a)).collect();
         let (set, remove) = rewrite(&tags, &keys, how, now);
         if !set.is_empty() {
             crate::aws::retry(deadline, || aws.tag_machine(arn, &set))
                 .await
-                .map_err(read_failed)?;
+                .map_err(aws_failed)?;
         }
         if !remove.is_empty() {
             crate::aws::retry(deadline, || aws.untag_machine(arn, &remove))
                 .await
-                .map_err(read_failed)?;
+                .map_err(aws_failed)?;
         }
     }
     if let Some((api_id, tags, stage)) = &steered.stage {
@@ -173,12 +173,12 @@ async fn steer_connected(o: &RolloutTargetOpts, how: Steer, target: &Target) -> 
         if !set.is_empty() {
             crate::aws::retry(deadline, || aws.tag_api(api_id, &set))
                 .await
-                .map_err(read_failed)?;
+                .map_err(aws_failed)?;
         }
         if !remove.is_empty() {
             crate::aws::retry(deadline, || aws.untag_api(api_id, &remove))
                 .await
-                .map_err(read_failed)?;
+                .map_err(aws_failed)?;
         }
     }
     let mut scope = setup::pass_scope(Mode::Apply, false, false, deadline);
