@@ -520,6 +520,56 @@ async fn jsonata_unicode_logging_custom_templates_and_two_methods_on_one_path_ro
         "#set($body = $input.path('$'))\n{{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"name\": \"$context.requestId\", \"stateMachineArn\": \"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:Orders\"}}"
     );
     put_states_method(&url, &api, &orders, "GET", "StartSyncExecution", Some(&custom));
+    // The production fields of issue 23 on the GET method, set by hand: an API key, a required
+    // header passed on to the integration, a body validator and a content handling.
+    let validator = cli(
+        &url,
+        &[
+            "apigateway",
+            "create-request-validator",
+            "--rest-api-id",
+            &api,
+            "--name",
+            "Validate body",
+            "--validate-request-body",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-method",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &orders,
+            "--http-method",
+            "GET",
+            "--patch-operations",
+            "op=replace,path=/apiKeyRequired,value=true",
+            "op=add,path=/requestParameters/method.request.header.X-Trace,value=true",
+            &format!("op=replace,path=/requestValidatorId,value={validator}"),
+        ],
+    );
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-integration",
+            "--rest-api-id",
+            &api,
+            "--resource-id",
+            &orders,
+            "--http-method",
+            "GET",
+            "--patch-operations",
+            "op=add,path=/requestParameters/integration.request.header.X-Trace,value=method.request.header.X-Trace",
+            "op=replace,path=/contentHandling,value=CONVERT_TO_TEXT",
+        ],
+    );
     cli(
         &url,
         &[
@@ -529,6 +579,35 @@ async fn jsonata_unicode_logging_custom_templates_and_two_methods_on_one_path_ro
             &api,
             "--stage-name",
             "live",
+        ],
+    );
+    // The REST API and stage settings of issue 23, set by hand.
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-rest-api",
+            "--rest-api-id",
+            &api,
+            "--patch-operations",
+            "op=add,path=/binaryMediaTypes/image~1png",
+            "op=replace,path=/minimumCompressionSize,value=1024",
+        ],
+    );
+    cli(
+        &url,
+        &[
+            "apigateway",
+            "update-stage",
+            "--rest-api-id",
+            &api,
+            "--stage-name",
+            "live",
+            "--patch-operations",
+            "op=replace,path=/variables/env,value=prod",
+            "op=replace,path=/tracingEnabled,value=true",
+            "op=replace,path=/*/*/metrics/enabled,value=true",
+            "op=replace,path=/*/*/throttling/rateLimit,value=50",
         ],
     );
     let (tutorial, _) = create_tutorial_api(&url);
@@ -569,6 +648,23 @@ async fn jsonata_unicode_logging_custom_templates_and_two_methods_on_one_path_ro
         "{orders_text}"
     );
     assert!(orders_text.contains("stage: live"), "{orders_text}");
+    for field in [
+        "apiKeyRequired: true",
+        "method.request.header.X-Trace: true",
+        "requestValidator: BODY",
+        "integration.request.header.X-Trace: method.request.header.X-Trace",
+        "contentHandling: CONVERT_TO_TEXT",
+        "binaryMediaTypes:",
+        "image/png",
+        "minimumCompressionSize: 1024",
+        "stages:",
+        "env: prod",
+        "tracingEnabled: true",
+        "metricsEnabled: true",
+        "throttlingRateLimit: 50",
+    ] {
+        assert!(orders_text.contains(field), "{field} missing from {orders_text}");
+    }
     // The custom template starts Orders: kept, and the machine referenced.
     assert!(orders_text.contains("stateMachineRef: orders"), "{orders_text}");
     let machine_text = std::fs::read_to_string(dir.path().join("jsonata-vars.yaml")).unwrap();
@@ -706,7 +802,7 @@ async fn bad_inputs_exit_1_and_write_nothing() {
             "--http-method",
             "POST",
             "--patch-operations",
-            "op=add,path=/requestParameters/integration.request.header.X-Trace,value='method.request.header.X-Trace'",
+            "op=add,path=/cacheKeyParameters/method.request.header.X-Trace",
         ],
     );
     let empty = tempfile::tempdir().unwrap();
@@ -724,7 +820,7 @@ async fn bad_inputs_exit_1_and_write_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!(
-            "POST / on REST API {api} (Params API): integration.requestParameters"
+            "POST / on REST API {api} (Params API): integration.cacheKeyParameters"
         )),
         "{stderr}"
     );

@@ -292,19 +292,13 @@ fn api_file(
             json!({"types": api.endpoint_types}),
         );
     }
+    api_settings(&api.settings, &mut spec, target);
     let tags = user_tags(&api.tags);
     if !tags.is_empty() {
         spec.insert("tags".into(), Value::Object(tags));
     }
     deletion_policy(&api.tags, &mut spec);
     let records = crate::ownership::integration_records(&api.tags);
-    let mut docs = vec![(
-        format!(
-            "# Imported by `sfn-operator import` from REST API {} ({}).",
-            api.id, api.name
-        ),
-        manifest("RestApi", &meta, spec),
-    )];
     for s in live.stages.iter().filter(|s| s.canary.is_some()) {
         refusals.push(Refusal(format!(
             "REST API {} ({}): stage {} has a canary deployment (canarySettings); import it once the canary is promoted or removed",
@@ -313,21 +307,21 @@ fn api_file(
     }
     let stage = match live.stages.as_slice() {
         [] => None,
-        [one] if one.canary.is_some() || !one.variables.is_empty() => {
-            // A canary in flight or stage variables: the manifest format has no field for either
-            // outside a rollout the operator drives, so a manifest would remove them.
-            let what = if one.canary.is_some() {
-                "a canary deployment in flight (promote or remove it first)"
-            } else {
-                "stage variables (not expressible in a manifest yet)"
-            };
+        [one] if one.canary.is_some() => {
+            // A canary in flight: the manifest format has no field for one outside a rollout the
+            // operator drives, so a manifest would remove it.
             refusals.push(Refusal(format!(
-                "REST API {} ({}): stage {}: {what}",
+                "REST API {} ({}): stage {}: a canary deployment in flight (promote or remove it first)",
                 api.id, api.name, one.name
             )));
             None
         }
-        [one] => Some(one.name.clone()),
+        [one] => {
+            if let Some(settings) = stage_value(one, target) {
+                spec.insert("stages".into(), json!({ one.name.clone(): settings }));
+            }
+            Some(one.name.clone())
+        }
         many => {
             refusals.push(Refusal(format!(
                 "REST API {} ({}): stages {}: an ApiIntegration deploys to one stage; import it with one stage",
@@ -338,6 +332,13 @@ fn api_file(
             None
         }
     };
+    let mut docs = vec![(
+        format!(
+            "# Imported by `sfn-operator import` from REST API {} ({}).",
+            api.id, api.name
+        ),
+        manifest("RestApi", &meta, spec),
+    )];
     let mut resources: Vec<&LiveResource> = live.resources.iter().collect();
     resources.sort_by(|a, b| a.path.cmp(&b.path));
     for r in resources {
@@ -475,15 +476,7 @@ fn integration_spec(
         .flatten();
     if machine.is_none() && !i.request_templates.is_empty() {
         // Velocity templates are never substituted: written exactly as they are.
-        block.insert(
-            "requestTemplates".into(),
-            Value::Object(
-                i.request_templates
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-                    .collect(),
-            ),
-        );
+        block.insert("requestTemplates".into(), string_map(&i.request_templates));
     }
     match i.passthrough_behavior.as_deref() {
         None | Some("WHEN_NO_MATCH") => {}
@@ -499,6 +492,12 @@ fn integration_spec(
     if i.timeout_in_millis != 29000 {
         block.insert("timeoutInMillis".into(), i.timeout_in_millis.into());
     }
+    if !i.request_parameters.is_empty() {
+        block.insert("requestParameters".into(), string_map(&i.request_parameters));
+    }
+    if let Some(c) = &i.content_handling {
+        block.insert("contentHandling".into(), c.clone().into());
+    }
     let mut responses = Vec::new();
     for (code, r) in &m.responses {
         if !r.integration_response {
@@ -512,15 +511,7 @@ fn integration_spec(
             resp.insert("selectionPattern".into(), p.clone().into());
         }
         if !r.response_templates.is_empty() {
-            resp.insert(
-                "responseTemplates".into(),
-                Value::Object(
-                    r.response_templates
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-                        .collect(),
-                ),
-            );
+            resp.insert("responseTemplates".into(), string_map(&r.response_templates));
         }
         responses.push(Value::Object(resp));
     }
@@ -533,6 +524,27 @@ fn integration_spec(
     spec.insert("httpMethod".into(), verb.into());
     if auth != "NONE" {
         spec.insert("authorizationType".into(), auth.into());
+    }
+    if m.api_key_required == Some(true) {
+        spec.insert("apiKeyRequired".into(), true.into());
+    }
+    if !m.request_parameters.is_empty() {
+        spec.insert(
+            "requestParameters".into(),
+            Value::Object(
+                m.request_parameters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::Bool(*v)))
+                    .collect(),
+            ),
+        );
+    }
+    match m.request_validator.as_deref() {
+        None => {}
+        Some(checks @ ("BODY" | "PARAMETERS" | "BODY_AND_PARAMETERS")) => {
+            spec.insert("requestValidator".into(), checks.into());
+        }
+        Some(other) => return Err(format!("requestValidator: {other} cannot be expressed")),
     }
     spec.insert("integration".into(), Value::Object(block));
     if let Some(meta) = machine.or(referenced) {
@@ -590,6 +602,96 @@ fn named_machine(
         .filter(|(aws_name, _)| named(aws_name))
         .max_by_key(|(aws_name, _)| aws_name.len())
         .map(|(_, meta)| meta.clone())
+}
+
+/// The REST API settings of SPEC §12 that differ from AWS's defaults (the defaults left out, as
+/// `diff` never compares an unset one).
+fn api_settings(live: &crate::live::LiveApiSettings, spec: &mut Map<String, Value>, target: &Target) {
+    let default = crate::live::LiveApiSettings::default();
+    if !live.binary_media_types.is_empty() {
+        spec.insert("binaryMediaTypes".into(), json!(live.binary_media_types));
+    }
+    if let Some(size) = live.minimum_compression_size {
+        spec.insert("minimumCompressionSize".into(), size.into());
+    }
+    if live.api_key_source != default.api_key_source {
+        spec.insert("apiKeySource".into(), live.api_key_source.clone().into());
+    }
+    if live.disable_execute_api_endpoint {
+        spec.insert("disableExecuteApiEndpoint".into(), true.into());
+    }
+    if let Some(policy) = &live.policy {
+        // Its strings as the manifest writes them: IAM's own `${aws:username}` kept literal.
+        spec.insert("policy".into(), definition_value(policy, target));
+    }
+}
+
+/// `spec.stages.NAME` for a stage's settings that differ from AWS's defaults; `None` when all are
+/// the defaults. The operator's own variables (`sfn_`, written by joint rollouts) are left out.
+fn stage_value(stage: &crate::live::LiveStage, target: &Target) -> Option<Value> {
+    let live = &stage.settings;
+    let mut out = Map::new();
+    if let Some(d) = &live.description {
+        out.insert("description".into(), text(d).into());
+    }
+    let variables: BTreeMap<String, String> = stage
+        .variables
+        .iter()
+        .filter(|(k, _)| !k.starts_with("sfn_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !variables.is_empty() {
+        out.insert("variables".into(), string_map(&variables));
+    }
+    if live.tracing_enabled {
+        out.insert("tracingEnabled".into(), true.into());
+    }
+    if !live.method_settings.is_empty() {
+        let settings = live
+            .method_settings
+            .iter()
+            .map(|(key, m)| {
+                let mut one = Map::new();
+                if let Some(b) = m.throttling_burst_limit {
+                    one.insert("throttlingBurstLimit".into(), b.into());
+                }
+                if let Some(r) = m.throttling_rate_limit {
+                    one.insert("throttlingRateLimit".into(), r.into());
+                }
+                if let Some(l) = &m.logging_level {
+                    one.insert("loggingLevel".into(), l.clone().into());
+                }
+                if let Some(e) = m.metrics_enabled {
+                    one.insert("metricsEnabled".into(), e.into());
+                }
+                if let Some(e) = m.data_trace_enabled {
+                    one.insert("dataTraceEnabled".into(), e.into());
+                }
+                (key.clone(), Value::Object(one))
+            })
+            .collect();
+        out.insert("methodSettings".into(), Value::Object(settings));
+    }
+    if let Some(a) = &live.access_log {
+        let mut log = Map::new();
+        if let Some(d) = &a.destination_arn {
+            log.insert("destinationArn".into(), arn(d, target).into());
+        }
+        if let Some(f) = &a.format {
+            log.insert("format".into(), text(f).into());
+        }
+        out.insert("accessLogSettings".into(), Value::Object(log));
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// A map of strings as a JSON object (templates and mappings are written exactly as they are).
+fn string_map(m: &BTreeMap<String, String>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+            .collect(),
+    )
 }
 
 /// A manifest document.
