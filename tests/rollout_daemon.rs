@@ -99,7 +99,8 @@ async fn restart(d: Daemon, sandbox: &Sandbox, dir: &Path, holding: Option<&str>
 }
 
 /// Asserts a step was taken `BAKE` after the step before it began (a second early at most: the
-/// progress tag keeps whole seconds; `late` later at most).
+/// progress tag keeps whole seconds; `late` later at most: a loaded machine is slow, and a bake
+/// restarted by the daemon killed half way would be `BAKE / 2` late at least, plus its start).
 fn on_time(what: &str, began: f64, taken: f64, late: f64) {
     let after = taken - began;
     eprintln!("{what}: {after:.2} s after the step before it began");
@@ -140,7 +141,7 @@ async fn kill_9_of_the_daemon_in_each_step_publishes_one_version_skips_no_step_a
     // In the bake: killed with no call in flight; the new daemon takes the next step when the
     // bake the killed one began is over, not a bake after its own start. That step's alias
     // update is held and the daemon killed again (a shift).
-    let kill_at = Duration::from_secs_f64(BAKE * 0.3);
+    let kill_at = Duration::from_secs_f64(BAKE * 0.5);
     tokio::time::sleep(kill_at.saturating_sub(Duration::from_secs_f64(now() - t1))).await;
     assert!(
         now() - t1 < BAKE - 2.0,
@@ -164,7 +165,7 @@ async fn kill_9_of_the_daemon_in_each_step_publishes_one_version_skips_no_step_a
     // Promote: the alias update to 100 % held, the daemon killed; the new one promotes at once.
     hold(&sandbox, "UpdateStateMachineAlias").await;
     let asked = called(&sandbox, "UpdateStateMachineAlias", limit).await;
-    on_time("the promotion", t2, asked, 2.5);
+    on_time("the promotion", t2, asked, 4.0);
     let d = restart(d, &sandbox, tmp.path(), None).await;
     let (promoted, t3) = next_routing(&url, &step2, limit).await;
     assert_eq!(promoted, [(2, 100)], "promoted after the second step");
