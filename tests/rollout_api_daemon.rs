@@ -13,6 +13,8 @@ use serde_json::Value;
 mod common;
 #[path = "common/daemon.rs"]
 mod daemon;
+#[path = "common/rollout.rs"]
+mod rollout;
 
 /// Polls `f` until it holds; fails the test after 90 s.
 async fn poll(what: &str, mut f: impl FnMut() -> bool) {
@@ -20,43 +22,7 @@ async fn poll(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 fn manifests(version: &str) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata: {{name: orders}}
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work: {{Type: Pass, End: true}}
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: RestApi
-metadata: {{name: shop}}
-spec: {{name: shop}}
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: ApiIntegration
-metadata: {{name: start-orders}}
-spec:
-  restApi: {{ref: shop}}
-  path: /orders
-  httpMethod: POST
-  integration:
-    service: states
-    action: StartSyncExecution
-    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
-  stateMachineRef: orders
-  responses:
-    - statusCode: "200"
-      responseTemplates:
-        application/json: '{{"version": "{version}"}}'
-  stage: prod
-  rollout: {{type: Canary, percent: 30, interval: 6s}}
-"#
-    )
+    rollout::shop_manifests(version, "type: Canary, percent: 30, interval: 6s")
 }
 
 /// The stage `prod` of the API `shop`, `Null` until both exist.

@@ -6,7 +6,7 @@
 //! nothing (held).
 
 use common::{ManifestDir, Sandbox, aws_cli, entry, report, run_binary_async};
-use rollout::{put_failed_alarm, routing, versions};
+use rollout::{machine_manifest, put_failed_alarm, routing, shop_manifests, versions};
 use serde_json::Value;
 
 mod common;
@@ -20,22 +20,11 @@ const ALARM: &str = "checkout-failed";
 
 /// The machine passing `result`, behind a canary alias with an hour's bake.
 fn machine(result: &str) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata:
-  name: checkout
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work: {{Type: Pass, Result: {result:?}, End: true}}
-  aliases:
-    - name: live
-      rollout: {{type: Canary, percent: 10, interval: 1h, alarms: [{ALARM}]}}
-"#
+    machine_manifest(
+        "checkout",
+        &format!("{{Type: Pass, Result: {result:?}, End: true}}"),
+        &format!("type: Canary, percent: 10, interval: 1h, alarms: [{ALARM}]"),
+        "",
     )
 }
 
@@ -133,42 +122,9 @@ async fn abort_retry_and_promote_an_alias_and_tell_each_turn() {
 
 /// The machine, the API and an integration answering `version`, with a stage canary.
 fn api(version: &str) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata: {{name: orders}}
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work: {{Type: Pass, End: true}}
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: RestApi
-metadata: {{name: shop}}
-spec: {{name: shop}}
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: ApiIntegration
-metadata: {{name: start-orders}}
-spec:
-  restApi: {{ref: shop}}
-  path: /orders
-  httpMethod: POST
-  integration:
-    service: states
-    action: StartSyncExecution
-    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
-  stateMachineRef: orders
-  responses:
-    - statusCode: "200"
-      responseTemplates:
-        application/json: '{{"version": "{version}"}}'
-  stage: prod
-  rollout: {{type: Canary, percent: 20, interval: 1h, alarms: [{ALARM}]}}
-"#
+    shop_manifests(
+        version,
+        &format!("type: Canary, percent: 20, interval: 1h, alarms: [{ALARM}]"),
     )
 }
 

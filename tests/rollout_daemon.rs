@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Sandbox, rename_save};
 use daemon::{Daemon, poll_within};
-use rollout::{alarm_state, alias_state, put_failed_alarm, routing, set_alarm, versions};
+use rollout::{alarm_state, alias_state, machine_manifest, put_failed_alarm, routing, set_alarm, versions};
 
 mod common;
 #[path = "common/daemon.rs"]
@@ -32,22 +32,11 @@ fn alias() -> String {
 
 /// A machine passing `result`, behind a `Linear` alias: 40 %, 80 %, then 100 %, 10 s apart.
 fn linear(result: &str) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata:
-  name: checkout
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work: {{Type: Pass, Result: {result:?}, End: true}}
-  aliases:
-    - name: live
-      rollout: {{type: Linear, percent: 40, interval: 10s, alarms: [{ALARM}]}}
-"#
+    machine_manifest(
+        "checkout",
+        &format!("{{Type: Pass, Result: {result:?}, End: true}}"),
+        &format!("type: Linear, percent: 40, interval: 10s, alarms: [{ALARM}]"),
+        "",
     )
 }
 
@@ -225,25 +214,13 @@ const FUNCTIONS: &str =
 
 /// A machine whose Task calls the stand-in `function`, behind a 10 % canary with an hour's bake.
 fn calling(function: &str) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata:
-  name: checkout
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work:
-        Type: Task
-        Resource: arn:aws:lambda:us-east-1:123456789012:function:{function}
-        End: true
-  aliases:
-    - name: live
-      rollout: {{type: Canary, percent: 10, interval: 1h, alarms: [{ALARM}]}}
-"#
+    machine_manifest(
+        "checkout",
+        &format!(
+            "{{Type: Task, Resource: \"arn:aws:lambda:us-east-1:123456789012:function:{function}\", End: true}}"
+        ),
+        &format!("type: Canary, percent: 10, interval: 1h, alarms: [{ALARM}]"),
+        "",
     )
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::{Sandbox, rename_save};
 use daemon::{Daemon, poll_within};
-use rollout::{put_failed_alarm, routing, set_alarm, tags, version_definition, versions};
+use rollout::{machine_manifest, put_failed_alarm, routing, set_alarm, tags, version_definition, versions};
 
 mod common;
 #[path = "common/daemon.rs"]
@@ -35,23 +35,11 @@ fn alias() -> String {
 
 /// The machine holding configuration `config` (its `Result`), behind alias `live`.
 fn manifest(config: u32, rollout: &str, retention: u32) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata:
-  name: orders
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work: {{Type: Pass, Result: config-{config}, End: true}}
-  versionRetention: {retention}
-  aliases:
-    - name: live
-      rollout: {{{rollout}, interval: 2s, alarms: [{ALARM}]}}
-"#
+    machine_manifest(
+        "orders",
+        &format!("{{Type: Pass, Result: config-{config}, End: true}}"),
+        &format!("{rollout}, interval: 2s, alarms: [{ALARM}]"),
+        &format!("  versionRetention: {retention}\n"),
     )
 }
 

@@ -152,3 +152,69 @@ pub fn version_definition(url: &str, machine_arn: &str, n: u32) -> String {
     );
     d["definition"].as_str().unwrap().to_owned()
 }
+
+/// An EXPRESS `StateMachine` manifest `name` whose one state `Work` is `work` (YAML flow style),
+/// behind alias `live` with `rollout` (the flow-style fields inside `{...}`), and `extra` spec
+/// lines (two-space indented, each ending with a newline).
+pub fn machine_manifest(name: &str, work: &str, rollout: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: sfn-operator.dev/v1alpha1
+kind: StateMachine
+metadata:
+  name: {name}
+spec:
+  type: EXPRESS
+  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
+  definition:
+    StartAt: Work
+    States:
+      Work: {work}
+{extra}  aliases:
+    - name: live
+      rollout: {{{rollout}}}
+"#
+    )
+}
+
+/// The machine `orders` (one Pass state), the REST API `shop` and the integration `start-orders`
+/// on `POST /orders`, whose response says `{"version": VERSION}`, deployed to stage `prod` with
+/// `rollout` (the flow-style fields inside `{...}`).
+pub fn shop_manifests(version: &str, rollout: &str) -> String {
+    format!(
+        r#"apiVersion: sfn-operator.dev/v1alpha1
+kind: StateMachine
+metadata: {{name: orders}}
+spec:
+  type: EXPRESS
+  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
+  definition:
+    StartAt: Work
+    States:
+      Work: {{Type: Pass, End: true}}
+---
+apiVersion: sfn-operator.dev/v1alpha1
+kind: RestApi
+metadata: {{name: shop}}
+spec: {{name: shop}}
+---
+apiVersion: sfn-operator.dev/v1alpha1
+kind: ApiIntegration
+metadata: {{name: start-orders}}
+spec:
+  restApi: {{ref: shop}}
+  path: /orders
+  httpMethod: POST
+  integration:
+    service: states
+    action: StartSyncExecution
+    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
+  stateMachineRef: orders
+  responses:
+    - statusCode: "200"
+      responseTemplates:
+        application/json: '{{"version": "{version}"}}'
+  stage: prod
+  rollout: {{{rollout}}}
+"#
+    )
+}
