@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command: installs the independent peers the tests talk to (moto server, the
-# AWS CLI, kubernetes-validate) into .venv-peers, then runs the whole test suite.
+# AWS CLI, kubernetes-validate, pytest for moto's own suite) into .venv-peers, then runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${SFN_OPERATOR_PEERS_VENV:-$PWD/.venv-peers}"
-if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then
+if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/pytest" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/peers-requirements.txt
 fi
@@ -24,10 +24,11 @@ else
 fi
 # Debian packages the tests use, installed when missing, as root or through sudo; otherwise the
 # tests that need them say how to install them: rsvg-convert (librsvg2-bin) turns the pictures of
-# tests/pictures.rs into PNGs; chromium and chromedriver (chromium-driver) are the headless
+# tests/pictures.rs into PNGs; Graphviz's dot (graphviz) reads their DOT text; chromium and chromedriver (chromium-driver) are the headless
 # browser of tests/console_browser.rs.
 missing=()
 command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)
+command -v dot >/dev/null || missing+=(graphviz)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -82,11 +82,12 @@ pub enum Command {
   sfn-operator sandbox --state
   sfn-operator sandbox --listen 127.0.0.1:4567 --functions manifests/functions.json")]
     Sandbox(SandboxOpts),
-    /// Show the rollouts of versioned state machines, or promote, abort or retry one.
+    /// Show the rollouts (aliases of versioned state machines, API stage canaries), or promote, abort or retry one.
     #[command(after_help = "Examples:
   sfn-operator rollout status --sandbox
   sfn-operator rollout promote parallel-processing manifests/
-  sfn-operator rollout abort parallel-processing --alias live")]
+  sfn-operator rollout abort parallel-processing --alias live --notify https://hooks.slack.com/services/T000/B000/XXXX
+  sfn-operator rollout abort start-execution")]
     Rollout(RolloutOpts),
     /// Write manifests for state machines and REST APIs that already run (built in the console).
     #[command(after_help = "Examples:
@@ -158,7 +159,8 @@ impl RolloutStatusOpts {
 /// `rollout promote|abort|retry NAME`.
 #[derive(Debug, Args)]
 pub struct RolloutTargetOpts {
-    /// The StateMachine manifest's metadata.name.
+    /// The StateMachine manifest's metadata.name (its aliases), or an ApiIntegration's (its
+    /// stage canary, and the alias the stage follows in a joint rollout).
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Only this alias (default: every alias of the machine with a rollout).
@@ -166,6 +168,8 @@ pub struct RolloutTargetOpts {
     pub alias: Option<String>,
     #[command(flatten)]
     pub status: RolloutStatusOpts,
+    #[command(flatten)]
+    pub notify: NotifyOpts,
 }
 
 /// `import`.
@@ -385,12 +389,13 @@ pub struct ReconcileOpts {
     pub notify: NotifyOpts,
 }
 
-/// Where events go (`reconcile`; SPEC §12).
+/// Where events go (`reconcile`, `rollout promote|abort|retry`; SPEC §12).
 #[derive(Debug, Clone, Args)]
 pub struct NotifyOpts {
     /// Post an event to this webhook URL on drift found or corrected, a resource failing or
-    /// recovering, a prune held back (repeatable; the environment variable takes a comma-separated
-    /// list). The URL is a secret: never logged or shown.
+    /// recovering, a prune held back, a rollout started, promoted or rolled back (repeatable; the
+    /// environment variable takes a comma-separated list). The URL is a secret: never logged or
+    /// shown.
     #[arg(long = "notify", value_name = "URL", env = "SFN_OPERATOR_NOTIFY", value_delimiter = ',', hide_env_values = true, value_parser = parse_secret)]
     pub urls: Vec<Secret>,
     /// The events' format: json, or slack (`{"text": ...}`); default: slack for hooks.slack.com

@@ -4,116 +4,25 @@
 //! that resumes from the progress tag on the REST API and promotes without a second deployment.
 //! The AWS CLI reads the stage; waits poll a condition with a generous limit.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, aws_cli};
+use common::{Sandbox, aws_cli, rename_save};
+use daemon::Daemon;
 use serde_json::Value;
 
 mod common;
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/rollout.rs"]
+mod rollout;
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
+/// Polls `f` until it holds; fails the test after 90 s.
 async fn poll(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(90) {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// The daemon (`reconcile manifests --listen`), ready.
-async fn daemon(dir: &Path, endpoint: &str) -> Kill {
-    let listen = port();
-    let child = Command::new(env!("CARGO_BIN_EXE_sfn-operator"))
-        .current_dir(dir)
-        .args([
-            "reconcile",
-            "manifests",
-            "--listen",
-            &format!("127.0.0.1:{listen}"),
-        ])
-        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let child = Kill(child);
-    let ready = format!("http://127.0.0.1:{listen}/readyz");
-    let start = Instant::now();
-    while reqwest::get(&ready).await.map(|r| r.status().is_success()).ok() != Some(true) {
-        assert!(start.elapsed() < Duration::from_secs(60), "daemon not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    child
+    daemon::poll_within(what, Duration::from_secs(90), async || f()).await
 }
 
 fn manifests(version: &str) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata: {{name: orders}}
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work: {{Type: Pass, End: true}}
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: RestApi
-metadata: {{name: shop}}
-spec: {{name: shop}}
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: ApiIntegration
-metadata: {{name: start-orders}}
-spec:
-  restApi: {{ref: shop}}
-  path: /orders
-  httpMethod: POST
-  integration:
-    service: states
-    action: StartSyncExecution
-    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
-  stateMachineRef: orders
-  responses:
-    - statusCode: "200"
-      responseTemplates:
-        application/json: '{{"version": "{version}"}}'
-  stage: prod
-  rollout: {{type: Canary, percent: 30, interval: 6s}}
-"#
-    )
-}
-
-/// Writes a file as editors do: a temporary file renamed over it.
-fn save(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{e}"));
+    rollout::shop_manifests(version, "type: Canary, percent: 30, interval: 6s")
 }
 
 /// The stage `prod` of the API `shop`, `Null` until both exist.
@@ -154,8 +63,8 @@ async fn the_daemon_promotes_a_stage_canary_and_a_killed_daemon_is_resumed_witho
     let dir = tmp.path().join("manifests");
     std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
     let file = dir.join("shop.yaml");
-    save(&file, &manifests("1"));
-    let d = daemon(tmp.path(), &url).await;
+    rename_save(&file, &manifests("1"));
+    let d = Daemon::start(tmp.path(), &url, &[]).await;
     let mut base = String::new();
     poll("the stage deployed", || {
         let s = stage(&url);
@@ -165,7 +74,7 @@ async fn the_daemon_promotes_a_stage_canary_and_a_killed_daemon_is_resumed_witho
     .await;
 
     // The edit goes to the canary; the daemon promotes it after the bake, on its own.
-    save(&file, &manifests("2"));
+    rename_save(&file, &manifests("2"));
     let mut canary = String::new();
     let mut s = Value::Null;
     poll("the canary", || {
@@ -193,8 +102,8 @@ async fn the_daemon_promotes_a_stage_canary_and_a_killed_daemon_is_resumed_witho
 
     // Another edit, the daemon killed during the bake, a new daemon: it resumes the rollout and
     // promotes the same canary (no second canary deployment).
-    let d = daemon(tmp.path(), &url).await;
-    save(&file, &manifests("3"));
+    let d = Daemon::start(tmp.path(), &url, &[]).await;
+    rename_save(&file, &manifests("3"));
     let mut third = String::new();
     poll("the second canary", || {
         let s = stage(&url);
@@ -205,15 +114,8 @@ async fn the_daemon_promotes_a_stage_canary_and_a_killed_daemon_is_resumed_witho
         !third.is_empty()
     })
     .await;
-    let pid = d.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .is_ok_and(|s| s.success())
-    );
-    drop(d);
-    let _d = daemon(tmp.path(), &url).await;
+    d.kill();
+    let _d = Daemon::start(tmp.path(), &url, &[]).await;
     poll("the promotion after the restart", || {
         stage(&url)["deploymentId"] == third.as_str()
     })

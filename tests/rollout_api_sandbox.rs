@@ -12,51 +12,16 @@ use common::{ManifestDir, Sandbox, aws_cli, entry, report, run_binary_async};
 use serde_json::Value;
 
 mod common;
+#[path = "common/rollout.rs"]
+mod rollout;
 
 const ALARM: &str = "orders-api-canary";
 
 /// The machine, the API and the integration whose response says `version`.
 fn manifests(version: &str) -> String {
-    format!(
-        r#"apiVersion: sfn-operator.dev/v1alpha1
-kind: StateMachine
-metadata:
-  name: orders
-spec:
-  type: EXPRESS
-  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
-  definition:
-    StartAt: Work
-    States:
-      Work: {{Type: Pass, End: true}}
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: RestApi
-metadata:
-  name: shop
-spec:
-  name: shop
----
-apiVersion: sfn-operator.dev/v1alpha1
-kind: ApiIntegration
-metadata:
-  name: start-orders
-spec:
-  restApi: {{ref: shop}}
-  path: /orders
-  httpMethod: POST
-  integration:
-    service: states
-    action: StartSyncExecution
-    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
-  stateMachineRef: orders
-  responses:
-    - statusCode: "200"
-      responseTemplates:
-        application/json: '{{"version": "{version}"}}'
-  stage: prod
-  rollout: {{type: Canary, percent: 20, interval: 2s, alarms: [{ALARM}]}}
-"#
+    rollout::shop_manifests(
+        version,
+        &format!("type: Canary, percent: 20, interval: 2s, alarms: [{ALARM}]"),
     )
 }
 

@@ -668,3 +668,161 @@ async fn deployments_stages_tags_and_persistence() -> TestResult {
     sandbox.shutdown().await;
     Ok(())
 }
+
+/// An OpenAPI 3 document in YAML: `GET /pets` (a query parameter, a MOCK integration with a
+/// default response) and `GET /pets/{petId}`.
+const PETS_YAML: &str = r#"openapi: 3.0.1
+info: {title: pets, description: from the document, version: "1"}
+paths:
+  /pets:
+    get:
+      operationId: listPets
+      parameters:
+        - {name: limit, in: query}
+      responses:
+        "200": {description: ok}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: '{"statusCode": 200}'}
+        responses:
+          default: {statusCode: "200"}
+          "Error.*": {statusCode: "500"}
+  /pets/{petId}:
+    get:
+      responses:
+        "200": {description: ok}
+"#;
+
+/// The resource paths of an API, sorted.
+async fn paths_of(
+    apigw: &aws_sdk_apigateway::Client,
+    api: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let resources = apigw.get_resources().rest_api_id(api).send().await?;
+    let mut paths: Vec<String> = resources
+        .items()
+        .iter()
+        .filter_map(|r| r.path().map(str::to_owned))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// ImportRestApi and PutRestApi (merge, overwrite) with OpenAPI documents, and their refusals.
+#[tokio::test]
+async fn openapi_import_and_put() -> TestResult {
+    use aws_sdk_apigateway::primitives::Blob;
+    use aws_sdk_apigateway::types::PutMode;
+    let sandbox = sandbox::start(SandboxConfig::default()).await?;
+    let apigw = client(&sandbox);
+
+    let imported = apigw
+        .import_rest_api()
+        .body(Blob::new(PETS_YAML))
+        .fail_on_warnings(true)
+        .send()
+        .await?;
+    assert_eq!(imported.name(), Some("pets"));
+    assert_eq!(imported.description(), Some("from the document"));
+    let api = imported.id().ok_or("no id")?.to_owned();
+    assert_eq!(paths_of(&apigw, &api).await?, ["/", "/pets", "/pets/{petId}"]);
+    let resources = apigw.get_resources().rest_api_id(&api).send().await?;
+    let id_of = |path: &str| {
+        resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some(path))
+            .and_then(|r| r.id())
+            .map(str::to_owned)
+            .ok_or(format!("no resource {path}"))
+    };
+    let pets = id_of("/pets")?;
+    let method = apigw
+        .get_method()
+        .rest_api_id(&api)
+        .resource_id(&pets)
+        .http_method("GET")
+        .send()
+        .await?;
+    assert_eq!(method.operation_name(), Some("listPets"));
+    assert_eq!(
+        method
+            .request_parameters()
+            .and_then(|p| p.get("method.request.querystring.limit")),
+        Some(&false)
+    );
+    assert!(method.method_responses().is_some_and(|r| r.contains_key("200")));
+    let integration = method.method_integration().ok_or("no integration")?;
+    assert_eq!(integration.r#type(), Some(&IntegrationType::Mock));
+    let responses = integration
+        .integration_responses()
+        .ok_or("no integration responses")?;
+    assert_eq!(responses["200"].selection_pattern(), None);
+    assert_eq!(responses["500"].selection_pattern(), Some("Error.*"));
+
+    // A document without `paths` is refused and creates nothing.
+    let refused = apigw
+        .import_rest_api()
+        .body(Blob::new("openapi: 3.0.1\ninfo: {title: broken}\n"))
+        .send()
+        .await
+        .map_err(|e| e.into_service_error());
+    assert!(
+        refused
+            .err()
+            .ok_or("imported a document without paths")?
+            .is_bad_request_exception()
+    );
+    let all = apigw.get_rest_apis().send().await?;
+    assert_eq!(all.items().len(), 1);
+
+    // Merge: the document's operations are added, the API's other methods stay.
+    let post = "openapi: 3.0.1\ninfo: {title: other}\npaths:\n  /pets:\n    post:\n      responses:\n        \"201\": {description: created}\n";
+    let merged = apigw
+        .put_rest_api()
+        .rest_api_id(&api)
+        .body(Blob::new(post))
+        .send()
+        .await?;
+    assert_eq!(merged.name(), Some("pets"));
+    for verb in ["GET", "POST"] {
+        apigw
+            .get_method()
+            .rest_api_id(&api)
+            .resource_id(&pets)
+            .http_method(verb)
+            .send()
+            .await?;
+    }
+
+    // Overwrite: the resources are the document's only, under a new root.
+    let root_before = id_of("/")?;
+    let other = "openapi: 3.0.1\ninfo: {title: other}\npaths:\n  /other:\n    get:\n      responses: {}\n";
+    let overwritten = apigw
+        .put_rest_api()
+        .rest_api_id(&api)
+        .mode(PutMode::Overwrite)
+        .body(Blob::new(other))
+        .send()
+        .await?;
+    assert_eq!(overwritten.name(), Some("pets"));
+    assert_eq!(paths_of(&apigw, &api).await?, ["/", "/other"]);
+    assert_ne!(overwritten.root_resource_id(), Some(root_before.as_str()));
+
+    let bad_mode = apigw
+        .put_rest_api()
+        .rest_api_id(&api)
+        .mode(PutMode::from("replace"))
+        .body(Blob::new(other))
+        .send()
+        .await
+        .map_err(|e| e.into_service_error());
+    assert!(
+        bad_mode
+            .err()
+            .ok_or("took mode=replace")?
+            .is_bad_request_exception()
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}

@@ -738,11 +738,21 @@ fn judge_stage(
     reps: &mut [ResourceReport],
     alarms_unread: Option<&String>,
 ) {
+    // What the stage's writes did to its rollout, told once (on its first integration) when
+    // they were carried out.
+    let mut moved = if mode == Mode::Apply && r.plan.error.is_none() {
+        r.plan.moves()
+    } else {
+        None
+    };
     for &i in on_stage {
         let Some(rep) = reps.get_mut(i) else { continue };
         rep.rollouts.push(r.plan.view.clone());
         if rep.status == Status::Failed {
             continue;
+        }
+        if let Some(view) = rep.rollouts.last_mut() {
+            view.moved = moved.take();
         }
         if let Some(e) = &r.plan.error {
             rep.status = Status::Failed;

@@ -539,6 +539,17 @@ impl Aws {
                     .build()
             })
             .collect();
+        self.update_method(api_id, res, verb, ops).await
+    }
+
+    /// UpdateMethod with these patch operations.
+    async fn update_method(
+        &self,
+        api_id: &str,
+        res: &str,
+        verb: &str,
+        ops: Vec<PatchOperation>,
+    ) -> Result<(), AwsError> {
         self.call(
             SVC,
             "UpdateMethod",
@@ -629,19 +640,7 @@ impl Aws {
             .path("/authorizationType")
             .value(auth)
             .build();
-        self.call(
-            SVC,
-            "UpdateMethod",
-            self.apigw
-                .update_method()
-                .rest_api_id(api_id)
-                .resource_id(res)
-                .http_method(verb)
-                .patch_operations(op)
-                .send(),
-        )
-        .await
-        .map(|_| ())
+        self.update_method(api_id, res, verb, vec![op]).await
     }
 
     /// PutIntegration.

@@ -74,6 +74,12 @@ async fn notify_once(n: &crate::controller::notify::Notifier, report: &Report) {
     if let Some(why) = &report.prune_held_back {
         n.send(notify::prune_held_back(why, n.owner()));
     }
+    flush(n).await;
+}
+
+/// Waits, before the process exits, for its notifications to be delivered, for at most
+/// [`NOTIFY_FLUSH`].
+pub(crate) async fn flush(n: &crate::controller::notify::Notifier) {
     if !n.flush(NOTIFY_FLUSH).await {
         tracing::warn!(
             seconds = NOTIFY_FLUSH.as_secs(),
@@ -83,7 +89,7 @@ async fn notify_once(n: &crate::controller::notify::Notifier, report: &Report) {
 }
 
 /// The rollout started, promoted and rolled back events of one pass.
-fn send_rollout_events(n: &crate::controller::notify::Notifier, report: &Report) {
+pub(crate) fn send_rollout_events(n: &crate::controller::notify::Notifier, report: &Report) {
     use crate::controller::notify::{self, EventKind};
     for r in &report.resources {
         notify::events_of(r, None, false, n.owner())

@@ -1,14 +1,17 @@
 //! `sfn-operator rollout status|promote|abort|retry` (SPEC §9). `status` is a diff pass that
-//! prints the rollouts; the others rewrite one machine's progress tag (the rollout's state lives on
-//! the live side) and run a pass of that machine, which carries the new state out.
+//! prints the rollouts (aliases and stage canaries); the others rewrite one rollout's progress tag
+//! (its state lives on the live side: a machine's tag for an alias, its REST API's for a stage
+//! canary) and run a pass of that resource, which carries the new state out and, with
+//! `--notify`, tells it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::apply::Mode;
 use crate::cli::{OutputFormat, RolloutAction, RolloutOpts, RolloutStatusOpts, RolloutTargetOpts};
-use crate::desired::{AliasTarget, Kind, Resource, ResourceKey};
+use crate::desired::{AliasTarget, Kind, Resource, ResourceKey, RestApiTarget};
 use crate::manifest;
 use crate::plan::rollout::{Phase, Progress, TAG_PREFIX, tag_key};
+use crate::plan::stage_rollout::{applies, stage_tag_key};
 use crate::report::{Report, Status};
 use crate::setup::{self, Target};
 
@@ -52,7 +55,8 @@ fn print(report: &Report, format: OutputFormat) -> crate::Result<()> {
             for r in with_rollouts {
                 for v in &r.rollouts {
                     s.push_str(&format!(
-                        "StateMachine/{} {}\n",
+                        "{}/{} {}\n",
+                        r.kind,
                         r.name,
                         crate::report::rollout_line(v)
                     ));
@@ -62,7 +66,7 @@ fn print(report: &Report, format: OutputFormat) -> crate::Result<()> {
                 }
             }
             if s.is_empty() {
-                s.push_str("no versioned state machine with aliases\n");
+                s.push_str("no rollout: no state machine with aliases, no stage canary\n");
             }
             s
         }
@@ -71,6 +75,7 @@ fn print(report: &Report, format: OutputFormat) -> crate::Result<()> {
                 .flat_map(|r| {
                     r.rollouts.iter().map(move |v| {
                         let mut j = serde_json::to_value(v).unwrap_or_default();
+                        j["kind"] = r.kind.to_string().into();
                         j["name"] = r.name.clone().into();
                         j["status"] = serde_json::to_value(r.status).unwrap_or_default();
                         j
@@ -98,12 +103,28 @@ enum Steer {
 
 async fn steer(o: &RolloutTargetOpts, how: Steer) -> crate::Result<u8> {
     let s = &o.status;
+    let notifier = setup::notifier(&o.notify, &s.owner_id)?;
     let target = Target::from_opts(&s.aws).await?;
     let result = steer_connected(o, how, &target).await;
     target.shutdown().await;
     let report = result?;
     print(&report, s.output)?;
+    if let Some(n) = notifier {
+        super::reconcile::send_rollout_events(&n, &report);
+        super::reconcile::flush(&n).await;
+    }
     Ok(exit_of(&report))
+}
+
+/// Where the progress tags of `rollout promote|abort|retry NAME` live: a machine's aliases (the
+/// tags of the machine), and a stage's canary (a tag of its REST API).
+struct Steered {
+    /// The machine ARN and its aliases with a rollout.
+    machine: Option<(String, Vec<String>)>,
+    /// The REST API id, its tags (from the listing) and the stage with a canary rollout.
+    stage: Option<(String, BTreeMap<String, String>, String)>,
+    /// The resources the pass that carries the new state out runs (their dependants come along).
+    only: BTreeSet<ResourceKey>,
 }
 
 async fn steer_connected(o: &RolloutTargetOpts, how: Steer, target: &Target) -> crate::Result<Report> {
@@ -124,67 +145,154 @@ async fn steer_connected(o: &RolloutTargetOpts, how: Steer, target: &Target) -> 
             count: loaded.diagnostics.len(),
         });
     }
-    let key = ResourceKey::new(Kind::StateMachine, o.name.clone());
-    let Some(Resource::StateMachine(sm)) = loaded.desired.get(&key) else {
-        return Err(usage(format!("no StateMachine manifest named {:?}", o.name)));
-    };
-    let aliases: Vec<&str> = sm
-        .versioning
-        .aliases
-        .iter()
-        .filter(|a| matches!(a.target, AliasTarget::Rollout(_)))
-        .map(|a| a.name.as_str())
-        .filter(|a| o.alias.as_deref().is_none_or(|x| x == *a))
-        .collect();
-    if aliases.is_empty() {
-        return Err(usage(format!(
-            "StateMachine {:?} has no alias with a rollout{}",
-            o.name,
-            o.alias
-                .as_deref()
-                .map(|a| format!(" named {a:?}"))
-                .unwrap_or_default()
-        )));
-    }
-    let arn = aws.state_machine_arn(&sm.name);
-    let tags = crate::aws::retry(deadline, || aws.machine_tags(&arn))
-        .await
-        .map_err(|e| crate::Error::Input(e.to_string()))?;
+    let steered = steered(o, &loaded.desired, aws, &s.owner_id, deadline).await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (set, remove) = rewrite(&tags, &aliases, how, now);
-    if !set.is_empty() {
-        crate::aws::retry(deadline, || aws.tag_machine(&arn, &set))
+    let aws_failed = |e: crate::aws::AwsError| crate::Error::Input(e.to_string());
+    if let Some((arn, aliases)) = &steered.machine {
+        let tags = crate::aws::retry(deadline, || aws.machine_tags(arn))
             .await
-            .map_err(|e| crate::Error::Input(e.to_string()))?;
+            .map_err(aws_failed)?;
+        let keys: Vec<String> = aliases.iter().map(|a| tag_key(a)).collect();
+        let (set, remove) = rewrite(&tags, &keys, how, now);
+        if !set.is_empty() {
+            crate::aws::retry(deadline, || aws.tag_machine(arn, &set))
+                .await
+                .map_err(aws_failed)?;
+        }
+        if !remove.is_empty() {
+            crate::aws::retry(deadline, || aws.untag_machine(arn, &remove))
+                .await
+                .map_err(aws_failed)?;
+        }
     }
-    if !remove.is_empty() {
-        crate::aws::retry(deadline, || aws.untag_machine(&arn, &remove))
-            .await
-            .map_err(|e| crate::Error::Input(e.to_string()))?;
+    if let Some((api_id, tags, stage)) = &steered.stage {
+        let (set, remove) = rewrite(tags, &[stage_tag_key(stage)], how, now);
+        if !set.is_empty() {
+            crate::aws::retry(deadline, || aws.tag_api(api_id, &set))
+                .await
+                .map_err(aws_failed)?;
+        }
+        if !remove.is_empty() {
+            crate::aws::retry(deadline, || aws.untag_api(api_id, &remove))
+                .await
+                .map_err(aws_failed)?;
+        }
     }
     let mut scope = setup::pass_scope(Mode::Apply, false, false, deadline);
-    scope.only = Some(BTreeSet::from([key]));
+    scope.only = Some(steered.only);
     Ok(reconciler.pass(&loaded.desired, &scope).await)
+}
+
+/// Finds what `NAME` steers: a StateMachine's aliases with a rollout (`--alias` picks one), or
+/// an ApiIntegration's stage canary (`spec.rollout` with `spec.stage`) and, when its stage
+/// follows an alias (a joint rollout), that alias too.
+async fn steered(
+    o: &RolloutTargetOpts,
+    desired: &crate::desired::DesiredSet,
+    aws: &crate::aws::Aws,
+    owner: &str,
+    deadline: tokio::time::Instant,
+) -> crate::Result<Steered> {
+    let machine_key = ResourceKey::new(Kind::StateMachine, o.name.clone());
+    let integration_key = ResourceKey::new(Kind::ApiIntegration, o.name.clone());
+    let rollout_aliases = |sm: &crate::desired::StateMachine, only: Option<&str>| -> Vec<String> {
+        sm.versioning
+            .aliases
+            .iter()
+            .filter(|a| matches!(a.target, AliasTarget::Rollout(_)))
+            .map(|a| a.name.clone())
+            .filter(|a| only.is_none_or(|x| x == a))
+            .collect()
+    };
+    if let Some(Resource::StateMachine(sm)) = desired.get(&machine_key) {
+        let aliases = rollout_aliases(sm, o.alias.as_deref());
+        if aliases.is_empty() {
+            return Err(usage(format!(
+                "StateMachine {:?} has no alias with a rollout{}",
+                o.name,
+                o.alias
+                    .as_deref()
+                    .map(|a| format!(" named {a:?}"))
+                    .unwrap_or_default()
+            )));
+        }
+        return Ok(Steered {
+            machine: Some((aws.state_machine_arn(&sm.name), aliases)),
+            stage: None,
+            only: BTreeSet::from([machine_key]),
+        });
+    }
+    let Some(Resource::ApiIntegration(ai)) = desired.get(&integration_key) else {
+        return Err(usage(format!(
+            "no StateMachine or ApiIntegration manifest named {:?}",
+            o.name
+        )));
+    };
+    let (Some(stage), true) = (&ai.stage, applies(ai.rollout.as_ref())) else {
+        return Err(usage(format!(
+            "ApiIntegration {:?} has no stage canary (spec.stage with a Canary or Linear spec.rollout)",
+            o.name
+        )));
+    };
+    let mut only = BTreeSet::from([integration_key]);
+    if let RestApiTarget::Ref(api) = &ai.rest_api {
+        only.insert(ResourceKey::new(Kind::RestApi, api.clone()));
+    }
+    // A stage that follows its alias (SPEC §9, one rollout): the alias is steered with it, in
+    // the same pass, so the stage follows it there.
+    let mut machine = None;
+    if ai.joint_variable().is_some()
+        && let (Some(name), Some(alias)) = (&ai.state_machine_ref, &ai.state_machine_alias)
+        && let Some(Resource::StateMachine(sm)) =
+            desired.get(&ResourceKey::new(Kind::StateMachine, name.clone()))
+    {
+        machine = Some((aws.state_machine_arn(&sm.name), rollout_aliases(sm, Some(alias))));
+        only.insert(ResourceKey::new(Kind::StateMachine, name.clone()));
+    }
+    let listed = crate::aws::retry(deadline, || aws.list_apis())
+        .await
+        .map_err(|e| crate::Error::Input(format!("listing REST APIs: {e}")))?;
+    let api = match &ai.rest_api {
+        RestApiTarget::Ref(name) => {
+            let key = ResourceKey::new(Kind::RestApi, name.clone());
+            listed
+                .into_iter()
+                .find(|a| crate::ownership::owned_by(&a.tags, owner).as_ref() == Some(&key))
+        }
+        RestApiTarget::Id(id) => listed.into_iter().find(|a| &a.id == id),
+        RestApiTarget::Name(name) => listed.into_iter().find(|a| &a.name == name),
+    }
+    .ok_or_else(|| {
+        crate::Error::Input(format!(
+            "the REST API of ApiIntegration {:?} does not exist yet: nothing to steer",
+            o.name
+        ))
+    })?;
+    Ok(Steered {
+        machine,
+        stage: Some((api.id, api.tags, stage.clone())),
+        only,
+    })
 }
 
 /// The progress tags after `how`: promote → `Promoted` on the same target; abort → `Aborted`;
 /// retry → the tag removed, so the next pass starts the rollout again from the version serving.
 fn rewrite(
     tags: &BTreeMap<String, String>,
-    aliases: &[&str],
+    keys: &[String],
     how: Steer,
     now: u64,
 ) -> (BTreeMap<String, String>, Vec<String>) {
     let mut set = BTreeMap::new();
     let mut remove = Vec::new();
-    for alias in aliases {
-        let key = tag_key(alias);
-        let Some(p) = tags.get(&key).and_then(|v| Progress::parse(v)) else {
+    for key in keys {
+        let Some(p) = tags.get(key).and_then(|v| Progress::parse(v)) else {
             continue;
         };
+        let key = key.clone();
         match how {
             Steer::Promote if p.phase == Phase::Progressing => {
                 set.insert(
@@ -209,7 +317,7 @@ fn rewrite(
                 );
             }
             Steer::Retry if matches!(p.phase, Phase::RolledBack | Phase::Aborted) => remove.push(key),
-            _ => tracing::info!(alias = %alias, phase = ?p.phase, "nothing to do for this alias"),
+            _ => tracing::info!(tag = %key, phase = ?p.phase, "nothing to do for this rollout"),
         }
     }
     debug_assert!(set.keys().chain(&remove).all(|k| k.starts_with(TAG_PREFIX)));

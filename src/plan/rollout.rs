@@ -231,6 +231,16 @@ impl AliasPlan {
     }
 }
 
+/// Whether the live routing is still split between the rollout's two versions. A progress tag
+/// that says the rollout ended while the traffic is still split was written by `rollout
+/// promote|abort` or by a process killed before it moved the traffic: the pass that moves it ends
+/// the rollout (counted and notified then). A routing changed by hand after the end is drift, not
+/// a second end.
+fn mid_rollout(live: &[(u32, u8)], p: &Progress) -> bool {
+    let serves = |v: u32| live.iter().any(|(n, w)| *n == v && *w > 0);
+    p.from.is_some_and(|f| f != p.to && serves(f)) && serves(p.to)
+}
+
 /// The weight of the new version at `step` (from 1).
 fn step_weight(r: &Rollout, step: u32) -> u8 {
     match r.strategy {
@@ -362,16 +372,18 @@ fn continue_rollout(
         Phase::Promoted => {
             let routing = vec![(p.to, 100)];
             let op = (!same_routing(live, &routing)).then(|| AliasOp::Update(routing.clone()));
-            finish(input, None, None, op, routing, Health::Healthy, view_of(p))
+            let ended = (op.is_some() && mid_rollout(live, p)).then_some(Ended::Promoted);
+            finish(input, None, ended, op, routing, Health::Healthy, view_of(p))
         }
         Phase::RolledBack | Phase::Aborted => {
             let routing = split(p.from.unwrap_or(p.to), None, 100);
             let op = (!same_routing(live, &routing)).then(|| AliasOp::Update(routing.clone()));
+            let ended = (op.is_some() && mid_rollout(live, p)).then_some(Ended::RolledBack);
             let why = held_message(p);
             let mut plan = finish(
                 input,
                 None,
-                None,
+                ended,
                 op,
                 routing,
                 Health::Degraded(why.clone()),

@@ -104,6 +104,9 @@ fn check_role_arn(arn: &str) -> Result<(), ServiceError> {
         && parts[0] == "arn"
         && !parts[1].is_empty()
         && parts[2] == "iam"
+        // An IAM ARN's account is 12 digits (IAM User Guide, "IAM ARNs").
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
         && parts[5].starts_with("role/")
         && parts[5].len() > 5;
     if ok {

@@ -147,6 +147,12 @@ impl Daemon {
         self.child.0.id()
     }
 
+    /// kill -9: SIGKILL, no chance to finish anything, and waits for the process to be gone.
+    pub fn kill(mut self) {
+        self.child.0.kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+        let _ = self.child.0.wait();
+    }
+
     /// Sends SIGTERM and returns how long the exit took; asserts exit code 0.
     pub async fn terminate(mut self) -> Duration {
         let pid = self.pid().to_string();

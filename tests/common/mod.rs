@@ -94,6 +94,24 @@ impl Sandbox {
         }
     }
 
+    /// Starts a sandbox with fresh state and the Lambda stand-ins of `functions` (the YAML of
+    /// `--functions`).
+    pub async fn with_functions(functions: &str) -> Sandbox {
+        let state = tempfile::tempdir().unwrap();
+        let handle = sfn_operator::sandbox::start(sfn_operator::sandbox::SandboxConfig {
+            state_file: Some(state.path().join("s.json")),
+            functions: sfn_operator::standins::Functions::parse(functions)
+                .unwrap_or_else(|e| panic!("stand-ins: {e}")),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        Sandbox {
+            _state: state,
+            handle,
+        }
+    }
+
     /// The endpoint URL (`--endpoint-url`).
     pub fn url(&self) -> String {
         self.handle.endpoint_url()

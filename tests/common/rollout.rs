@@ -11,6 +11,12 @@ pub fn cli(url: &str, args: &[&str]) -> Value {
 
 /// The alias's routing as the CLI reads it: (version, weight), highest weight first.
 pub fn routing(url: &str, alias_arn: &str) -> Vec<(u32, u64)> {
+    alias_state(url, alias_arn).0
+}
+
+/// The alias's routing (as [`routing`]) and its `updateDate` (Unix seconds: AWS CLI v1 prints
+/// the number), from one `describe-state-machine-alias`.
+pub fn alias_state(url: &str, alias_arn: &str) -> (Vec<(u32, u64)>, f64) {
     let alias = cli(
         url,
         &[
@@ -33,7 +39,10 @@ pub fn routing(url: &str, alias_arn: &str) -> Vec<(u32, u64)> {
         })
         .collect();
     r.sort_by_key(|x| std::cmp::Reverse(x.1));
-    r
+    let updated = alias["updateDate"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("updateDate: {alias}"));
+    (r, updated)
 }
 
 /// The version numbers the CLI lists for a machine, in order.
@@ -109,4 +118,103 @@ pub fn set_alarm(url: &str, name: &str, state: &str) {
 pub fn alarm_state(url: &str, name: &str) -> String {
     let a = cli(url, &["cloudwatch", "describe-alarms", "--alarm-names", name]);
     a["MetricAlarms"][0]["StateValue"].as_str().unwrap().to_owned()
+}
+
+/// A machine's tags as the CLI lists them.
+pub fn tags(url: &str, arn: &str) -> std::collections::BTreeMap<String, String> {
+    let t = cli(
+        url,
+        &["stepfunctions", "list-tags-for-resource", "--resource-arn", arn],
+    );
+    t["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().to_owned(),
+                t["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The definition of version `n` of a machine, as the CLI describes it.
+pub fn version_definition(url: &str, machine_arn: &str, n: u32) -> String {
+    let d = cli(
+        url,
+        &[
+            "stepfunctions",
+            "describe-state-machine",
+            "--state-machine-arn",
+            &format!("{machine_arn}:{n}"),
+        ],
+    );
+    d["definition"].as_str().unwrap().to_owned()
+}
+
+/// An EXPRESS `StateMachine` manifest `name` whose one state `Work` is `work` (YAML flow style),
+/// behind alias `live` with `rollout` (the flow-style fields inside `{...}`), and `extra` spec
+/// lines (two-space indented, each ending with a newline).
+pub fn machine_manifest(name: &str, work: &str, rollout: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: sfn-operator.dev/v1alpha1
+kind: StateMachine
+metadata:
+  name: {name}
+spec:
+  type: EXPRESS
+  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
+  definition:
+    StartAt: Work
+    States:
+      Work: {work}
+{extra}  aliases:
+    - name: live
+      rollout: {{{rollout}}}
+"#
+    )
+}
+
+/// The machine `orders` (one Pass state), the REST API `shop` and the integration `start-orders`
+/// on `POST /orders`, whose response says `{"version": VERSION}`, deployed to stage `prod` with
+/// `rollout` (the flow-style fields inside `{...}`).
+pub fn shop_manifests(version: &str, rollout: &str) -> String {
+    format!(
+        r#"apiVersion: sfn-operator.dev/v1alpha1
+kind: StateMachine
+metadata: {{name: orders}}
+spec:
+  type: EXPRESS
+  roleArn: arn:aws:iam::123456789012:role/StepFunctionsIamRole
+  definition:
+    StartAt: Work
+    States:
+      Work: {{Type: Pass, End: true}}
+---
+apiVersion: sfn-operator.dev/v1alpha1
+kind: RestApi
+metadata: {{name: shop}}
+spec: {{name: shop}}
+---
+apiVersion: sfn-operator.dev/v1alpha1
+kind: ApiIntegration
+metadata: {{name: start-orders}}
+spec:
+  restApi: {{ref: shop}}
+  path: /orders
+  httpMethod: POST
+  integration:
+    service: states
+    action: StartSyncExecution
+    credentials: arn:aws:iam::123456789012:role/IntegrationIamRole
+  stateMachineRef: orders
+  responses:
+    - statusCode: "200"
+      responseTemplates:
+        application/json: '{{"version": "{version}"}}'
+  stage: prod
+  rollout: {{{rollout}}}
+"#
+    )
 }

@@ -33,7 +33,8 @@ def _start():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    # Generous: a debug build starting on a loaded 2-core CI machine.
+    deadline = time.monotonic() + 120
     while True:
         if _sandbox.poll() is not None:
             raise RuntimeError(f"sandbox exited with {_sandbox.returncode} (port {_PORT} busy?)")
@@ -42,7 +43,7 @@ def _start():
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox not answering on {_ENDPOINT} after 30 s")
+                raise RuntimeError(f"sandbox not answering on {_ENDPOINT} after 120 s")
             time.sleep(0.02)
 
 

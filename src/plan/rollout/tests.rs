@@ -202,6 +202,44 @@ fn a_tag_whose_routing_was_never_written_moves_traffic_and_bakes_from_then() {
 }
 
 #[test]
+fn an_end_written_while_the_traffic_is_split_is_ended_by_the_pass_that_moves_it() {
+    let a = alias(RolloutStrategy::Canary, 10);
+    let alarms = ok();
+    let split = [(2, 10), (1, 90)];
+    let tag = |phase| Progress {
+        to: 2,
+        from: Some(1),
+        step: 1,
+        since: 100,
+        phase,
+        alarm: None,
+    };
+    // `rollout promote`, or a promotion killed between its tag and its routing.
+    let promoted = tag(Phase::Promoted);
+    let p = plan_alias(&input(&a, Some(&split), Some(&promoted), 2, &alarms, 200));
+    assert_eq!(p.op, Some(AliasOp::Update(vec![(2, 100)])));
+    assert_eq!(
+        (p.ended, p.moves()),
+        (Some(Ended::Promoted), Some(Moved::Promoted))
+    );
+    // `rollout abort`, or a roll back killed the same way.
+    for phase in [Phase::Aborted, Phase::RolledBack] {
+        let held = tag(phase);
+        let p = plan_alias(&input(&a, Some(&split), Some(&held), 2, &alarms, 200));
+        assert_eq!(p.op, Some(AliasOp::Update(vec![(1, 100)])));
+        assert_eq!(p.moves(), Some(Moved::RolledBack), "{phase:?}");
+        assert!(matches!(p.health, Health::Degraded(_)));
+    }
+    // Once the traffic moved, nothing ends again; a routing changed by hand later is drift.
+    let held = tag(Phase::Aborted);
+    let p = plan_alias(&input(&a, Some(&[(1, 100)]), Some(&held), 2, &alarms, 300));
+    assert_eq!((p.op, p.ended), (None, None));
+    let p = plan_alias(&input(&a, Some(&[(7, 100)]), Some(&promoted), 2, &alarms, 300));
+    assert_eq!(p.op, Some(AliasOp::Update(vec![(2, 100)])));
+    assert_eq!(p.ended, None);
+}
+
+#[test]
 fn fixed_routing_is_written_as_given() {
     let a = Alias {
         name: "pinned".into(),

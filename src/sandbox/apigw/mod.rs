@@ -7,12 +7,13 @@
 //! `methodResponses` and `methodIntegration` (with `integrationResponses`) exactly as GetMethod
 //! shows them. Lists answer AWS's `{"item": [...], "position": "..."}`.
 //!
-//! By concern: `canary` (stage canaries), `routes` (path → object and operation), `read` and `write` (the
+//! By concern: `canary` (stage canaries), `openapi` (ImportRestApi, PutRestApi), `routes` (path → object and operation), `read` and `write` (the
 //! operations), `patch` (PATCH semantics), `tags`, `ids`; this file holds the entry points
 //! and the lookups they share.
 
 mod canary;
 mod ids;
+mod openapi;
 mod patch;
 mod read;
 mod records;

@@ -69,6 +69,7 @@ pub(super) fn op_name(method: &str, r: &Route) -> &'static str {
         ("POST", Route::RestApis) => "CreateRestApi",
         ("GET", Route::RestApi(..)) => "GetRestApi",
         ("PATCH", Route::RestApi(..)) => "UpdateRestApi",
+        ("PUT", Route::RestApi(..)) => "PutRestApi",
         ("DELETE", Route::RestApi(..)) => "DeleteRestApi",
         ("GET", Route::Resources(..)) => "GetResources",
         ("GET", Route::Resource(..)) => "GetResource",

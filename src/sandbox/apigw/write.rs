@@ -10,13 +10,21 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
     if !is_write(op) && op != "Unknown" {
         return dispatch_read(state, req, op, r);
     }
+    let q = Query(req.query);
+    // An OpenAPI document (JSON or YAML) rather than a JSON request.
+    match (op, &r) {
+        ("CreateRestApi", _) if q.first("mode") == Some("import") => {
+            return openapi::import(state, req.body);
+        }
+        ("PutRestApi", Route::RestApi(a)) => return openapi::put(state, a, req.body, q.first("mode")),
+        _ => {}
+    }
     let body = if is_write(op) && !req.body.is_empty() {
         serde_json::from_slice::<Value>(req.body)
             .map_err(|e| bad_request(format!("Invalid JSON body: {e}")))?
     } else {
         Value::Object(Map::new())
     };
-    let q = Query(req.query);
     match (op, r) {
         ("CreateRestApi", _) => create_rest_api(state, &body),
         ("UpdateRestApi", Route::RestApi(a)) => {
@@ -198,7 +206,7 @@ pub(super) fn dispatch(state: &mut ApiGatewayState, req: &ApigwRequest<'_>, r: R
 
 /// Put{Method,Integration}Response: the response of status `code` in `parent[key]`, with `fields`
 /// taken from the request body.
-fn put_response(
+pub(super) fn put_response(
     parent: &mut Map<String, Value>,
     key: &str,
     code: String,
@@ -222,13 +230,48 @@ fn delete_response(parent: &mut Map<String, Value>, key: &str, code: &str) -> Re
     empty(204)
 }
 
-fn create_rest_api(state: &mut ApiGatewayState, body: &Value) -> Res {
+/// A field of CreateRestApi outside its enumeration: AWS's `ValidationException` (400), as for
+/// every request member that fails its model's constraint.
+fn check_enum(value: Option<&Value>, field: &str, allowed: &[&str]) -> Result<(), ServiceError> {
+    match value.filter(|v| !v.is_null()) {
+        Some(Value::String(v)) if allowed.contains(&v.as_str()) => Ok(()),
+        None => Ok(()),
+        Some(other) => {
+            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
+            Err(ServiceError::new(
+                400,
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value '{shown}' at 'createRestApiInput.{field}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+pub(super) fn create_rest_api(state: &mut ApiGatewayState, body: &Value) -> Res {
     let name = body.get("name").and_then(Value::as_str).unwrap_or("");
     if name.is_empty() {
         return Err(bad_request("Invalid REST API name specified"));
     }
     if let Some(tags) = body.get("tags").and_then(Value::as_object) {
         check_tags(&Map::new(), tags)?;
+    }
+    check_enum(
+        body.get("apiKeySource"),
+        "apiKeySource",
+        &["HEADER", "AUTHORIZER"],
+    )?;
+    let types = body
+        .pointer("/endpointConfiguration/types")
+        .and_then(Value::as_array);
+    for ty in types.into_iter().flatten() {
+        check_enum(
+            Some(ty),
+            "endpointConfiguration.types",
+            &["REGIONAL", "EDGE", "PRIVATE"],
+        )?;
     }
     let id = next_id(state);
     let root = next_id(state);
@@ -287,14 +330,29 @@ fn child_path(parent: &str, part: &str) -> String {
     }
 }
 
-fn create_resource(state: &mut ApiGatewayState, a: &str, parent: &str, body: &Value) -> Res {
+/// AWS's rule for a path part, in its own words: "a-zA-Z0-9._- and curly braces at the
+/// beginning and the end and an optional plus sign before the closing brace" (`:` passes too).
+fn valid_path_part(part: &str) -> bool {
+    let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c));
+    match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+        Some(inner) => plain(inner.strip_suffix('+').unwrap_or(inner)),
+        None => plain(part),
+    }
+}
+
+pub(super) fn create_resource(state: &mut ApiGatewayState, a: &str, parent: &str, body: &Value) -> Res {
     let part = body
         .get("pathPart")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    if part.is_empty() || part.contains('/') {
+    if part.is_empty() {
         return Err(bad_request("Resource's path part must be specified"));
+    }
+    if !valid_path_part(&part) {
+        return Err(bad_request(
+            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace.",
+        ));
     }
     let id = next_id(state);
     let api = find_api_mut(state, a)?;
@@ -413,7 +471,7 @@ fn delete_resource(state: &mut ApiGatewayState, a: &str, r: &str) -> Res {
     empty(202)
 }
 
-fn put_method(state: &mut ApiGatewayState, a: &str, r: &str, m: &str, body: &Value) -> Res {
+pub(super) fn put_method(state: &mut ApiGatewayState, a: &str, r: &str, m: &str, body: &Value) -> Res {
     const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
     if !METHODS.contains(&m) {
         return Err(bad_request(
@@ -458,7 +516,7 @@ fn put_method(state: &mut ApiGatewayState, a: &str, r: &str, m: &str, body: &Val
     ok(201, Value::Object(out), true)
 }
 
-fn put_integration(state: &mut ApiGatewayState, a: &str, r: &str, m: &str, body: &Value) -> Res {
+pub(super) fn put_integration(state: &mut ApiGatewayState, a: &str, r: &str, m: &str, body: &Value) -> Res {
     const TYPES: &[&str] = &["HTTP", "AWS", "MOCK", "HTTP_PROXY", "AWS_PROXY"];
     let ty = body.get("type").and_then(Value::as_str).unwrap_or("");
     if ty.is_empty() {
