@@ -85,9 +85,8 @@ pub enum Command {
     /// Show the rollouts (aliases of versioned state machines, API stage canaries), or promote, abort or retry one.
     #[command(after_help = "Examples:
   sfn-operator rollout status --sandbox
-  sfn-operator rollout promote parallel-processing manifests/
-  sfn-operator rollout abort parallel-processing --alias live --notify https://hooks.slack.com/services/T000/B000/XXXX
-  sfn-operator rollout abort start-execution")]
+  sfn-operator rollout promote start-execution manifests/
+  sfn-operator rollout abort parallel-processing --alias live --notify https://hooks.slack.com/services/T000/B000/XXXX")]
     Rollout(RolloutOpts),
     /// Write manifests for state machines and REST APIs that already run (built in the console).
     #[command(after_help = "Examples:
