@@ -30,7 +30,11 @@ fn main() {
         let started = Instant::now();
         bytes = 0;
         for (name, text) in &texts {
-            let def: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let def: Value = if name.ends_with(".json") {
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"))
+            } else {
+                serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"))
+            };
             bytes += svg::render(&Graph::from_definition(&def), name).len();
         }
         passes.push(started.elapsed());
