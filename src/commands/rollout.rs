@@ -255,22 +255,23 @@ async fn steered(
     let listed = crate::aws::retry(deadline, || aws.list_apis())
         .await
         .map_err(|e| crate::Error::Input(format!("listing REST APIs: {e}")))?;
-    let api = match &ai.rest_api {
-        RestApiTarget::Ref(name) => {
-            let key = ResourceKey::new(Kind::RestApi, name.clone());
-            listed
-                .into_iter()
-                .find(|a| crate::ownership::owned_by(&a.tags, owner).as_ref() == Some(&key))
-        }
-        RestApiTarget::Id(id) => listed.into_iter().find(|a| &a.id == id),
-        RestApiTarget::Name(name) => listed.into_iter().find(|a| &a.name == name),
-    }
-    .ok_or_else(|| {
-        crate::Error::Input(format!(
-            "the REST API of ApiIntegration {:?} does not exist yet: nothing to steer",
-            o.name
-        ))
-    })?;
+    // The API as the pass finds it: a `ref` by its ownership tags, an `id` or `name` as given.
+    let known = |name: &str| {
+        let key = ResourceKey::new(Kind::RestApi, name.to_owned());
+        listed
+            .iter()
+            .find(|a| crate::ownership::owned_by(&a.tags, owner).as_ref() == Some(&key))
+            .map(|a| a.id.clone())
+    };
+    let api = crate::plan::integrations::api_id_of(ai, &known, &listed)
+        .map_err(crate::Error::Input)?
+        .and_then(|id| listed.into_iter().find(|a| a.id == id))
+        .ok_or_else(|| {
+            crate::Error::Input(format!(
+                "the REST API of ApiIntegration {:?} does not exist yet: nothing to steer",
+                o.name
+            ))
+        })?;
     Ok(Steered {
         machine,
         stage: Some((api.id, api.tags, stage.clone())),
