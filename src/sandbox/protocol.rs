@@ -36,6 +36,15 @@ impl ServiceError {
     }
 }
 
+/// AWS's message for a request member outside its enumeration (its model's constraint), at
+/// `field`; each service answers it with its own code.
+pub fn enum_message(field: &str, value: &str, allowed: &[&str]) -> String {
+    format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+        allowed.join(", ")
+    )
+}
+
 impl std::fmt::Display for ServiceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

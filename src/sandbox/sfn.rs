@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::RequestContext;
 use super::protocol::{
-    Outcome, Reply, ServiceError, invalid_arn, json_input, required, string, token, validation,
+    Outcome, Reply, ServiceError, enum_message, invalid_arn, json_input, required, string, token, validation,
 };
 use super::store::{Qualifier, SfnState, StateMachine, Version, split_machine_arn};
 use super::versions::publish_current;
@@ -239,8 +239,10 @@ pub(super) fn check_encryption(value: Option<&Value>) -> Result<Value, ServiceEr
         Some(Value::String(t)) if t == "AWS_OWNED_KEY" || t == "CUSTOMER_MANAGED_KMS_KEY" => t.as_str(),
         Some(other) => {
             let shown = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
-            return Err(validation(format!(
-                "1 validation error detected: Value '{shown}' at 'encryptionConfiguration.type' failed to satisfy constraint: Member must satisfy enum value set: [AWS_OWNED_KEY, CUSTOMER_MANAGED_KMS_KEY]"
+            return Err(validation(enum_message(
+                "encryptionConfiguration.type",
+                &shown,
+                &["AWS_OWNED_KEY", "CUSTOMER_MANAGED_KMS_KEY"],
             )));
         }
     };
@@ -338,9 +340,7 @@ fn create(state: &mut SfnState, input: &Map<String, Value>, ctx: &RequestContext
     check_role_arn(role_arn)?;
     let given = string(input, "type")?.unwrap_or("STANDARD");
     let Some(kind) = MachineType::parse(given) else {
-        return Err(validation(format!(
-            "1 validation error detected: Value '{given}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
-        )));
+        return Err(validation(enum_message("type", given, &["STANDARD", "EXPRESS"])));
     };
     check_definition(definition, kind)?;
     let logging = check_logging(input.get("loggingConfiguration"))?;

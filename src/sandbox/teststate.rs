@@ -57,10 +57,8 @@ fn execution_info(ctx: &RequestContext, role_arn: Option<&str>) -> ExecutionInfo
 }
 
 /// AWS's message for a value outside an enum.
-fn not_in_enum(field: &str, value: &str, allowed: &str) -> ServiceError {
-    validation(format!(
-        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]"
-    ))
+fn not_in_enum(field: &str, value: &str, allowed: &[&str]) -> ServiceError {
+    validation(super::protocol::enum_message(field, value, allowed))
 }
 
 fn text<'a>(input: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ServiceError> {
@@ -100,7 +98,9 @@ fn request(input: &Map<String, Value>) -> Result<StateTest, ServiceError> {
     };
     let level = match text(input, "inspectionLevel")? {
         None => Level::Info,
-        Some(l) => Level::parse(l).ok_or_else(|| not_in_enum("inspectionLevel", l, "INFO, DEBUG, TRACE"))?,
+        Some(l) => {
+            Level::parse(l).ok_or_else(|| not_in_enum("inspectionLevel", l, &["INFO", "DEBUG", "TRACE"]))?
+        }
     };
     let variables = match json_field(input, "variables", "The variables")? {
         None => Map::new(),
@@ -137,7 +137,7 @@ fn mock(value: Option<&Value>) -> Result<Option<Mock>, ServiceError> {
     let field_validation = match text(m, "fieldValidationMode")? {
         None => FieldValidation::Strict,
         Some(mode) => FieldValidation::parse(mode)
-            .ok_or_else(|| not_in_enum("mock.fieldValidationMode", mode, "STRICT, PRESENT, NONE"))?,
+            .ok_or_else(|| not_in_enum("mock.fieldValidationMode", mode, &["STRICT", "PRESENT", "NONE"]))?,
     };
     let error_output = match m.get("errorOutput") {
         None | Some(Value::Null) => None,

@@ -24,7 +24,7 @@ mod write;
 use serde_json::{Map, Value, json};
 
 use super::RequestContext;
-use super::protocol::{Outcome, Query, Reply, ServiceError};
+use super::protocol::{Outcome, Query, Reply, ServiceError, enum_message};
 use ids::{next_id, now};
 use patch::{
     INTEGRATION_PATCH, INTEGRATION_RESPONSE_PATCH, Kind, METHOD_PATCH, METHOD_RESPONSE_PATCH, REST_API_PATCH,

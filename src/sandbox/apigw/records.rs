@@ -794,14 +794,8 @@ fn create(
         Rec::GatewayResponse => {
             let kind = r.id.as_deref().unwrap_or("");
             if default_gateway_response(kind).is_none() {
-                return Err(bad_request(format!(
-                    "1 validation error detected: Value '{kind}' at 'responseType' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                    GATEWAY_RESPONSE_TYPES
-                        .iter()
-                        .map(|(t, _)| *t)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                let types: Vec<&str> = GATEWAY_RESPONSE_TYPES.iter().map(|(t, _)| *t).collect();
+                return Err(bad_request(enum_message("responseType", kind, &types)));
             }
             let mut out = Map::new();
             out.insert("responseType".into(), json!(kind));

@@ -241,10 +241,7 @@ fn check_enum(value: Option<&Value>, field: &str, allowed: &[&str]) -> Result<()
             Err(ServiceError::new(
                 400,
                 "ValidationException",
-                format!(
-                    "1 validation error detected: Value '{shown}' at 'createRestApiInput.{field}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                    allowed.join(", ")
-                ),
+                enum_message(&format!("createRestApiInput.{field}"), &shown, allowed),
             ))
         }
     }
