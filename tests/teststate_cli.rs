@@ -85,6 +85,9 @@ fn json_field(answer: &Value, key: &str) -> Value {
     serde_json::from_str(text).expect("a JSON string")
 }
 
+/// TestState's inspection levels.
+const LEVELS: [&str; 3] = ["INFO", "DEBUG", "TRACE"];
+
 const ROLE: &str = "arn:aws:iam::123456789012:role/StepFunctionsIamRole";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +96,7 @@ async fn a_task_of_the_reference_machine_mocked_and_unmocked_at_each_level() {
     let url = sandbox.endpoint_url();
     let definition = reference_definition();
     let mock = r#"{"result": "{\"Payload\": {\"sum\": 6}, \"StatusCode\": 200}"}"#;
-    for level in ["INFO", "DEBUG", "TRACE"] {
+    for level in LEVELS {
         let answer = test_state(
             &url,
             &[
@@ -157,26 +160,31 @@ async fn choice_map_retry_and_catch_give_each_status() {
     let url = sandbox.endpoint_url();
     let choice = json!({"Type": "Choice", "Choices": [
         {"Variable": "$.n", "NumericGreaterThan": 10, "Next": "Big"}], "Default": "Small"});
-    let answer = test_state(
-        &url,
-        &[
-            "--definition",
-            &choice.to_string(),
-            "--input",
-            r#"{"n": 11}"#,
-            "--inspection-level",
-            "TRACE",
-        ],
-    )
-    .expect("a Choice");
-    assert_eq!(
-        (answer["status"].as_str(), answer["nextState"].as_str()),
-        (Some("SUCCEEDED"), Some("Big"))
-    );
-    assert_eq!(
-        json_field(&answer["inspectionData"], "afterInputPath"),
-        json!({"n": 11})
-    );
+    for level in LEVELS {
+        let answer = test_state(
+            &url,
+            &[
+                "--definition",
+                &choice.to_string(),
+                "--input",
+                r#"{"n": 11}"#,
+                "--inspection-level",
+                level,
+            ],
+        )
+        .expect("a Choice");
+        assert_eq!(
+            (answer["status"].as_str(), answer["nextState"].as_str()),
+            (Some("SUCCEEDED"), Some("Big"))
+        );
+        match level {
+            "INFO" => assert!(answer.get("inspectionData").is_none(), "{answer}"),
+            _ => assert_eq!(
+                json_field(&answer["inspectionData"], "afterInputPath"),
+                json!({"n": 11})
+            ),
+        }
+    }
 
     let map = json!({"Type": "Map", "ToleratedFailureCount": 1,
         "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
@@ -200,9 +208,14 @@ async fn choice_map_retry_and_catch_give_each_status() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         test_state(&url, &refs)
     };
-    let below = run(map_args("1", "DEBUG")).expect("one failure is tolerated");
-    assert_eq!(below["status"], "SUCCEEDED", "{below}");
-    assert_eq!(below["inspectionData"]["toleratedFailureCount"], 1);
+    for level in LEVELS {
+        let below = run(map_args("1", level)).expect("one failure is tolerated");
+        assert_eq!(below["status"], "SUCCEEDED", "{below}");
+        match level {
+            "INFO" => assert!(below.get("inspectionData").is_none(), "{below}"),
+            _ => assert_eq!(below["inspectionData"]["toleratedFailureCount"], 1),
+        }
+    }
     let over = run(map_args("2", "DEBUG")).expect("two failures are not");
     assert_eq!(over["status"], "CAUGHT_ERROR", "{over}");
     assert_eq!(over["nextState"], "TooMany");
@@ -223,32 +236,38 @@ async fn choice_map_retry_and_catch_give_each_status() {
         "End": true});
     let error = r#"{"errorOutput": {"error": "Boom", "cause": "it broke"}}"#;
     for (count, status) in [("2", "RETRIABLE"), ("3", "FAILED")] {
-        let answer = test_state(
-            &url,
-            &[
-                "--definition",
-                &task.to_string(),
-                "--mock",
-                error,
-                "--inspection-level",
-                "DEBUG",
-                "--state-configuration",
-                &format!(r#"{{"retrierRetryCount": {count}}}"#),
-            ],
-        )
-        .expect("a retried Task");
-        assert_eq!(answer["status"], status, "{answer}");
-        assert_eq!(
-            (answer["error"].as_str(), answer["cause"].as_str()),
-            (Some("Boom"), Some("it broke"))
-        );
-        let details = &answer["inspectionData"]["errorDetails"];
-        match status {
-            "RETRIABLE" => assert_eq!(
-                *details,
-                json!({"retryBackoffIntervalSeconds": 18, "retryIndex": 0})
-            ),
-            _ => assert_eq!(*details, json!({"retryIndex": 0})),
+        for level in LEVELS {
+            let answer = test_state(
+                &url,
+                &[
+                    "--definition",
+                    &task.to_string(),
+                    "--mock",
+                    error,
+                    "--inspection-level",
+                    level,
+                    "--state-configuration",
+                    &format!(r#"{{"retrierRetryCount": {count}}}"#),
+                ],
+            )
+            .expect("a retried Task");
+            assert_eq!(answer["status"], status, "{answer}");
+            assert_eq!(
+                (answer["error"].as_str(), answer["cause"].as_str()),
+                (Some("Boom"), Some("it broke"))
+            );
+            if level == "INFO" {
+                assert!(answer.get("inspectionData").is_none(), "{answer}");
+                continue;
+            }
+            let details = &answer["inspectionData"]["errorDetails"];
+            match status {
+                "RETRIABLE" => assert_eq!(
+                    *details,
+                    json!({"retryBackoffIntervalSeconds": 18, "retryIndex": 0})
+                ),
+                _ => assert_eq!(*details, json!({"retryIndex": 0})),
+            }
         }
     }
     let pass = json!({"Type": "Pass", "End": true}).to_string();
